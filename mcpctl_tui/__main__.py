@@ -1,0 +1,3 @@
+from mcpctl_tui.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""mcpctl_tui.chat"""

@@ -1,0 +1,84 @@
+"""The command line: launch the TUI, and kubectl-like verbs over the store.
+
+Each verb lives in its own module and registers itself on ``main``; this module holds
+only the group, the shared ``--db`` option and the helpers the verbs share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from mcpctl_tui.config import ConfigError, resolve_db_url
+from mcpctl_tui.store.engine import Store, StoreError, open_store
+
+T = TypeVar("T")
+
+# Verb modules, imported on start-up so their commands register on the group.
+_VERB_MODULES = ("db", "manifest", "chat", "provider", "gc", "app")
+
+
+class CliState:
+    def __init__(self, db: str | None) -> None:
+        self.db_option = db
+
+    def db_url(self) -> str:
+        try:
+            return resolve_db_url(self.db_option)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; store and config errors become one-line CLI errors."""
+    try:
+        return asyncio.run(coro)
+    except (StoreError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
+    store = await open_store(url)
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db", "db", metavar="URL", help="Database URL (overrides $MCPCTL_TUI_DB and the config file)."
+)
+@click.option("--agent", metavar="NAME", help="Open the TUI on this agent.")
+@click.option("--personality", metavar="NAME", help="Open the TUI with this personality selected.")
+@click.option("--thread", "thread_id", type=int, metavar="ID", help="Open the TUI on this thread.")
+@click.version_option(package_name="mcpctl-tui")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    db: str | None,
+    agent: str | None,
+    personality: str | None,
+    thread_id: int | None,
+) -> None:
+    """mcpctl-tui: browse agents, personalities and threads; chat with public and virtual LLMs.
+
+    With no command it opens the terminal UI.
+    """
+    ctx.obj = CliState(db)
+    if ctx.invoked_subcommand is None:
+        from mcpctl_tui.cli.app import launch_tui
+
+        launch_tui(ctx.obj, agent=agent, personality=personality, thread_id=thread_id)
+
+
+for _name in _VERB_MODULES:
+    try:
+        importlib.import_module(f"mcpctl_tui.cli.{_name}")
+    except ModuleNotFoundError as _exc:  # a verb not built yet is simply absent
+        if _exc.name != f"mcpctl_tui.cli.{_name}":
+            raise

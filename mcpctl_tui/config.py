@@ -1,0 +1,128 @@
+"""Paths, settings and the resolution of the database URL.
+
+Precedence for the DB URL: ``--db`` > ``$MCPCTL_TUI_DB`` > ``db:`` in the config file >
+a SQLite file in the platformdirs user data dir.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+APP_NAME = "mcpctl-tui"
+DB_ENV = "MCPCTL_TUI_DB"
+CONFIG_ENV = "MCPCTL_TUI_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says why and where."""
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.yaml"
+
+
+def default_db_url() -> str:
+    return f"sqlite+aiosqlite:///{data_dir() / 'mcpctl-tui.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str | None = None
+    # Lifecycle bounds (seconds); tests shorten them.
+    heartbeat_interval: float = 30.0
+    heartbeat_timeout: float = 90.0
+    inactive_ttl: float = 4 * 3600.0
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the YAML config file; a missing file is an empty config, a broken one an error."""
+    path = path or config_path()
+    if not path.exists():
+        return Settings()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    if raw is None:
+        return Settings()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
+    known = {"db", "heartbeat_interval", "heartbeat_timeout", "inactive_ttl"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
+    db = raw.get("db")
+    if db is not None and not isinstance(db, str):
+        raise ConfigError(f"config file {path}: 'db' must be a string URL")
+    values: dict[str, Any] = {"db_url": db}
+    for key in ("heartbeat_interval", "heartbeat_timeout", "inactive_ttl"):
+        if key in raw:
+            if not isinstance(raw[key], int | float) or raw[key] <= 0:
+                raise ConfigError(f"config file {path}: '{key}' must be a positive number")
+            values[key] = float(raw[key])
+    return Settings(**values)
+
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+}
+
+
+def normalize_db_url(url: str) -> str:
+    """Map a plain ``postgresql://`` or ``sqlite:///`` URL to its async driver."""
+    url = url.strip()
+    if "://" not in url:
+        raise ConfigError(
+            f"database URL {url!r} has no scheme; "
+            "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+        )
+    scheme, rest = url.split("://", 1)
+    scheme = _ASYNC_DRIVERS.get(scheme.lower(), scheme)
+    if scheme not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ConfigError(
+            f"unsupported database URL scheme {scheme!r}: "
+            "use sqlite+aiosqlite:// (or sqlite://) or postgresql+asyncpg:// (or postgresql://)"
+        )
+    return f"{scheme}://{rest}"
+
+
+def resolve_db_url(cli_url: str | None = None, settings: Settings | None = None) -> str:
+    if cli_url:
+        return normalize_db_url(cli_url)
+    env = os.environ.get(DB_ENV)
+    if env:
+        return normalize_db_url(env)
+    settings = settings if settings is not None else load_settings()
+    if settings.db_url:
+        return normalize_db_url(settings.db_url)
+    return default_db_url()
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"

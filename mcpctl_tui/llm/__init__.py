@@ -1,0 +1,1 @@
+"""LLM wire formats: typed requests and events, an adapter registry, a module per format."""

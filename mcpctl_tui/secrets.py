@@ -1,0 +1,54 @@
+"""API keys are references (``env:NAME`` or ``keyring:SERVICE/USER``), never values.
+
+A reference is resolved at call time; the resolved key is never stored, logged or shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+_ENV_RE = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+_KEYRING_RE = re.compile(r"^keyring:([^/\s]+)/([^\s]+)$")
+
+
+class KeyRefError(Exception):
+    """A key reference is malformed or does not resolve; the message names the reference."""
+
+
+def validate_key_ref(ref: str) -> str:
+    """Return the reference unchanged, or raise if it is not a reference (e.g. a literal key)."""
+    if _ENV_RE.match(ref) or _KEYRING_RE.match(ref):
+        return ref
+    raise KeyRefError(
+        "apiKeyRef must be a reference such as 'env:OPENAI_API_KEY' or "
+        "'keyring:SERVICE/USER'; literal keys are refused"
+    )
+
+
+def resolve_key_ref(ref: str | None) -> str | None:
+    """The key a reference points at; None when there is no reference."""
+    if not ref:
+        return None
+    validate_key_ref(ref)
+    if m := _ENV_RE.match(ref):
+        value = os.environ.get(m.group(1))
+        if not value:
+            raise KeyRefError(
+                f"API key reference {ref}: environment variable {m.group(1)} is not set"
+            )
+        return value
+    m = _KEYRING_RE.match(ref)
+    assert m is not None
+    try:
+        import keyring
+        import keyring.errors
+
+        value = keyring.get_password(m.group(1), m.group(2))
+    except Exception as exc:  # any keyring backend failure is a config problem, not a crash
+        raise KeyRefError(
+            f"API key reference {ref}: keyring lookup failed ({type(exc).__name__})"
+        ) from None
+    if not value:
+        raise KeyRefError(f"API key reference {ref}: no such entry in the keyring")
+    return value

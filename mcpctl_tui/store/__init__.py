@@ -1,0 +1,1 @@
+"""The SQL store: models, engine set-up, migrations and query functions."""

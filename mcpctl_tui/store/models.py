@@ -1,0 +1,239 @@
+"""The data model (DESIGN.md, "Data model") in SQLAlchemy 2 typed ORM.
+
+Relationships are deliberately absent: every rule (RESTRICT, CASCADE, SET NULL) lives in
+the database so it holds for every writer, and queries in ``store.queries`` join
+explicitly, which keeps async code free of lazy loads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mcpctl_tui.store.types import (
+    JsonType,
+    LlmKind,
+    LlmStatus,
+    MessageStatus,
+    UtcDateTime,
+    utcnow,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _str_enum(cls: type[LlmKind] | type[LlmStatus] | type[MessageStatus], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK, not a native PG enum: values can be added without a type migration.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType}
+
+
+class _Lifecycle:
+    """The five lifecycle columns shared by llm and agent."""
+
+    kind: Mapped[LlmKind] = mapped_column(
+        _str_enum(LlmKind, "llm_kind"), default=LlmKind.PUBLIC, server_default="public"
+    )
+    provider_session_id: Mapped[str | None] = mapped_column(String(64))
+    last_heartbeat_at: Mapped[datetime | None]
+    status: Mapped[LlmStatus] = mapped_column(
+        _str_enum(LlmStatus, "llm_status"), default=LlmStatus.ACTIVE, server_default="active"
+    )
+    inactive_since: Mapped[datetime | None]
+
+
+class Llm(_Lifecycle, Base):
+    __tablename__ = "llm"
+    __table_args__ = (
+        Index("ix_llm_kind_status", "kind", "status"),
+        Index("ix_llm_provider_session_id", "provider_session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    api_key_ref: Mapped[str | None] = mapped_column(String(300))
+    tier: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Agent(_Lifecycle, Base):
+    __tablename__ = "agent"
+    __table_args__ = (
+        Index("ix_agent_kind_status", "kind", "status"),
+        Index("ix_agent_provider_session_id", "provider_session_id"),
+        Index("ix_agent_llm_id", "llm_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    system_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    llm_id: Mapped[int] = mapped_column(ForeignKey("llm.id", ondelete="RESTRICT"))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
+    default_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # use_alter: agent <-> personality is a cycle; the FK is added after both tables exist.
+    default_personality_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "personality.id",
+            ondelete="SET NULL",
+            use_alter=True,
+            name="fk_agent_default_personality_id_personality",
+        )
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Prompt(Base):
+    """A prompt is global (no project, no agent), project-scoped, or agent-direct."""
+
+    __tablename__ = "prompt"
+    __table_args__ = (
+        UniqueConstraint("name", "agent_id", name="uq_prompt_name_agent_id"),
+        CheckConstraint("project_id IS NULL OR agent_id IS NULL", name="one_scope"),
+        # NULL agent_id never collides in a unique constraint, so the other two scopes
+        # get partial unique indexes of their own.
+        Index(
+            "uq_prompt_name_project",
+            "name",
+            "project_id",
+            unique=True,
+            sqlite_where=text("agent_id IS NULL AND project_id IS NOT NULL"),
+            postgresql_where=text("agent_id IS NULL AND project_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_prompt_name_global",
+            "name",
+            unique=True,
+            sqlite_where=text("agent_id IS NULL AND project_id IS NULL"),
+            postgresql_where=text("agent_id IS NULL AND project_id IS NULL"),
+        ),
+        Index("ix_prompt_agent_id", "agent_id"),
+        Index("ix_prompt_project_id", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text, default="", server_default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Personality(Base):
+    __tablename__ = "personality"
+    __table_args__ = (UniqueConstraint("name", "agent_id", name="uq_personality_name_agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonalityPrompt(Base):
+    __tablename__ = "personality_prompt"
+    __table_args__ = (
+        UniqueConstraint(
+            "personality_id", "prompt_id", name="uq_personality_prompt_personality_id_prompt_id"
+        ),
+        Index("ix_personality_prompt_prompt_id", "prompt_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    personality_id: Mapped[int] = mapped_column(ForeignKey("personality.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompt.id", ondelete="CASCADE"))
+    # Overrides the prompt's own priority while bound to this personality.
+    priority: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChatThread(Base):
+    __tablename__ = "chat_thread"
+    __table_args__ = (
+        Index("ix_chat_thread_agent_last_turn", "agent_id", text("last_turn_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_turn_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_message"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "turn_index", name="uq_chat_message_thread_id_turn_index"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("chat_thread.id", ondelete="CASCADE"))
+    turn_index: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # OpenAI shape: [{"id", "type": "function", "function": {"name", "arguments"}}]
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    tool_call_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[MessageStatus] = mapped_column(
+        _str_enum(MessageStatus, "message_status"),
+        default=MessageStatus.COMPLETE,
+        server_default="complete",
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    thinking: Mapped[str | None] = mapped_column(Text)
+    # {"input_tokens": int, "output_tokens": int}
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # {"ttft_ms": float, "duration_ms": float}
+    timing: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    personality: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

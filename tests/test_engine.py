@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from mcpctl_tui.config import ConfigError, normalize_db_url
+from mcpctl_tui.store.engine import Store, StoreUnavailable, open_store
+
+
+async def test_sqlite_pragmas_on_every_connection(store: Store) -> None:
+    if not store.is_sqlite:
+        pytest.skip("SQLite only")
+    async with store.session() as s:
+        assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 30000
+
+
+async def test_unreachable_database_is_a_clear_error() -> None:
+    with pytest.raises(
+        StoreUnavailable, match=r"cannot open database postgresql\+asyncpg://u:\*\*\*@127.0.0.1:1/x"
+    ):
+        await open_store("postgresql://u:secret@127.0.0.1:1/x")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///a.db", "sqlite+aiosqlite:///a.db"),
+        ("postgresql://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+    ],
+)
+def test_plain_urls_map_to_async_drivers(given: str, expected: str) -> None:
+    assert normalize_db_url(given) == expected
+
+
+def test_unsupported_url_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unsupported database URL scheme 'mysql'"):
+        normalize_db_url("mysql://x/y")
