@@ -120,8 +120,10 @@ async def test_usage_on_every_chunk_last_one_wins() -> None:
     assert_ends_with(events, Finish("length"))
 
 
-async def test_null_usage_and_empty_content_are_ignored() -> None:
+async def test_null_usage_empty_content_and_empty_data_are_ignored() -> None:
     chunks = [
+        b"data: \n\n",
+        b"data:\r\n\r\n",
         sse({**openai_chunk({"content": None}), "usage": None}),
         sse(openai_chunk({"content": "x"})),
         b"data: [DONE]\n\n",
@@ -226,7 +228,7 @@ async def test_event_error_type_mid_stream() -> None:
     assert events == [TextDelta("a"), StreamError(ErrorKind.PROVIDER, "boom")]
 
 
-@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: \n\n"])
+@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: 42\n\n"])
 async def test_malformed_json_is_a_protocol_error(bad: bytes) -> None:
     events = await run(Reply([sse(openai_chunk({"content": "ok"})), bad, b"data: [DONE]\n\n"]))
     assert events[0] == TextDelta("ok")
@@ -454,4 +456,27 @@ async def test_closing_the_generator_early_closes_the_connection() -> None:
             async for ev in stream:
                 if isinstance(ev, TextDelta):
                     break
+        await asyncio.wait_for(srv.requests[0].disconnected.wait(), 1.0)
+
+
+async def test_cancel_while_the_consumer_awaits_elsewhere_with_aclosing() -> None:
+    # The cancel lands in the consumer's own await (not inside the generator); aclosing
+    # is what closes the stream then. Consumers must use it.
+    reply = Reply(openai_events([f"w{i} " for i in range(200)]), delay=0.01)
+    seen = asyncio.Event()
+    async with LlmServer(reply) as srv, make_client() as client:
+        endpoint = Endpoint("openai", srv.url, "m")
+
+        async def consume() -> None:
+            stream = get_adapter("openai").stream(endpoint, InferenceRequest("", []), client=client)
+            async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                async for _ev in stream:
+                    seen.set()
+                    await asyncio.sleep(10)  # e.g. a slow database write
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(seen.wait(), 5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await asyncio.wait_for(srv.requests[0].disconnected.wait(), 1.0)

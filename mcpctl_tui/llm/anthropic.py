@@ -194,6 +194,8 @@ class AnthropicDecoder:
         for sse in sse_events:
             if self._done:
                 break
+            if not sse.data.strip():
+                continue  # an empty data line: a keep-alive, not an error
             try:
                 obj = json.loads(sse.data)
             except ValueError:

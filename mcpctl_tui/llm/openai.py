@@ -134,7 +134,9 @@ class OpenAIDecoder:
             if self._done:
                 break
             data = sse.data
-            if data == "[DONE]":
+            if data == "[DONE]" or (len(data) < 12 and data.strip() in ("[DONE]", "")):
+                if not data.strip():
+                    continue  # an empty data line: a keep-alive, not an error
                 out.append(Finish(self._finish))
                 self._done = True
                 break
