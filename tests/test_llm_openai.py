@@ -480,3 +480,38 @@ async def test_cancel_while_the_consumer_awaits_elsewhere_with_aclosing() -> Non
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await asyncio.wait_for(srv.requests[0].disconnected.wait(), 1.0)
+
+
+# ----------------------------------------------------------------- wrong URL / server kind
+
+
+async def test_redirect_is_a_config_error_naming_the_target() -> None:
+    reply = Reply(
+        [], status=301, headers={"location": "https://elsewhere.example/v1"}, framing="length"
+    )
+    events = await run(reply)
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.CONFIG and err.status == 301
+    assert "https://elsewhere.example/v1" in err.message
+
+
+async def test_html_page_with_200_is_not_an_event_stream() -> None:
+    page = b"<!DOCTYPE html>\n<html><body>Welcome to nginx!</body></html>\n"
+    events = await run(Reply([page], headers={"content-type": "text/html"}))
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.PROTOCOL
+    assert "not an event stream" in err.message and "text/html" in err.message
+
+
+async def test_empty_event_stream_is_a_cut() -> None:
+    events = await run(Reply([]))
+    assert events == [StreamError(ErrorKind.NETWORK, STREAM_CUT)]
+
+
+async def test_content_parts_list_is_read_as_text() -> None:
+    parts = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    chunks = [sse(openai_chunk({"content": parts})), b"data: [DONE]\n\n"]
+    events = await run(Reply(chunks))
+    assert events == [TextDelta("ab"), Finish(None)]
