@@ -32,6 +32,7 @@ from tests.llm_servers import (
     error_reply,
     openai_chunk,
     openai_events,
+    rechunk,
     sse,
     text_of,
     thinking_of,
@@ -228,9 +229,21 @@ async def test_event_error_type_mid_stream() -> None:
     assert events == [TextDelta("a"), StreamError(ErrorKind.PROVIDER, "boom")]
 
 
+@pytest.mark.parametrize("size", [None, 1, 3])
+async def test_cut_inside_an_event_at_any_chunking(size: int | None) -> None:
+    ev = openai_events(TEXT)
+    sent = rechunk([*ev[:3], ev[3][: len(ev[3]) // 2]], size or 10**9)
+    events = await run(Reply([*sent, *ev[3:]], cut_after=len(sent)))
+    assert text_of(events) == "".join(TEXT[:2])  # the half event is dropped, not misread
+    last = events[-1]
+    assert isinstance(last, StreamError) and last.kind is ErrorKind.NETWORK
+
+
+@pytest.mark.parametrize("size", [None, 1, 3])
 @pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: 42\n\n"])
-async def test_malformed_json_is_a_protocol_error(bad: bytes) -> None:
-    events = await run(Reply([sse(openai_chunk({"content": "ok"})), bad, b"data: [DONE]\n\n"]))
+async def test_malformed_json_is_a_protocol_error(bad: bytes, size: int | None) -> None:
+    chunks = [sse(openai_chunk({"content": "ok"})), bad, b"data: [DONE]\n\n"]
+    events = await run(Reply(chunks), size)
     assert events[0] == TextDelta("ok")
     last = events[-1]
     assert isinstance(last, StreamError) and last.kind is ErrorKind.PROTOCOL
@@ -272,8 +285,14 @@ async def test_non_streaming_json_answer_is_read() -> None:
     ],
 )
 @pytest.mark.parametrize("style", ["openai", "text"])
-async def test_http_error_before_any_chunk(status: int, kind: ErrorKind, style: str) -> None:
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+async def test_http_error_before_any_chunk(
+    status: int, kind: ErrorKind, style: str, framing: str
+) -> None:
     reply = error_reply(status, f"provider says no ({status})", style=style)  # type: ignore[arg-type]
+    if framing == "chunked":  # the error body itself split into 1-byte chunks
+        reply = with_chunking(reply, 1)
+        reply.framing = "chunked"
     events = await run(reply)
     assert len(events) == 1
     err = events[0]
