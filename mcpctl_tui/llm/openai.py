@@ -79,6 +79,10 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     """The request body. Params go in by name (temperature, top_p, max_tokens, seed, stop,
     and top_k or any other key as a provider extra); None values are left out."""
     body: dict[str, Any] = {k: v for k, v in request.params.items() if v is not None}
+    if "max_tokens" in body and "max_completion_tokens" not in body and _is_openai(endpoint):
+        # OpenAI itself deprecated max_tokens and refuses it for reasoning models;
+        # compatible servers (vLLM, llama.cpp, ...) still want max_tokens.
+        body["max_completion_tokens"] = body.pop("max_tokens")
     options = body.get("stream_options")
     body["stream_options"] = {**(options if isinstance(options, dict) else {})}
     body["stream_options"]["include_usage"] = True
@@ -88,6 +92,13 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     if request.tools:
         body["tools"] = request.tools
     return body
+
+
+def _is_openai(endpoint: Endpoint) -> bool:
+    try:
+        return httpx.URL(endpoint.url.strip()).host == "api.openai.com"
+    except Exception:  # a bad URL is reported when the request is sent
+        return False
 
 
 def openai_headers(endpoint: Endpoint) -> dict[str, str]:
