@@ -107,3 +107,9 @@ def test_whole_event_reads_match_byte_by_byte(event: bytes) -> None:
     fast, _ = parse(stream, len(event))
     slow, _ = parse(stream, 1)
     assert fast == slow
+
+
+@pytest.mark.parametrize("size", CHUNKINGS)
+def test_leading_byte_order_mark_is_dropped_once(size: int | None) -> None:
+    events, _ = parse("\ufeffdata: a\n\ndata: \ufeffb\n\n".encode(), size)
+    assert [e.data for e in events] == ["a", "\ufeffb"]

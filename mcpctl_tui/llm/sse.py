@@ -28,13 +28,23 @@ class SSEEvent(NamedTuple):  # a tuple: cheaper to make than a frozen dataclass
 class SSEParser:
     """``feed(bytes) -> [SSEEvent]`` as bytes arrive, then ``close() -> [SSEEvent]`` once."""
 
-    __slots__ = ("_data", "_decoder", "_event", "_partial", "_skip_lf", "last_id", "retry")
+    __slots__ = (
+        "_data",
+        "_decoder",
+        "_event",
+        "_partial",
+        "_skip_lf",
+        "_start",
+        "last_id",
+        "retry",
+    )
 
     def __init__(self) -> None:
         # Invalid UTF-8 becomes U+FFFD rather than an exception: the text around it survives.
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial: list[str] = []  # pieces of the line not yet ended
         self._skip_lf = False  # the last piece ended in CR: a leading LF belongs to it
+        self._start = True  # no text yet: a byte-order mark there is dropped
         self._data: list[str] = []
         self._event = ""
         self.last_id: str | None = None
@@ -55,10 +65,12 @@ class SSEParser:
         ):
             lines = text.count("\n")
             if lines == 2 and text[:6] == "data: ":
+                self._start = False
                 return [SSEEvent(text[6:-2], "message", self.last_id)]
             if lines == 3 and text[:7] == "event: ":
                 i = text.index("\n")
                 if text[i + 1 : i + 7] == "data: ":
+                    self._start = False
                     return [SSEEvent(text[i + 7 : -2], text[7:i] or "message", self.last_id)]
         return self._text(text)
 
@@ -77,6 +89,12 @@ class SSEParser:
         out: list[SSEEvent] = []
         if not text:
             return out
+        if self._start:
+            self._start = False
+            if text[0] == "\ufeff":
+                text = text[1:]
+                if not text:
+                    return out
         if self._skip_lf:
             self._skip_lf = False
             if text[0] == "\n":
