@@ -352,6 +352,7 @@ async def test_read_timeout_between_chunks() -> None:
     assert text_of(events) == TEXT[0]
     last = events[-1]
     assert isinstance(last, StreamError) and last.kind is ErrorKind.TIMEOUT
+    assert "sent nothing for 0.2 s" in last.message
 
 
 # ----------------------------------------------------------------- the request

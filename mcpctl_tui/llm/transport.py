@@ -184,8 +184,9 @@ async def stream_http(
                 except Exception as exc:
                     tail = [_unreadable(exc)]
             except httpx.ReadTimeout:
+                waited = http.timeout.read or READ_TIMEOUT
                 yield StreamError(
-                    ErrorKind.TIMEOUT, f"{host} sent nothing for {READ_TIMEOUT:.0f} s; gave up"
+                    ErrorKind.TIMEOUT, f"{host} sent nothing for {waited:g} s; gave up"
                 )
                 return
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
