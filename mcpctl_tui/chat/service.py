@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,7 +44,6 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.chat_queries import delete_turns_after, merge_agent_default_params
@@ -79,6 +78,35 @@ def make_title(text: str) -> str:
         if line.strip():
             return one_line(line, TITLE_LIMIT)
     return "(empty message)"
+
+
+class ToolCallAccumulator:
+    """Merges tool-call fragments by index into OpenAI-shaped calls.
+
+    STOPGAP until the llm branch's ToolCallAccumulator lands; same contract.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._args: dict[int, list[str]] = {}
+
+    def add(self, d: ToolCallDelta) -> None:
+        call = self._calls.setdefault(
+            d.index, {"id": None, "type": "function", "function": {"name": None}}
+        )
+        if d.id:
+            call["id"] = d.id
+        if d.name:
+            call["function"]["name"] = d.name
+        self._args.setdefault(d.index, []).append(d.arguments)
+
+    def result(self) -> list[dict[str, Any]]:
+        out = []
+        for i in sorted(self._calls):
+            call = self._calls[i]
+            call["function"]["arguments"] = "".join(self._args[i])
+            out.append(call)
+        return out
 
 
 @dataclass(slots=True)
@@ -142,7 +170,7 @@ class ChatService:
 
     # --- one inference, nothing stored ---------------------------------------------
 
-    async def stream_inference(self, ctx: ChatContext) -> AsyncIterator[StreamEvent]:
+    async def stream_inference(self, ctx: ChatContext) -> AsyncGenerator[StreamEvent, None]:
         """The raw event stream for ``ctx`` (history already ends with the new turn).
 
         Never raises for configuration, provider or network trouble: those end the stream
@@ -181,7 +209,7 @@ class ChatService:
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Send ``text`` to ``agent`` (id or name) and stream the stored reply.
 
         Raises before writing anything for bad input (``NotFound``, ``UnknownPersonality``).
@@ -206,8 +234,12 @@ class ChatService:
             ),
         )
         ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
-        async for event in self._reply(ctx, tid, title, new_thread, user.id, (), t0):
-            yield event
+        # aclosing: closing this generator must close _reply now (it stores the turn as
+        # cancelled and closes the HTTP response), not whenever the GC finalises it.
+        reply = self._reply(ctx, tid, title, new_thread, user.id, (), t0)
+        async with contextlib.aclosing(reply):
+            async for event in reply:
+                yield event
 
     async def regenerate(
         self,
@@ -215,7 +247,7 @@ class ChatService:
         *,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the thread's last user turn again: the turns after it are deleted (their
         ids are in ``TurnStarted.replaced_message_ids``) and a new reply is streamed."""
         t0 = time.perf_counter()
@@ -231,8 +263,10 @@ class ChatService:
         await self.prepare(agent_id, thread_id, personality, overrides)
         replaced = await delete_turns_after(self.store, thread_id, last_user)
         ctx = await self.prepare(agent_id, thread_id, personality, overrides)
-        async for event in self._reply(ctx, thread_id, title, False, None, tuple(replaced), t0):
-            yield event
+        reply = self._reply(ctx, thread_id, title, False, None, tuple(replaced), t0)
+        async with contextlib.aclosing(reply):
+            async for event in reply:
+                yield event
 
     async def run_one_inference(
         self,
@@ -273,7 +307,7 @@ class ChatService:
         user_message_id: int | None,
         replaced: tuple[int, ...],
         t0: float,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         placeholder = await queries.append_message(
             self.store,
             thread_id,
@@ -344,7 +378,7 @@ class ChatService:
         now = time.perf_counter()
         text = "".join(r.text)
         thinking = "".join(r.thinking)
-        tool_calls = r.tools.calls() or None
+        tool_calls = r.tools.result() or None
         ttft_ms = (r.ttft - t0) * 1000 if r.ttft is not None else None
         duration_ms = (now - t0) * 1000
         usage = (

@@ -27,7 +27,7 @@ from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.llm.events import TextDelta, ToolCallDelta
+from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
 
@@ -125,7 +125,9 @@ async def run_turn(
         out.write("\n")
     out.flush()
     if ended.tool_calls:
-        names = ", ".join(one_line(str(c.get("function", {}).get("name", "?")), 60) for c in ended.tool_calls)
+        names = ", ".join(
+            one_line(str(c.get("function", {}).get("name", "?")), 60) for c in ended.tool_calls
+        )
         err.write(f"tool calls requested: {names}\n")
     if ended.status == MessageStatus.ERROR:
         err.write(f"error: {one_line(ended.error or 'unknown error')}\n")
@@ -208,7 +210,11 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         sess.overrides = replace(sess.overrides, params=params)
     elif cmd == "/system":
         sess.overrides = replace(sess.overrides, system=rest or None)
-        err.write("system prompt replaced for this session\n" if rest else "agent's system prompt restored\n")
+        err.write(
+            "system prompt replaced for this session\n"
+            if rest
+            else "agent's system prompt restored\n"
+        )
     elif cmd == "/personality":
         if not rest:
             ctx = await svc.prepare(sess.agent, None, sess.personality)
@@ -223,7 +229,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         err.write("new thread\n")
     elif cmd == "/save":
         saved = await svc.save_overrides(sess.agent, sess.overrides)
-        err.write(f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n")
+        err.write(
+            f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n"
+        )
     else:
         err.write(f"unknown command {one_line(cmd, 40)}; /help lists them\n")
     return True
@@ -287,7 +295,12 @@ def build_overrides(
 @click.option("--max-tokens", type=int)
 @click.option("--seed", type=int)
 @click.option("--stop", multiple=True, metavar="S", help="A stop sequence (repeatable).")
-@click.option("--extra", multiple=True, metavar="KEY=VALUE", help="A provider parameter (repeatable; VALUE is JSON or text).")
+@click.option(
+    "--extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A provider parameter (repeatable; VALUE is JSON or text).",
+)
 @click.option("--no-stream", is_flag=True, help="Print the reply once it is complete.")
 @click.pass_obj
 def chat_command(

@@ -69,9 +69,10 @@ async def load_chat_rows(
     row = (await s.execute(q)).first()
     if row is None:
         raise NotFound("agent", agent)
-    agent_row: Agent = row[0]
-    llm_row: Llm = row[1]
-    thread: ChatThread | None = row[2] if thread_id is not None else None
+    values: tuple[Any, ...] = tuple(row)
+    agent_row: Agent = values[0]
+    llm_row: Llm = values[1]
+    thread: ChatThread | None = values[2] if len(values) > 2 else None
     if thread_id is not None and thread is None:
         raise NotFound("thread", f"{thread_id} of agent {agent_row.name}")
 
@@ -105,7 +106,7 @@ async def load_chat_rows(
         )
         .where(or_(*scope))
     )
-    prompts = [BoundPrompt(p, pid, prio) for p, pid, prio in (await s.execute(pq)).tuples()]
+    prompts = [BoundPrompt(p, pid, prio) for p, pid, prio in (await s.execute(pq)).all()]
 
     messages: list[ChatMessage] = []
     if thread is not None and with_history:
