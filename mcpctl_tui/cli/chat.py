@@ -111,7 +111,7 @@ async def run_turn(
             elif isinstance(event, TurnEnded):
                 ended = event
     except asyncio.CancelledError:
-        if not wrote_newline:
+        if not wrote_newline and _isatty(out):
             out.write("\n")
             out.flush()
         err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
@@ -121,7 +121,8 @@ async def run_turn(
     if not sess.stream and ended.text:
         out.write(for_terminal(ended.text))
         wrote_newline = ended.text.endswith("\n")
-    if not wrote_newline:
+    # A terminal gets the prompt back on a line of its own; a pipe gets the reply exactly.
+    if not wrote_newline and _isatty(out):
         out.write("\n")
     out.flush()
     if ended.tool_calls:
@@ -134,6 +135,13 @@ async def run_turn(
     err.write(f"thread {ended.thread_id} · {ended.footer()}\n")
     err.flush()
     return TurnOutcome(ended)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
