@@ -184,6 +184,7 @@ class LlmServer:
         self.set_replies(replies)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._on_request = on_request
         self._on_disconnect = on_disconnect
 
@@ -207,11 +208,14 @@ class LlmServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            for task in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Drop the connections rather than cancel their tasks: a cancelled handler task
+            # makes asyncio's stream server log a spurious traceback on Python 3.11.
+            for writer in list(self._writers):
+                writer.transport.abort()
+            if self._tasks:
+                _done, pending = await asyncio.wait(list(self._tasks), timeout=2)
+                for task in pending:
+                    task.cancel()
             await self._server.wait_closed()
             self._server = None
 
@@ -235,6 +239,7 @@ class LlmServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)  # type: ignore[arg-type]
+        self._writers.add(writer)
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -254,6 +259,7 @@ class LlmServer:
             return
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -804,3 +810,39 @@ async def _main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main())
+
+
+# --------------------------------------------------------------------------- consuming
+
+
+async def collect(
+    llm_type: str,
+    url: str,
+    request: Any = None,
+    *,
+    api_key: str | None = None,
+    model: str = "test-model",
+    client: Any = None,
+) -> list[Any]:
+    """Every event an adapter yields for ``request`` (default: one user message "hi")."""
+    from mcpctl_tui.llm.registry import get_adapter
+    from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
+
+    if request is None:
+        request = InferenceRequest(system="be brief", messages=[Message("user", "hi")])
+    endpoint = Endpoint(type=llm_type, url=url, model=model, api_key=api_key)
+    stream = get_adapter(llm_type).stream(endpoint, request, client=client)
+    async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        return [ev async for ev in stream]
+
+
+def text_of(events: Iterable[Any]) -> str:
+    from mcpctl_tui.llm.events import TextDelta
+
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def thinking_of(events: Iterable[Any]) -> str:
+    from mcpctl_tui.llm.events import ThinkingDelta
+
+    return "".join(e.text for e in events if isinstance(e, ThinkingDelta))
