@@ -44,6 +44,7 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
+from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.chat_queries import delete_turns_after, merge_agent_default_params
@@ -78,35 +79,6 @@ def make_title(text: str) -> str:
         if line.strip():
             return one_line(line, TITLE_LIMIT)
     return "(empty message)"
-
-
-class ToolCallAccumulator:
-    """Merges tool-call fragments by index into OpenAI-shaped calls.
-
-    STOPGAP until the llm branch's ToolCallAccumulator lands; same contract.
-    """
-
-    def __init__(self) -> None:
-        self._calls: dict[int, dict[str, Any]] = {}
-        self._args: dict[int, list[str]] = {}
-
-    def add(self, d: ToolCallDelta) -> None:
-        call = self._calls.setdefault(
-            d.index, {"id": None, "type": "function", "function": {"name": None}}
-        )
-        if d.id:
-            call["id"] = d.id
-        if d.name:
-            call["function"]["name"] = d.name
-        self._args.setdefault(d.index, []).append(d.arguments)
-
-    def result(self) -> list[dict[str, Any]]:
-        out = []
-        for i in sorted(self._calls):
-            call = self._calls[i]
-            call["function"]["arguments"] = "".join(self._args[i])
-            out.append(call)
-        return out
 
 
 @dataclass(slots=True)
