@@ -28,6 +28,7 @@ from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
+from mcpctl_tui.store.chat_queries import personality_names
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
 
@@ -226,7 +227,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
     elif cmd == "/personality":
         if not rest:
             ctx = await svc.prepare(sess.agent, None, sess.personality)
-            shown = ", ".join(ctx.personalities) or "none"
+            async with svc.store.session() as s:
+                names = await personality_names(s, ctx.agent.id)
+            shown = ", ".join(names) or "none"
             err.write(f"personality: {ctx.personality or '(none)'}; available: {shown}\n")
             return True
         await svc.prepare(sess.agent, None, rest)  # unknown -> UnknownPersonality
