@@ -346,7 +346,11 @@ def chat_command(
     out, err = sys.stdout, sys.stderr
 
     async def go(store: Store) -> int:
-        async with ChatService(store, virtual=default_virtual_dispatcher(store)) as svc:
+        virtual = default_virtual_dispatcher(store)
+        async with contextlib.AsyncExitStack() as stack:
+            if virtual is not None and hasattr(virtual, "aclose"):
+                stack.push_async_callback(virtual.aclose)
+            svc = await stack.enter_async_context(ChatService(store, virtual=virtual))
             try:
                 if message is None:
                     return await repl(svc, sess, out, err)
