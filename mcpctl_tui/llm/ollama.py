@@ -30,7 +30,14 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from mcpctl_tui.llm.transport import STREAM_CUT, malformed, stream_error_event, stream_http
+from mcpctl_tui.llm.transport import (
+    STREAM_CUT,
+    loads,
+    malformed,
+    not_a_stream,
+    stream_error_event,
+    stream_http,
+)
 
 TOP_LEVEL = frozenset({"format", "keep_alive", "think"})
 
@@ -47,7 +54,7 @@ def chat_url(base: str) -> str:
 def _arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
-            return json.loads(raw or "{}")
+            return loads(raw or "{}")
         except ValueError:
             return raw
     return raw
@@ -113,10 +120,12 @@ def ollama_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 class OllamaDecoder:
-    __slots__ = ("_done", "_endpoint", "_partial", "_tools")
+    __slots__ = ("_content_type", "_done", "_endpoint", "_lines", "_partial", "_tools")
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, content_type: str = "application/x-ndjson") -> None:
         self._endpoint = endpoint
+        self._content_type = content_type
+        self._lines = 0  # JSON lines read
         self._partial: list[bytes] = []
         self._done = False
         self._tools = 0
@@ -157,13 +166,17 @@ class OllamaDecoder:
         if not line:
             return
         try:
-            obj = json.loads(line)
+            obj = loads(line.decode("utf-8", "replace"))
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
-            out.append(malformed(line))
+            if not self._lines and "json" not in self._content_type:
+                out.append(not_a_stream(self._content_type, "NDJSON"))
+            else:
+                out.append(malformed(line))
             self._done = True
             return
+        self._lines += 1
         if obj.get("error"):
             out.append(stream_error_event(obj, self._endpoint))
             self._done = True
@@ -213,6 +226,6 @@ class OllamaAdapter:
             chat_url(endpoint.url),
             headers=ollama_headers(endpoint),
             body=ollama_body(endpoint, request),
-            decoder=lambda _resp: OllamaDecoder(endpoint),
+            decoder=lambda resp: OllamaDecoder(endpoint, resp.headers.get("content-type", "")),
             client=client,
         )

@@ -12,7 +12,6 @@ completion is read as such.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,7 +32,9 @@ from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
+    loads,
     malformed,
+    not_a_stream,
     stream_error_event,
     stream_http,
 )
@@ -78,6 +79,10 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     """The request body. Params go in by name (temperature, top_p, max_tokens, seed, stop,
     and top_k or any other key as a provider extra); None values are left out."""
     body: dict[str, Any] = {k: v for k, v in request.params.items() if v is not None}
+    if "max_tokens" in body and "max_completion_tokens" not in body and _is_openai(endpoint):
+        # OpenAI itself deprecated max_tokens and refuses it for reasoning models;
+        # compatible servers (vLLM, llama.cpp, ...) still want max_tokens.
+        body["max_completion_tokens"] = body.pop("max_tokens")
     options = body.get("stream_options")
     body["stream_options"] = {**(options if isinstance(options, dict) else {})}
     body["stream_options"]["include_usage"] = True
@@ -87,6 +92,13 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     if request.tools:
         body["tools"] = request.tools
     return body
+
+
+def _is_openai(endpoint: Endpoint) -> bool:
+    try:
+        return httpx.URL(endpoint.url.strip()).host == "api.openai.com"
+    except Exception:  # a bad URL is reported when the request is sent
+        return False
 
 
 def openai_headers(endpoint: Endpoint) -> dict[str, str]:
@@ -99,13 +111,15 @@ def openai_headers(endpoint: Endpoint) -> dict[str, str]:
 class OpenAIDecoder:
     """SSE ``chat.completion.chunk`` events -> typed events."""
 
-    __slots__ = ("_done", "_endpoint", "_finish", "_json_body", "_sse")
+    __slots__ = ("_content_type", "_done", "_endpoint", "_finish", "_json_body", "_seen", "_sse")
 
     def __init__(self, endpoint: Endpoint, content_type: str = "text/event-stream") -> None:
         self._endpoint = endpoint
+        self._content_type = content_type
         self._sse = SSEParser()
         self._finish: str | None = None
         self._done = False
+        self._seen = False  # any SSE event at all
         # A non-streaming answer (stream ignored): collect the body, read it at the end.
         self._json_body: list[bytes] | None = (
             [] if content_type.startswith("application/json") else None
@@ -124,39 +138,59 @@ class OpenAIDecoder:
         if not self._done:
             if self._finish is not None:
                 out.append(Finish(self._finish))
+            elif not self._seen and "event-stream" not in self._content_type:
+                out.append(not_a_stream(self._content_type))
             else:
                 out.append(StreamError(ErrorKind.NETWORK, STREAM_CUT))
         return out
 
     def _events(self, sse_events: list[SSEEvent]) -> list[StreamEvent]:
+        # The hot loop of every OpenAI-compatible stream: keep the common chunk (one
+        # content delta) to a handful of dict lookups.
         out: list[StreamEvent] = []
-        for sse in sse_events:
+        if not sse_events:
+            return out
+        self._seen = True
+        for data, event, _id in sse_events:
             if self._done:
                 break
-            data = sse.data
-            if data == "[DONE]":
-                out.append(Finish(self._finish))
-                self._done = True
-                break
+            if data[:1] != "{":
+                stripped = data.strip()
+                if not stripped:
+                    continue  # an empty data line: a keep-alive, not an error
+                if stripped == "[DONE]":
+                    out.append(Finish(self._finish))
+                    self._done = True
+                    break
+                data = stripped
             try:
-                obj = json.loads(data)
+                obj = loads(data)
             except ValueError:
+                obj = None
+            if type(obj) is not dict:
                 out.append(malformed(data))
                 self._done = True
                 break
-            if not isinstance(obj, dict):
-                out.append(malformed(data))
-                self._done = True
-                break
-            if obj.get("error") or sse.event == "error":
+            if event == "error" or obj.get("error"):
                 out.append(stream_error_event(obj, self._endpoint))
                 self._done = True
                 break
             choices = obj.get("choices")
             if choices:
                 try:
-                    self._choice(choices[0], out)
-                except (TypeError, AttributeError, KeyError, IndexError):
+                    choice = choices[0]
+                    delta = choice.get("delta")
+                    if delta:
+                        content = delta.get("content")
+                        if len(delta) == 1 and type(content) is str:
+                            if content:
+                                out.append(TextDelta(content))
+                        else:
+                            self._delta(delta, out)
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        self._finish = reason
+                except (TypeError, AttributeError, KeyError, IndexError, ValueError):
                     out.append(malformed(data))
                     self._done = True
                     break
@@ -165,34 +199,35 @@ class OpenAIDecoder:
                 out.append(_usage(usage))
         return out
 
-    def _choice(self, choice: dict[str, Any], out: list[StreamEvent]) -> None:
-        delta = choice.get("delta")
-        if delta:
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+    def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            if type(reasoning) is not str:
+                reasoning = _text(reasoning)
             if reasoning:
                 out.append(ThinkingDelta(reasoning))
-            content = delta.get("content")
+        content = delta.get("content")
+        if content:
+            if type(content) is not str:
+                content = _text(content)
             if content:
                 out.append(TextDelta(content))
-            tool_calls = delta.get("tool_calls")
-            if tool_calls:
-                for pos, tc in enumerate(tool_calls):
-                    fn = tc.get("function") or {}
-                    out.append(
-                        ToolCallDelta(
-                            index=int(tc.get("index", pos)),
-                            id=tc.get("id") or None,
-                            name=fn.get("name") or None,
-                            arguments=fn.get("arguments") or "",
-                        )
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            for pos, tc in enumerate(tool_calls):
+                fn = tc.get("function") or {}
+                out.append(
+                    ToolCallDelta(
+                        index=int(tc.get("index", pos)),
+                        id=tc.get("id") or None,
+                        name=fn.get("name") or None,
+                        arguments=fn.get("arguments") or "",
                     )
-        reason = choice.get("finish_reason")
-        if reason:
-            self._finish = reason
+                )
 
     def _whole(self, raw: bytes) -> list[StreamEvent]:
         try:
-            obj = json.loads(raw)
+            obj = loads(raw)
         except ValueError:
             return [malformed(raw)]
         if not isinstance(obj, dict):
@@ -210,13 +245,23 @@ class OpenAIDecoder:
                     {**tc, "index": i} for i, tc in enumerate(message.get("tool_calls") or [])
                 ],
             }
-            self._choice({"delta": as_delta, "finish_reason": choice.get("finish_reason")}, out)
+            self._delta(as_delta, out)
+            self._finish = choice.get("finish_reason") or self._finish
         except (TypeError, AttributeError, KeyError, IndexError):
             return [malformed(raw)]
         if obj.get("usage"):
             out.append(_usage(obj["usage"]))
         out.append(Finish(self._finish or "stop"))
         return out
+
+
+def _text(value: Any) -> str:
+    """Text from a string, or from a list of content parts (``[{"type": "text", "text"}]``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text") or "" if isinstance(p, dict) else str(p) for p in value)
+    return str(value)
 
 
 def _usage(usage: Any) -> Usage:
