@@ -218,11 +218,13 @@ async def amain(args: argparse.Namespace) -> int:
             f"quadratic ~4: {ok}); {full / full_text:.0f} bytes held per reply byte"
         )
     tt = await ttft(args.ttft_runs, args.pg, tmp)
-    ok = "ok" if tt["added_ms"] <= 5 or args.pg else "MISS"
+    target = "no target on PostgreSQL" if args.pg else "target <= 5 ms on SQLite: "
+    if not args.pg:
+        target += "ok" if tt["added_ms"] <= 5 else "MISS"
     print(
         f"time to first token, median of {args.ttft_runs}: bare {tt['bare_ms']:.2f} ms, "
         f"engine {tt['engine_ms']:.2f} ms; added {tt['added_ms']:.2f} ms in a thread "
-        f"(target <= 5 ms on SQLite: {ok}), {tt['added_new_thread_ms']:.2f} ms for a new thread"
+        f"({target}), {tt['added_new_thread_ms']:.2f} ms for a new thread"
     )
     return 0
 

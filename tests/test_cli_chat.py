@@ -296,3 +296,24 @@ async def test_ctrl_c_cancels_the_reply_and_keeps_it(store: Store, db_url: str) 
         ("user", MessageStatus.COMPLETE),
         ("assistant", MessageStatus.COMPLETE),
     ]
+
+
+async def test_closed_pipe_stores_the_turn_quietly(store: Store, db_url: str) -> None:
+    llm = await add_llm(store)
+    a = await add_agent(
+        store, "a", llm, system_prompt="y" * 400, default_params={"echo_delay": 0.01}
+    )
+    cmd = (
+        f"{sys.executable} -m mcpctl_tui --db '{db_url}' chat a -m hi | head -c 5; "
+        'echo " rc=${PIPESTATUS[0]}"'
+    )
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert out == b"yyyyy rc=141\n"
+    assert b"Traceback" not in err and b"Exception ignored" not in err
+    (thread,) = await _all_threads(store, a)
+    async with store.session() as s:
+        rows = await queries.all_messages(s, thread.id)
+    assert rows[1].status == MessageStatus.CANCELLED and rows[1].content.startswith("yyyyy")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -94,23 +95,26 @@ async def run_turn(
     ended: TurnEnded | None = None
     wrote_newline = True
     thread_id: int | None = sess.thread_id
+    events = svc.send(
+        sess.agent,
+        text,
+        thread_id=sess.thread_id,
+        personality=sess.personality,
+        overrides=sess.overrides,
+    )
     try:
-        async for event in svc.send(
-            sess.agent,
-            text,
-            thread_id=sess.thread_id,
-            personality=sess.personality,
-            overrides=sess.overrides,
-        ):
-            if isinstance(event, TurnStarted):
-                thread_id = sess.thread_id = event.thread_id
-            elif isinstance(event, TextDelta):
-                if sess.stream and event.text:
-                    out.write(for_terminal(event.text))
-                    out.flush()
-                    wrote_newline = event.text.endswith("\n")
-            elif isinstance(event, TurnEnded):
-                ended = event
+        # aclosing: if writing fails (a closed pipe), the turn is still stored, now.
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TurnStarted):
+                    thread_id = sess.thread_id = event.thread_id
+                elif isinstance(event, TextDelta):
+                    if sess.stream and event.text:
+                        out.write(for_terminal(event.text))
+                        out.flush()
+                        wrote_newline = event.text.endswith("\n")
+                elif isinstance(event, TurnEnded):
+                    ended = event
     except asyncio.CancelledError:
         if not wrote_newline and _isatty(out):
             out.write("\n")
@@ -367,7 +371,15 @@ def chat_command(
         sys.exit(code)
 
 
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
+
+
 def _run_with_store(url: str, fn: Callable[[Store], Coroutine[Any, Any, int]]) -> int:
-    with contextlib.suppress(BrokenPipeError):
+    try:
         return run(with_store(url, fn))
-    return 0
+    except BrokenPipeError:
+        # The reader left (``| head``); the turn was stored as cancelled on the way out.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
