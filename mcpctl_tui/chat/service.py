@@ -372,7 +372,6 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         b = await begin()
         started = b.started
-        yield started
         # The hot loop: locals, no per-event allocation of ours, parts joined once.
         # Deltas go to ``text``; every BLOCK of them is joined into one string in
         # ``blocks``: linear time (each character is copied twice) and memory near the
@@ -388,6 +387,9 @@ class ChatService:
         error: StreamError | None = None
         status = MessageStatus.COMPLETE
         try:
+            # Inside the try: a consumer that closes us right here still gets the
+            # placeholder finished (as cancelled), never left pending.
+            yield started
             async with _closing(self.stream_inference(b.ctx)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
