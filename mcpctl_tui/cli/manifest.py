@@ -1,0 +1,314 @@
+"""``mcpctl-tui apply -f FILE``, ``get KIND [NAME]``, ``delete KIND NAME``: kubectl-like.
+
+The verbs only read input and print; parsing, validation, apply, export and the delete
+rules all live in ``store.manifest`` and ``store.deletes``.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.store.deletes import (
+    delete_agent,
+    delete_llm,
+    delete_personality,
+    delete_project,
+    delete_prompt,
+)
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import Invalid, NotFound
+from mcpctl_tui.store.manifest import (
+    Exported,
+    Kind,
+    apply_manifest,
+    dump_yaml,
+    find_prompt,
+    get_objects,
+    parse_kind,
+)
+from mcpctl_tui.store.queries import (
+    get_agent_by_name,
+    get_llm_by_name,
+    get_personality_by_name,
+    get_project_by_name,
+)
+
+# --- apply ------------------------------------------------------------------------------
+
+
+def _read_source(path: str) -> str:
+    try:
+        if path == "-":
+            data = click.get_binary_stream("stdin").read()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        where = "stdin" if path == "-" else path
+        raise click.ClickException(f"{where} is not UTF-8 text (byte {exc.start})") from None
+
+
+@main.command("apply")
+@click.option(
+    "-f",
+    "--filename",
+    "files",
+    multiple=True,
+    required=True,
+    metavar="FILE",
+    help="Manifest (multi-document YAML); '-' reads stdin. Repeatable: all in one transaction.",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
+@click.pass_obj
+def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
+    """Create or update llms, projects, agents, prompts and personalities from YAML.
+
+    Documents may come in any order and refer to each other by name. Either every
+    document applies or (on the first bad one) nothing does. A document is the whole
+    object: a field left out goes back to its default.
+    """
+    named = len(files) > 1
+    sources = [((("stdin" if f == "-" else f) if named else None), _read_source(f)) for f in files]
+    url = state.db_url()
+    results = run(with_store(url, lambda store: apply_manifest(store, sources, dry_run=dry_run)))
+    suffix = " (dry run)" if dry_run else ""
+    for result in results:
+        click.echo(f"{result}{suffix}")
+
+
+# --- get --------------------------------------------------------------------------------
+
+
+def _cell(value: Any, width: int = 48) -> str:
+    """Table text: one line, no control or format characters, truncated."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    text = " ".join(str(value).split())
+    text = "".join(c for c in text if not unicodedata.category(c).startswith("C"))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _columns(kind: Kind) -> list[tuple[str, Any]]:
+    """(header, item -> value) per kind."""
+
+    def doc(key: str, default: Any = "") -> Any:
+        return lambda e: e.document.get(key, default)
+
+    def fact(key: str) -> Any:
+        return lambda e: e.facts.get(key)
+
+    if kind is Kind.LLM:
+        return [
+            ("NAME", doc("name")),
+            ("TYPE", doc("type")),
+            ("MODEL", doc("model")),
+            ("TIER", doc("tier", None)),
+            ("KEY", doc("apiKeyRef", None)),
+            ("KIND", fact("kind")),
+            ("STATUS", fact("status")),
+            ("AGENTS", fact("agents")),
+        ]
+    if kind is Kind.PROJECT:
+        return [
+            ("NAME", doc("name")),
+            ("AGENTS", fact("agents")),
+            ("PROMPTS", fact("prompts")),
+            ("DESCRIPTION", doc("description")),
+        ]
+    if kind is Kind.AGENT:
+        return [
+            ("NAME", doc("name")),
+            ("LLM", doc("llm")),
+            ("PROJECT", doc("project", None)),
+            ("PERSONALITY", doc("defaultPersonality", None)),
+            ("KIND", fact("kind")),
+            ("STATUS", fact("status")),
+            ("PERSONALITIES", fact("personalities")),
+            ("THREADS", fact("threads")),
+        ]
+    if kind is Kind.PROMPT:
+        return [
+            ("NAME", doc("name")),
+            ("SCOPE", fact("scope")),
+            ("PRIORITY", doc("priority", 0)),
+            ("CONTENT", doc("content")),
+        ]
+    return [
+        ("NAME", doc("name")),
+        ("AGENT", doc("agent")),
+        ("PRIORITY", doc("priority", 0)),
+        ("PROMPTS", lambda e: len(e.document.get("prompts", []))),
+        ("DEFAULT", fact("default")),
+        ("DESCRIPTION", doc("description")),
+    ]
+
+
+def render_table(kind: Kind, items: Sequence[Exported]) -> str:
+    columns = _columns(kind)
+    rows = [[h for h, _ in columns]] + [[_cell(get(e)) for _, get in columns] for e in items]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    return "\n".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def _check_filters(kind: Kind, agent: str | None, project: str | None) -> None:
+    if agent is not None and kind not in (Kind.PROMPT, Kind.PERSONALITY):
+        raise click.UsageError("--agent applies to prompts and personalities only")
+    if project is not None and kind is not Kind.PROMPT:
+        raise click.UsageError("--project applies to prompts only")
+    if agent is not None and project is not None:
+        raise click.UsageError("give --agent or --project, not both")
+
+
+def _kind(text: str) -> Kind:
+    try:
+        return parse_kind(text)
+    except Invalid as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command("get")
+@click.argument("kind_text", metavar="KIND")
+@click.argument("name", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "yaml", "json"]),
+    default="table",
+    show_default=True,
+    help="yaml re-applies with 'apply -f' to the same state.",
+)
+@click.option("--agent", metavar="NAME", help="Prompts/personalities of this agent only.")
+@click.option("--project", metavar="NAME", help="Prompts of this project only.")
+@click.pass_obj
+def get_cmd(
+    state: CliState,
+    kind_text: str,
+    name: str | None,
+    output: str,
+    agent: str | None,
+    project: str | None,
+) -> None:
+    """List llms, projects, agents, prompts or personalities (singular or plural)."""
+    kind = _kind(kind_text)
+    _check_filters(kind, agent, project)
+
+    async def go(store: Store) -> list[Exported]:
+        async with store.session() as s:
+            return await get_objects(s, kind, name, agent=agent, project=project)
+
+    items = run(with_store(state.db_url(), go))
+    if output == "yaml":
+        if items:
+            click.echo(dump_yaml(items), nl=False)
+    elif output == "json":
+        # ensure_ascii: exact, and no raw C1 control characters reach the terminal.
+        click.echo(json.dumps([e.document for e in items], indent=2))
+    elif not items:
+        click.echo(f"No {kind.plural} found.", err=True)
+    else:
+        click.echo(render_table(kind, items))
+
+
+# --- delete -----------------------------------------------------------------------------
+
+
+async def _delete(
+    store: Store, kind: Kind, name: str, agent_name: str | None, project_name: str | None
+) -> str:
+    async with store.transaction() as s:
+        if kind is Kind.LLM:
+            llm = await get_llm_by_name(s, name)
+            if llm is None:
+                raise NotFound("llm", name)
+            await delete_llm(s, llm.id)
+            return f"llm/{name} deleted"
+        if kind is Kind.PROJECT:
+            project = await get_project_by_name(s, name)
+            if project is None:
+                raise NotFound("project", name)
+            return f"project/{name} deleted ({await delete_project(s, project.id)})"
+        if kind is Kind.AGENT:
+            agent = await get_agent_by_name(s, name)
+            if agent is None:
+                raise NotFound("agent", name)
+            return f"agent/{name} deleted ({await delete_agent(s, agent.id)})"
+        if kind is Kind.PERSONALITY:
+            if agent_name is None:
+                owners = [e.document["agent"] for e in await get_objects(s, kind, name)]
+                if len(owners) > 1:
+                    raise Invalid(
+                        f"personality {name} exists for agents {', '.join(owners)}; "
+                        "choose one with --agent"
+                    )
+                agent_name = owners[0]
+            agent = await get_agent_by_name(s, agent_name)
+            if agent is None:
+                raise NotFound("agent", agent_name)
+            personality = await get_personality_by_name(s, agent.id, name)
+            if personality is None:
+                raise NotFound("personality", f"{name} of agent {agent_name}")
+            cascade = await delete_personality(s, personality.id)
+            return f"personality/{name} (agent {agent_name}) deleted ({cascade})"
+        # prompts: --agent, --project, or the global one
+        scope = "global"
+        if agent_name is not None:
+            agent = await get_agent_by_name(s, agent_name)
+            if agent is None:
+                raise NotFound("agent", agent_name)
+            prompt = await find_prompt(s, name, agent_id=agent.id)
+            scope = f"agent {agent_name}"
+        elif project_name is not None:
+            project = await get_project_by_name(s, project_name)
+            if project is None:
+                raise NotFound("project", project_name)
+            prompt = await find_prompt(s, name, project_id=project.id)
+            scope = f"project {project_name}"
+        else:
+            prompt = await find_prompt(s, name)
+            if prompt is None:
+                scopes = [e.facts["scope"] for e in await get_objects(s, kind, name)]
+                raise Invalid(
+                    f"prompt {name} is not a global prompt; it exists for "
+                    f"{', '.join(scopes)}: choose one with --agent or --project"
+                )
+        if prompt is None:
+            raise NotFound("prompt", f"{name} of {scope}")
+        cascade_text = await delete_prompt(s, prompt.id)
+        shown = "" if scope == "global" else f" ({scope})"
+        return f"prompt/{name}{shown} deleted ({cascade_text})"
+
+
+@main.command("delete")
+@click.argument("kind_text", metavar="KIND")
+@click.argument("name")
+@click.option("--agent", metavar="NAME", help="The agent a prompt or personality belongs to.")
+@click.option("--project", metavar="NAME", help="The project a prompt belongs to.")
+@click.pass_obj
+def delete_cmd(
+    state: CliState, kind_text: str, name: str, agent: str | None, project: str | None
+) -> None:
+    """Delete one object under the database's rules.
+
+    An LLM still used by agents is refused (naming them); an agent takes its
+    personalities, prompts, threads and messages with it, and says how many.
+    """
+    kind = _kind(kind_text)
+    _check_filters(kind, agent, project)
+    message = run(
+        with_store(state.db_url(), lambda store: _delete(store, kind, name, agent, project))
+    )
+    click.echo(message)

@@ -1,0 +1,58 @@
+"""Manifests: kubectl-like YAML documents over the store (parse, apply, export).
+
+- ``documents``: YAML -> typed documents, every check that needs no database.
+- ``apply``: documents -> rows in one transaction (created / configured / unchanged).
+- ``export``: rows -> documents (``get``), which ``apply`` takes back unchanged.
+"""
+
+from mcpctl_tui.store.manifest.apply import (
+    Applied,
+    Outcome,
+    apply_documents,
+    apply_manifest,
+    find_bound_prompt,
+    find_prompt,
+)
+from mcpctl_tui.store.manifest.documents import (
+    AgentDoc,
+    BindingDoc,
+    Document,
+    Kind,
+    LlmDoc,
+    Located,
+    ManifestError,
+    PersonalityDoc,
+    Problem,
+    ProjectDoc,
+    PromptDoc,
+    parse_kind,
+    parse_manifest,
+    to_mapping,
+)
+from mcpctl_tui.store.manifest.export import Exported, dump_yaml, get_objects
+
+__all__ = [
+    "AgentDoc",
+    "Applied",
+    "BindingDoc",
+    "Document",
+    "Exported",
+    "Kind",
+    "LlmDoc",
+    "Located",
+    "ManifestError",
+    "Outcome",
+    "PersonalityDoc",
+    "Problem",
+    "ProjectDoc",
+    "PromptDoc",
+    "apply_documents",
+    "apply_manifest",
+    "dump_yaml",
+    "find_bound_prompt",
+    "find_prompt",
+    "get_objects",
+    "parse_kind",
+    "parse_manifest",
+    "to_mapping",
+]
