@@ -202,15 +202,24 @@ def get_cmd(
     agent: str | None,
     project: str | None,
 ) -> None:
-    """List llms, projects, agents, prompts or personalities (singular or plural)."""
-    kind = _kind(kind_text)
-    _check_filters(kind, agent, project)
+    """List llms, projects, agents, prompts or personalities (singular or plural), or all.
 
-    async def go(store: Store) -> list[Exported]:
+    ``get all -o yaml`` is a full export that ``apply -f`` takes back.
+    """
+    if kind_text.lower() == "all":
+        if name is not None or agent is not None or project is not None:
+            raise click.UsageError("'get all' takes no NAME, --agent or --project")
+        kinds = list(Kind)
+    else:
+        kinds = [_kind(kind_text)]
+        _check_filters(kinds[0], agent, project)
+
+    async def go(store: Store) -> list[tuple[Kind, list[Exported]]]:
         async with store.session() as s:
-            return await get_objects(s, kind, name, agent=agent, project=project)
+            return [(k, await get_objects(s, k, name, agent=agent, project=project)) for k in kinds]
 
-    items = run(with_store(state.db_url(), go))
+    found = run(with_store(state.db_url(), go))
+    items = [e for _, group in found for e in group]
     if output == "yaml":
         if items:
             click.echo(dump_yaml(items), nl=False)
@@ -218,9 +227,10 @@ def get_cmd(
         # ensure_ascii: exact, and no raw C1 control characters reach the terminal.
         click.echo(json.dumps([e.document for e in items], indent=2))
     elif not items:
-        click.echo(f"No {kind.plural} found.", err=True)
+        click.echo(f"No {kinds[0].plural if len(kinds) == 1 else 'objects'} found.", err=True)
     else:
-        click.echo(render_table(kind, items))
+        tables = [render_table(k, group) for k, group in found if group]
+        click.echo("\n\n".join(tables))
 
 
 # --- delete -----------------------------------------------------------------------------

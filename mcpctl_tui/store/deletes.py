@@ -186,17 +186,13 @@ async def delete_personality(s: AsyncSession, personality_id: int) -> Personalit
     personality = await s.get(Personality, personality_id)
     if personality is None:
         raise NotFound("personality", personality_id)
-    default_of = tuple(
-        (
-            await s.execute(
-                select(Agent.name)
-                .where(Agent.default_personality_id == personality_id)
-                .order_by(Agent.name)
-            )
+    defaulted = (
+        await s.execute(
+            select(Agent.id, Agent.name)
+            .where(Agent.default_personality_id == personality_id)
+            .order_by(Agent.name)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     bindings = await _count(
         s, select(func.count()).where(PersonalityPrompt.personality_id == personality_id)
     )
@@ -204,10 +200,12 @@ async def delete_personality(s: AsyncSession, personality_id: int) -> Personalit
     if refused is not None:
         raise Conflict(f"personality {personality.name} is still referenced")
     s.expunge(personality)
-    # Loaded agents still hold the old id in memory; the database has already cleared it.
-    for agent in [o for o in s.identity_map.values() if isinstance(o, Agent)]:
-        if agent.default_personality_id == personality_id:
+    # Agents loaded in this session still hold the old id; the database has cleared it.
+    for agent_id, _name in defaulted:
+        agent = await s.get(Agent, agent_id)
+        if agent is not None:
             await s.refresh(agent, ["default_personality_id"])
+    default_of = tuple(name for _id, name in defaulted)
     return PersonalityCascade(bindings=bindings, default_of=default_of)
 
 

@@ -70,7 +70,7 @@ async def _llms(s: AsyncSession, name: str | None) -> list[Exported]:
     if name is not None:
         q = q.where(Llm.name == name)
     out = []
-    for row, n in (await s.execute(q.order_by(Llm.name))).tuples():
+    for row, n in (await s.execute(q.order_by(Llm.name))).all():
         doc = LlmDoc(
             name=row.name,
             type=row.type,
@@ -90,14 +90,10 @@ async def _projects(s: AsyncSession, name: str | None) -> list[Exported]:
         q = q.where(Project.name == name)
     projects = (await s.execute(q)).scalars().all()
     agents = dict(
-        (
-            await s.execute(select(Agent.project_id, func.count()).group_by(Agent.project_id))
-        ).tuples().all()
+        (await s.execute(select(Agent.project_id, func.count()).group_by(Agent.project_id))).all()
     )
     prompts = dict(
-        (
-            await s.execute(select(Prompt.project_id, func.count()).group_by(Prompt.project_id))
-        ).tuples().all()
+        (await s.execute(select(Prompt.project_id, func.count()).group_by(Prompt.project_id))).all()
     )
     return [
         Exported(
@@ -119,18 +115,18 @@ async def _agents(s: AsyncSession, name: str | None) -> list[Exported]:
     )
     if name is not None:
         q = q.where(Agent.name == name)
-    rows = (await s.execute(q)).tuples().all()
+    rows = (await s.execute(q)).all()
     personalities = dict(
         (
             await s.execute(
                 select(Personality.agent_id, func.count()).group_by(Personality.agent_id)
             )
-        ).tuples().all()
+        ).all()
     )
     threads = dict(
         (
             await s.execute(select(ChatThread.agent_id, func.count()).group_by(ChatThread.agent_id))
-        ).tuples().all()
+        ).all()
     )
     out = []
     for agent, llm_name, project_name, personality_name in rows:
@@ -170,7 +166,7 @@ async def _prompts(
         q = q.where(Project.name == project)
     q = q.order_by(Prompt.name, owner.name.nulls_first(), Project.name.nulls_first())
     out = []
-    for prompt, agent_name, project_name in (await s.execute(q)).tuples():
+    for prompt, agent_name, project_name in (await s.execute(q)).all():
         doc = PromptDoc(
             name=prompt.name,
             content=prompt.content,
@@ -213,7 +209,7 @@ async def _personalities(s: AsyncSession, name: str | None, agent: str | None) -
         q = q.where(Personality.name == name)
     if agent is not None:
         q = q.where(Agent.name == agent)
-    rows = (await s.execute(q.order_by(Agent.name, Personality.name))).tuples().all()
+    rows = (await s.execute(q.order_by(Agent.name, Personality.name))).all()
     out = []
     for personality, owner in rows:
         bq = (
@@ -224,7 +220,7 @@ async def _personalities(s: AsyncSession, name: str | None, agent: str | None) -
         )
         bindings = [
             await _binding(s, owner, prompt, binding.priority)
-            for binding, prompt in (await s.execute(bq)).tuples().all()
+            for binding, prompt in (await s.execute(bq)).all()
         ]
         doc = PersonalityDoc(
             name=personality.name,
