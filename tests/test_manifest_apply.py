@@ -9,7 +9,6 @@ from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.manifest import (
     Kind,
     ManifestError,
-    Outcome,
     apply_manifest,
     dump_yaml,
     get_objects,
@@ -65,9 +64,7 @@ async def test_reapply_is_unchanged_and_writes_nothing(store: Store) -> None:
 async def test_changed_field_updates_in_place(store: Store) -> None:
     await apply(store, BASE)
     before = await dump_store(store)
-    changed = BASE.replace("model: gpt-4o", "model: gpt-4.1").replace(
-        "- name: safety\n", ""
-    )
+    changed = BASE.replace("model: gpt-4o", "model: gpt-4.1").replace("- name: safety\n", "")
     out = await apply(store, changed)
     assert "llm/openai-main configured" in out
     assert "personality/terse (agent helper) configured" in out
@@ -137,19 +134,31 @@ async def test_full_export_reapplies_unchanged(store: Store) -> None:
     ("patch", "expected"),
     [
         (("llm: openai-main", "llm: nope"), "agent/helper: llm 'nope' not found"),
-        (("project: web\ndescription: Answers", "project: nope\ndescription: Answers"),
-         "agent/helper: project 'nope' not found"),
-        (("defaultPersonality: terse", "defaultPersonality: chatty"),
-         "agent/helper: defaultPersonality 'chatty' is not a personality of agent 'helper'"),
-        (("name: style\nagent: helper", "name: style\nagent: nobody"),
-         "prompt/style (agent nobody): agent 'nobody' not found"),
-        (("- name: safety", "- name: missing"),
-         "personality/terse (agent helper): prompts[2]: prompt 'missing' not found for agent "
-         "'helper' (its own prompts, its project's, global)"),
-        (("- name: safety", "- {name: style, project: web}"),
-         "prompts[2]: prompt 'style' not found among the prompts of project 'web'"),
-        (("- name: safety", "- {name: style, agent: helper}"),
-         "prompts[2] binds the same prompt as prompts[0]"),
+        (
+            ("project: web\ndescription: Answers", "project: nope\ndescription: Answers"),
+            "agent/helper: project 'nope' not found",
+        ),
+        (
+            ("defaultPersonality: terse", "defaultPersonality: chatty"),
+            "agent/helper: defaultPersonality 'chatty' is not a personality of agent 'helper'",
+        ),
+        (
+            ("name: style\nagent: helper", "name: style\nagent: nobody"),
+            "prompt/style (agent nobody): agent 'nobody' not found",
+        ),
+        (
+            ("- name: safety", "- name: missing"),
+            "personality/terse (agent helper): prompts[2]: prompt 'missing' not found for agent "
+            "'helper' (its own prompts, its project's, global)",
+        ),
+        (
+            ("- name: safety", "- {name: style, project: web}"),
+            "prompts[2]: prompt 'style' not found among the prompts of project 'web'",
+        ),
+        (
+            ("- name: safety", "- {name: style, agent: helper}"),
+            "prompts[2] binds the same prompt as prompts[0]",
+        ),
     ],
 )
 async def test_unknown_reference_names_the_document_and_writes_nothing(

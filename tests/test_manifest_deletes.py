@@ -129,9 +129,7 @@ async def test_personality_delete_clears_the_default(store: Store) -> None:
 async def test_prompt_delete_counts_its_bindings(store: Store) -> None:
     await _seed(store)
     async with store.session() as s:
-        pid = (
-            await s.execute(select(Prompt.id).where(Prompt.name == "safety"))
-        ).scalar_one()
+        pid = (await s.execute(select(Prompt.id).where(Prompt.name == "safety"))).scalar_one()
     async with store.transaction() as s:
         assert (await delete_prompt(s, pid)).bindings == 1
 

@@ -45,7 +45,9 @@ def test_every_kind_parses_into_its_typed_document() -> None:
         extras={"tools": ["search"]},
         default_personality="terse",
     )
-    assert docs[3].doc == PromptDoc(name="style", content="Short answers.", priority=3, agent="helper")
+    assert docs[3].doc == PromptDoc(
+        name="style", content="Short answers.", priority=3, agent="helper"
+    )
     assert docs[5].doc == PromptDoc(name="house", content="Global house rules.")
     assert docs[7].doc == PersonalityDoc(
         name="terse",
@@ -203,7 +205,8 @@ SECRET = "sk-live-0123456789abcdef"
             "apiKeyRef must be a key reference such as env:NAME or keyring:SERVICE/USER",
         ),
         (
-            f"kind: agent\nname: a\nllm: l\nextras: {{headers: {{Authorization: Bearer {SECRET}}}}}\n",
+            "kind: agent\nname: a\nllm: l\n"
+            f"extras: {{headers: {{Authorization: Bearer {SECRET}}}}}\n",
             "field 'extras.headers.Authorization' holds a literal secret",
         ),
         (

@@ -7,6 +7,7 @@ rules all live in ``store.manifest`` and ``store.deletes``.
 from __future__ import annotations
 
 import json
+import sys
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +46,7 @@ from mcpctl_tui.store.queries import (
 def _read_source(path: str) -> str:
     try:
         if path == "-":
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as fh:
                 data = fh.read()
