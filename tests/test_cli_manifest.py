@@ -342,3 +342,11 @@ async def test_installed_module_as_a_subprocess(backend: str, tmp_path: Path) ->
         refused = await asyncio.to_thread(run, "delete", "llm", "openai-main")
         assert refused.returncode == 1
         assert refused.stderr == "Error: llm openai-main is in use by 1 agent: helper\n"
+
+
+def test_dry_run_reports_but_writes_nothing(db_url: str) -> None:
+    before = dump(db_url)
+    result = cli(db_url, "apply", "--dry-run", "-f", "-", input=BASE)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "project/web created (dry run)"
+    assert dump(db_url) == before

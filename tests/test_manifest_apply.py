@@ -8,8 +8,12 @@ from sqlalchemy import select
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.manifest import (
     Kind,
+    LlmDoc,
     ManifestError,
+    Outcome,
+    ProjectDoc,
     apply_manifest,
+    apply_one,
     dump_yaml,
     get_objects,
 )
@@ -224,3 +228,29 @@ async def test_virtual_rows_are_not_changed_by_apply(store: Store) -> None:
         "kind: prompt\nname: p\nagent: vagent\ncontent: c\n",
     )
     assert out == ["llm/remote unchanged", "agent/pub created", "prompt/p (agent vagent) created"]
+
+
+async def test_apply_one_validates_documents_built_in_code(store: Store) -> None:
+    async with store.transaction() as s:
+        created = await apply_one(s, LlmDoc(name="local", type="ollama", model="llama3"))
+        assert str(created) == "llm/local created"
+        with pytest.raises(ManifestError, match="llm/x: apiKeyRef must be a key reference"):
+            await apply_one(s, LlmDoc(name="x", type="openai", api_key_ref="sk-abc"))
+        with pytest.raises(ManifestError, match="name must not be empty"):
+            await apply_one(s, ProjectDoc(name=""))
+        again = await apply_one(s, LlmDoc(name="local", type="ollama", model="llama3"))
+        assert again.outcome is Outcome.UNCHANGED
+
+
+async def test_a_stored_literal_key_is_never_exported(store: Store) -> None:
+    secret = "sk-live-STORED-LITERAL"
+    async with store.transaction() as s:
+        s.add(Llm(name="old", type="openai", api_key_ref=secret))
+    async with store.session() as s:
+        (item,) = await get_objects(s, Kind.LLM, "old")
+    text = dump_yaml([item])
+    assert secret not in text
+    assert "apiKeyRef: '<hidden: not a key reference>'" in text
+    # Applying the export back is refused (not silently turned into a bogus reference).
+    with pytest.raises(ManifestError, match="apiKeyRef must be a key reference"):
+        await apply(store, text)

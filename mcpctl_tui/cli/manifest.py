@@ -77,6 +77,9 @@ def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
     Documents may come in any order and refer to each other by name. Either every
     document applies or (on the first bad one) nothing does. A document is the whole
     object: a field left out goes back to its default.
+
+    A personality's prompts are found by name in its agent's own prompts, then the
+    agent's project's, then the global ones (see docs/manifests.md).
     """
     named = len(files) > 1
     sources = [((("stdin" if f == "-" else f) if named else None), _read_source(f)) for f in files]

@@ -10,6 +10,7 @@ from mcpctl_tui.store.manifest.apply import (
     Outcome,
     apply_documents,
     apply_manifest,
+    apply_one,
     find_bound_prompt,
     find_prompt,
 )
@@ -25,9 +26,12 @@ from mcpctl_tui.store.manifest.documents import (
     Problem,
     ProjectDoc,
     PromptDoc,
+    document_from_mapping,
     parse_kind,
     parse_manifest,
+    shown_key_ref,
     to_mapping,
+    validate,
 )
 from mcpctl_tui.store.manifest.export import Exported, dump_yaml, get_objects
 
@@ -48,11 +52,15 @@ __all__ = [
     "PromptDoc",
     "apply_documents",
     "apply_manifest",
+    "apply_one",
+    "document_from_mapping",
     "dump_yaml",
     "find_bound_prompt",
     "find_prompt",
     "get_objects",
     "parse_kind",
     "parse_manifest",
+    "shown_key_ref",
     "to_mapping",
+    "validate",
 ]

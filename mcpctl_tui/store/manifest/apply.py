@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.errors import Conflict
+from mcpctl_tui.store.errors import Conflict, Invalid
 from mcpctl_tui.store.manifest.documents import (
     AgentDoc,
     BindingDoc,
+    Document,
     Kind,
     LlmDoc,
     Located,
@@ -37,6 +38,7 @@ from mcpctl_tui.store.manifest.documents import (
     identity,
     label,
     parse_manifest,
+    validate,
 )
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.store.queries import (
@@ -332,6 +334,20 @@ async def apply_documents(s: AsyncSession, docs: Sequence[Located]) -> list[Appl
         Applied(loc.doc.KIND, loc.doc.name, label(loc.doc), outcomes[pos])
         for pos, loc in enumerate(docs)
     ]
+
+
+async def apply_one(s: AsyncSession, doc: Document) -> Applied:
+    """Validate and apply one document in the caller's transaction (for UI editors).
+
+    Raises Invalid (a ManifestError) with the reason; references are resolved by name
+    exactly as in a manifest.
+    """
+    try:
+        checked = validate(doc)
+    except Invalid as exc:
+        raise ManifestError([Problem(None, 1, None, label(doc), str(exc))]) from None
+    (result,) = await apply_documents(s, [Located(checked, 1, None)])
+    return result
 
 
 class _DryRun(Exception):

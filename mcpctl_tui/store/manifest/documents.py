@@ -461,8 +461,38 @@ def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
     return values
 
 
-def validate_document(raw: object) -> Document:
-    """One parsed YAML value -> a typed document; ValueError-free: raises _Bad."""
+def document_from_mapping(raw: object) -> Document:
+    """One mapping (as YAML or JSON would give) -> a validated document, or Invalid.
+
+    For callers outside a manifest (UI editors): the same rules as ``apply -f``.
+    """
+    try:
+        return _validate(raw)
+    except _Bad as exc:
+        raise Invalid(str(exc)) from None
+
+
+def validate(doc: Document) -> Document:
+    """Check a document built in code (its dataclass does not check itself)."""
+    return document_from_mapping(to_mapping(doc))
+
+
+def shown_key_ref(ref: str | None) -> str | None:
+    """An api_key_ref fit to print: a reference as is, anything else hidden.
+
+    Rows written before references were enforced (or by hand) might hold a key; output
+    never shows it, and the placeholder is refused if it is applied back.
+    """
+    if ref is None:
+        return None
+    try:
+        return validate_key_ref(ref)
+    except KeyRefError:
+        return "<hidden: not a key reference>"
+
+
+def _validate(raw: object) -> Document:
+    """One parsed YAML value -> a typed document; raises _Bad."""
     if not isinstance(raw, dict):
         raise _Bad(f"must be a mapping with a kind, not {_type_name(raw)}")
     secret = _find_secret_key(raw, "")
@@ -565,7 +595,7 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
                 if pos:
                     index += 1
                 try:
-                    doc = validate_document(value)
+                    doc = _validate(value)
                 except _Bad as exc:
                     name = value.get("name") if isinstance(value, dict) else None
                     kind = value.get("kind") if isinstance(value, dict) else None

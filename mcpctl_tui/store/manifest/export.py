@@ -28,6 +28,7 @@ from mcpctl_tui.store.manifest.documents import (
     ProjectDoc,
     PromptDoc,
     label,
+    shown_key_ref,
     to_mapping,
 )
 from mcpctl_tui.store.models import (
@@ -76,7 +77,7 @@ async def _llms(s: AsyncSession, name: str | None) -> list[Exported]:
             type=row.type,
             model=row.model,
             url=row.url,
-            api_key_ref=row.api_key_ref,
+            api_key_ref=shown_key_ref(row.api_key_ref),
             tier=row.tier,
             description=row.description,
         )
