@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
-from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.manifest import (
     Kind,
     LlmDoc,
@@ -254,3 +256,14 @@ async def test_a_stored_literal_key_is_never_exported(store: Store) -> None:
     # Applying the export back is refused (not silently turned into a bogus reference).
     with pytest.raises(ManifestError, match="apiKeyRef must be a key reference"):
         await apply(store, text)
+
+
+async def test_concurrent_applies_queue_instead_of_colliding(db_url: str) -> None:
+    stores = [await open_store(db_url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(apply(s, BASE) for s in stores))
+        outcomes = sorted(tuple(line.rsplit(" ", 1)[1] for line in r) for r in results)
+        assert outcomes == [("created",) * 8] + [("unchanged",) * 8] * 3
+    finally:
+        for s in stores:
+            await s.close()

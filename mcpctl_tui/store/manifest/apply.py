@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,9 @@ from mcpctl_tui.store.queries import (
     get_project_by_name,
 )
 from mcpctl_tui.store.types import LlmKind
+
+# pg_advisory_xact_lock key for apply ("mcpctlmf" as a bigint; migrations use "mcpctlmg").
+PG_APPLY_LOCK_KEY = int.from_bytes(b"mcpctlmf", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 class Outcome(StrEnum):
@@ -365,9 +368,9 @@ async def apply_manifest(
     """
     docs: list[Located] = []
     problems: list[Problem] = []
-    for source, text in sources:
+    for source, body in sources:
         try:
-            docs.extend(parse_manifest(text, source=source))
+            docs.extend(parse_manifest(body, source=source))
         except ManifestError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -375,13 +378,21 @@ async def apply_manifest(
     _check_unique_across_sources(docs)
     try:
         async with store.transaction() as s:
+            if not store.is_sqlite:
+                # Applies queue behind each other, as BEGIN IMMEDIATE makes them on SQLite:
+                # a second apply of the same file then reads the first one's rows and
+                # reports "unchanged" instead of colliding on a unique name.
+                await s.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_APPLY_LOCK_KEY}
+                )
             results = await apply_documents(s, docs)
             if dry_run:
                 raise _DryRun(results)
     except _DryRun as done:
         return done.results
     except IntegrityError:
-        # Validation and lookups leave only a racing writer (PostgreSQL) to trip a rule.
+        # Validation, lookups and the lock leave only a writer that is not an apply (an
+        # editor, a provider) to trip a unique rule between our read and our write.
         raise Conflict(
             "apply collided with a concurrent change to the same objects; nothing was "
             "written, apply again"
