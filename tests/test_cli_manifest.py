@@ -350,3 +350,13 @@ def test_dry_run_reports_but_writes_nothing(db_url: str) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == "project/web created (dry run)"
     assert dump(db_url) == before
+
+
+def test_table_aligns_wide_characters(db_url: str) -> None:
+    text = "kind: project\nname: 日本語\n---\nkind: project\nname: ab\ndescription: x\n"
+    assert cli(db_url, "apply", "-f", "-", input=text).exit_code == 0
+    lines = cli(db_url, "get", "projects").stdout.splitlines()
+    # "日本語" is six terminal columns wide, so AGENTS starts at column 9 on every line.
+    assert lines[0].index("AGENTS") == 9
+    assert lines[1].startswith("ab       0")
+    assert lines[2].startswith("日本語   0")

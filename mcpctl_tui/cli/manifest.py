@@ -159,12 +159,21 @@ def _columns(kind: Kind) -> list[tuple[str, Any]]:
     ]
 
 
+def _width(text: str) -> int:
+    """Terminal columns: wide (CJK) characters take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
 def render_table(kind: Kind, items: Sequence[Exported]) -> str:
     columns = _columns(kind)
     rows = [[h for h, _ in columns]] + [[_cell(get(e)) for _, get in columns] for e in items]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(columns))]
     return "\n".join(
-        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        "   ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
     )
 
 

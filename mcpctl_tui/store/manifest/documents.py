@@ -267,8 +267,10 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _key_ref(value: object) -> str:
+def _key_ref(value: object) -> str | None:
     text = _text(_column_length(Llm, "api_key_ref"))(value)
+    if text == "":  # an empty reference is no reference, as in store.queries
+        return None
     try:
         return validate_key_ref(text)
     except KeyRefError:  # never echo the value: it may be the key itself
