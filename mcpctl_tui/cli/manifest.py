@@ -15,29 +15,17 @@ from typing import Any
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.store.deletes import (
-    delete_agent,
-    delete_llm,
-    delete_personality,
-    delete_project,
-    delete_prompt,
-)
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.errors import Invalid, NotFound
+from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.manifest import (
+    Deleted,
     Exported,
     Kind,
     apply_manifest,
+    delete_named,
     dump_yaml,
-    find_prompt,
     get_objects,
     parse_kind,
-)
-from mcpctl_tui.store.queries import (
-    get_agent_by_name,
-    get_llm_by_name,
-    get_personality_by_name,
-    get_project_by_name,
 )
 
 # --- apply ------------------------------------------------------------------------------
@@ -249,72 +237,6 @@ def get_cmd(
 # --- delete -----------------------------------------------------------------------------
 
 
-async def _delete(
-    store: Store, kind: Kind, name: str, agent_name: str | None, project_name: str | None
-) -> str:
-    async with store.transaction() as s:
-        if kind is Kind.LLM:
-            llm = await get_llm_by_name(s, name)
-            if llm is None:
-                raise NotFound("llm", name)
-            await delete_llm(s, llm.id)
-            return f"llm/{name} deleted"
-        if kind is Kind.PROJECT:
-            project = await get_project_by_name(s, name)
-            if project is None:
-                raise NotFound("project", name)
-            return f"project/{name} deleted ({await delete_project(s, project.id)})"
-        if kind is Kind.AGENT:
-            agent = await get_agent_by_name(s, name)
-            if agent is None:
-                raise NotFound("agent", name)
-            return f"agent/{name} deleted ({await delete_agent(s, agent.id)})"
-        if kind is Kind.PERSONALITY:
-            if agent_name is None:
-                owners = [e.document["agent"] for e in await get_objects(s, kind, name)]
-                if len(owners) > 1:
-                    raise Invalid(
-                        f"personality {name} exists for agents {', '.join(owners)}; "
-                        "choose one with --agent"
-                    )
-                agent_name = owners[0]
-            agent = await get_agent_by_name(s, agent_name)
-            if agent is None:
-                raise NotFound("agent", agent_name)
-            personality = await get_personality_by_name(s, agent.id, name)
-            if personality is None:
-                raise NotFound("personality", f"{name} of agent {agent_name}")
-            cascade = await delete_personality(s, personality.id)
-            return f"personality/{name} (agent {agent_name}) deleted ({cascade})"
-        # prompts: --agent, --project, or the global one
-        scope = "global"
-        if agent_name is not None:
-            agent = await get_agent_by_name(s, agent_name)
-            if agent is None:
-                raise NotFound("agent", agent_name)
-            prompt = await find_prompt(s, name, agent_id=agent.id)
-            scope = f"agent {agent_name}"
-        elif project_name is not None:
-            project = await get_project_by_name(s, project_name)
-            if project is None:
-                raise NotFound("project", project_name)
-            prompt = await find_prompt(s, name, project_id=project.id)
-            scope = f"project {project_name}"
-        else:
-            prompt = await find_prompt(s, name)
-            if prompt is None:
-                scopes = [e.facts["scope"] for e in await get_objects(s, kind, name)]
-                raise Invalid(
-                    f"prompt {name} is not a global prompt; it exists for "
-                    f"{', '.join(scopes)}: choose one with --agent or --project"
-                )
-        if prompt is None:
-            raise NotFound("prompt", f"{name} of {scope}")
-        cascade_text = await delete_prompt(s, prompt.id)
-        shown = "" if scope == "global" else f" ({scope})"
-        return f"prompt/{name}{shown} deleted ({cascade_text})"
-
-
 @main.command("delete")
 @click.argument("kind_text", metavar="KIND")
 @click.argument("name")
@@ -331,7 +253,9 @@ def delete_cmd(
     """
     kind = _kind(kind_text)
     _check_filters(kind, agent, project)
-    message = run(
-        with_store(state.db_url(), lambda store: _delete(store, kind, name, agent, project))
-    )
-    click.echo(message)
+
+    async def go(store: Store) -> Deleted:
+        async with store.transaction() as s:
+            return await delete_named(s, kind, name, agent=agent, project=project)
+
+    click.echo(str(run(with_store(state.db_url(), go))))

@@ -3,6 +3,7 @@
 - ``documents``: YAML -> typed documents, every check that needs no database.
 - ``apply``: documents -> rows in one transaction (created / configured / unchanged).
 - ``export``: rows -> documents (``get``), which ``apply`` takes back unchanged.
+- ``delete``: delete by kind and name (``delete``), over the id-based ``store.deletes``.
 """
 
 from mcpctl_tui.store.manifest.apply import (
@@ -14,6 +15,7 @@ from mcpctl_tui.store.manifest.apply import (
     find_bound_prompt,
     find_prompt,
 )
+from mcpctl_tui.store.manifest.delete import Deleted, delete_named
 from mcpctl_tui.store.manifest.documents import (
     AgentDoc,
     BindingDoc,
@@ -39,6 +41,7 @@ __all__ = [
     "AgentDoc",
     "Applied",
     "BindingDoc",
+    "Deleted",
     "Document",
     "Exported",
     "Kind",
@@ -53,6 +56,7 @@ __all__ = [
     "apply_documents",
     "apply_manifest",
     "apply_one",
+    "delete_named",
     "document_from_mapping",
     "dump_yaml",
     "find_bound_prompt",
