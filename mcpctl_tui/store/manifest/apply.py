@@ -12,12 +12,12 @@ An object that already holds the document's values is left alone (no UPDATE, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,16 +41,14 @@ from mcpctl_tui.store.manifest.documents import (
     validate,
 )
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
-from mcpctl_tui.store.queries import (
-    get_agent_by_name,
-    get_llm_by_name,
-    get_personality_by_name,
-    get_project_by_name,
-)
 from mcpctl_tui.store.types import LlmKind
 
 # pg_advisory_xact_lock key for apply ("mcpctlmf" as a bigint; migrations use "mcpctlmg").
 PG_APPLY_LOCK_KEY = int.from_bytes(b"mcpctlmf", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+M = TypeVar("M", Llm, Project, Agent, Prompt, Personality)
+D = TypeVar("D", LlmDoc, ProjectDoc, AgentDoc, PromptDoc, PersonalityDoc)
 
 
 class Outcome(StrEnum):
@@ -87,18 +85,47 @@ async def find_prompt(
     return (await s.execute(q)).scalar_one_or_none()
 
 
-async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt | None:
-    """The prompt a personality of ``agent`` means by ``name``.
+def pick_bound_prompt(
+    candidates: Iterable[Prompt], agent_id: int, project_id: int | None
+) -> Prompt | None:
+    """THE binding rule, over prompts that share a name: the agent's own prompt first,
+    then the agent's project's, then the global one (the nearest scope wins)."""
+    best: tuple[int, Prompt] | None = None
+    for p in candidates:
+        if p.agent_id == agent_id:
+            rank = 0
+        elif p.agent_id is None and project_id is not None and p.project_id == project_id:
+            rank = 1
+        elif p.agent_id is None and p.project_id is None:
+            rank = 2
+        else:
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, p)
+    return best[1] if best else None
 
-    The rule: the agent's own prompts first, then the prompts of the agent's project,
-    then the global prompts. The nearest scope wins, as in a block-scoped language.
-    """
-    prompt = await find_prompt(s, name, agent_id=agent.id)
-    if prompt is None and agent.project_id is not None:
-        prompt = await find_prompt(s, name, project_id=agent.project_id)
-    if prompt is None:
-        prompt = await find_prompt(s, name)
-    return prompt
+
+async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt | None:
+    """The prompt a personality of ``agent`` means by ``name`` (see pick_bound_prompt)."""
+    return pick_bound_prompt(await _prompts_named(s, [name]), agent.id, agent.project_id)
+
+
+_CHUNK = 500  # names per IN (...): far below SQLite's and asyncpg's parameter limits
+
+
+async def _prompts_named(s: AsyncSession, names: Iterable[str]) -> list[Prompt]:
+    return await _rows_named(s, Prompt, Prompt.name, names)
+
+
+async def _rows_named(
+    s: AsyncSession, model: type[M], column: Any, names: Iterable[str]
+) -> list[M]:
+    wanted = sorted(set(names))
+    rows: list[M] = []
+    for i in range(0, len(wanted), _CHUNK):
+        q = select(model).where(column.in_(wanted[i : i + _CHUNK]))
+        rows.extend((await s.execute(q)).scalars().all())
+    return rows
 
 
 # --- applying ---------------------------------------------------------------------------
@@ -106,10 +133,6 @@ async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt 
 
 def _fail(loc: Located, reason: str) -> NoReturn:
     raise ManifestError([Problem(loc.source, loc.index, loc.line, label(loc.doc), reason)])
-
-
-def _changes(row: object, values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if getattr(row, k) != v}
 
 
 def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
@@ -121,188 +144,237 @@ def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
         )
 
 
-async def _upsert(
-    s: AsyncSession,
-    loc: Located,
-    row: Any,
-    model: type[Any],
-    key: dict[str, Any],
-    values: dict[str, Any],
-) -> tuple[Outcome, Any]:
-    if row is None:
-        row = model(**key, **values)
-        s.add(row)
-        await s.flush()
-        return Outcome.CREATED, row
-    changed = _changes(row, values)
-    if not changed:
-        return Outcome.UNCHANGED, row
-    if isinstance(row, Llm | Agent):
-        _refuse_virtual(loc, row)
-    for attr, value in changed.items():
-        setattr(row, attr, value)
-    await s.flush()
-    return Outcome.CONFIGURED, row
+class _Index:
+    """The rows a manifest names, read up front with one query per table (per 500 names)
+    and kept current as apply creates rows, so each document costs no lookup queries and
+    each phase one flush."""
 
+    def __init__(self, s: AsyncSession) -> None:
+        self.s = s
+        self.llms: dict[str, Llm] = {}
+        self.projects: dict[str, Project] = {}
+        self.agents: dict[str, Agent] = {}
+        self.prompts: dict[str, list[Prompt]] = {}
+        self.personalities: dict[tuple[int, str], Personality] = {}
+        self.bindings: dict[int, list[PersonalityPrompt]] = {}
 
-async def _need_agent(s: AsyncSession, loc: Located, name: str) -> Agent:
-    agent = await get_agent_by_name(s, name)
-    if agent is None:
-        _fail(loc, f"agent {name!r} not found (not in this manifest, not in the database)")
-    return agent
-
-
-async def _need_project(s: AsyncSession, loc: Located, name: str) -> Project:
-    project = await get_project_by_name(s, name)
-    if project is None:
-        _fail(loc, f"project {name!r} not found (not in this manifest, not in the database)")
-    return project
-
-
-async def _apply_project(s: AsyncSession, loc: Located, d: ProjectDoc) -> Outcome:
-    row = await get_project_by_name(s, d.name)
-    outcome, _ = await _upsert(
-        s, loc, row, Project, {"name": d.name}, {"description": d.description}
-    )
-    return outcome
-
-
-async def _apply_llm(s: AsyncSession, loc: Located, d: LlmDoc) -> Outcome:
-    row = await get_llm_by_name(s, d.name)
-    values = {
-        "type": d.type,
-        "model": d.model,
-        "url": d.url,
-        "api_key_ref": d.api_key_ref,
-        "tier": d.tier,
-        "description": d.description,
-    }
-    outcome, _ = await _upsert(s, loc, row, Llm, {"name": d.name}, values)
-    return outcome
-
-
-async def _apply_agent(s: AsyncSession, loc: Located, d: AgentDoc) -> tuple[Outcome, Agent]:
-    llm = await get_llm_by_name(s, d.llm)
-    if llm is None:
-        _fail(loc, f"llm {d.llm!r} not found (not in this manifest, not in the database)")
-    project_id = (await _need_project(s, loc, d.project)).id if d.project is not None else None
-    values = {
-        "llm_id": llm.id,
-        "project_id": project_id,
-        "description": d.description,
-        "system_prompt": d.system_prompt,
-        "default_params": d.default_params,
-        "extras": d.extras,
-    }
-    row = await get_agent_by_name(s, d.name)
-    outcome, row = await _upsert(s, loc, row, Agent, {"name": d.name}, values)
-    return outcome, row
-
-
-async def _apply_prompt(s: AsyncSession, loc: Located, d: PromptDoc) -> Outcome:
-    key: dict[str, Any] = {"name": d.name, "agent_id": None, "project_id": None}
-    if d.agent is not None:
-        key["agent_id"] = (await _need_agent(s, loc, d.agent)).id
-    elif d.project is not None:
-        key["project_id"] = (await _need_project(s, loc, d.project)).id
-    row = await find_prompt(s, d.name, agent_id=key["agent_id"], project_id=key["project_id"])
-    outcome, _ = await _upsert(
-        s, loc, row, Prompt, key, {"content": d.content, "priority": d.priority}
-    )
-    return outcome
-
-
-async def _resolve_binding(
-    s: AsyncSession, loc: Located, agent: Agent, i: int, b: BindingDoc
-) -> Prompt:
-    if b.agent is not None:
-        owner = await _need_agent(s, loc, b.agent)
-        prompt = await find_prompt(s, b.name, agent_id=owner.id)
-        where = f"among the prompts of agent {b.agent!r}"
-    elif b.project is not None:
-        project = await _need_project(s, loc, b.project)
-        prompt = await find_prompt(s, b.name, project_id=project.id)
-        where = f"among the prompts of project {b.project!r}"
-    elif b.global_:
-        prompt = await find_prompt(s, b.name)
-        where = "among the global prompts"
-    else:
-        prompt = await find_bound_prompt(s, agent, b.name)
-        where = f"for agent {agent.name!r} (its own prompts, its project's, global)"
-    if prompt is None:
-        _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}")
-    return prompt
-
-
-async def _apply_personality(s: AsyncSession, loc: Located, d: PersonalityDoc) -> Outcome:
-    agent = await _need_agent(s, loc, d.agent)
-    row = await get_personality_by_name(s, agent.id, d.name)
-    outcome, row = await _upsert(
-        s,
-        loc,
-        row,
-        Personality,
-        {"name": d.name, "agent_id": agent.id},
-        {"description": d.description, "priority": d.priority},
-    )
-    desired: dict[int, int | None] = {}
-    first_binding: dict[int, int] = {}
-    for i, b in enumerate(d.prompts):
-        prompt = await _resolve_binding(s, loc, agent, i, b)
-        if prompt.id in desired:
-            _fail(loc, f"prompts[{i}] binds the same prompt as prompts[{first_binding[prompt.id]}]")
-        desired[prompt.id] = b.priority
-        first_binding[prompt.id] = i
-    existing = {
-        b.prompt_id: b
-        for b in (
-            await s.execute(
-                select(PersonalityPrompt).where(PersonalityPrompt.personality_id == row.id)
+    async def load(self, docs: Sequence[Located]) -> None:
+        llms: set[str] = set()
+        projects: set[str] = set()
+        agents: set[str] = set()
+        prompts: set[str] = set()
+        personalities: set[str] = set()
+        for loc in docs:
+            d = loc.doc
+            if isinstance(d, LlmDoc):
+                llms.add(d.name)
+            elif isinstance(d, ProjectDoc):
+                projects.add(d.name)
+            elif isinstance(d, AgentDoc):
+                agents.add(d.name)
+                llms.add(d.llm)
+                projects.update([d.project] if d.project else [])
+                personalities.update([d.default_personality] if d.default_personality else [])
+            elif isinstance(d, PromptDoc):
+                prompts.add(d.name)
+                agents.update([d.agent] if d.agent else [])
+                projects.update([d.project] if d.project else [])
+            else:
+                personalities.add(d.name)
+                agents.add(d.agent)
+                for b in d.prompts:
+                    prompts.add(b.name)
+                    agents.update([b.agent] if b.agent else [])
+                    projects.update([b.project] if b.project else [])
+        s = self.s
+        self.llms = {r.name: r for r in await _rows_named(s, Llm, Llm.name, llms)}
+        self.projects = {r.name: r for r in await _rows_named(s, Project, Project.name, projects)}
+        self.agents = {r.name: r for r in await _rows_named(s, Agent, Agent.name, agents)}
+        for p in await _prompts_named(s, prompts):
+            self.prompts.setdefault(p.name, []).append(p)
+        agent_ids = {a.id for a in self.agents.values()}
+        for pers in await _rows_named(s, Personality, Personality.name, personalities):
+            if pers.agent_id in agent_ids:
+                self.personalities[(pers.agent_id, pers.name)] = pers
+        ids = sorted(p.id for p in self.personalities.values())
+        for i in range(0, len(ids), _CHUNK):
+            q = select(PersonalityPrompt).where(
+                PersonalityPrompt.personality_id.in_(ids[i : i + _CHUNK])
             )
-        ).scalars()
-    }
-    changed = False
-    gone = [pid for pid in existing if pid not in desired]
-    if gone:
-        await s.execute(
-            delete(PersonalityPrompt).where(
-                PersonalityPrompt.personality_id == row.id, PersonalityPrompt.prompt_id.in_(gone)
-            )
+            for bound in (await s.execute(q)).scalars():
+                self.bindings.setdefault(bound.personality_id, []).append(bound)
+
+    def llm(self, loc: Located, name: str) -> Llm:
+        if (row := self.llms.get(name)) is None:
+            _fail(loc, f"llm {name!r} not found (not in this manifest, not in the database)")
+        return row
+
+    def project(self, loc: Located, name: str) -> Project:
+        if (row := self.projects.get(name)) is None:
+            _fail(loc, f"project {name!r} not found (not in this manifest, not in the database)")
+        return row
+
+    def agent(self, loc: Located, name: str) -> Agent:
+        if (row := self.agents.get(name)) is None:
+            _fail(loc, f"agent {name!r} not found (not in this manifest, not in the database)")
+        return row
+
+    def prompt(self, name: str, agent_id: int | None, project_id: int | None) -> Prompt | None:
+        for p in self.prompts.get(name, []):
+            if p.agent_id == agent_id and p.project_id == project_id:
+                return p
+        return None
+
+
+class _Apply:
+    def __init__(self, s: AsyncSession, index: _Index) -> None:
+        self.s = s
+        self.ix = index
+
+    def upsert(
+        self, loc: Located, row: Any, model: type[Any], key: dict[str, Any], values: dict[str, Any]
+    ) -> tuple[Outcome, Any]:
+        """Create ``row`` or set what differs; nothing is written for equal values."""
+        if row is None:
+            row = model(**key, **values)
+            self.s.add(row)
+            return Outcome.CREATED, row
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if not changed:
+            return Outcome.UNCHANGED, row
+        if isinstance(row, Llm | Agent):
+            _refuse_virtual(loc, row)
+        for attr, value in changed.items():
+            setattr(row, attr, value)
+        return Outcome.CONFIGURED, row
+
+    def project(self, loc: Located, d: ProjectDoc) -> Outcome:
+        row = self.ix.projects.get(d.name)
+        outcome, row = self.upsert(
+            loc, row, Project, {"name": d.name}, {"description": d.description}
         )
-        changed = True
-    for prompt_id, priority in desired.items():
-        binding = existing.get(prompt_id)
-        if binding is None:
-            s.add(PersonalityPrompt(personality_id=row.id, prompt_id=prompt_id, priority=priority))
-            changed = True
-        elif binding.priority != priority:
-            binding.priority = priority
-            changed = True
-    await s.flush()
-    if changed and outcome is Outcome.UNCHANGED:
-        outcome = Outcome.CONFIGURED
-    return outcome
+        self.ix.projects[d.name] = row
+        return outcome
 
+    def llm(self, loc: Located, d: LlmDoc) -> Outcome:
+        values = {
+            "type": d.type,
+            "model": d.model,
+            "url": d.url,
+            "api_key_ref": d.api_key_ref,
+            "tier": d.tier,
+            "description": d.description,
+        }
+        outcome, row = self.upsert(loc, self.ix.llms.get(d.name), Llm, {"name": d.name}, values)
+        self.ix.llms[d.name] = row
+        return outcome
 
-async def _link_default_personality(
-    s: AsyncSession, loc: Located, d: AgentDoc, agent: Agent
-) -> bool:
-    target: int | None = None
-    if d.default_personality is not None:
-        personality = await get_personality_by_name(s, agent.id, d.default_personality)
-        if personality is None:
-            _fail(
-                loc,
-                f"defaultPersonality {d.default_personality!r} is not a personality of "
-                f"agent {agent.name!r} (not in this manifest, not in the database)",
+    def agent(self, loc: Located, d: AgentDoc) -> Outcome:
+        values = {
+            "llm_id": self.ix.llm(loc, d.llm).id,
+            "project_id": self.ix.project(loc, d.project).id if d.project is not None else None,
+            "description": d.description,
+            "system_prompt": d.system_prompt,
+            "default_params": d.default_params,
+            "extras": d.extras,
+        }
+        outcome, row = self.upsert(loc, self.ix.agents.get(d.name), Agent, {"name": d.name}, values)
+        self.ix.agents[d.name] = row
+        return outcome
+
+    def prompt(self, loc: Located, d: PromptDoc) -> Outcome:
+        key: dict[str, Any] = {"name": d.name, "agent_id": None, "project_id": None}
+        if d.agent is not None:
+            key["agent_id"] = self.ix.agent(loc, d.agent).id
+        elif d.project is not None:
+            key["project_id"] = self.ix.project(loc, d.project).id
+        row = self.ix.prompt(d.name, key["agent_id"], key["project_id"])
+        outcome, row = self.upsert(
+            loc, row, Prompt, key, {"content": d.content, "priority": d.priority}
+        )
+        if outcome is Outcome.CREATED:
+            self.ix.prompts.setdefault(d.name, []).append(row)
+        return outcome
+
+    def personality(self, loc: Located, d: PersonalityDoc) -> tuple[Outcome, Personality]:
+        agent = self.ix.agent(loc, d.agent)
+        key = (agent.id, d.name)
+        outcome, row = self.upsert(
+            loc,
+            self.ix.personalities.get(key),
+            Personality,
+            {"name": d.name, "agent_id": agent.id},
+            {"description": d.description, "priority": d.priority},
+        )
+        self.ix.personalities[key] = row
+        return outcome, row
+
+    def resolve_binding(self, loc: Located, agent: Agent, i: int, b: BindingDoc) -> Prompt:
+        if b.agent is not None:
+            prompt = self.ix.prompt(b.name, self.ix.agent(loc, b.agent).id, None)
+            where = f"among the prompts of agent {b.agent!r}"
+        elif b.project is not None:
+            prompt = self.ix.prompt(b.name, None, self.ix.project(loc, b.project).id)
+            where = f"among the prompts of project {b.project!r}"
+        elif b.global_:
+            prompt = self.ix.prompt(b.name, None, None)
+            where = "among the global prompts"
+        else:
+            prompt = pick_bound_prompt(self.ix.prompts.get(b.name, []), agent.id, agent.project_id)
+            where = f"for agent {agent.name!r} (its own prompts, its project's, global)"
+        if prompt is None:
+            _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}")
+        return prompt
+
+    def bindings(self, loc: Located, d: PersonalityDoc, row: Personality) -> bool:
+        """Make the personality's bindings exactly the document's; True if any changed."""
+        agent = self.ix.agent(loc, d.agent)
+        desired: dict[int, tuple[int, int | None]] = {}
+        for i, b in enumerate(d.prompts):
+            prompt = self.resolve_binding(loc, agent, i, b)
+            if prompt.id in desired:
+                _fail(
+                    loc, f"prompts[{i}] binds the same prompt as prompts[{desired[prompt.id][0]}]"
+                )
+            desired[prompt.id] = (i, b.priority)
+        changed = False
+        for binding in self.ix.bindings.get(row.id, []):
+            wanted = desired.pop(binding.prompt_id, None)
+            if wanted is None:
+                # Deleted through the session: a later flush orders it before the inserts.
+                self._delete(binding)
+                changed = True
+            elif binding.priority != wanted[1]:
+                binding.priority = wanted[1]
+                changed = True
+        for prompt_id, (_i, priority) in desired.items():
+            self.s.add(
+                PersonalityPrompt(personality_id=row.id, prompt_id=prompt_id, priority=priority)
             )
-        target = personality.id
-    if agent.default_personality_id == target:
-        return False
-    _refuse_virtual(loc, agent)
-    agent.default_personality_id = target
-    await s.flush()
-    return True
+            changed = True
+        return changed
+
+    def _delete(self, row: PersonalityPrompt) -> None:
+        # AsyncSession.delete is a coroutine only to load cascades; there are none here.
+        self.s.sync_session.delete(row)
+
+    def link_default(self, loc: Located, d: AgentDoc) -> bool:
+        agent = self.ix.agent(loc, d.name)
+        target: int | None = None
+        if d.default_personality is not None:
+            personality = self.ix.personalities.get((agent.id, d.default_personality))
+            if personality is None:
+                _fail(
+                    loc,
+                    f"defaultPersonality {d.default_personality!r} is not a personality of "
+                    f"agent {agent.name!r} (not in this manifest, not in the database)",
+                )
+            target = personality.id
+        if agent.default_personality_id == target:
+            return False
+        _refuse_virtual(loc, agent)
+        agent.default_personality_id = target
+        return True
 
 
 async def apply_documents(s: AsyncSession, docs: Sequence[Located]) -> list[Applied]:
@@ -311,28 +383,37 @@ async def apply_documents(s: AsyncSession, docs: Sequence[Located]) -> list[Appl
     Raises ManifestError (naming the document) on an unknown reference or a virtual row;
     the caller's transaction then rolls back, so nothing from the manifest is written.
     """
+    index = _Index(s)
+    await index.load(docs)
+    run = _Apply(s, index)
     outcomes: dict[int, Outcome] = {}
-    agents: dict[int, Agent] = {}
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, ProjectDoc):
-            outcomes[pos] = await _apply_project(s, loc, loc.doc)
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, LlmDoc):
-            outcomes[pos] = await _apply_llm(s, loc, loc.doc)
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, AgentDoc):
-            outcomes[pos], agents[pos] = await _apply_agent(s, loc, loc.doc)
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, PromptDoc):
-            outcomes[pos] = await _apply_prompt(s, loc, loc.doc)
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, PersonalityDoc):
-            outcomes[pos] = await _apply_personality(s, loc, loc.doc)
-    for pos, loc in enumerate(docs):
-        if isinstance(loc.doc, AgentDoc):
-            linked = await _link_default_personality(s, loc, loc.doc, agents[pos])
-            if linked and outcomes[pos] is Outcome.UNCHANGED:
-                outcomes[pos] = Outcome.CONFIGURED
+
+    def each(kind: type[D]) -> list[tuple[int, Located, D]]:
+        return [(pos, loc, loc.doc) for pos, loc in enumerate(docs) if isinstance(loc.doc, kind)]
+
+    # One flush per phase: the next phase needs the ids of the rows this one created.
+    for pos, loc, project in each(ProjectDoc):
+        outcomes[pos] = run.project(loc, project)
+    for pos, loc, llm in each(LlmDoc):
+        outcomes[pos] = run.llm(loc, llm)
+    await s.flush()
+    for pos, loc, agent in each(AgentDoc):
+        outcomes[pos] = run.agent(loc, agent)
+    await s.flush()
+    for pos, loc, prompt in each(PromptDoc):
+        outcomes[pos] = run.prompt(loc, prompt)
+    personalities: list[tuple[int, Located, PersonalityDoc, Personality]] = []
+    for pos, loc, pdoc in each(PersonalityDoc):
+        outcomes[pos], row = run.personality(loc, pdoc)
+        personalities.append((pos, loc, pdoc, row))
+    await s.flush()
+    for pos, loc, pdoc, row in personalities:
+        if run.bindings(loc, pdoc, row) and outcomes[pos] is Outcome.UNCHANGED:
+            outcomes[pos] = Outcome.CONFIGURED
+    for pos, loc, agent in each(AgentDoc):
+        if run.link_default(loc, agent) and outcomes[pos] is Outcome.UNCHANGED:
+            outcomes[pos] = Outcome.CONFIGURED
+    await s.flush()
     return [
         Applied(loc.doc.KIND, loc.doc.name, label(loc.doc), outcomes[pos])
         for pos, loc in enumerate(docs)
