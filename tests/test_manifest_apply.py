@@ -115,15 +115,35 @@ async def test_binding_lookup_agent_then_project_then_global(store: Store) -> No
 async def test_export_writes_an_explicit_scope_only_when_the_rule_would_miss(
     store: Store,
 ) -> None:
-    text = BASE.replace("- name: house\n", "- {name: house, global: true}\n")
+    text = BASE.replace("- name: house\n", "- {name: house, global: true}\n") + (
+        "---\nkind: agent\nname: other\nllm: openai-main\n"
+        "---\nkind: prompt\nname: tone\nagent: other\ncontent: c\n"
+        "---\nkind: prompt\nname: house\nproject: elsewhere\ncontent: c\n"
+        "---\nkind: project\nname: elsewhere\n"
+        "---\nkind: personality\nname: mixed\nagent: helper\nprompts:\n"
+        "- {name: tone, agent: other, priority: -1}\n- {name: house, project: elsewhere}\n"
+        "- {name: house, project: web}\n"
+    )
     await apply(store, text)
     async with store.session() as s:
-        (terse,) = await get_objects(s, Kind.PERSONALITY, "terse")
+        mixed, terse = await get_objects(s, Kind.PERSONALITY)
+        before = await dump_store(store)
     assert terse.document["prompts"] == [
         {"name": "style", "priority": 5},
         {"name": "house", "global": True},
         {"name": "safety"},
     ]
+    assert mixed.document["prompts"] == [
+        {"name": "tone", "priority": -1, "agent": "other"},
+        {"name": "house", "project": "elsewhere"},
+        {"name": "house"},
+    ]
+    out = await apply(store, dump_yaml([mixed, terse]))
+    assert out == [
+        "personality/mixed (agent helper) unchanged",
+        "personality/terse (agent helper) unchanged",
+    ]
+    assert await dump_store(store) == before
 
 
 async def test_full_export_reapplies_unchanged(store: Store) -> None:

@@ -107,13 +107,14 @@ def pick_bound_prompt(
 
 async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt | None:
     """The prompt a personality of ``agent`` means by ``name`` (see pick_bound_prompt)."""
-    return pick_bound_prompt(await _prompts_named(s, [name]), agent.id, agent.project_id)
+    return pick_bound_prompt(await prompts_named(s, [name]), agent.id, agent.project_id)
 
 
 _CHUNK = 500  # names per IN (...): far below SQLite's and asyncpg's parameter limits
 
 
-async def _prompts_named(s: AsyncSession, names: Iterable[str]) -> list[Prompt]:
+async def prompts_named(s: AsyncSession, names: Iterable[str]) -> list[Prompt]:
+    """Every prompt (any scope) whose name is one of ``names``."""
     return await _rows_named(s, Prompt, Prompt.name, names)
 
 
@@ -190,7 +191,7 @@ class _Index:
         self.llms = {r.name: r for r in await _rows_named(s, Llm, Llm.name, llms)}
         self.projects = {r.name: r for r in await _rows_named(s, Project, Project.name, projects)}
         self.agents = {r.name: r for r in await _rows_named(s, Agent, Agent.name, agents)}
-        for p in await _prompts_named(s, prompts):
+        for p in await prompts_named(s, prompts):
             self.prompts.setdefault(p.name, []).append(p)
         agent_ids = {a.id for a in self.agents.values()}
         for pers in await _rows_named(s, Personality, Personality.name, personalities):

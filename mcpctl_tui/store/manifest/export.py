@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.manifest.apply import find_bound_prompt
+from mcpctl_tui.store.manifest.apply import pick_bound_prompt, prompts_named
 from mcpctl_tui.store.manifest.documents import (
     AgentDoc,
     BindingDoc,
@@ -186,52 +186,57 @@ async def _prompts(
     return out
 
 
-async def _binding(
-    s: AsyncSession, agent: Agent, prompt: Prompt, priority: int | None
-) -> BindingDoc:
-    """The shortest binding that finds ``prompt`` again (explicit scope only when needed)."""
-    found = await find_bound_prompt(s, agent, prompt.name)
-    if found is not None and found.id == prompt.id:
-        return BindingDoc(name=prompt.name, priority=priority)
-    if prompt.agent_id is not None:
-        owner = await s.get(Agent, prompt.agent_id)
-        assert owner is not None
-        return BindingDoc(name=prompt.name, priority=priority, agent=owner.name)
-    if prompt.project_id is not None:
-        project = await s.get(Project, prompt.project_id)
-        assert project is not None
-        return BindingDoc(name=prompt.name, priority=priority, project=project.name)
-    return BindingDoc(name=prompt.name, priority=priority, global_=True)
-
-
 async def _personalities(s: AsyncSession, name: str | None, agent: str | None) -> list[Exported]:
-    q = select(Personality, Agent).join(Agent, Agent.id == Personality.agent_id)
+    """Personalities with their bindings: three queries however many there are."""
+    where = []
     if name is not None:
-        q = q.where(Personality.name == name)
+        where.append(Personality.name == name)
     if agent is not None:
-        q = q.where(Agent.name == agent)
+        where.append(Agent.name == agent)
+    q = select(Personality, Agent).join(Agent, Agent.id == Personality.agent_id).where(*where)
     rows = (await s.execute(q.order_by(Agent.name, Personality.name))).all()
+    if not rows:
+        return []
+    chosen = select(Personality.id).join(Agent, Agent.id == Personality.agent_id).where(*where)
+    owner, project = aliased(Agent), aliased(Project)
+    bq = (
+        select(PersonalityPrompt.personality_id, PersonalityPrompt.priority, Prompt)
+        .add_columns(owner.name, project.name)
+        .join(Prompt, Prompt.id == PersonalityPrompt.prompt_id)
+        .outerjoin(owner, owner.id == Prompt.agent_id)
+        .outerjoin(project, project.id == Prompt.project_id)
+        .where(PersonalityPrompt.personality_id.in_(chosen))
+        .order_by(PersonalityPrompt.id)
+    )
+    bound = (await s.execute(bq)).all()
+    # Every prompt sharing a bound prompt's name, to see whether the rule finds it again.
+    candidates: dict[str, list[Prompt]] = {}
+    for p in await prompts_named(s, {b[2].name for b in bound}):
+        candidates.setdefault(p.name, []).append(p)
+    bindings: dict[int, list[BindingDoc]] = {}
+    by_id = {personality.id: a for personality, a in rows}
+    for personality_id, priority, prompt, owner_name, project_name in bound:
+        a = by_id[personality_id]
+        found = pick_bound_prompt(candidates.get(prompt.name, []), a.id, a.project_id)
+        if found is not None and found.id == prompt.id:  # the rule finds it: no scope needed
+            binding = BindingDoc(name=prompt.name, priority=priority)
+        elif owner_name is not None:
+            binding = BindingDoc(name=prompt.name, priority=priority, agent=owner_name)
+        elif project_name is not None:
+            binding = BindingDoc(name=prompt.name, priority=priority, project=project_name)
+        else:
+            binding = BindingDoc(name=prompt.name, priority=priority, global_=True)
+        bindings.setdefault(personality_id, []).append(binding)
     out = []
-    for personality, owner in rows:
-        bq = (
-            select(PersonalityPrompt, Prompt)
-            .join(Prompt, Prompt.id == PersonalityPrompt.prompt_id)
-            .where(PersonalityPrompt.personality_id == personality.id)
-            .order_by(PersonalityPrompt.id)
-        )
-        bindings = [
-            await _binding(s, owner, prompt, binding.priority)
-            for binding, prompt in (await s.execute(bq)).all()
-        ]
+    for personality, a in rows:
         doc = PersonalityDoc(
             name=personality.name,
-            agent=owner.name,
+            agent=a.name,
             description=personality.description,
             priority=personality.priority,
-            prompts=tuple(bindings),
+            prompts=tuple(bindings.get(personality.id, [])),
         )
-        facts = {"default": owner.default_personality_id == personality.id}
-        out.append(Exported(doc, facts))
+        out.append(Exported(doc, {"default": a.default_personality_id == personality.id}))
     return out
 
 
@@ -276,7 +281,13 @@ def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 
-class _Dumper(yaml.SafeDumper):
+if TYPE_CHECKING:
+    _SafeDumper = yaml.SafeDumper
+else:  # libyaml's emitter when PyYAML has it; the representers stay Python
+    _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_SafeDumper):
     pass
 
 
