@@ -22,9 +22,9 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mcpctl_tui.store.engine import Store, open_store  # noqa: E402
-from mcpctl_tui.store.manifest import Kind, apply_manifest, dump_yaml, get_objects  # noqa: E402
-from mcpctl_tui.store.models import (  # noqa: E402
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.manifest import Kind, apply_manifest, dump_yaml, get_objects
+from mcpctl_tui.store.models import (
     Agent,
     Llm,
     Personality,
@@ -32,7 +32,7 @@ from mcpctl_tui.store.models import (  # noqa: E402
     Project,
     Prompt,
 )
-from tests.dbs import fresh_pg_database  # noqa: E402
+from tests.dbs import fresh_pg_database
 
 N_LLM, N_PROJECT, N_AGENT = 10, 5, 200
 
