@@ -3,8 +3,9 @@
 Documents may come in any order: they are applied kind by kind (projects, llms, agents,
 prompts, personalities) so every reference by name finds its target, whether it is in
 the same manifest or already in the database; the agent -> default personality link,
-a cycle, is made last. The session autoflushes, so lookups see the rows written earlier
-in the same transaction.
+a cycle, is made last. The rows a manifest names are read up front (``_Index``, one
+query per table) and kept current as rows are created, with one flush per phase, so a
+large manifest costs a handful of queries plus its writes, not several per document.
 
 An object that already holds the document's values is left alone (no UPDATE, so
 ``updated_at`` does not move either): re-applying a manifest is a no-op.
