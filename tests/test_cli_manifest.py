@@ -54,7 +54,7 @@ def test_apply_from_files_in_one_transaction(db_url: str, tmp_path: Path) -> Non
     b.write_text("kind: llm\nname: local\ntype: 7\n")
     bad = cli(db_url, "apply", "-f", str(a), "-f", str(b))
     assert bad.exit_code == 1
-    assert f"{b}: document 1 (line 1) llm/local: type must be a string" in bad.stderr
+    assert f"{b}: document 1 (line 3) llm/local: type must be a string" in bad.stderr
 
 
 def test_changed_field_reports_configured(db_url: str) -> None:
@@ -178,7 +178,7 @@ BAD_INPUTS = [
     ("kind: prompt\nname: p\ncontent: [1]\n", "prompt/p: content must be a string, not a list"),
     (
         "kind: project\nname: p2\n---\nkind: agent\nname: a\nllm: nope\n",
-        "document 2 (line 4) agent/a: llm 'nope' not found",
+        "document 2 (line 6) agent/a: llm 'nope' not found",
     ),
     (
         "kind: llm\nname: leak\ntype: openai\napiKey: sk-proj-SECRETSECRET\n",

@@ -287,3 +287,16 @@ async def test_concurrent_applies_queue_instead_of_colliding(db_url: str) -> Non
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_reference_problems_point_at_the_field_line(store: Store) -> None:
+    text = (
+        "kind: llm\nname: l\ntype: t\n---\n"  # lines 1-3
+        "kind: personality\nname: p\nagent: a\nprompts:\n- name: x\n- name: ghost\n"  # 5-10
+        "---\nkind: agent\nname: a\nllm: l\n---\nkind: prompt\nname: x\ncontent: c\n"
+    )
+    with pytest.raises(ManifestError) as err:
+        await apply(store, text)
+    (problem,) = err.value.problems
+    assert (problem.index, problem.line) == (2, 10)
+    assert "prompts[1]: prompt 'ghost' not found" in problem.reason

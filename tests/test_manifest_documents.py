@@ -250,3 +250,30 @@ def test_unknown_kind_name_is_invalid() -> None:
 def test_empty_documents_are_skipped_but_counted() -> None:
     docs = parse_manifest("---\nkind: project\nname: a\n---\n---\nkind: project\nname: b\n")
     assert [(d.index, d.doc.name) for d in docs] == [(1, "a"), (3, "b")]
+
+
+def test_problems_point_at_the_line_of_the_field() -> None:
+    text = """\
+kind: project
+name: ok
+---
+kind: personality
+name: p
+agent: a
+description: fine
+prompts:
+- name: x
+- name: y
+  priority: high
+---
+kind: agent
+name: a
+llm: l
+extras:
+  headers:
+    Authorization: Bearer sk-live-XYZ
+"""
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(text)
+    assert [(p.index, p.line) for p in err.value.problems] == [(2, 11), (3, 18)]
+    assert "prompts[1]: priority must be an integer" in str(err.value)

@@ -133,8 +133,10 @@ async def _rows_named(
 # --- applying ---------------------------------------------------------------------------
 
 
-def _fail(loc: Located, reason: str) -> NoReturn:
-    raise ManifestError([Problem(loc.source, loc.index, loc.line, label(loc.doc), reason)])
+def _fail(loc: Located, reason: str, path: str = "") -> NoReturn:
+    """Refuse ``loc``; ``path`` (a field such as ``llm`` or ``prompts[2]``) picks the line."""
+    line = loc.line_of(path)
+    raise ManifestError([Problem(loc.source, loc.index, line, label(loc.doc), reason)])
 
 
 def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
@@ -206,19 +208,31 @@ class _Index:
             for bound in (await s.execute(q)).scalars():
                 self.bindings.setdefault(bound.personality_id, []).append(bound)
 
-    def llm(self, loc: Located, name: str) -> Llm:
+    def llm(self, loc: Located, name: str, path: str = "llm") -> Llm:
         if (row := self.llms.get(name)) is None:
-            _fail(loc, f"llm {name!r} not found (not in this manifest, not in the database)")
+            _fail(
+                loc,
+                f"llm {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
         return row
 
-    def project(self, loc: Located, name: str) -> Project:
+    def project(self, loc: Located, name: str, path: str = "project") -> Project:
         if (row := self.projects.get(name)) is None:
-            _fail(loc, f"project {name!r} not found (not in this manifest, not in the database)")
+            _fail(
+                loc,
+                f"project {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
         return row
 
-    def agent(self, loc: Located, name: str) -> Agent:
+    def agent(self, loc: Located, name: str, path: str = "agent") -> Agent:
         if (row := self.agents.get(name)) is None:
-            _fail(loc, f"agent {name!r} not found (not in this manifest, not in the database)")
+            _fail(
+                loc,
+                f"agent {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
         return row
 
     def prompt(self, name: str, agent_id: int | None, project_id: int | None) -> Prompt | None:
@@ -313,10 +327,12 @@ class _Apply:
 
     def resolve_binding(self, loc: Located, agent: Agent, i: int, b: BindingDoc) -> Prompt:
         if b.agent is not None:
-            prompt = self.ix.prompt(b.name, self.ix.agent(loc, b.agent).id, None)
+            owner = self.ix.agent(loc, b.agent, f"prompts[{i}].agent")
+            prompt = self.ix.prompt(b.name, owner.id, None)
             where = f"among the prompts of agent {b.agent!r}"
         elif b.project is not None:
-            prompt = self.ix.prompt(b.name, None, self.ix.project(loc, b.project).id)
+            project = self.ix.project(loc, b.project, f"prompts[{i}].project")
+            prompt = self.ix.prompt(b.name, None, project.id)
             where = f"among the prompts of project {b.project!r}"
         elif b.global_:
             prompt = self.ix.prompt(b.name, None, None)
@@ -325,7 +341,7 @@ class _Apply:
             prompt = pick_bound_prompt(self.ix.prompts.get(b.name, []), agent.id, agent.project_id)
             where = f"for agent {agent.name!r} (its own prompts, its project's, global)"
         if prompt is None:
-            _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}")
+            _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}", f"prompts[{i}]")
         return prompt
 
     def bindings(self, loc: Located, d: PersonalityDoc, row: Personality) -> bool:
@@ -335,9 +351,9 @@ class _Apply:
         for i, b in enumerate(d.prompts):
             prompt = self.resolve_binding(loc, agent, i, b)
             if prompt.id in desired:
-                _fail(
-                    loc, f"prompts[{i}] binds the same prompt as prompts[{desired[prompt.id][0]}]"
-                )
+                first = desired[prompt.id][0]
+                reason = f"prompts[{i}] binds the same prompt as prompts[{first}]"
+                _fail(loc, reason, f"prompts[{i}]")
             desired[prompt.id] = (i, b.priority)
         changed = False
         for binding in self.ix.bindings.get(row.id, []):
@@ -370,6 +386,7 @@ class _Apply:
                     loc,
                     f"defaultPersonality {d.default_personality!r} is not a personality of "
                     f"agent {agent.name!r} (not in this manifest, not in the database)",
+                    "defaultPersonality",
                 )
             target = personality.id
         if agent.default_personality_id == target:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -153,15 +154,35 @@ def label(doc: Document) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """A document and where it came from (1-based index within its source, and line)."""
+    """A document and where it came from (1-based index within its source, and line).
+
+    ``lines`` maps field paths (``llm``, ``prompts[2]``, ``extras.headers``) to their
+    lines, so a problem found later (an unknown reference) points at the field itself.
+    """
 
     doc: Document
     index: int
     line: int | None
     source: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def where(self) -> str:
         return _where(self.source, self.index, self.line)
+
+    def line_of(self, path: str) -> int | None:
+        return line_of(self.lines, path, self.line)
+
+
+_LAST_STEP = re.compile(r"(\.[^.\[]*|\[\d+\])$")
+
+
+def line_of(lines: Mapping[str, int], path: str, default: int | None) -> int | None:
+    """The line of ``path``, else of its nearest enclosing field, else ``default``."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = _LAST_STEP.sub("", path) if _LAST_STEP.search(path) else ""
+    return default
 
 
 def _where(source: str | None, index: int, line: int | None) -> str:
@@ -198,7 +219,14 @@ class ManifestError(Invalid):
 
 
 class _Bad(Exception):
-    """A field is wrong; the message never contains the field's value."""
+    """A field is wrong; the message never contains the field's value.
+
+    ``path`` is the field's path from the document (``prompts[1].priority``), for its line.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def _type_name(value: object) -> str:
@@ -286,26 +314,26 @@ _MAX_JSON_DEPTH = 32
 def _json_value(value: object, path: str, depth: int, seen: frozenset[int]) -> Any:
     """Plain JSON data only (YAML dates, sets, aliases that loop … are refused)."""
     if depth > _MAX_JSON_DEPTH:
-        raise _Bad(f"{path}: nested deeper than {_MAX_JSON_DEPTH} levels")
+        raise _Bad(f"{path}: nested deeper than {_MAX_JSON_DEPTH} levels", path)
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise _Bad(f"{path}: must be a finite number")
+            raise _Bad(f"{path}: must be a finite number", path)
         return value
     if isinstance(value, list | dict):
         if id(value) in seen:
-            raise _Bad(f"{path}: refers to itself")
+            raise _Bad(f"{path}: refers to itself", path)
         inner = seen | {id(value)}
         if isinstance(value, list):
             return [_json_value(v, f"{path}[{i}]", depth + 1, inner) for i, v in enumerate(value)]
         out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise _Bad(f"{path}: keys must be strings, not {_type_name(k)}")
+                raise _Bad(f"{path}: keys must be strings, not {_type_name(k)}", path)
             out[k] = _json_value(v, f"{path}.{k}", depth + 1, inner)
         return out
-    raise _Bad(f"{path}: {_type_name(value)} is not plain JSON data (quote it as a string)")
+    raise _Bad(f"{path}: {_type_name(value)} is not plain JSON data (quote it as a string)", path)
 
 
 def _json_object(value: object) -> dict[str, Any]:
@@ -378,17 +406,20 @@ def _bindings(value: object) -> tuple[BindingDoc, ...]:
         if isinstance(item, str):  # shorthand: a bare prompt name
             item = {"name": item}
         if not isinstance(item, dict):
-            raise _Bad(f"[{i}] must be a mapping with name and priority, not {_type_name(item)}")
+            raise _Bad(
+                f"[{i}] must be a mapping with name and priority, not {_type_name(item)}",
+                f"[{i}]",
+            )
         try:
             binding = BindingDoc(**_fields(item, _BINDING_FIELDS))
         except _Bad as exc:
-            raise _Bad(f"[{i}]: {exc}") from None
+            raise _Bad(f"[{i}]: {exc}", f"[{i}]{'.' + exc.path if exc.path else ''}") from None
         scopes = sum([binding.agent is not None, binding.project is not None, binding.global_])
         if scopes > 1:
-            raise _Bad(f"[{i}] names more than one of agent, project, global")
+            raise _Bad(f"[{i}] names more than one of agent, project, global", f"[{i}]")
         key = (binding.name, binding.agent, binding.project, binding.global_)
         if key in seen:
-            raise _Bad(f"[{i}] binds prompt {binding.name!r} twice")
+            raise _Bad(f"[{i}] binds prompt {binding.name!r} twice", f"[{i}]")
         seen.add(key)
         out.append(binding)
     return tuple(out)
@@ -446,7 +477,8 @@ def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
     for key in raw:
         if key not in known:
             raise _Bad(
-                f"unknown field {key!r}" if isinstance(key, str) else "non-string field name"
+                f"unknown field {key!r}" if isinstance(key, str) else "non-string field name",
+                key if isinstance(key, str) else "",
             )
     values: dict[str, Any] = {}
     for f in fields:
@@ -459,7 +491,7 @@ def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
         except _Bad as exc:
             detail = str(exc)
             sep = "" if detail.startswith(("[", ":", ".")) else " "
-            raise _Bad(f"{f.key}{sep}{detail}") from None
+            raise _Bad(f"{f.key}{sep}{detail}", f.key + exc.path) from None
     return values
 
 
@@ -501,23 +533,25 @@ def _validate(raw: object) -> Document:
     if secret is not None:
         raise _Bad(
             f"field {secret!r} holds a literal secret, which is refused; give a reference in "
-            "apiKeyRef instead (env:NAME or keyring:SERVICE/USER)"
+            "apiKeyRef instead (env:NAME or keyring:SERVICE/USER)",
+            secret,
         )
     kind_text = raw.get("kind")
     if kind_text is None:
         raise _Bad("missing field 'kind'")
     if not isinstance(kind_text, str):
-        raise _Bad(f"kind must be a string, not {_type_name(kind_text)}")
+        raise _Bad(f"kind must be a string, not {_type_name(kind_text)}", "kind")
     kind = _KIND_ALIASES.get(kind_text.lower())
     if kind is None or kind_text.lower() != kind.value:
         raise _Bad(
-            f"unknown kind {kind_text!r}; expected one of: {', '.join(k.value for k in Kind)}"
+            f"unknown kind {kind_text!r}; expected one of: {', '.join(k.value for k in Kind)}",
+            "kind",
         )
     cls, fields = _SCHEMAS[kind]
     body = {k: v for k, v in raw.items() if k != "kind"}
     doc: Document = cls(**_fields(body, fields))
     if isinstance(doc, PromptDoc) and doc.project is not None and doc.agent is not None:
-        raise _Bad("a prompt belongs to a project or to an agent, not both")
+        raise _Bad("a prompt belongs to a project or to an agent, not both", "agent")
     return doc
 
 
@@ -566,6 +600,28 @@ def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
     return line, reason
 
 
+_MAX_LINE_DEPTH = 6
+
+
+def _node_lines(node: yaml.Node, path: str = "", depth: int = 0) -> dict[str, int]:
+    """Field path -> 1-based line, for a document's node tree (a few levels deep)."""
+    lines: dict[str, int] = {}
+    if depth >= _MAX_LINE_DEPTH:  # also stops recursive aliases
+        return lines
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                sub = f"{path}.{key.value}" if path else str(key.value)
+                lines.setdefault(sub, key.start_mark.line + 1)
+                lines.update(_node_lines(value, sub, depth + 1))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            sub = f"{path}[{i}]"
+            lines.setdefault(sub, item.start_mark.line + 1)
+            lines.update(_node_lines(item, sub, depth + 1))
+    return lines
+
+
 def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
     """Parse and validate a whole manifest; raise ManifestError listing every bad document.
 
@@ -595,12 +651,14 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
             if raw is None:  # an empty document ("---" with nothing after it)
                 continue
             # A list at the top level (get -o json) is a list of documents.
-            items: list[tuple[object, int]]
+            items: list[tuple[object, yaml.Node]]
             if isinstance(raw, list) and isinstance(node, yaml.SequenceNode):
-                items = [(v, n.start_mark.line + 1) for v, n in zip(raw, node.value, strict=True)]
+                items = list(zip(raw, node.value, strict=True))
             else:
-                items = [(raw, line)]
-            for pos, (value, item_line) in enumerate(items):
+                items = [(raw, node)]
+            for pos, (value, item_node) in enumerate(items):
+                item_line = item_node.start_mark.line + 1
+                lines = _node_lines(item_node)
                 if pos:
                     index += 1
                 try:
@@ -613,9 +671,10 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
                         if isinstance(name, str) and isinstance(kind, str) and _safe_label(name)
                         else None
                     )
-                    problems.append(Problem(source, index, item_line, lbl, str(exc)))
+                    where = line_of(lines, exc.path, item_line)
+                    problems.append(Problem(source, index, where, lbl, str(exc)))
                     continue
-                located = Located(doc, index, item_line, source)
+                located = Located(doc, index, item_line, source, lines)
                 first = seen.get(identity(doc))
                 if first is not None:
                     problems.append(
