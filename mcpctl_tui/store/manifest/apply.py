@@ -463,6 +463,8 @@ async def apply_manifest(
             problems.extend(exc.problems)
     if problems:
         raise ManifestError(problems)
+    if not docs:
+        raise Invalid("no documents to apply (the input is empty)")
     _check_unique_across_sources(docs)
     try:
         async with store.transaction() as s:
