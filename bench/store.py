@@ -36,6 +36,7 @@ from sqlalchemy import insert, select
 
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.fastread import sqlite_timestamp
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.types import utcnow
 from tests.dbs import fresh_pg_database
@@ -134,7 +135,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     async with store.transaction() as s:
         llm = await queries.create_llm(s, name="bench-llm", type="openai")
         await s.execute(
-            insert(Agent),
+            insert(Agent.__table__),
             [
                 {"name": f"agent-{i:02d}", "llm_id": llm.id, "default_params": {}, "extras": {}}
                 for i in range(AGENTS)
@@ -150,7 +151,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
             rows.append(
                 {"agent_id": agent_id, "title": f"thread {i}", "created_at": at, "last_turn_at": at}
             )
-        await s.execute(insert(ChatThread), rows)
+        await s.execute(insert(ChatThread.__table__), rows)
         thread_ids = list(
             (
                 await s.execute(
@@ -171,8 +172,8 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     batch: list[dict[str, Any]] = []
 
     async def flush() -> None:
-        async with store.transaction() as s:
-            await s.execute(insert(ChatMessage), batch)
+        async with store.transaction() as s:  # Core (not ORM) bulk insert: one statement
+            await s.execute(insert(ChatMessage.__table__), batch)
         batch.clear()
 
     for thread_id, n in plan:
@@ -195,15 +196,22 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     return big_agent, big_thread
 
 
-async def _median_ms(fn: Callable[[], Awaitable[Any]], runs: int = RUNS) -> float:
-    for _ in range(10):  # warm caches (statement cache, page cache)
-        await fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+async def _paired_median_ms(
+    ours: Callable[[], Awaitable[Any]], raw: Callable[[], Awaitable[Any]], runs: int = RUNS
+) -> tuple[float, float]:
+    """Median ms of each, measured alternately so machine noise hits both alike."""
+    for _ in range(20):  # warm caches (statement cache, page cache)
+        await ours()
+        await raw()
+    t_ours: list[float] = []
+    t_raw: list[float] = []
+    for i in range(runs):
+        pair = ((ours, t_ours), (raw, t_raw)) if i % 2 else ((raw, t_raw), (ours, t_ours))
+        for fn, into in pair:
+            t0 = time.perf_counter()
+            await fn()
+            into.append(time.perf_counter() - t0)
+    return statistics.median(t_ours) * 1000, statistics.median(t_raw) * 1000
 
 
 THREAD_PAGE_SQL = {
@@ -211,25 +219,25 @@ THREAD_PAGE_SQL = {
         "SELECT t.id, t.agent_id, t.title, t.created_at, t.last_turn_at,"
         " (SELECT count(*) FROM chat_message m WHERE m.thread_id = t.id)"
         " FROM chat_thread t WHERE t.agent_id = ? AND (t.last_turn_at < ? OR"
-        " (t.last_turn_at = ? AND t.id < ?)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT 50"
+        " (t.last_turn_at = ? AND t.id < ?)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT ?"
     ),
     "postgresql": (
         "SELECT t.id, t.agent_id, t.title, t.created_at, t.last_turn_at,"
         " (SELECT count(*) FROM chat_message m WHERE m.thread_id = t.id)"
         " FROM chat_thread t WHERE t.agent_id = $1 AND (t.last_turn_at < $2 OR"
-        " (t.last_turn_at = $2 AND t.id < $3)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT 50"
+        " (t.last_turn_at = $3 AND t.id < $4)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT $5"
     ),
 }
 LAST_MESSAGES_SQL = {
     "sqlite": (
         "SELECT id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status,"
         " error, thinking, usage, timing, personality, model, created_at FROM chat_message"
-        " WHERE thread_id = ? ORDER BY turn_index DESC LIMIT 100"
+        " WHERE thread_id = ? ORDER BY turn_index DESC LIMIT ?"
     ),
     "postgresql": (
         "SELECT id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status,"
         " error, thinking, usage, timing, personality, model, created_at FROM chat_message"
-        " WHERE thread_id = $1 ORDER BY turn_index DESC LIMIT 100"
+        " WHERE thread_id = $1 ORDER BY turn_index DESC LIMIT $2"
     ),
 }
 
@@ -253,17 +261,13 @@ async def bench_reads(url: str) -> dict[str, Any]:
             conn = await s.connection()
             raw_cursor_at: Any = cursor.last_turn_at
             if dialect == "sqlite":  # raw SQLite compares the stored text form
-                raw_cursor_at = cursor.last_turn_at.replace(tzinfo=None).isoformat(" ")
+                raw_cursor_at = sqlite_timestamp(cursor.last_turn_at)
             driver = conn.exec_driver_sql
 
             async def ours_threads() -> Any:
                 return await queries.list_threads(s, big_agent, limit=50, after=cursor)
 
-            args: Any = (
-                (big_agent, raw_cursor_at, raw_cursor_at, cursor.id)
-                if dialect == "sqlite"
-                else (big_agent, raw_cursor_at, cursor.id)
-            )
+            args: Any = (big_agent, raw_cursor_at, raw_cursor_at, cursor.id, 50)
 
             async def raw_threads() -> Any:
                 return (await driver(THREAD_PAGE_SQL[dialect], args)).all()
@@ -272,7 +276,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
                 return await queries.last_messages(s, big_thread, 100)
 
             async def raw_messages() -> Any:
-                return (await driver(LAST_MESSAGES_SQL[dialect], (big_thread,))).all()
+                return (await driver(LAST_MESSAGES_SQL[dialect], (big_thread, 100))).all()
 
             ours_page, raw_page = await ours_threads(), await raw_threads()
             assert [t.id for t in ours_page] == [r[0] for r in raw_page], "thread pages differ"
@@ -284,12 +288,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
                 ("page of 50 threads", ours_threads, raw_threads),
                 ("last 100 messages", ours_messages, raw_messages),
             ):
-                # Interleave the two so machine noise hits both alike.
-                r1 = await _median_ms(raw)
-                o1 = await _median_ms(ours)
-                r2 = await _median_ms(raw)
-                o2 = await _median_ms(ours)
-                results[name] = (min(o1, o2), min(r1, r2))
+                results[name] = await _paired_median_ms(ours, raw)
         return results
     finally:
         await store.close()

@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mcpctl_tui.secrets import KeyRefError, validate_key_ref
+from mcpctl_tui.store import fastread
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.errors import Conflict, Invalid, NotFound
+from mcpctl_tui.store.fastread import ThreadSummary, Turn
 from mcpctl_tui.store.models import (
     Agent,
     Base,
@@ -567,16 +569,6 @@ async def list_bindings(s: AsyncSession, personality_id: int) -> list[PromptBind
 
 
 @dataclass(frozen=True, slots=True)
-class ThreadSummary:
-    id: int
-    agent_id: int
-    title: str
-    created_at: datetime
-    last_turn_at: datetime
-    turn_count: int
-
-
-@dataclass(frozen=True, slots=True)
 class ThreadCursor:
     """Keyset position: the last thread of the previous page."""
 
@@ -600,14 +592,6 @@ async def rename_thread(s: AsyncSession, thread_id: int, title: str) -> ChatThre
     return await _write(s, row, f"thread {thread_id}", "thread exists", {"title": title})
 
 
-_TURN_COUNT = (
-    select(func.count())
-    .where(ChatMessage.thread_id == ChatThread.id)
-    .correlate(ChatThread)
-    .scalar_subquery()
-)
-
-
 async def list_threads(
     s: AsyncSession, agent_id: int, *, limit: int = 50, after: ThreadCursor | None = None
 ) -> list[ThreadSummary]:
@@ -616,61 +600,26 @@ async def list_threads(
     Keyset paging on (last_turn_at, id): walks the (agent_id, last_turn_at DESC) index, and
     a page boundary inside a run of equal timestamps neither repeats nor skips a thread.
     """
-    q = select(
-        ChatThread.id,
-        ChatThread.agent_id,
-        ChatThread.title,
-        ChatThread.created_at,
-        ChatThread.last_turn_at,
-        _TURN_COUNT,
-    ).where(ChatThread.agent_id == agent_id)
-    if after is not None:
-        q = q.where(
-            (ChatThread.last_turn_at < after.last_turn_at)
-            | ((ChatThread.last_turn_at == after.last_turn_at) & (ChatThread.id < after.id))
-        )
-    q = q.order_by(ChatThread.last_turn_at.desc(), ChatThread.id.desc()).limit(limit)
-    return [ThreadSummary(*_untyped(row)) for row in await s.execute(q)]
+    cursor = None if after is None else (after.last_turn_at, after.id)
+    return await fastread.thread_page(s, agent_id, limit, cursor)
 
 
 # --- messages --------------------------------------------------------------------------
 
 
-async def last_messages(s: AsyncSession, thread_id: int, n: int) -> list[ChatMessage]:
+async def last_messages(s: AsyncSession, thread_id: int, n: int) -> list[Turn]:
     """The last ``n`` turns of a thread, in turn order."""
-    q = (
-        select(ChatMessage)
-        .where(ChatMessage.thread_id == thread_id)
-        .order_by(ChatMessage.turn_index.desc())
-        .limit(n)
-    )
-    rows = list((await s.execute(q)).scalars().all())
-    rows.reverse()
-    return rows
+    return await fastread.last_turns(s, thread_id, n)
 
 
-async def messages_before(
-    s: AsyncSession, thread_id: int, before_turn: int, n: int
-) -> list[ChatMessage]:
+async def messages_before(s: AsyncSession, thread_id: int, before_turn: int, n: int) -> list[Turn]:
     """The ``n`` turns before ``before_turn``, in turn order (the page above the window)."""
-    q = (
-        select(ChatMessage)
-        .where(ChatMessage.thread_id == thread_id, ChatMessage.turn_index < before_turn)
-        .order_by(ChatMessage.turn_index.desc())
-        .limit(n)
-    )
-    rows = list((await s.execute(q)).scalars().all())
-    rows.reverse()
-    return rows
+    return await fastread.turns_before(s, thread_id, before_turn, n)
 
 
-async def all_messages(s: AsyncSession, thread_id: int) -> list[ChatMessage]:
-    q = (
-        select(ChatMessage)
-        .where(ChatMessage.thread_id == thread_id)
-        .order_by(ChatMessage.turn_index)
-    )
-    return list((await s.execute(q)).scalars().all())
+async def all_messages(s: AsyncSession, thread_id: int) -> list[Turn]:
+    """Every turn of a thread, in turn order."""
+    return await fastread.all_turns(s, thread_id)
 
 
 @dataclass(slots=True)
@@ -705,7 +654,8 @@ _THREADS = Base.metadata.tables["chat_thread"]
 _TOUCH_THREAD = (
     update(_THREADS)
     .where(_THREADS.c.id == bindparam("tid"))
-    .values(last_turn_at=bindparam("now", type_=UtcDateTime()))
+    # Never backwards: a writer that waited for the lock may carry an older timestamp.
+    .values(last_turn_at=func.max(_THREADS.c.last_turn_at, bindparam("now", type_=UtcDateTime())))
 )
 _NEXT_TURN = (
     select(func.coalesce(func.max(_MESSAGES.c.turn_index), -1) + 1)
@@ -743,7 +693,7 @@ _PG_APPEND = text(
         ON CONFLICT (thread_id, turn_index) DO NOTHING
         RETURNING id, turn_index
     ), touch AS (
-        UPDATE chat_thread SET last_turn_at = :p_created_at
+        UPDATE chat_thread SET last_turn_at = GREATEST(last_turn_at, :p_created_at)
         WHERE id = :p_thread_id AND EXISTS (SELECT 1 FROM ins)
     )
     SELECT id, turn_index FROM ins
