@@ -717,6 +717,34 @@ _PG_APPEND = _PG_APPEND_DURABLE.replace(
 )
 
 
+def _scrub(value: Any) -> Any:
+    """NUL becomes U+FFFD: PostgreSQL stores NUL in neither text nor JSONB, and model output
+    (untrusted) may contain one. Applied on both backends so they hold the same text."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _scrubbed(msg: NewMessage) -> NewMessage:
+    return NewMessage(
+        role=msg.role,
+        content=_scrub(msg.content),
+        status=msg.status,
+        tool_calls=_scrub(msg.tool_calls),
+        tool_call_id=_scrub(msg.tool_call_id),
+        error=_scrub(msg.error),
+        thinking=_scrub(msg.thinking),
+        usage=_scrub(msg.usage),
+        timing=_scrub(msg.timing),
+        personality=_scrub(msg.personality),
+        model=_scrub(msg.model),
+    )
+
+
 class AppendGaveUp(StoreError):
     """Every attempt to append collided with another writer (should never happen)."""
 
@@ -736,6 +764,7 @@ async def append_message(
     turn (a detached ``ChatMessage`` carrying its ``id`` and ``turn_index``).
     """
     now = utcnow()
+    msg = _scrubbed(msg)
     if store.is_sqlite:
         message_id, turn_index = await _append_sqlite(store, thread_id, msg, now)
     else:
@@ -855,7 +884,7 @@ async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
         for key, value in fields.items():
             if not hasattr(ChatMessage, key):
                 raise TypeError(f"chat_message has no column {key!r}")
-            setattr(msg, key, value)
+            setattr(msg, key, _scrub(value))
         await s.execute(
             update(ChatThread).where(ChatThread.id == msg.thread_id).values(last_turn_at=utcnow())
         )
