@@ -3,7 +3,9 @@
     python bench/store.py [--pg URL] [--skip-writers] [--skip-reads]
 
 (a) 8 writer processes, each with its own connection, append 250 turns each to one thread:
-    appends/s and retries; then the turn indexes must be exactly 0..1999.
+    appends/s and retries; then the turn indexes must be exactly 0..1999. Baseline, same
+    run: the same statements from 8 processes straight through the bare driver (sqlite3,
+    asyncpg), so a loaded machine shows up as a low baseline rather than as our fault.
 (b) 50 agents, 2,000 threads, 100,000 messages: a page of 50 threads, and the last 100
     messages of a 10,000-message thread, through ``store.queries`` and as the same query in
     raw SQL on the same connection (the baseline, measured in the same run): median ms and
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,10 +35,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import asyncpg
 from sqlalchemy import insert, select
 
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.fastread import sqlite_timestamp
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.types import utcnow
 from tests.dbs import fresh_pg_database
@@ -64,13 +69,12 @@ async def throwaway(backend: str, pg_url: str | None) -> AsyncIterator[str]:
 # --- (a) racing writers --------------------------------------------------------------
 
 
-def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any) -> None:
-    async def go() -> tuple[int, float]:
+def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any, bare: bool) -> None:
+    async def ours() -> tuple[int, float]:
         store = await open_store(url)
         stats = queries.AppendStats()
         try:
             await asyncio.sleep(max(0.0, start_at - time.time()))
-            t0 = time.perf_counter()
             for i in range(n):
                 await queries.append_message(
                     store,
@@ -78,11 +82,85 @@ def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any) -> None
                     queries.NewMessage(role="user", content=f"{os.getpid()}:{i}"),
                     stats=stats,
                 )
-            return stats.retries, time.perf_counter() - t0
+            return stats.retries, time.time()
         finally:
             await store.close()
 
-    out.put((os.getpid(), *asyncio.run(go())))
+    out.put(
+        (os.getpid(), *asyncio.run(_bare_writer(url, thread_id, n, start_at) if bare else ours()))
+    )
+
+
+async def _bare_writer(url: str, thread_id: int, n: int, start_at: float) -> tuple[int, float]:
+    """The baseline: the same statements straight through the driver, no SQLAlchemy."""
+    retries = 0
+    pid = os.getpid()
+    if url.startswith("sqlite"):
+        db = sqlite3.connect(url.split("///", 1)[1], isolation_level=None, timeout=30)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        for i in range(n):
+            now = sqlite_timestamp(utcnow())
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE chat_thread SET last_turn_at = max(last_turn_at, ?) WHERE id = ?",
+                (now, thread_id),
+            )
+            db.execute(
+                "INSERT INTO chat_message (thread_id, turn_index, role, content, status,"
+                " created_at) VALUES (?, (SELECT coalesce(max(turn_index), -1) + 1 FROM"
+                " chat_message WHERE thread_id = ?), 'user', ?, 'complete', ?)"
+                " RETURNING id, turn_index",
+                (thread_id, thread_id, f"{pid}:{i}", now),
+            ).fetchone()
+            db.execute("COMMIT")
+        db.close()
+        return 0, time.time()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        for i in range(n):
+            while (
+                await conn.fetchrow(
+                    queries._PG_APPEND,
+                    thread_id,
+                    "user",
+                    f"{pid}:{i}",
+                    None,
+                    None,
+                    "complete",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    utcnow(),
+                )
+            ) is None:
+                retries += 1
+    finally:
+        await conn.close()
+    return retries, time.time()
+
+
+async def _race(url: str, thread_id: int, bare: bool) -> tuple[float, int, list[int]]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # time for every process to start and connect
+    procs = [
+        ctx.Process(target=_writer, args=(url, thread_id, APPENDS_EACH, start_at, out, bare))
+        for _ in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    # Wall time from the common start to the last writer's last append (not process exit).
+    wall = max(end for _pid, _r, end in results) - start_at
+    return wall, sum(r for _p, r, _e in results), [pid for pid, _r, _e in results]
 
 
 async def bench_writers(url: str) -> dict[str, Any]:
@@ -91,35 +169,25 @@ async def bench_writers(url: str) -> dict[str, Any]:
         async with store.transaction() as s:
             llm = await queries.create_llm(s, name="l", type="openai")
             agent = await queries.create_agent(s, name="a", llm_id=llm.id)
-            thread = await queries.create_thread(s, agent.id, "race")
-        ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        start_at = time.time() + 3.0  # time for every process to start and connect
-        procs = [
-            ctx.Process(target=_writer, args=(url, thread.id, APPENDS_EACH, start_at, out))
-            for _ in range(WRITERS)
-        ]
-        for p in procs:
-            p.start()
-        results = [out.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join()
-        end = time.time()
-        wall = end - start_at
-        async with store.session() as s:
-            rows = await queries.all_messages(s, thread.id)
-        indexes = [m.turn_index for m in rows]
+            ours_thread = await queries.create_thread(s, agent.id, "race")
+            bare_thread = await queries.create_thread(s, agent.id, "baseline")
         total = WRITERS * APPENDS_EACH
-        contiguous = indexes == list(range(total))
+        bare_wall, bare_retries, _ = await _race(url, bare_thread.id, bare=True)
+        wall, retries, pids = await _race(url, ours_thread.id, bare=False)
+        async with store.session() as s:
+            rows = await queries.all_messages(s, ours_thread.id)
+            bare_rows = await queries.all_messages(s, bare_thread.id)
+        contiguous = [m.turn_index for m in rows] == list(range(total))
         every_once = sorted(m.content for m in rows) == sorted(
-            f"{pid}:{i}" for pid, _r, _t in results for i in range(APPENDS_EACH)
+            f"{pid}:{i}" for pid in pids for i in range(APPENDS_EACH)
         )
         return {
-            "appends": len(rows),
             "wall_s": wall,
             "rate": total / wall,
-            "retries": sum(r for _p, r, _t in results),
-            "ok": contiguous and every_once,
+            "retries": retries,
+            "bare_rate": total / bare_wall,
+            "bare_retries": bare_retries,
+            "ok": contiguous and every_once and len(bare_rows) == total,
         }
     finally:
         await store.close()
@@ -134,7 +202,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     async with store.transaction() as s:
         llm = await queries.create_llm(s, name="bench-llm", type="openai")
         await s.execute(
-            insert(Agent),
+            insert(Agent.__table__),
             [
                 {"name": f"agent-{i:02d}", "llm_id": llm.id, "default_params": {}, "extras": {}}
                 for i in range(AGENTS)
@@ -150,7 +218,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
             rows.append(
                 {"agent_id": agent_id, "title": f"thread {i}", "created_at": at, "last_turn_at": at}
             )
-        await s.execute(insert(ChatThread), rows)
+        await s.execute(insert(ChatThread.__table__), rows)
         thread_ids = list(
             (
                 await s.execute(
@@ -171,8 +239,8 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     batch: list[dict[str, Any]] = []
 
     async def flush() -> None:
-        async with store.transaction() as s:
-            await s.execute(insert(ChatMessage), batch)
+        async with store.transaction() as s:  # Core (not ORM) bulk insert: one statement
+            await s.execute(insert(ChatMessage.__table__), batch)
         batch.clear()
 
     for thread_id, n in plan:
@@ -195,15 +263,22 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     return big_agent, big_thread
 
 
-async def _median_ms(fn: Callable[[], Awaitable[Any]], runs: int = RUNS) -> float:
-    for _ in range(10):  # warm caches (statement cache, page cache)
-        await fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+async def _paired_median_ms(
+    ours: Callable[[], Awaitable[Any]], raw: Callable[[], Awaitable[Any]], runs: int = RUNS
+) -> tuple[float, float]:
+    """Median ms of each, measured alternately so machine noise hits both alike."""
+    for _ in range(20):  # warm caches (statement cache, page cache)
+        await ours()
+        await raw()
+    t_ours: list[float] = []
+    t_raw: list[float] = []
+    for i in range(runs):
+        pair = ((ours, t_ours), (raw, t_raw)) if i % 2 else ((raw, t_raw), (ours, t_ours))
+        for fn, into in pair:
+            t0 = time.perf_counter()
+            await fn()
+            into.append(time.perf_counter() - t0)
+    return statistics.median(t_ours) * 1000, statistics.median(t_raw) * 1000
 
 
 THREAD_PAGE_SQL = {
@@ -211,25 +286,25 @@ THREAD_PAGE_SQL = {
         "SELECT t.id, t.agent_id, t.title, t.created_at, t.last_turn_at,"
         " (SELECT count(*) FROM chat_message m WHERE m.thread_id = t.id)"
         " FROM chat_thread t WHERE t.agent_id = ? AND (t.last_turn_at < ? OR"
-        " (t.last_turn_at = ? AND t.id < ?)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT 50"
+        " (t.last_turn_at = ? AND t.id < ?)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT ?"
     ),
     "postgresql": (
         "SELECT t.id, t.agent_id, t.title, t.created_at, t.last_turn_at,"
         " (SELECT count(*) FROM chat_message m WHERE m.thread_id = t.id)"
         " FROM chat_thread t WHERE t.agent_id = $1 AND (t.last_turn_at < $2 OR"
-        " (t.last_turn_at = $2 AND t.id < $3)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT 50"
+        " (t.last_turn_at = $3 AND t.id < $4)) ORDER BY t.last_turn_at DESC, t.id DESC LIMIT $5"
     ),
 }
 LAST_MESSAGES_SQL = {
     "sqlite": (
         "SELECT id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status,"
         " error, thinking, usage, timing, personality, model, created_at FROM chat_message"
-        " WHERE thread_id = ? ORDER BY turn_index DESC LIMIT 100"
+        " WHERE thread_id = ? ORDER BY turn_index DESC LIMIT ?"
     ),
     "postgresql": (
         "SELECT id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status,"
         " error, thinking, usage, timing, personality, model, created_at FROM chat_message"
-        " WHERE thread_id = $1 ORDER BY turn_index DESC LIMIT 100"
+        " WHERE thread_id = $1 ORDER BY turn_index DESC LIMIT $2"
     ),
 }
 
@@ -253,17 +328,13 @@ async def bench_reads(url: str) -> dict[str, Any]:
             conn = await s.connection()
             raw_cursor_at: Any = cursor.last_turn_at
             if dialect == "sqlite":  # raw SQLite compares the stored text form
-                raw_cursor_at = cursor.last_turn_at.replace(tzinfo=None).isoformat(" ")
+                raw_cursor_at = sqlite_timestamp(cursor.last_turn_at)
             driver = conn.exec_driver_sql
 
             async def ours_threads() -> Any:
                 return await queries.list_threads(s, big_agent, limit=50, after=cursor)
 
-            args: Any = (
-                (big_agent, raw_cursor_at, raw_cursor_at, cursor.id)
-                if dialect == "sqlite"
-                else (big_agent, raw_cursor_at, cursor.id)
-            )
+            args: Any = (big_agent, raw_cursor_at, raw_cursor_at, cursor.id, 50)
 
             async def raw_threads() -> Any:
                 return (await driver(THREAD_PAGE_SQL[dialect], args)).all()
@@ -272,7 +343,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
                 return await queries.last_messages(s, big_thread, 100)
 
             async def raw_messages() -> Any:
-                return (await driver(LAST_MESSAGES_SQL[dialect], (big_thread,))).all()
+                return (await driver(LAST_MESSAGES_SQL[dialect], (big_thread, 100))).all()
 
             ours_page, raw_page = await ours_threads(), await raw_threads()
             assert [t.id for t in ours_page] == [r[0] for r in raw_page], "thread pages differ"
@@ -284,12 +355,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
                 ("page of 50 threads", ours_threads, raw_threads),
                 ("last 100 messages", ours_messages, raw_messages),
             ):
-                # Interleave the two so machine noise hits both alike.
-                r1 = await _median_ms(raw)
-                o1 = await _median_ms(ours)
-                r2 = await _median_ms(raw)
-                o2 = await _median_ms(ours)
-                results[name] = (min(o1, o2), min(r1, r2))
+                results[name] = await _paired_median_ms(ours, raw)
         return results
     finally:
         await store.close()
@@ -313,7 +379,18 @@ async def main() -> int:
     failed = False
     if not opts.skip_writers:
         print(f"(a) {WRITERS} writer processes x {APPENDS_EACH} appends to one thread")
-        print(_line("backend", "appends/s (target)", "retries", "wall s", "0..N-1", "pass"))
+        print(
+            _line(
+                "backend",
+                "appends/s (target)",
+                "retries",
+                "bare driver/s",
+                "ours/bare",
+                "0..N-1",
+                "pass",
+                widths=(12, 20, 9, 16, 10, 8, 6),
+            )
+        )
         for backend in backends:
             async with throwaway(backend, opts.pg) as url:
                 r = await bench_writers(url)
@@ -325,9 +402,11 @@ async def main() -> int:
                     backend,
                     f"{r['rate']:.0f} (>= {target})",
                     r["retries"],
-                    f"{r['wall_s']:.2f}",
+                    f"{r['bare_rate']:.0f} ({r['bare_retries']} retries)",
+                    f"{r['rate'] / r['bare_rate']:.2f}",
                     "yes" if r["ok"] else "NO",
                     "ok" if ok else "MISS",
+                    widths=(12, 20, 9, 16, 10, 8, 6),
                 )
             )
         print()

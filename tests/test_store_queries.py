@@ -7,12 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mcpctl_tui.store import queries as q
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Conflict, Invalid, NotFound
-from mcpctl_tui.store.models import ChatThread
+from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.queries import NewMessage, ThreadCursor
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 
@@ -214,7 +214,8 @@ async def test_bindings_order_by_override_then_prompt_priority(store: Store) -> 
 async def test_thread_pages_have_no_duplicates_and_no_gaps(store: Store) -> None:
     _llm, agent_id = await _llm_and_agent(store)
     _llm2, other = await _llm_and_agent(store, "bob")
-    base = utcnow()
+    # Whole seconds: the SQLite text form must still compare right at the cursor.
+    base = utcnow().replace(microsecond=0)
     async with store.transaction() as s:
         ids = [(await q.create_thread(s, agent_id, f"t{i}")).id for i in range(23)]
         await q.create_thread(s, other, "not alice's")
@@ -284,6 +285,9 @@ async def test_append_moves_last_turn_at_and_finish_updates(store: Store) -> Non
     assert m.created_at.tzinfo is not None
     with pytest.raises(NotFound, match="thread 777 not found"):
         await q.append_message(store, 777, NewMessage(role="user"))
+    # The durable variant (PostgreSQL waits for the WAL flush) appends the same way.
+    again = await q.append_message(store, thread.id, NewMessage(role="user"), durable=True)
+    assert again.turn_index == 1
 
 
 TOOL_CALLS = [
@@ -343,3 +347,55 @@ async def test_tool_call_payloads_round_trip_exactly(store: Store) -> None:
             for a, b in zip(g.tool_calls, m.tool_calls, strict=True):
                 assert a["function"]["arguments"] == b["function"]["arguments"]
                 assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+async def test_light_reads_equal_the_orm_rows(store: Store) -> None:
+    """The hot reads skip the ORM; they must return exactly what the ORM would."""
+    _llm, agent_id = await _llm_and_agent(store)
+    async with store.transaction() as s:
+        tid = (await q.create_thread(s, agent_id)).id
+    for m in [
+        NewMessage(role="user", content="hi"),
+        NewMessage(role="assistant", tool_calls=TOOL_CALLS, usage={"output_tokens": 1}),
+        NewMessage(role="tool", content="{}", tool_call_id="call_0"),
+        NewMessage(role="assistant", status=MessageStatus.ERROR, error="boom", thinking="hmm"),
+    ]:
+        await q.append_message(store, tid, m)
+    columns = [c.key for c in ChatMessage.__table__.columns]
+    async with store.session() as s:
+        orm = (
+            (
+                await s.execute(
+                    select(ChatMessage)
+                    .where(ChatMessage.thread_id == tid)
+                    .order_by(ChatMessage.turn_index)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        light = await q.all_messages(s, tid)
+        assert [m.turn_index for m in await q.last_messages(s, tid, 2)] == [2, 3]
+    assert len(orm) == len(light) == 4
+    for o, t in zip(orm, light, strict=True):
+        assert {c: getattr(o, c) for c in columns} == {c: getattr(t, c) for c in columns}
+        assert type(t.status) is MessageStatus
+        assert t.created_at.tzinfo is not None
+
+
+async def test_nul_in_model_output_is_stored_not_refused(store: Store) -> None:
+    """PostgreSQL cannot store NUL in text or JSONB; the turn is kept, NUL shown as U+FFFD."""
+    _llm, agent_id = await _llm_and_agent(store)
+    async with store.transaction() as s:
+        tid = (await q.create_thread(s, agent_id)).id
+    calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "a\x00b"}}]
+    m = await q.append_message(
+        store, tid, NewMessage(role="assistant", content="x\x00y", tool_calls=calls)
+    )
+    await q.finish_message(store, m.id, thinking="t\x00")
+    async with store.session() as s:
+        [got] = await q.all_messages(s, tid)
+    assert got.content == "x\ufffdy"
+    assert got.thinking == "t\ufffd"
+    assert got.tool_calls is not None
+    assert got.tool_calls[0]["function"]["arguments"] == "a\ufffdb"
