@@ -1,0 +1,132 @@
+"""``mcpctl-tui provider serve -f provider.yaml`` and ``mcpctl-tui provider status``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.config import load_settings
+from mcpctl_tui.store.engine import Store
+
+
+@main.group("provider")
+def provider_group() -> None:
+    """Publish local models as virtual LLMs, and see who publishes what."""
+
+
+@provider_group.command("serve")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The provider file (LLMs to publish, their upstreams, agents).",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the session id is kept (default: per provider file, in the user data dir).",
+)
+@click.option("--heartbeat-interval", type=float, help="Seconds between heartbeats (default 30).")
+@click.option(
+    "--heartbeat-timeout",
+    type=float,
+    help="A foreign row silent this long may be adopted (default 90).",
+)
+@click.option("--poll-interval", type=float, help="SQLite: seconds between looks for work.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each task.")
+@click.pass_obj
+def serve(
+    state: CliState,
+    path: Path,
+    state_file: Path | None,
+    heartbeat_interval: float | None,
+    heartbeat_timeout: float | None,
+    poll_interval: float | None,
+    verbose: bool,
+) -> None:
+    """Serve the LLMs of a provider file until SIGINT/SIGTERM."""
+    from dataclasses import replace
+
+    from mcpctl_tui.virtual.provider import ProviderOptions, ProviderSession
+    from mcpctl_tui.virtual.provider_config import ProviderConfigError, load_provider_config
+    from mcpctl_tui.virtual.registration import load_or_create_session_id
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_provider_config(path)
+    except ProviderConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
+    if state_file is not None:
+        config = replace(config, state_file=state_file)
+    if heartbeat_interval is not None:
+        if heartbeat_interval <= 0:
+            raise click.BadParameter("must be positive", param_hint="--heartbeat-interval")
+        config = replace(config, heartbeat_interval=heartbeat_interval)
+    options = ProviderOptions(
+        heartbeat_timeout=heartbeat_timeout or settings.heartbeat_timeout,
+        **({"poll_interval": poll_interval} if poll_interval else {}),
+    )
+    session_id = load_or_create_session_id(config.state_path())
+
+    async def go(store: Store) -> None:
+        session = ProviderSession(store, config, session_id, options)
+        reg = await session.start()
+        names = ", ".join(sorted([*reg.llm_ids, *reg.agent_ids]))
+        click.echo(f"provider session {session_id} serving: {names}", err=True)
+        for label, rows in (("adopted", reg.adopted), ("retired", reg.retired)):
+            if rows:
+                click.echo(f"  {label}: {', '.join(rows)}", err=True)
+        click.echo("READY", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await session.serve(stop)
+        click.echo(f"provider session {session_id} offline", err=True)
+
+    run(with_store(state.db_url(), go))
+
+
+@provider_group.command("status")
+@click.option(
+    "--heartbeat-timeout", type=float, help="Seconds of silence that make a session stale."
+)
+@click.pass_obj
+def status(state: CliState, heartbeat_timeout: float | None) -> None:
+    """List provider sessions, their LLMs and agents, last heartbeat and state."""
+    from mcpctl_tui.virtual.registration import SessionStatus, list_sessions
+
+    timeout = heartbeat_timeout or load_settings().heartbeat_timeout
+
+    async def go(store: Store) -> list[SessionStatus]:
+        return await list_sessions(store, heartbeat_timeout=timeout)
+
+    sessions = run(with_store(state.db_url(), go))
+    if not sessions:
+        click.echo("no provider sessions")
+        return
+    for sess in sessions:
+        seen = (
+            sess.last_heartbeat_at.isoformat(timespec="seconds")
+            if sess.last_heartbeat_at
+            else "never"
+        )
+        click.echo(f"session {sess.session_id}  {sess.state}  last heartbeat {seen}")
+        for row in sess.rows:
+            extra = ""
+            if row.inactive_since is not None:
+                extra = f"  inactive since {row.inactive_since.isoformat(timespec='seconds')}"
+            click.echo(f"  {row.kind:<5} {row.name}  {row.status}{extra}")
