@@ -82,6 +82,10 @@ def serve(
     session_id = load_or_create_session_id(config.state_path())
 
     async def go(store: Store) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         session = ProviderSession(store, config, session_id, options)
         reg = await session.start()
         names = ", ".join(sorted([*reg.llm_ids, *reg.agent_ids]))
@@ -90,10 +94,6 @@ def serve(
             if rows:
                 click.echo(f"  {label}: {', '.join(rows)}", err=True)
         click.echo("READY", err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await session.serve(stop)
         click.echo(f"provider session {session_id} offline", err=True)
 

@@ -1,0 +1,117 @@
+"""The relay end to end: a provider subprocess serves tasks a dispatcher enqueues."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent, TextDelta
+from mcpctl_tui.llm.request import InferenceRequest, Message
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.models import InferenceTask, Llm, TaskStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
+from tests.virtual_procs import ProviderProc, eventually, pid_alive, write_provider_file
+
+OPTS = DispatchOptions(heartbeat_timeout=3.0, claim_timeout=5.0, status_interval=0.1)
+
+
+def req(text: str, **params: object) -> InferenceRequest:
+    return InferenceRequest(system="", messages=[Message("user", text)], params=dict(params))
+
+
+async def collect(events: object) -> list[StreamEvent]:
+    out: list[StreamEvent] = []
+    async for ev in events:  # type: ignore[attr-defined]
+        out.append(ev)
+    return out
+
+
+def text_of(events: list[StreamEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def llm_row(store: Store, name: str) -> Llm:
+    async with store.session() as s:
+        return (await s.execute(select(Llm).where(Llm.name == name))).scalar_one()
+
+
+async def test_provider_serves_a_command_upstream(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf):
+        sid = (tmp_path / "sid").read_text().strip()
+        row = await llm_row(store, "cmd-llm")
+        assert row.kind == LlmKind.VIRTUAL
+        assert row.provider_session_id == sid
+        assert row.status == LlmStatus.ACTIVE
+        assert row.url == "" and row.api_key_ref is None
+        async with VirtualLlmService(store, OPTS) as svc:
+            events = await collect(svc.enqueue_infer_task(row.id, req("héllo ", cmd_chunks=50)))
+    assert text_of(events) == "héllo " * 50
+    assert isinstance(events[-1], Finish)
+    async with store.session() as s:
+        task = (await s.execute(select(InferenceTask))).scalar_one()
+    assert task.status == TaskStatus.COMPLETED
+    assert task.claimed_by == sid
+
+
+async def test_upstream_failure_is_a_stream_error(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf):
+        row = await llm_row(store, "cmd-llm")
+        async with VirtualLlmService(store, OPTS) as svc:
+            events = await collect(svc.enqueue_infer_task(row, req("part", cmd_exit=3)))
+    assert text_of(events) == "part"
+    err = events[-1]
+    assert isinstance(err, StreamError)
+    assert "status 3" in err.message and "failing on purpose" in err.message
+
+
+async def test_caller_cancel_stops_the_upstream(store: Store, db_url: str, tmp_path: Path) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    pidfile = tmp_path / "up.pid"
+    async with ProviderProc(db_url, pf):
+        row = await llm_row(store, "cmd-llm")
+        async with VirtualLlmService(store, OPTS) as svc:
+            got: list[StreamEvent] = []
+
+            async def consume() -> None:
+                r = req("x", cmd_chunks=1000, cmd_delay=0.05, cmd_pidfile=str(pidfile))
+                async for ev in svc.enqueue_infer_task(row.id, r):
+                    got.append(ev)
+
+            t = asyncio.create_task(consume())
+            await eventually(lambda: bool(got), within=15)
+            t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
+            upstream_pid = int(pidfile.read_text())
+            await eventually(lambda: not pid_alive(upstream_pid))
+    async with store.session() as s:
+        task = (await s.execute(select(InferenceTask))).scalar_one()
+    assert task.status == TaskStatus.CANCELLED
+
+
+async def test_publisher_offline_fails_at_once(store: Store, db_url: str, tmp_path: Path) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf) as prov:
+        assert await prov.terminate() == 0
+    row = await llm_row(store, "cmd-llm")
+    assert row.status == LlmStatus.INACTIVE and row.inactive_since is not None
+    async with VirtualLlmService(store, OPTS) as svc:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        events = await collect(svc.enqueue_infer_task(row.id, req("hi")))
+        assert loop.time() - t0 < 1.0
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind == ErrorKind.OFFLINE
+    assert "publisher offline" in err.message and "cmd-llm" in err.message
+    assert "last seen" in err.message
+    async with store.session() as s:
+        assert (await s.execute(select(InferenceTask))).first() is None
