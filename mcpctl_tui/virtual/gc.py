@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Update
 
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
@@ -63,6 +64,20 @@ class SweepResult:
         return "gc: " + ", ".join(parts)
 
 
+def inactivate_stale(model: type[Llm] | type[Agent], stale: datetime, now: datetime) -> Update:
+    """Virtual rows whose last heartbeat is older than ``stale`` go inactive."""
+    return (
+        update(model)
+        .where(
+            model.kind == LlmKind.VIRTUAL,
+            model.status == LlmStatus.ACTIVE,
+            or_(model.last_heartbeat_at.is_(None), model.last_heartbeat_at < stale),
+        )
+        .values(status=LlmStatus.INACTIVE, inactive_since=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _rc(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -81,19 +96,9 @@ async def sweep(store: Store, bounds: GcBounds | None = None) -> SweepResult:
                 return SweepResult(skipped=True)
 
         # 1. Stale publishers go inactive (served by ix_*_kind_status).
-        inactivated = []
-        for model in (Llm, Agent):
-            res = await s.execute(
-                update(model)
-                .where(
-                    model.kind == LlmKind.VIRTUAL,
-                    model.status == LlmStatus.ACTIVE,
-                    or_(model.last_heartbeat_at.is_(None), model.last_heartbeat_at < stale),
-                )
-                .values(status=LlmStatus.INACTIVE, inactive_since=now)
-                .execution_options(synchronize_session=False)
-            )
-            inactivated.append(_rc(res))
+        inactivated = [
+            _rc(await s.execute(inactivate_stale(model, stale, now))) for model in (Llm, Agent)
+        ]
 
         # Tasks claimed by a provider whose LLM went inactive will never finish.
         orphaned = await s.execute(
@@ -137,7 +142,7 @@ async def sweep(store: Store, bounds: GcBounds | None = None) -> SweepResult:
             .all()
         )
         if kept:
-            log.warning(
+            log.info(
                 "gc: keeping inactive virtual LLM(s) still used by agents: %s", ", ".join(kept)
             )
         llms_deleted = await s.execute(

@@ -17,6 +17,7 @@ from typing import cast
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Update
 
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
@@ -243,6 +244,20 @@ class Offline:
     failed: int
 
 
+def offline_rows(model: type[Llm] | type[Agent], session_id: str, now: datetime) -> Update:
+    """The session's rows go inactive (served by ix_*_provider_session_id)."""
+    return (
+        update(model)
+        .where(
+            model.provider_session_id == session_id,
+            model.kind == LlmKind.VIRTUAL,
+            model.status != LlmStatus.INACTIVE,
+        )
+        .values(status=LlmStatus.INACTIVE, inactive_since=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def go_offline(store: Store, session_id: str) -> Offline:
     """A clean exit: rows inactive at once; claimed tasks back to pending.
 
@@ -253,16 +268,7 @@ async def go_offline(store: Store, session_id: str) -> Offline:
     rows = 0
     async with store.transaction() as s:
         for model in (Agent, Llm):
-            res = await s.execute(
-                update(model)
-                .where(
-                    model.provider_session_id == session_id,
-                    model.kind == LlmKind.VIRTUAL,
-                    model.status != LlmStatus.INACTIVE,
-                )
-                .values(status=LlmStatus.INACTIVE, inactive_since=now)
-                .execution_options(synchronize_session=False)
-            )
+            res = await s.execute(offline_rows(model, session_id, now))
             rows += res.rowcount  # type: ignore[attr-defined]
         requeued = await s.execute(
             update(InferenceTask)
