@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
@@ -34,6 +36,8 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, wait_event
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +75,24 @@ class VirtualLlmService:
         self.store = store
         self.options = options or DispatchOptions()
         self._listener = Listener(store, (CHUNK_CHANNEL,))
+        self._streams = 0
 
     async def aclose(self) -> None:
         await self._listener.close()
+
+    async def _listen(self) -> None:
+        # The LISTEN connection is held only while streams are open, so a service nobody
+        # closes (a one-shot CLI chat) leaves no connection checked out.
+        self._streams += 1
+        try:
+            await self._listener.start()
+        except (StoreError, SQLAlchemyError, OSError) as exc:
+            log.warning("LISTEN failed, polling instead: %s", exc)
+
+    async def _unlisten(self) -> None:
+        self._streams -= 1
+        if self._streams == 0:
+            await self._listener.close()
 
     async def __aenter__(self) -> VirtualLlmService:
         return self
@@ -100,7 +119,7 @@ class VirtualLlmService:
         try:
             async with self.store.session() as s:
                 row = (await s.execute(select(Llm).where(Llm.id == llm_id))).scalar_one_or_none()
-        except StoreError as exc:
+        except (StoreError, SQLAlchemyError, OSError) as exc:
             yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
             return
         if row is None:
@@ -118,30 +137,35 @@ class VirtualLlmService:
             )
             return
 
-        await self._listener.start()
+        await self._listen()
         wake = asyncio.Event()
         task_id: int | None = None
         finished = False
         try:
-            task_id = await tasks.insert_task(self.store, row.id, encode_request(request))
-            self._listener.subscribe(CHUNK_CHANNEL, task_id, wake)
-            async for event in self._follow(task_id, row.name, wake):
-                if is_terminal(event):
-                    finished = True
-                yield event
-                if finished:
-                    return
+            try:
+                task_id = await tasks.insert_task(self.store, row.id, encode_request(request))
+                self._listener.subscribe(CHUNK_CHANNEL, task_id, wake)
+                async for event in self._follow(task_id, row.name, wake):
+                    if is_terminal(event):
+                        finished = True
+                    yield event
+                    if finished:
+                        return
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                finished = True  # nothing more to tell the provider through a failing store
+                yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
         finally:
             if task_id is not None:
                 self._listener.unsubscribe(CHUNK_CHANNEL, task_id, wake)
                 if not finished:
                     # The caller went away (cancel, aclose, break): stop the provider.
-                    with contextlib.suppress(StoreError):
+                    with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
                         await asyncio.shield(
                             tasks.finish_task(
                                 self.store, task_id, TaskStatus.CANCELLED, "cancelled by the caller"
                             )
                         )
+            await self._unlisten()
 
     async def _follow(
         self, task_id: int, llm_name: str, wake: asyncio.Event

@@ -84,8 +84,7 @@ class Listener:
                 await driver.remove_listener(channel, self._on_notify)
         except Exception:  # the connection may be gone already; closing is what matters
             log.debug("remove_listener failed", exc_info=True)
-        # The connection goes back to the pool with its LISTENs dropped by the driver.
-        await conn.invalidate()
+        # remove_listener sent UNLISTEN: the connection goes back to the pool clean.
         await conn.close()
 
     def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:

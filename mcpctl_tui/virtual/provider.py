@@ -21,13 +21,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
+from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_request, encode_event
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, TASK_CHANNEL, Listener, wait_event
-from mcpctl_tui.virtual.provider_config import ProviderConfig
+from mcpctl_tui.virtual.provider_config import COMMAND_TYPE, ProviderConfig
 from mcpctl_tui.virtual.registration import (
     Offline,
     Registration,
@@ -149,7 +152,7 @@ class ProviderSession:
         self._claim_wake = asyncio.Event()
         self._cancel_wake = asyncio.Event()
         self._listener = Listener(store, (TASK_CHANNEL, CANCEL_CHANNEL))
-        self._client: Any = None
+        self._client: httpx.AsyncClient | None = None
         self.served = 0
 
     @property
@@ -158,6 +161,8 @@ class ProviderSession:
 
     async def start(self) -> Registration:
         """Register the file's rows (or raise RegistrationRefused) and start listening."""
+        if self._client is None and any(p.upstream.type != COMMAND_TYPE for p in self.config.llms):
+            self._client = make_client()
         reg = await register(
             self.store,
             self.session_id,
@@ -214,6 +219,9 @@ class ProviderSession:
             t.cancel()
         await asyncio.gather(*(loops or []), *self._serving.values(), return_exceptions=True)
         await self._listener.close()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
         log.info(
             "provider %s offline: %d rows inactive, %d tasks requeued, %d failed",
             self.session_id,

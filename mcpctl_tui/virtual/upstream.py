@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import importlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Protocol
+
+import httpx
 
 from mcpctl_tui.llm.events import (
     ErrorKind,
@@ -24,6 +25,7 @@ from mcpctl_tui.llm.events import (
     StreamEvent,
     TextDelta,
 )
+from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
 from mcpctl_tui.virtual.codec import encode_request
@@ -36,25 +38,18 @@ class Upstream(Protocol):
     def stream(self, request: InferenceRequest) -> AsyncIterator[StreamEvent]: ...
 
 
-class _AdapterLike(Protocol):
-    def stream(
-        self, endpoint: Endpoint, request: InferenceRequest, *, client: Any = None
-    ) -> AsyncIterator[StreamEvent]: ...
-
-
 class AdapterUpstream:
     """A public wire format, reached from the provider's machine."""
 
-    def __init__(self, config: UpstreamConfig, client: Any = None) -> None:
+    def __init__(self, config: UpstreamConfig, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.client = client
 
     async def stream(self, request: InferenceRequest) -> AsyncIterator[StreamEvent]:
         try:
-            registry = importlib.import_module("mcpctl_tui.llm.registry")
-            adapter: _AdapterLike = registry.get_adapter(self.config.type)
-        except (ImportError, ValueError) as exc:
-            yield StreamError(ErrorKind.CONFIG, f"upstream type {self.config.type!r}: {exc}")
+            adapter = get_adapter(self.config.type)
+        except UnknownLlmType as exc:
+            yield StreamError(ErrorKind.CONFIG, f"upstream: {exc}")
             return
         try:
             key = resolve_key_ref(self.config.api_key_ref)
@@ -62,14 +57,12 @@ class AdapterUpstream:
             yield StreamError(ErrorKind.CONFIG, str(exc))
             return
         endpoint = Endpoint(self.config.type, self.config.url, self.config.model, key)
-        gen = adapter.stream(endpoint, request, client=self.client)
-        try:
+        # aclosing: stopping here (a cancelled task) closes the HTTP response at once.
+        async with contextlib.aclosing(
+            adapter.stream(endpoint, request, client=self.client)
+        ) as gen:  # type: ignore[type-var]
             async for event in gen:
                 yield event
-        finally:
-            aclose = getattr(gen, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class CommandUpstream:
@@ -127,7 +120,7 @@ class CommandUpstream:
             stderr_task.cancel()
 
 
-def make_upstream(config: UpstreamConfig, client: Any = None) -> Upstream:
+def make_upstream(config: UpstreamConfig, client: httpx.AsyncClient | None = None) -> Upstream:
     if config.type == COMMAND_TYPE:
         return CommandUpstream(config.command)
     return AdapterUpstream(config, client)
