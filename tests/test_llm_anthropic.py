@@ -234,3 +234,18 @@ async def test_max_tokens_param_and_v1_base() -> None:
     assert sent.json["max_tokens"] == 77
     assert "system" not in sent.json
     assert "x-api-key" not in sent.headers
+
+
+async def test_html_page_with_200_is_not_an_event_stream() -> None:
+    events = await run(Reply([b"<html>hi</html>\n"], headers={"content-type": "text/html"}))
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.PROTOCOL
+    assert "not an event stream" in err.message
+
+
+async def test_key_echoed_in_an_error_is_redacted() -> None:
+    async with LlmServer(error_reply(401, f"invalid x-api-key {KEY}", style="anthropic")) as srv:
+        events = await collect("anthropic", srv.url, api_key=KEY)
+    assert KEY not in repr(events)
+    assert isinstance(events[0], StreamError) and events[0].kind is ErrorKind.AUTH

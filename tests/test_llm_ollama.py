@@ -175,3 +175,18 @@ async def test_request_shape(base: str) -> None:
         {"role": "tool", "content": "cold", "tool_name": "wx"},
     ]
     assert "authorization" not in sent.headers
+
+
+async def test_html_page_with_200_is_not_ndjson() -> None:
+    events = await run(Reply([b"<html>hi</html>\n"], headers={"content-type": "text/html"}))
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.PROTOCOL
+    assert "not NDJSON" in err.message
+
+
+async def test_key_goes_as_bearer_when_given() -> None:
+    async with LlmServer(ollama_reply(["ok"])) as srv:
+        events = await collect("ollama", srv.url, api_key="proxy-key-123456")
+        assert srv.requests[0].headers["authorization"] == "Bearer proxy-key-123456"
+    assert "proxy-key-123456" not in repr(events)

@@ -32,6 +32,7 @@ from tests.llm_servers import (
     error_reply,
     openai_chunk,
     openai_events,
+    rechunk,
     sse,
     text_of,
     thinking_of,
@@ -120,8 +121,10 @@ async def test_usage_on_every_chunk_last_one_wins() -> None:
     assert_ends_with(events, Finish("length"))
 
 
-async def test_null_usage_and_empty_content_are_ignored() -> None:
+async def test_null_usage_empty_content_and_empty_data_are_ignored() -> None:
     chunks = [
+        b"data: \n\n",
+        b"data:\r\n\r\n",
         sse({**openai_chunk({"content": None}), "usage": None}),
         sse(openai_chunk({"content": "x"})),
         b"data: [DONE]\n\n",
@@ -226,9 +229,21 @@ async def test_event_error_type_mid_stream() -> None:
     assert events == [TextDelta("a"), StreamError(ErrorKind.PROVIDER, "boom")]
 
 
-@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: \n\n"])
-async def test_malformed_json_is_a_protocol_error(bad: bytes) -> None:
-    events = await run(Reply([sse(openai_chunk({"content": "ok"})), bad, b"data: [DONE]\n\n"]))
+@pytest.mark.parametrize("size", [None, 1, 3])
+async def test_cut_inside_an_event_at_any_chunking(size: int | None) -> None:
+    ev = openai_events(TEXT)
+    sent = rechunk([*ev[:3], ev[3][: len(ev[3]) // 2]], size or 10**9)
+    events = await run(Reply([*sent, *ev[3:]], cut_after=len(sent)))
+    assert text_of(events) == "".join(TEXT[:2])  # the half event is dropped, not misread
+    last = events[-1]
+    assert isinstance(last, StreamError) and last.kind is ErrorKind.NETWORK
+
+
+@pytest.mark.parametrize("size", [None, 1, 3])
+@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: 42\n\n"])
+async def test_malformed_json_is_a_protocol_error(bad: bytes, size: int | None) -> None:
+    chunks = [sse(openai_chunk({"content": "ok"})), bad, b"data: [DONE]\n\n"]
+    events = await run(Reply(chunks), size)
     assert events[0] == TextDelta("ok")
     last = events[-1]
     assert isinstance(last, StreamError) and last.kind is ErrorKind.PROTOCOL
@@ -270,8 +285,14 @@ async def test_non_streaming_json_answer_is_read() -> None:
     ],
 )
 @pytest.mark.parametrize("style", ["openai", "text"])
-async def test_http_error_before_any_chunk(status: int, kind: ErrorKind, style: str) -> None:
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+async def test_http_error_before_any_chunk(
+    status: int, kind: ErrorKind, style: str, framing: str
+) -> None:
     reply = error_reply(status, f"provider says no ({status})", style=style)  # type: ignore[arg-type]
+    if framing == "chunked":  # the error body itself split into 1-byte chunks
+        reply = with_chunking(reply, 1)
+        reply.framing = "chunked"
     events = await run(reply)
     assert len(events) == 1
     err = events[0]
@@ -455,3 +476,61 @@ async def test_closing_the_generator_early_closes_the_connection() -> None:
                 if isinstance(ev, TextDelta):
                     break
         await asyncio.wait_for(srv.requests[0].disconnected.wait(), 1.0)
+
+
+async def test_cancel_while_the_consumer_awaits_elsewhere_with_aclosing() -> None:
+    # The cancel lands in the consumer's own await (not inside the generator); aclosing
+    # is what closes the stream then. Consumers must use it.
+    reply = Reply(openai_events([f"w{i} " for i in range(200)]), delay=0.01)
+    seen = asyncio.Event()
+    async with LlmServer(reply) as srv, make_client() as client:
+        endpoint = Endpoint("openai", srv.url, "m")
+
+        async def consume() -> None:
+            stream = get_adapter("openai").stream(endpoint, InferenceRequest("", []), client=client)
+            async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                async for _ev in stream:
+                    seen.set()
+                    await asyncio.sleep(10)  # e.g. a slow database write
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(seen.wait(), 5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(srv.requests[0].disconnected.wait(), 1.0)
+
+
+# ----------------------------------------------------------------- wrong URL / server kind
+
+
+async def test_redirect_is_a_config_error_naming_the_target() -> None:
+    reply = Reply(
+        [], status=301, headers={"location": "https://elsewhere.example/v1"}, framing="length"
+    )
+    events = await run(reply)
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.CONFIG and err.status == 301
+    assert "https://elsewhere.example/v1" in err.message
+
+
+async def test_html_page_with_200_is_not_an_event_stream() -> None:
+    page = b"<!DOCTYPE html>\n<html><body>Welcome to nginx!</body></html>\n"
+    events = await run(Reply([page], headers={"content-type": "text/html"}))
+    assert len(events) == 1
+    err = events[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.PROTOCOL
+    assert "not an event stream" in err.message and "text/html" in err.message
+
+
+async def test_empty_event_stream_is_a_cut() -> None:
+    events = await run(Reply([]))
+    assert events == [StreamError(ErrorKind.NETWORK, STREAM_CUT)]
+
+
+async def test_content_parts_list_is_read_as_text() -> None:
+    parts = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    chunks = [sse(openai_chunk({"content": parts})), b"data: [DONE]\n\n"]
+    events = await run(Reply(chunks))
+    assert events == [TextDelta("ab"), Finish(None)]

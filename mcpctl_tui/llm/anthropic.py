@@ -35,7 +35,13 @@ from mcpctl_tui.llm.events import (
 )
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
-from mcpctl_tui.llm.transport import STREAM_CUT, malformed, stream_error_event, stream_http
+from mcpctl_tui.llm.transport import (
+    STREAM_CUT,
+    malformed,
+    not_a_stream,
+    stream_error_event,
+    stream_http,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -156,17 +162,21 @@ def anthropic_headers(endpoint: Endpoint) -> dict[str, str]:
 class AnthropicDecoder:
     __slots__ = (
         "_blocks",
+        "_content_type",
         "_done",
         "_endpoint",
         "_input",
         "_output",
+        "_seen",
         "_sse",
         "_stop",
         "_tools",
     )
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, content_type: str = "text/event-stream") -> None:
         self._endpoint = endpoint
+        self._content_type = content_type
+        self._seen = False
         self._sse = SSEParser()
         self._done = False
         self._stop: str | None = None
@@ -185,15 +195,21 @@ class AnthropicDecoder:
             # was lost; without it the reply was cut.
             if self._stop is not None:
                 out.append(Finish(self._stop))
+            elif not self._seen and "event-stream" not in self._content_type:
+                out.append(not_a_stream(self._content_type))
             else:
                 out.append(StreamError(ErrorKind.NETWORK, STREAM_CUT))
         return out
 
     def _events(self, sse_events: list[SSEEvent]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
+        if sse_events:
+            self._seen = True
         for sse in sse_events:
             if self._done:
                 break
+            if not sse.data.strip():
+                continue  # an empty data line: a keep-alive, not an error
             try:
                 obj = json.loads(sse.data)
             except ValueError:
@@ -278,6 +294,6 @@ class AnthropicAdapter:
             messages_url(endpoint.url),
             headers=anthropic_headers(endpoint),
             body=anthropic_body(endpoint, request),
-            decoder=lambda _resp: AnthropicDecoder(endpoint),
+            decoder=lambda resp: AnthropicDecoder(endpoint, resp.headers.get("content-type", "")),
             client=client,
         )

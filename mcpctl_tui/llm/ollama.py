@@ -30,7 +30,13 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from mcpctl_tui.llm.transport import STREAM_CUT, malformed, stream_error_event, stream_http
+from mcpctl_tui.llm.transport import (
+    STREAM_CUT,
+    malformed,
+    not_a_stream,
+    stream_error_event,
+    stream_http,
+)
 
 TOP_LEVEL = frozenset({"format", "keep_alive", "think"})
 
@@ -113,10 +119,12 @@ def ollama_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 class OllamaDecoder:
-    __slots__ = ("_done", "_endpoint", "_partial", "_tools")
+    __slots__ = ("_content_type", "_done", "_endpoint", "_lines", "_partial", "_tools")
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, content_type: str = "application/x-ndjson") -> None:
         self._endpoint = endpoint
+        self._content_type = content_type
+        self._lines = 0  # JSON lines read
         self._partial: list[bytes] = []
         self._done = False
         self._tools = 0
@@ -161,9 +169,13 @@ class OllamaDecoder:
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
-            out.append(malformed(line))
+            if not self._lines and "json" not in self._content_type:
+                out.append(not_a_stream(self._content_type, "NDJSON"))
+            else:
+                out.append(malformed(line))
             self._done = True
             return
+        self._lines += 1
         if obj.get("error"):
             out.append(stream_error_event(obj, self._endpoint))
             self._done = True
@@ -213,6 +225,6 @@ class OllamaAdapter:
             chat_url(endpoint.url),
             headers=ollama_headers(endpoint),
             body=ollama_body(endpoint, request),
-            decoder=lambda _resp: OllamaDecoder(endpoint),
+            decoder=lambda resp: OllamaDecoder(endpoint, resp.headers.get("content-type", "")),
             client=client,
         )

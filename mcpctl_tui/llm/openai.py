@@ -34,6 +34,7 @@ from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
     malformed,
+    not_a_stream,
     stream_error_event,
     stream_http,
 )
@@ -99,13 +100,15 @@ def openai_headers(endpoint: Endpoint) -> dict[str, str]:
 class OpenAIDecoder:
     """SSE ``chat.completion.chunk`` events -> typed events."""
 
-    __slots__ = ("_done", "_endpoint", "_finish", "_json_body", "_sse")
+    __slots__ = ("_content_type", "_done", "_endpoint", "_finish", "_json_body", "_seen", "_sse")
 
     def __init__(self, endpoint: Endpoint, content_type: str = "text/event-stream") -> None:
         self._endpoint = endpoint
+        self._content_type = content_type
         self._sse = SSEParser()
         self._finish: str | None = None
         self._done = False
+        self._seen = False  # any SSE event at all
         # A non-streaming answer (stream ignored): collect the body, read it at the end.
         self._json_body: list[bytes] | None = (
             [] if content_type.startswith("application/json") else None
@@ -124,17 +127,23 @@ class OpenAIDecoder:
         if not self._done:
             if self._finish is not None:
                 out.append(Finish(self._finish))
+            elif not self._seen and "event-stream" not in self._content_type:
+                out.append(not_a_stream(self._content_type))
             else:
                 out.append(StreamError(ErrorKind.NETWORK, STREAM_CUT))
         return out
 
     def _events(self, sse_events: list[SSEEvent]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
+        if sse_events:
+            self._seen = True
         for sse in sse_events:
             if self._done:
                 break
             data = sse.data
-            if data == "[DONE]":
+            if data == "[DONE]" or (len(data) < 12 and data.strip() in ("[DONE]", "")):
+                if not data.strip():
+                    continue  # an empty data line: a keep-alive, not an error
                 out.append(Finish(self._finish))
                 self._done = True
                 break
@@ -170,10 +179,16 @@ class OpenAIDecoder:
         if delta:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
-                out.append(ThinkingDelta(reasoning))
+                if type(reasoning) is not str:
+                    reasoning = _text(reasoning)
+                if reasoning:
+                    out.append(ThinkingDelta(reasoning))
             content = delta.get("content")
             if content:
-                out.append(TextDelta(content))
+                if type(content) is not str:
+                    content = _text(content)
+                if content:
+                    out.append(TextDelta(content))
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 for pos, tc in enumerate(tool_calls):
@@ -217,6 +232,15 @@ class OpenAIDecoder:
             out.append(_usage(obj["usage"]))
         out.append(Finish(self._finish or "stop"))
         return out
+
+
+def _text(value: Any) -> str:
+    """Text from a string, or from a list of content parts (``[{"type": "text", "text"}]``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text") or "" if isinstance(p, dict) else str(p) for p in value)
+    return str(value)
 
 
 def _usage(usage: Any) -> Usage:

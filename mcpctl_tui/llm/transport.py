@@ -137,15 +137,30 @@ async def stream_http(
             if response.status_code >= 400:
                 yield await _status_error(response, endpoint, host)
                 return
+            if response.status_code >= 300:
+                where = response.headers.get("location", "elsewhere")
+                yield StreamError(
+                    ErrorKind.CONFIG,
+                    f"HTTP {response.status_code} from {host}: redirected to "
+                    f"{one_line(where, 120)}; set the LLM's URL to the final address",
+                    response.status_code,
+                )
+                return
             dec = decoder(response)
             try:
                 async for chunk in response.aiter_bytes():
-                    events = dec.feed(chunk)
+                    try:
+                        events = dec.feed(chunk)
+                    except Exception as exc:  # a decoder bug must not crash the caller
+                        events = [_unreadable(exc)]
                     for ev in events:
                         yield ev
                         if type(ev) is Finish or type(ev) is StreamError:
                             return
-                tail = dec.end()
+                try:
+                    tail = dec.end()
+                except Exception as exc:
+                    tail = [_unreadable(exc)]
             except httpx.ReadTimeout:
                 yield StreamError(
                     ErrorKind.TIMEOUT, f"{host} sent nothing for {READ_TIMEOUT:.0f} s; gave up"
@@ -168,6 +183,21 @@ async def stream_http(
     finally:
         if own:
             await http.aclose()
+
+
+def _unreadable(exc: Exception) -> StreamError:
+    return StreamError(
+        ErrorKind.PROTOCOL, f"unreadable stream ({type(exc).__name__}: {one_line(str(exc), 120)})"
+    )
+
+
+def not_a_stream(content_type: str, what: str = "an event stream") -> StreamError:
+    """Bytes came, but nothing in them was an event: the URL points at something else."""
+    return StreamError(
+        ErrorKind.PROTOCOL,
+        f"the server's reply is not {what} (content-type {content_type or 'none'}); "
+        "check the LLM's URL and type",
+    )
 
 
 def _reason(exc: BaseException) -> str:
