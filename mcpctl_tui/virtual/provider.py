@@ -49,7 +49,7 @@ class ProviderOptions:
     # A foreign row whose heartbeat is older than this counts as gone (adoptable).
     heartbeat_timeout: float = 90.0
     # SQLite has no NOTIFY: how often an idle provider looks for pending tasks.
-    poll_interval: float = 0.02
+    poll_interval: float = 0.01
     # How often running tasks are checked for a cancel (PostgreSQL also gets a NOTIFY).
     cancel_check_interval: float = 0.1
     # PostgreSQL: look anyway this often in case a notification was lost.

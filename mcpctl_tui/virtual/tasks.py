@@ -3,22 +3,30 @@
 Every status change is guarded by the status it expects (``WHERE status IN (...)``), so
 a caller's cancel, a provider's finish and the GC's timeout never overwrite each other:
 whoever moves first wins and the others see ``rowcount == 0``.
+
+On PostgreSQL the hot path (insert, claim, append, finish, reads) runs as single
+statements on an autocommit connection, the NOTIFY folded into the same statement
+(``SELECT pg_notify(...) FROM <CTE>``): one statement is atomic on its own, and skipping
+BEGIN/COMMIT saves two round trips per write, which is most of the relay's latency.
+SQLite keeps ordinary write transactions (BEGIN IMMEDIATE queues writers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, Table, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import InferenceChunk, InferenceTask, Llm, TaskStatus
-from mcpctl_tui.store.types import LlmStatus, utcnow
-from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL, notify
+from mcpctl_tui.store.types import JsonType, LlmStatus, utcnow
+from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
 
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED, TaskStatus.RUNNING)
 SERVING_STATUSES = (TaskStatus.CLAIMED, TaskStatus.RUNNING)
@@ -31,24 +39,50 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
+_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(store: Store) -> AsyncEngine:
+    """The store's engine without transactions (same pool)."""
+    engine = _AUTOCOMMIT.get(store.engine)
+    if engine is None:
+        engine = _AUTOCOMMIT[store.engine] = store.engine.execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+    return engine
+
+
+@asynccontextmanager
+async def _reader(store: Store) -> AsyncIterator[AsyncConnection]:
+    engine = store.engine if store.is_sqlite else _autocommit(store)
+    async with engine.connect() as conn:
+        yield conn
+
+
+def _notify_col(channel: str, payload: object) -> Any:
+    return func.pg_notify(channel, str(payload))
+
+
 async def insert_task(store: Store, llm_id: int, request: dict[str, Any]) -> int:
     now = utcnow()
+    ins = (
+        insert(_task)
+        .values(
+            llm_id=llm_id,
+            status=TaskStatus.PENDING,
+            request=request,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(_task.c.id)
+    )
+    if not store.is_sqlite:
+        t = ins.cte("t")
+        async with _autocommit(store).connect() as conn:
+            stmt = select(t.c.id, _notify_col(TASK_CHANNEL, llm_id))
+            return int((await conn.execute(stmt)).one()[0])
     async with store.transaction() as s:
-        task_id = (
-            await s.execute(
-                insert(InferenceTask)
-                .values(
-                    llm_id=llm_id,
-                    status=TaskStatus.PENDING,
-                    request=request,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(InferenceTask.id)
-            )
-        ).scalar_one()
-        await notify(s, store, TASK_CHANNEL, llm_id)
-    return int(task_id)
+        return int((await s.execute(ins)).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +116,12 @@ async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> C
         .values(status=TaskStatus.CLAIMED, claimed_by=session_id, claimed_at=now, updated_at=now)
         .returning(_task.c.id, _task.c.llm_id, _task.c.request)
     )
-    async with store.transaction() as s:
-        row = (await s.execute(stmt)).first()
-        if row is not None:
-            await notify(s, store, CHUNK_CHANNEL, row.id)
+    if store.is_sqlite:
+        async with store.transaction() as s:
+            row = (await s.execute(stmt)).first()
+    else:
+        async with _autocommit(store).connect() as conn:
+            row = (await conn.execute(stmt)).first()
     if row is None:
         return None
     return ClaimedTask(id=row.id, llm_id=row.llm_id, request=row.request)
@@ -100,8 +136,8 @@ async def has_pending(store: Store, llm_ids: Sequence[int]) -> bool:
         .where(InferenceTask.status == TaskStatus.PENDING, InferenceTask.llm_id.in_(llm_ids))
         .limit(1)
     )
-    async with store.session() as s:
-        return (await s.execute(q)).first() is not None
+    async with _reader(store) as conn:
+        return (await conn.execute(q)).first() is not None
 
 
 async def append_chunk(
@@ -124,21 +160,33 @@ async def append_chunk(
     if final is not None:
         values["finished_at"] = now
         values["error"] = error
-    async with store.transaction() as s:
-        res = await s.execute(
-            update(_task)
-            .where(
-                _task.c.id == task_id,
-                _task.c.claimed_by == session_id,
-                _task.c.status.in_(SERVING_STATUSES),
+    guard = update(_task).where(
+        _task.c.id == task_id,
+        _task.c.claimed_by == session_id,
+        _task.c.status.in_(SERVING_STATUSES),
+    )
+    if not store.is_sqlite:
+        # One statement: the guarded UPDATE, the INSERT fed by it, and the NOTIFY.
+        u = guard.values(**values).returning(_task.c.id).cte("u")
+        cols = [u.c.id, _notify_col(CHUNK_CHANNEL, task_id)]
+        if payload:
+            i = (
+                insert(_chunk)
+                .from_select(
+                    ["task_id", "seq", "payload"],
+                    select(u.c.id, literal(seq, Integer), literal(payload, JsonType)),
+                )
+                .returning(_chunk.c.seq)
+                .cte("i")
             )
-            .values(**values)
-        )
-        if _rowcount(res) != 1:
+            cols.append(select(func.count()).select_from(i).scalar_subquery())
+        async with _autocommit(store).connect() as conn:
+            return (await conn.execute(select(*cols))).first() is not None
+    async with store.transaction() as s:
+        if _rowcount(await s.execute(guard.values(**values))) != 1:
             return False
         if payload:
             await s.execute(insert(_chunk).values(task_id=task_id, seq=seq, payload=payload))
-        await notify(s, store, CHUNK_CHANNEL, task_id)
     return True
 
 
@@ -148,8 +196,8 @@ async def read_chunks(store: Store, task_id: int, after_seq: int) -> list[tuple[
         .where(_chunk.c.task_id == task_id, _chunk.c.seq > after_seq)
         .order_by(_chunk.c.seq)
     )
-    async with store.session() as s:
-        return [(r.seq, r.payload) for r in (await s.execute(q))]
+    async with _reader(store) as conn:
+        return [(r.seq, r.payload) for r in (await conn.execute(q))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +227,8 @@ async def task_state(store: Store, task_id: int) -> TaskState | None:
         .join(Llm, Llm.id == InferenceTask.llm_id)
         .where(InferenceTask.id == task_id)
     )
-    async with store.session() as s:
-        row = (await s.execute(q)).first()
+    async with _reader(store) as conn:
+        row = (await conn.execute(q)).first()
     return TaskState(*row) if row is not None else None
 
 
@@ -194,22 +242,20 @@ async def finish_task(
 ) -> bool:
     """Move an open task to a final status (guarded); True if this call did it."""
     now = utcnow()
+    upd = (
+        update(_task)
+        .where(_task.c.id == task_id, _task.c.status.in_(list(only_from)))
+        .values(status=status, error=error, finished_at=now, updated_at=now)
+    )
+    if not store.is_sqlite:
+        u = upd.returning(_task.c.id).cte("u")
+        cols = [u.c.id, _notify_col(CHUNK_CHANNEL, task_id)]
+        if status == TaskStatus.CANCELLED:
+            cols.append(_notify_col(CANCEL_CHANNEL, task_id))
+        async with _autocommit(store).connect() as conn:
+            return (await conn.execute(select(*cols))).first() is not None
     async with store.transaction() as s:
-        res = await s.execute(
-            update(_task)
-            .where(_task.c.id == task_id, _task.c.status.in_(list(only_from)))
-            .values(status=status, error=error, finished_at=now, updated_at=now)
-        )
-        done = _rowcount(res) == 1
-        if done:
-            await notify(s, store, CHUNK_CHANNEL, task_id)
-            if status == TaskStatus.CANCELLED:
-                await notify(s, store, CANCEL_CHANNEL, task_id)
-    return done
-
-
-async def delete_chunks(s: AsyncSession, task_id: int) -> None:
-    await s.execute(_chunk.delete().where(_chunk.c.task_id == task_id))
+        return _rowcount(await s.execute(upd)) == 1
 
 
 async def not_serving(store: Store, session_id: str, task_ids: Sequence[int]) -> list[int]:
@@ -220,5 +266,5 @@ async def not_serving(store: Store, session_id: str, task_ids: Sequence[int]) ->
         _task.c.id.in_(list(task_ids)),
         (_task.c.status.not_in(SERVING_STATUSES)) | (_task.c.claimed_by != session_id),
     )
-    async with store.session() as s:
-        return [int(r) for r in (await s.execute(q)).scalars()]
+    async with _reader(store) as conn:
+        return [int(r) for r in (await conn.execute(q)).scalars()]
