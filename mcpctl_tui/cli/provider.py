@@ -41,6 +41,13 @@ def provider_group() -> None:
     help="A foreign row silent this long may be adopted (default 90).",
 )
 @click.option("--poll-interval", type=float, help="SQLite: seconds between looks for work.")
+@click.option(
+    "--gc-interval",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds between lifecycle sweeps this process runs (0: none).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each task.")
 @click.pass_obj
 def serve(
@@ -50,11 +57,13 @@ def serve(
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     poll_interval: float | None,
+    gc_interval: float,
     verbose: bool,
 ) -> None:
     """Serve the LLMs of a provider file until SIGINT/SIGTERM."""
     from dataclasses import replace
 
+    from mcpctl_tui.virtual.gc import GcBounds
     from mcpctl_tui.virtual.provider import ProviderOptions, ProviderSession
     from mcpctl_tui.virtual.provider_config import ProviderConfigError, load_provider_config
     from mcpctl_tui.virtual.registration import load_or_create_session_id
@@ -75,8 +84,11 @@ def serve(
         if heartbeat_interval <= 0:
             raise click.BadParameter("must be positive", param_hint="--heartbeat-interval")
         config = replace(config, heartbeat_interval=heartbeat_interval)
+    timeout = heartbeat_timeout or settings.heartbeat_timeout
     options = ProviderOptions(
-        heartbeat_timeout=heartbeat_timeout or settings.heartbeat_timeout,
+        heartbeat_timeout=timeout,
+        gc_interval=max(0.0, gc_interval),
+        gc_bounds=GcBounds(heartbeat_timeout=timeout, inactive_ttl=settings.inactive_ttl),
         **({"poll_interval": poll_interval} if poll_interval else {}),
     )
     session_id = load_or_create_session_id(config.state_path())

@@ -29,6 +29,7 @@ from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_request, encode_event
+from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, TASK_CHANNEL, Listener, wait_event
 from mcpctl_tui.virtual.provider_config import COMMAND_TYPE, ProviderConfig
 from mcpctl_tui.virtual.registration import (
@@ -56,6 +57,9 @@ class ProviderOptions:
     fallback_interval: float = 1.0
     # Events per chunk row at most.
     max_batch: int = 4096
+    # The lifecycle sweep this long-running process also runs (0: none).
+    gc_interval: float = 60.0
+    gc_bounds: GcBounds | None = None
 
 
 class ChunkWriter:
@@ -200,6 +204,16 @@ class ProviderSession:
             asyncio.create_task(self._claim_loop(stop), name="provider-claim"),
             asyncio.create_task(self._watch_loop(stop), name="provider-watch"),
         ]
+        if self.options.gc_interval > 0:
+            bounds = self.options.gc_bounds or GcBounds(
+                heartbeat_timeout=self.options.heartbeat_timeout
+            )
+            loops.append(
+                asyncio.create_task(
+                    sweep_forever(self.store, bounds, interval=self.options.gc_interval, stop=stop),
+                    name="provider-gc",
+                )
+            )
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
