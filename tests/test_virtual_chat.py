@@ -12,7 +12,7 @@ from sqlalchemy import select
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import TextDelta
-from mcpctl_tui.llm.request import Message
+from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, ChatMessage, InferenceTask, Llm, TaskStatus
@@ -223,3 +223,34 @@ async def test_cancel_both_ways(store: Store, db_url: str, tmp_path: Path) -> No
 
 def _disconnects(up: ServerProcess) -> int:
     return sum(1 for e in up.events() if e.get("event") == "disconnect")
+
+
+async def test_relay_yields_the_same_events_as_the_adapter(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    """Thinking, text, parallel tool-call fragments, usage and finish, split across
+    chunks: the relay hands the caller exactly what the adapter gave the provider."""
+    from tests.llm_servers import ToolCallSpec, collect
+
+    reply = openai_reply(
+        ["Hel", "lo ", "wörld"],
+        reasoning=["let me ", "think"],
+        tool_calls=[
+            ToolCallSpec("call_a", "search", '{"q": "relay"}', pieces=3),
+            ToolCallSpec("call_b", "fetch", '{"url": "x"}', pieces=2),
+        ],
+        finish_reason="tool_calls",
+        usage=(21, 9),
+    )
+    async with ServerProcess([reply], workdir=tmp_path) as up:
+        direct = await collect("openai", up.url)
+        pf = write_provider_file(
+            tmp_path / "p.yaml", [openai_llm("relay", up.url)], state_file=tmp_path / "s"
+        )
+        async with ProviderProc(db_url, pf), VirtualLlmService(store, OPTS) as virt:
+            # The same request collect() sends by default.
+            request = InferenceRequest(system="be brief", messages=[Message("user", "hi")])
+            target = await llm_id(store, "relay")
+            relayed = [e async for e in virt.enqueue_infer_task(target, request)]
+    assert len(direct) > 10
+    assert relayed == direct

@@ -318,3 +318,51 @@ async def test_provider_status_lists_sessions(store: Store, db_url: str, tmp_pat
     sid = (tmp_path / "s").read_text().strip()
     assert f"session {sid}  live" in text
     assert "llm   cmd-llm  active" in text and "agent cmd-agent  active" in text
+
+
+async def test_concurrency_limit_and_own_llms_only(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    # A task for an LLM the provider does not publish stays pending.
+    async with store.transaction() as s:
+        s.add(Llm(name="elsewhere", type="command", kind=LlmKind.VIRTUAL,
+                  provider_session_id="other", last_heartbeat_at=utcnow()))  # fmt: skip
+    pf = write_provider_file(
+        tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid", concurrency=2
+    )
+    async with ProviderProc(db_url, pf):
+        llm = await row(store, Llm, "cmd-llm")
+        other = await row(store, Llm, "elsewhere")
+        assert llm is not None and other is not None
+        foreign = await tasks.insert_task(store, other.id, encode_request(req("no")))
+        ids = [
+            await tasks.insert_task(
+                store, llm.id, encode_request(req(f"{i}", cmd_first_delay=0.6, cmd_chunks=1))
+            )
+            for i in range(4)
+        ]
+        seen_busy: list[int] = []
+
+        async def all_done() -> bool:
+            rows = [await task_row(store, t) for t in ids]
+            busy = sum(r.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for r in rows)
+            seen_busy.append(busy)
+            return all(r.status == TaskStatus.COMPLETED for r in rows)
+
+        await eventually(all_done, within=20, step=0.05)
+        assert max(seen_busy) == 2  # two at once, never more
+        assert (await task_row(store, foreign)).status == TaskStatus.PENDING
+
+
+async def test_a_deleted_row_is_published_again(store: Store, db_url: str, tmp_path: Path) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], [AGENT], state_file=tmp_path / "s")
+    async with ProviderProc(db_url, pf, heartbeat_interval=0.2):
+        agent = await row(store, Agent, "cmd-agent")
+        assert agent is not None
+        async with store.transaction() as s:
+            await s.delete(await s.get(Agent, agent.id))
+
+        async def back() -> bool:
+            return await row(store, Agent, "cmd-agent") is not None
+
+        await eventually(back, within=5)

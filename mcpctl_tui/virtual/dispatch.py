@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.engine import Store, StoreError
@@ -54,6 +55,16 @@ class DispatchOptions:
     # PostgreSQL: wake anyway this often in case a notification was lost.
     fallback_interval: float = 0.5
 
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> DispatchOptions:
+        """Defaults, with the heartbeat timeout of the config file (if it is readable)."""
+        if settings is None:
+            try:
+                settings = load_settings()
+            except ConfigError:
+                settings = Settings()
+        return cls(heartbeat_timeout=settings.heartbeat_timeout)
+
 
 def _ago(when: datetime | None) -> str:
     if when is None:
@@ -73,7 +84,7 @@ class VirtualLlmService:
 
     def __init__(self, store: Store, options: DispatchOptions | None = None) -> None:
         self.store = store
-        self.options = options or DispatchOptions()
+        self.options = options or DispatchOptions.from_settings()
         self._listener = Listener(store, (CHUNK_CHANNEL,))
         self._streams = 0
 

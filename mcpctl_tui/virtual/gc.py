@@ -14,7 +14,6 @@ the others skip, on SQLite the write lock (BEGIN IMMEDIATE) queues them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.sql.dml import Update
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
+from mcpctl_tui.virtual.notify import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,4 @@ async def sweep_forever(
                 log.debug("%s", result.summary())
         except (StoreError, SQLAlchemyError, OSError) as exc:
             log.warning("gc sweep failed: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(interval):
-                await stop.wait()
+        await sleep_unless(stop, interval)

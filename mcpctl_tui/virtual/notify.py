@@ -119,3 +119,14 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
             return False
     event.clear()
     return True
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stop`` is set (which stays set)."""
+    if stop.is_set():
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        pass

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
@@ -30,7 +31,13 @@ from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_request, encode_event
 from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
-from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, TASK_CHANNEL, Listener, wait_event
+from mcpctl_tui.virtual.notify import (
+    CANCEL_CHANNEL,
+    TASK_CHANNEL,
+    Listener,
+    sleep_unless,
+    wait_event,
+)
 from mcpctl_tui.virtual.provider_config import COMMAND_TYPE, ProviderConfig
 from mcpctl_tui.virtual.registration import (
     Offline,
@@ -43,6 +50,8 @@ from mcpctl_tui.virtual.registration import (
 from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 
 log = logging.getLogger(__name__)
+
+WRITE_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +117,23 @@ class ChunkWriter:
                 del self._buf[: self._max_batch]
                 last = not self._buf and self._final is not None
                 status, error = self._final if last and self._final else (None, None)
-                ok = await tasks.append_chunk(
+                ok = await self._append(batch, status, error)
+                if not ok:
+                    self.lost = True
+                    return
+                self._seq += 1
+                self.chunks_written += len(batch)
+            if self._closing or self._final is not None:
+                return
+
+    async def _append(
+        self, batch: list[list[Any]], status: TaskStatus | None, error: str | None
+    ) -> bool:
+        # A store hiccup (PostgreSQL restart, a long SQLite lock) gets a few retries; after
+        # that the task is failed if possible so its caller is not left waiting.
+        for attempt in range(WRITE_RETRIES):
+            try:
+                return await tasks.append_chunk(
                     self._store,
                     self._task_id,
                     self._session_id,
@@ -117,13 +142,17 @@ class ChunkWriter:
                     final=status,
                     error=error,
                 )
-                if not ok:
-                    self.lost = True
-                    return
-                self._seq += 1
-                self.chunks_written += len(batch)
-            if self._closing or self._final is not None:
-                return
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                log.warning("task %d: chunk write failed (%s); retrying", self._task_id, exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+            await tasks.finish_task(
+                self._store,
+                self._task_id,
+                TaskStatus.ERROR,
+                "provider could not write the reply to the store",
+            )
+        return False
 
     async def close(self) -> None:
         """Flush what is queued and stop."""
@@ -250,9 +279,7 @@ class ProviderSession:
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         expected = (len(self.config.llms), len(self.config.agents))
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.heartbeat_interval):
-                    await stop.wait()
+            await sleep_unless(stop, self.config.heartbeat_interval)
             if stop.is_set():
                 return
             try:
@@ -270,7 +297,7 @@ class ProviderSession:
                         )
                     except RegistrationRefused as exc:
                         log.warning("%s", exc)
-            except StoreError as exc:
+            except (StoreError, SQLAlchemyError, OSError) as exc:
                 log.warning("heartbeat failed: %s", exc)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
@@ -287,6 +314,11 @@ class ProviderSession:
                 ids = self.llm_ids
                 if not sqlite or await tasks.has_pending(self.store, ids):
                     claimed = await tasks.claim_task(self.store, self.session_id, ids)
+            except (StoreError, SQLAlchemyError, OSError) as exc:
+                self._slots.release()
+                log.warning("claim failed (%s); retrying in 1 s", exc)
+                await sleep_unless(stop, 1.0)
+                continue
             except BaseException:
                 self._slots.release()
                 raise
@@ -316,7 +348,7 @@ class ProviderSession:
                 continue
             try:
                 gone = await tasks.not_serving(self.store, self.session_id, list(self._serving))
-            except StoreError as exc:
+            except (StoreError, SQLAlchemyError, OSError) as exc:
                 log.warning("cancel check failed: %s", exc)
                 continue
             for task_id in gone:

@@ -93,7 +93,10 @@ class ClaimedTask:
 
 
 async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> ClaimedTask | None:
-    """Take the oldest pending task of ``llm_ids``, or None.
+    """Take the oldest pending task of ``llm_ids`` that this session still owns, or None.
+
+    Ownership is re-checked in the statement: a session that stalled past the heartbeat
+    timeout may have had its rows adopted by another session, and must not serve them.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets several providers claim side by side.
     SQLite: the write lock (BEGIN IMMEDIATE) serialises claimers and the status guard
@@ -102,9 +105,10 @@ async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> C
     if not llm_ids:
         return None
     now = utcnow()
+    owned = select(Llm.id).where(Llm.id.in_(llm_ids), Llm.provider_session_id == session_id)
     pick = (
         select(InferenceTask.id)
-        .where(InferenceTask.status == TaskStatus.PENDING, InferenceTask.llm_id.in_(llm_ids))
+        .where(InferenceTask.status == TaskStatus.PENDING, InferenceTask.llm_id.in_(owned))
         .order_by(InferenceTask.id)
         .limit(1)
     )
