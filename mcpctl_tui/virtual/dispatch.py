@@ -49,6 +49,8 @@ class DispatchOptions:
     claim_timeout: float = 60.0
     # SQLite: how often a waiting stream looks for new chunks.
     poll_interval: float = 0.004
+    # ... growing while nothing arrives, up to this (a slow model costs fewer reads).
+    max_poll_interval: float = 0.015
     # How often the task's status and the publisher's heartbeat are checked while
     # no chunk arrives (both backends).
     status_interval: float = 0.25
@@ -189,6 +191,13 @@ class VirtualLlmService:
         next_check = started + opts.status_interval
         while True:
             rows = await tasks.read_chunks(self.store, task_id, last_seq)
+            if not pg:
+                # Fast until the first token (time to first token is what users feel),
+                # then slower while a slow model thinks between tokens.
+                if rows or (last_seq == 0 and time.monotonic() - started < 1.0):
+                    wait = opts.poll_interval
+                else:
+                    wait = min(wait * 1.5, opts.max_poll_interval)
             for seq, payload in rows:
                 last_seq = seq
                 for raw in payload:
