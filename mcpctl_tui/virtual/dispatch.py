@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,7 +105,8 @@ class VirtualLlmService:
     async def _unlisten(self) -> None:
         self._streams -= 1
         if self._streams == 0:
-            await self._listener.close()
+            with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+                await self._listener.close()
 
     async def __aenter__(self) -> VirtualLlmService:
         return self
@@ -158,31 +159,37 @@ class VirtualLlmService:
             try:
                 task_id = await tasks.insert_task(self.store, row.id, encode_request(request))
                 self._listener.subscribe(CHUNK_CHANNEL, task_id, wake)
-                async for event in self._follow(task_id, row.name, wake):
-                    if is_terminal(event):
-                        finished = True
-                    yield event
-                    if finished:
-                        return
+                async with contextlib.aclosing(self._follow(task_id, row.name, wake)) as events:
+                    async for event in events:
+                        if is_terminal(event):
+                            finished = True
+                        yield event
+                        if finished:
+                            return
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 finished = True  # nothing more to tell the provider through a failing store
                 yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
         finally:
-            if task_id is not None:
-                self._listener.unsubscribe(CHUNK_CHANNEL, task_id, wake)
-                if not finished:
-                    # The caller went away (cancel, aclose, break): stop the provider.
-                    with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
-                        await asyncio.shield(
-                            tasks.finish_task(
-                                self.store, task_id, TaskStatus.CANCELLED, "cancelled by the caller"
+            try:
+                if task_id is not None:
+                    self._listener.unsubscribe(CHUNK_CHANNEL, task_id, wake)
+                    if not finished:
+                        # The caller went away (cancel, aclose, break): stop the provider.
+                        with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+                            await asyncio.shield(
+                                tasks.finish_task(
+                                    self.store,
+                                    task_id,
+                                    TaskStatus.CANCELLED,
+                                    "cancelled by the caller",
+                                )
                             )
-                        )
-            await self._unlisten()
+            finally:
+                await self._unlisten()
 
     async def _follow(
         self, task_id: int, llm_name: str, wake: asyncio.Event
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         opts = self.options
         pg = self._listener.active
         wait = opts.fallback_interval if pg else opts.poll_interval

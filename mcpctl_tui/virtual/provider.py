@@ -257,11 +257,17 @@ class ProviderSession:
     async def shutdown(self, loops: list[asyncio.Task[Any]] | None = None) -> Offline:
         # Rows go inactive and claimed tasks go back first ("at once"); the writers of
         # running tasks then find their tasks gone and stop.
-        offline = await go_offline(self.store, self.session_id)
+        try:
+            offline = await go_offline(self.store, self.session_id)
+        except (StoreError, SQLAlchemyError, OSError) as exc:
+            # The store is gone: the GC retires the rows once their heartbeat is stale.
+            log.warning("could not mark the session offline: %s", exc)
+            offline = Offline(rows=0, requeued=0, failed=0)
         for t in [*(loops or []), *self._serving.values()]:
             t.cancel()
         await asyncio.gather(*(loops or []), *self._serving.values(), return_exceptions=True)
-        await self._listener.close()
+        with contextlib.suppress(Exception):
+            await self._listener.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
