@@ -143,6 +143,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    # Set when the client hangs up while the reply is being written (also right after a
+    # complete reply, if it closes at once): check ``completed`` to tell the two apart.
     disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     completed: bool = False  # the whole reply was written
 
@@ -728,6 +730,7 @@ class ServerProcess:
     ) -> None:
         import tempfile
 
+        self._own_dir = workdir is None
         self._dir = workdir or Path(tempfile.mkdtemp(prefix="llm-server-"))
         self.script = write_script(self._dir / "replies.json", replies)
         self.record = self._dir / "requests.jsonl"
@@ -762,6 +765,10 @@ class ServerProcess:
             if self.proc.returncode is None:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._own_dir:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def requests(self) -> list[dict[str, Any]]:
         """Requests recorded so far: {method, path, headers, json}; disconnects as events."""

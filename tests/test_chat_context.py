@@ -11,6 +11,7 @@ from mcpctl_tui.chat.context import ChatOverrides, prepare_context
 from mcpctl_tui.chat.errors import UnknownPersonality
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Message
+from mcpctl_tui.store.chat_queries import load_chat_rows
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.types import LlmKind, MessageStatus
@@ -54,6 +55,8 @@ async def _world(store: Store) -> dict[str, int]:
     await bind(store, pirate, ids["g_bound"], priority=50)
     await bind(store, pirate, ids["d_pirate"])
     await bind(store, pirate, ids["p1"], priority=99)  # project prompt: keeps its place
+    # another agent's personality binding reaches only that agent
+    await bind(store, await add_personality(store, b, "pirate"), ids["g_free"])
     return ids
 
 
@@ -196,7 +199,7 @@ async def test_llm_row_and_kind(store: Store) -> None:
     )
 
 
-async def test_four_round_trips(store: Store) -> None:
+async def test_two_round_trips(store: Store) -> None:
     """prepare_context is on the time-to-first-token path: a fixed, small number of queries."""
     ids = await _world(store)
     t = await add_thread(
@@ -214,4 +217,15 @@ async def test_four_round_trips(store: Store) -> None:
         event.remove(store.engine.sync_engine, "before_cursor_execute", count)
     assert len(ctx.history) == 30
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 4, statements
+    assert len(selects) == 2, statements
+
+
+async def test_candidate_prompts_are_only_this_agents(store: Store) -> None:
+    """A prompt bound only to another agent's personality is not even loaded."""
+    ids = await _world(store)
+    async with store.session() as s:
+        rows = await load_chat_rows(s, "a", None)
+    loaded = {c.prompt.id for c in rows.prompts}
+    assert loaded == {
+        ids[k] for k in ("d_low", "d_hi_b", "d_hi_a", "d_empty", "d_pirate", "p1", "p2", "g_bound")
+    }

@@ -373,3 +373,45 @@ async def test_save_overrides_into_agent_default_params(store: Store) -> None:
     async with store.session() as s:
         agent = await s.get(Agent, a)
         assert agent is not None and agent.default_params == saved
+
+
+async def test_long_reply_of_tiny_deltas_is_exact(store: Store) -> None:
+    """Thousands of one-character deltas (text is joined in blocks) come back exactly."""
+    system = "".join(chr(0x41 + i % 26) + ("é" if i % 7 == 0 else "") for i in range(3000))
+    llm = await add_llm(store)
+    await add_agent(store, "a", llm, system_prompt=system, default_params={"echo_chunk_chars": 1})
+    async with ChatService(store) as svc:
+        ended = await svc.run_one_inference("a", "q")
+    assert ended.chunks == len(system + ECHO_SEPARATOR + "q")
+    assert ended.text == system + ECHO_SEPARATOR + "q"
+    rows = await _messages(store, ended.thread_id)
+    assert rows[1].content == ended.text
+
+
+async def test_resume_sends_tool_turns_and_tool_calls(store: Store) -> None:
+    from tests.chat_seed import add_thread
+
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}
+    async with LlmServer(openai_reply(["done"])) as srv:
+        a = await _openai_agent(store, srv.url)
+        t = await add_thread(
+            store,
+            a,
+            [
+                {"role": "user", "content": "use f"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "content": '{"y": 2}', "tool_call_id": "call_1"},
+            ],
+        )
+        async with ChatService(store) as svc:
+            ended = await svc.run_one_inference("a", "and now?", thread_id=t)
+        assert ended.status == MessageStatus.COMPLETE
+        assert srv.requests[0].json["messages"] == [
+            {"role": "system", "content": "SYS"},
+            {"role": "user", "content": "use f"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "content": '{"y": 2}', "tool_call_id": "call_1"},
+            {"role": "user", "content": "and now?"},
+        ]
+    rows = await _messages(store, t)
+    assert [m.turn_index for m in rows] == [0, 1, 2, 3, 4]

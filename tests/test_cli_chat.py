@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,3 +236,84 @@ async def test_open_store_is_used(db_url: str) -> None:
     assert res.code == 1 and res.err == "Error: agent a not found\n"
     s = await open_store(db_url)
     await s.close()
+
+
+async def _spawn(db_url: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mcpctl_tui",
+        "--db",
+        db_url,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_ctrl_c_cancels_the_reply_and_keeps_it(store: Store, db_url: str) -> None:
+    llm = await add_llm(store)
+    a = await add_agent(
+        store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.02}
+    )
+    # one-shot: SIGINT mid-reply -> partial reply stored as cancelled, exit 130
+    proc = await _spawn(db_url, "chat", "a", "-m", "hi")
+    assert proc.stdout is not None and proc.stderr is not None
+    first = await asyncio.wait_for(proc.stdout.read(8), 30)
+    assert first
+    proc.send_signal(signal.SIGINT)
+    rest, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 130, err
+    assert b"reply cancelled" in err
+    (thread,) = await _all_threads(store, a)
+    async with store.session() as s:
+        rows = await queries.all_messages(s, thread.id)
+    assert rows[1].status == MessageStatus.CANCELLED
+    assert rows[1].content.encode() == first + rest
+    assert 0 < len(rows[1].content) < 400
+
+    # REPL: SIGINT cancels only the reply; the session goes on
+    proc = await _spawn(db_url, "chat", "a")
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"hello\n")
+    await proc.stdin.drain()
+    assert await asyncio.wait_for(proc.stdout.read(8), 30)
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write(b"/set echo_delay 0\nagain\n/quit\n")
+    await proc.stdin.drain()
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err
+    assert b"reply cancelled" in err
+    assert out.endswith(ECHO_SEPARATOR.encode() + b"again")
+    threads = await _all_threads(store, a)
+    newest = max(threads, key=lambda t: t.id)
+    async with store.session() as s:
+        rows = await queries.all_messages(s, newest.id)
+    assert [(m.role, m.status) for m in rows] == [
+        ("user", MessageStatus.COMPLETE),
+        ("assistant", MessageStatus.CANCELLED),
+        ("user", MessageStatus.COMPLETE),
+        ("assistant", MessageStatus.COMPLETE),
+    ]
+
+
+async def test_closed_pipe_stores_the_turn_quietly(store: Store, db_url: str) -> None:
+    llm = await add_llm(store)
+    a = await add_agent(
+        store, "a", llm, system_prompt="y" * 400, default_params={"echo_delay": 0.01}
+    )
+    cmd = (
+        f"{sys.executable} -m mcpctl_tui --db '{db_url}' chat a -m hi | head -c 5; "
+        'echo " rc=${PIPESTATUS[0]}"'
+    )
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert out == b"yyyyy rc=141\n"
+    assert b"Traceback" not in err and b"Exception ignored" not in err
+    (thread,) = await _all_threads(store, a)
+    async with store.session() as s:
+        rows = await queries.all_messages(s, thread.id)
+    assert rows[1].status == MessageStatus.CANCELLED and rows[1].content.startswith("yyyyy")

@@ -19,7 +19,7 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.http import make_client
-from mcpctl_tui.llm.openai import chat_completions_url
+from mcpctl_tui.llm.openai import chat_completions_url, openai_body
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.tools import ToolCallAccumulator
@@ -352,6 +352,7 @@ async def test_read_timeout_between_chunks() -> None:
     assert text_of(events) == TEXT[0]
     last = events[-1]
     assert isinstance(last, StreamError) and last.kind is ErrorKind.TIMEOUT
+    assert "sent nothing for 0.2 s" in last.message
 
 
 # ----------------------------------------------------------------- the request
@@ -534,3 +535,11 @@ async def test_content_parts_list_is_read_as_text() -> None:
     chunks = [sse(openai_chunk({"content": parts})), b"data: [DONE]\n\n"]
     events = await run(Reply(chunks))
     assert events == [TextDelta("ab"), Finish(None)]
+
+
+def test_max_tokens_becomes_max_completion_tokens_only_for_openai_itself() -> None:
+    req = InferenceRequest("", [Message("user", "u")], params={"max_tokens": 9})
+    hosted = openai_body(Endpoint("openai", "https://api.openai.com/v1", "o3"), req)
+    assert hosted["max_completion_tokens"] == 9 and "max_tokens" not in hosted
+    local = openai_body(Endpoint("vllm", "http://127.0.0.1:8000", "q"), req)
+    assert local["max_tokens"] == 9 and "max_completion_tokens" not in local

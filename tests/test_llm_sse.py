@@ -84,3 +84,32 @@ def test_long_line_in_one_byte_reads_is_linear() -> None:
     elapsed = time.perf_counter() - start
     assert out[0].data.startswith("xxx") and len(out[0].data) == 200_000
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        b"data: x\n\n",
+        b"data: \n\n",
+        b"data:  two\n\n",
+        b"event: e\ndata: x\n\n",
+        b"event: \ndata: x\n\n",
+        b"event: e\ndata:x\n\n",
+        b"event: e\nid: 4\n\n",
+        b"data: a\ndata: b\n\n",
+        b"id: 9\ndata: x\n\n",
+        b": c\ndata: x\n\n",
+    ],
+)
+def test_whole_event_reads_match_byte_by_byte(event: bytes) -> None:
+    # One event per read takes the parser's fast path; one byte per read never does.
+    stream = event * 3
+    fast, _ = parse(stream, len(event))
+    slow, _ = parse(stream, 1)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("size", CHUNKINGS)
+def test_leading_byte_order_mark_is_dropped_once(size: int | None) -> None:
+    events, _ = parse("\ufeffdata: a\n\ndata: \ufeffb\n\n".encode(), size)
+    assert [e.data for e in events] == ["a", "\ufeffb"]

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -28,6 +29,7 @@ from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
+from mcpctl_tui.store.chat_queries import personality_names
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
 
@@ -93,23 +95,26 @@ async def run_turn(
     ended: TurnEnded | None = None
     wrote_newline = True
     thread_id: int | None = sess.thread_id
+    events = svc.send(
+        sess.agent,
+        text,
+        thread_id=sess.thread_id,
+        personality=sess.personality,
+        overrides=sess.overrides,
+    )
     try:
-        async for event in svc.send(
-            sess.agent,
-            text,
-            thread_id=sess.thread_id,
-            personality=sess.personality,
-            overrides=sess.overrides,
-        ):
-            if isinstance(event, TurnStarted):
-                thread_id = sess.thread_id = event.thread_id
-            elif isinstance(event, TextDelta):
-                if sess.stream and event.text:
-                    out.write(for_terminal(event.text))
-                    out.flush()
-                    wrote_newline = event.text.endswith("\n")
-            elif isinstance(event, TurnEnded):
-                ended = event
+        # aclosing: if writing fails (a closed pipe), the turn is still stored, now.
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TurnStarted):
+                    thread_id = sess.thread_id = event.thread_id
+                elif isinstance(event, TextDelta):
+                    if sess.stream and event.text:
+                        out.write(for_terminal(event.text))
+                        out.flush()
+                        wrote_newline = event.text.endswith("\n")
+                elif isinstance(event, TurnEnded):
+                    ended = event
     except asyncio.CancelledError:
         if not wrote_newline and _isatty(out):
             out.write("\n")
@@ -226,7 +231,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
     elif cmd == "/personality":
         if not rest:
             ctx = await svc.prepare(sess.agent, None, sess.personality)
-            shown = ", ".join(ctx.personalities) or "none"
+            async with svc.store.session() as s:
+                names = await personality_names(s, ctx.agent.id)
+            shown = ", ".join(names) or "none"
             err.write(f"personality: {ctx.personality or '(none)'}; available: {shown}\n")
             return True
         await svc.prepare(sess.agent, None, rest)  # unknown -> UnknownPersonality
@@ -343,7 +350,11 @@ def chat_command(
     out, err = sys.stdout, sys.stderr
 
     async def go(store: Store) -> int:
-        async with ChatService(store, virtual=default_virtual_dispatcher(store)) as svc:
+        virtual = default_virtual_dispatcher(store)
+        async with contextlib.AsyncExitStack() as stack:
+            if virtual is not None and hasattr(virtual, "aclose"):
+                stack.push_async_callback(virtual.aclose)
+            svc = await stack.enter_async_context(ChatService(store, virtual=virtual))
             try:
                 if message is None:
                     return await repl(svc, sess, out, err)
@@ -360,7 +371,15 @@ def chat_command(
         sys.exit(code)
 
 
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
+
+
 def _run_with_store(url: str, fn: Callable[[Store], Coroutine[Any, Any, int]]) -> int:
-    with contextlib.suppress(BrokenPipeError):
+    try:
         return run(with_store(url, fn))
-    return 0
+    except BrokenPipeError:
+        # The reader left (``| head``); the turn was stored as cancelled on the way out.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -37,6 +37,7 @@ from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
+    loads,
     malformed,
     not_a_stream,
     stream_error_event,
@@ -60,7 +61,7 @@ def _tool_input(arguments: Any) -> Any:
     if isinstance(arguments, dict):
         return arguments
     try:
-        value = json.loads(arguments or "{}")
+        value = loads(arguments or "{}")
     except ValueError:
         return {"_raw": arguments}  # keep what the model said rather than drop the turn
     return value if isinstance(value, dict) else {"_value": value}
@@ -211,7 +212,7 @@ class AnthropicDecoder:
             if not sse.data.strip():
                 continue  # an empty data line: a keep-alive, not an error
             try:
-                obj = json.loads(sse.data)
+                obj = loads(sse.data)
             except ValueError:
                 obj = None
             if not isinstance(obj, dict):

@@ -32,6 +32,7 @@ from mcpctl_tui.llm.events import (
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
+    loads,
     malformed,
     not_a_stream,
     stream_error_event,
@@ -53,7 +54,7 @@ def chat_url(base: str) -> str:
 def _arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
-            return json.loads(raw or "{}")
+            return loads(raw or "{}")
         except ValueError:
             return raw
     return raw
@@ -165,7 +166,7 @@ class OllamaDecoder:
         if not line:
             return
         try:
-            obj = json.loads(line)
+            obj = loads(line.decode("utf-8", "replace"))
         except ValueError:
             obj = None
         if not isinstance(obj, dict):

@@ -12,7 +12,6 @@ completion is read as such.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +32,7 @@ from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
+    loads,
     malformed,
     not_a_stream,
     stream_error_event,
@@ -79,6 +79,10 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     """The request body. Params go in by name (temperature, top_p, max_tokens, seed, stop,
     and top_k or any other key as a provider extra); None values are left out."""
     body: dict[str, Any] = {k: v for k, v in request.params.items() if v is not None}
+    if "max_tokens" in body and "max_completion_tokens" not in body and _is_openai(endpoint):
+        # OpenAI itself deprecated max_tokens and refuses it for reasoning models;
+        # compatible servers (vLLM, llama.cpp, ...) still want max_tokens.
+        body["max_completion_tokens"] = body.pop("max_tokens")
     options = body.get("stream_options")
     body["stream_options"] = {**(options if isinstance(options, dict) else {})}
     body["stream_options"]["include_usage"] = True
@@ -88,6 +92,13 @@ def openai_body(endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]
     if request.tools:
         body["tools"] = request.tools
     return body
+
+
+def _is_openai(endpoint: Endpoint) -> bool:
+    try:
+        return httpx.URL(endpoint.url.strip()).host == "api.openai.com"
+    except Exception:  # a bad URL is reported when the request is sent
+        return False
 
 
 def openai_headers(endpoint: Endpoint) -> dict[str, str]:
@@ -134,38 +145,52 @@ class OpenAIDecoder:
         return out
 
     def _events(self, sse_events: list[SSEEvent]) -> list[StreamEvent]:
+        # The hot loop of every OpenAI-compatible stream: keep the common chunk (one
+        # content delta) to a handful of dict lookups.
         out: list[StreamEvent] = []
-        if sse_events:
-            self._seen = True
-        for sse in sse_events:
+        if not sse_events:
+            return out
+        self._seen = True
+        for data, event, _id in sse_events:
             if self._done:
                 break
-            data = sse.data
-            if data == "[DONE]" or (len(data) < 12 and data.strip() in ("[DONE]", "")):
-                if not data.strip():
+            if data[:1] != "{":
+                stripped = data.strip()
+                if not stripped:
                     continue  # an empty data line: a keep-alive, not an error
-                out.append(Finish(self._finish))
-                self._done = True
-                break
+                if stripped == "[DONE]":
+                    out.append(Finish(self._finish))
+                    self._done = True
+                    break
+                data = stripped
             try:
-                obj = json.loads(data)
+                obj = loads(data)
             except ValueError:
+                obj = None
+            if type(obj) is not dict:
                 out.append(malformed(data))
                 self._done = True
                 break
-            if not isinstance(obj, dict):
-                out.append(malformed(data))
-                self._done = True
-                break
-            if obj.get("error") or sse.event == "error":
+            if event == "error" or obj.get("error"):
                 out.append(stream_error_event(obj, self._endpoint))
                 self._done = True
                 break
             choices = obj.get("choices")
             if choices:
                 try:
-                    self._choice(choices[0], out)
-                except (TypeError, AttributeError, KeyError, IndexError):
+                    choice = choices[0]
+                    delta = choice.get("delta")
+                    if delta:
+                        content = delta.get("content")
+                        if len(delta) == 1 and type(content) is str:
+                            if content:
+                                out.append(TextDelta(content))
+                        else:
+                            self._delta(delta, out)
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        self._finish = reason
+                except (TypeError, AttributeError, KeyError, IndexError, ValueError):
                     out.append(malformed(data))
                     self._done = True
                     break
@@ -174,40 +199,35 @@ class OpenAIDecoder:
                 out.append(_usage(usage))
         return out
 
-    def _choice(self, choice: dict[str, Any], out: list[StreamEvent]) -> None:
-        delta = choice.get("delta")
-        if delta:
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+    def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            if type(reasoning) is not str:
+                reasoning = _text(reasoning)
             if reasoning:
-                if type(reasoning) is not str:
-                    reasoning = _text(reasoning)
-                if reasoning:
-                    out.append(ThinkingDelta(reasoning))
-            content = delta.get("content")
+                out.append(ThinkingDelta(reasoning))
+        content = delta.get("content")
+        if content:
+            if type(content) is not str:
+                content = _text(content)
             if content:
-                if type(content) is not str:
-                    content = _text(content)
-                if content:
-                    out.append(TextDelta(content))
-            tool_calls = delta.get("tool_calls")
-            if tool_calls:
-                for pos, tc in enumerate(tool_calls):
-                    fn = tc.get("function") or {}
-                    out.append(
-                        ToolCallDelta(
-                            index=int(tc.get("index", pos)),
-                            id=tc.get("id") or None,
-                            name=fn.get("name") or None,
-                            arguments=fn.get("arguments") or "",
-                        )
+                out.append(TextDelta(content))
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            for pos, tc in enumerate(tool_calls):
+                fn = tc.get("function") or {}
+                out.append(
+                    ToolCallDelta(
+                        index=int(tc.get("index", pos)),
+                        id=tc.get("id") or None,
+                        name=fn.get("name") or None,
+                        arguments=fn.get("arguments") or "",
                     )
-        reason = choice.get("finish_reason")
-        if reason:
-            self._finish = reason
+                )
 
     def _whole(self, raw: bytes) -> list[StreamEvent]:
         try:
-            obj = json.loads(raw)
+            obj = loads(raw)
         except ValueError:
             return [malformed(raw)]
         if not isinstance(obj, dict):
@@ -225,7 +245,8 @@ class OpenAIDecoder:
                     {**tc, "index": i} for i, tc in enumerate(message.get("tool_calls") or [])
                 ],
             }
-            self._choice({"delta": as_delta, "finish_reason": choice.get("finish_reason")}, out)
+            self._delta(as_delta, out)
+            self._finish = choice.get("finish_reason") or self._finish
         except (TypeError, AttributeError, KeyError, IndexError):
             return [malformed(raw)]
         if obj.get("usage"):
