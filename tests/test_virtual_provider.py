@@ -366,3 +366,39 @@ async def test_a_deleted_row_is_published_again(store: Store, db_url: str, tmp_p
             return await row(store, Agent, "cmd-agent") is not None
 
         await eventually(back, within=5)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_provider_relistens_after_its_connection_is_cut(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "s")
+    listeners = text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+    )
+
+    async def listening() -> set[int]:
+        async with store.session() as s:
+            return set((await s.execute(listeners)).scalars())
+
+    async with ProviderProc(db_url, pf, heartbeat_interval=0.2) as prov:
+        before = await listening()
+        assert before
+        async with store.session() as s:
+            for pid in before:
+                await s.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+
+        async def relistened() -> bool:
+            now = await listening()
+            return bool(now) and not (now & before)
+
+        await eventually(relistened, within=10)
+        assert "LISTEN connection lost; reconnecting" in prov.stderr
+        llm = await row(store, Llm, "cmd-llm")
+        assert llm is not None
+        async with VirtualLlmService(store, OPTS) as svc:
+            events = [e async for e in svc.enqueue_infer_task(llm.id, req("still here"))]
+        assert isinstance(events[-1], Finish)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -100,7 +101,7 @@ async def test_caller_cancel_stops_the_upstream(store: Store, db_url: str, tmp_p
 async def test_publisher_offline_fails_at_once(store: Store, db_url: str, tmp_path: Path) -> None:
     pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
     async with ProviderProc(db_url, pf) as prov:
-        assert await prov.terminate() == 0
+        assert await prov.terminate(signal.SIGINT) == 0
     row = await llm_row(store, "cmd-llm")
     assert row.status == LlmStatus.INACTIVE and row.inactive_since is not None
     async with VirtualLlmService(store, OPTS) as svc:

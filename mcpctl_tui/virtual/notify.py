@@ -55,6 +55,17 @@ class Listener:
     def active(self) -> bool:
         return self._raw is not None
 
+    async def ensure(self) -> None:
+        """Reopen the LISTEN connection if it died (a PostgreSQL restart, a network cut)."""
+        if self._store.is_sqlite:
+            return
+        if self._raw is not None and not self._raw.is_closed():
+            return
+        if self._raw is not None:
+            log.warning("LISTEN connection lost; reconnecting")
+            await self.close()
+        await self.start()
+
     async def start(self) -> None:
         """Open the LISTEN connection (PostgreSQL only; idempotent)."""
         if self._store.is_sqlite or self._raw is not None:

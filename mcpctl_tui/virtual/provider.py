@@ -289,6 +289,7 @@ class ProviderSession:
             if stop.is_set():
                 return
             try:
+                await self._listener.ensure()
                 beat = await heartbeat(self.store, self.session_id)
                 if (beat.llms, beat.agents) != expected:
                     # A row was deleted by the GC or adopted: publish again.
@@ -308,12 +309,12 @@ class ProviderSession:
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         sqlite = self.store.is_sqlite
-        idle_wait = (
-            self.options.poll_interval
-            if sqlite or not self._listener.active
-            else self.options.fallback_interval
-        )
         while not stop.is_set():
+            idle_wait = (
+                self.options.poll_interval
+                if sqlite or not self._listener.active
+                else self.options.fallback_interval
+            )
             await self._slots.acquire()
             claimed = None
             try:
@@ -343,12 +344,12 @@ class ProviderSession:
         self._claim_wake.set()
 
     async def _watch_loop(self, stop: asyncio.Event) -> None:
-        interval = (
-            self.options.cancel_check_interval
-            if self.store.is_sqlite or not self._listener.active
-            else self.options.fallback_interval
-        )
         while not stop.is_set():
+            interval = (
+                self.options.cancel_check_interval
+                if self.store.is_sqlite or not self._listener.active
+                else self.options.fallback_interval
+            )
             await wait_event(self._cancel_wake, interval)
             if not self._serving:
                 continue
@@ -364,6 +365,7 @@ class ProviderSession:
                     t.cancel()
 
     async def _serve_task(self, claimed: tasks.ClaimedTask) -> None:
+        log.info("task %d (llm %d): claimed", claimed.id, claimed.llm_id)
         writer = ChunkWriter(self.store, claimed.id, self.session_id, self.options.max_batch)
         try:
             try:
@@ -396,3 +398,9 @@ class ProviderSession:
             if not writer.done:
                 await writer.close()
             self.served += 1
+            log.info(
+                "task %d: %s after %d events",
+                claimed.id,
+                "stopped" if writer.lost else "done",
+                writer.chunks_written,
+            )
