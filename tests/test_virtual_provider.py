@@ -344,10 +344,12 @@ async def test_concurrency_limit_and_own_llms_only(
         seen_busy: list[int] = []
 
         async def all_done() -> bool:
-            rows = [await task_row(store, t) for t in ids]
-            busy = sum(r.status in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for r in rows)
-            seen_busy.append(busy)
-            return all(r.status == TaskStatus.COMPLETED for r in rows)
+            # One query: one consistent snapshot of the four statuses.
+            async with store.session() as s:
+                q = select(InferenceTask.status).where(InferenceTask.id.in_(ids))
+                statuses = list((await s.execute(q)).scalars())
+            seen_busy.append(sum(st in (TaskStatus.CLAIMED, TaskStatus.RUNNING) for st in statuses))
+            return all(st == TaskStatus.COMPLETED for st in statuses)
 
         await eventually(all_done, within=20, step=0.05)
         assert max(seen_busy) == 2  # two at once, never more
