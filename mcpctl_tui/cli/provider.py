@@ -12,7 +12,7 @@ import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.config import load_settings
-from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.engine import Store, StoreError
 
 
 @main.group("provider")
@@ -69,10 +69,10 @@ def serve(
     from mcpctl_tui.virtual.registration import load_or_create_session_id
 
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    # -v: this program's own story (tasks claimed, done, stopped), not its libraries'.
+    logging.getLogger("mcpctl_tui").setLevel(logging.INFO if verbose else logging.WARNING)
     try:
         config = load_provider_config(path)
     except ProviderConfigError as exc:
@@ -91,7 +91,10 @@ def serve(
         gc_bounds=GcBounds(heartbeat_timeout=timeout, inactive_ttl=settings.inactive_ttl),
         **({"poll_interval": poll_interval} if poll_interval else {}),
     )
-    session_id = load_or_create_session_id(config.state_path())
+    try:
+        session_id = load_or_create_session_id(config.state_path())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def go(store: Store) -> None:
         stop = asyncio.Event()
