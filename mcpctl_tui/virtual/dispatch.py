@@ -36,7 +36,7 @@ from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
-from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, wait_event
+from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class DispatchOptions:
     # SQLite: how often a waiting stream looks for new chunks.
     poll_interval: float = 0.004
     # ... growing while nothing arrives, up to this (a slow model costs fewer reads).
-    max_poll_interval: float = 0.015
+    max_poll_interval: float = 0.01
     # How often the task's status and the publisher's heartbeat are checked while
     # no chunk arrives (both backends).
     status_interval: float = 0.25
@@ -196,8 +196,13 @@ class VirtualLlmService:
         last_seq = 0
         started = time.monotonic()
         next_check = started + opts.status_interval
+        watch = None if pg else SqliteChangeWatch(self.store, force_every=opts.status_interval)
         while True:
-            rows = await tasks.read_chunks(self.store, task_id, last_seq)
+            rows = (
+                await tasks.read_chunks(self.store, task_id, last_seq)
+                if watch is None or watch.changed()
+                else []
+            )
             if not pg:
                 # Fast until the first token (time to first token is what users feel),
                 # then slower while a slow model thinks between tokens.

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mcpctl_tui.store.engine import Store
@@ -141,3 +145,46 @@ async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
             await stop.wait()
     except TimeoutError:
         pass
+
+
+class SqliteChangeWatch:
+    """SQLite: has any process committed since the last look? One ``stat`` of the WAL file.
+
+    SQLite has no NOTIFY, so its waiters poll; a poll that first asks the file system
+    whether the write-ahead log moved (every commit appends to it or rewrites it) costs a
+    system call instead of a query, so idle polling stays cheap. ``changed`` errs towards
+    True (no WAL, an in-memory database, a periodic forced look), never towards a miss:
+    the signature is taken before the caller reads.
+    """
+
+    def __init__(self, store: Store, force_every: float = 0.5) -> None:
+        database = make_url(store.url).database if store.is_sqlite else None
+        self._wal = (
+            Path(database).expanduser().with_name(Path(database).name + "-wal")
+            if database and database != ":memory:" and not database.startswith("file:")
+            else None
+        )
+        self._force_every = force_every
+        self._last: tuple[int, int, int] | None = None
+        self._last_forced = 0.0
+
+    def changed(self) -> bool:
+        now = time.monotonic()
+        if self._wal is None or now - self._last_forced >= self._force_every:
+            self._last_forced = now
+            self._last = self._signature()
+            return True
+        sig = self._signature()
+        if sig is None or sig != self._last:
+            self._last = sig
+            return True
+        return False
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        if self._wal is None:
+            return None
+        try:
+            st = os.stat(self._wal)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)

@@ -35,6 +35,7 @@ from mcpctl_tui.virtual.notify import (
     CANCEL_CHANNEL,
     TASK_CHANNEL,
     Listener,
+    SqliteChangeWatch,
     sleep_unless,
     wait_event,
 )
@@ -59,7 +60,7 @@ class ProviderOptions:
     # A foreign row whose heartbeat is older than this counts as gone (adoptable).
     heartbeat_timeout: float = 90.0
     # SQLite has no NOTIFY: how often an idle provider looks for pending tasks.
-    poll_interval: float = 0.01
+    poll_interval: float = 0.005
     # How often running tasks are checked for a cancel (PostgreSQL also gets a NOTIFY).
     cancel_check_interval: float = 0.1
     # PostgreSQL: look anyway this often in case a notification was lost.
@@ -309,6 +310,7 @@ class ProviderSession:
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         sqlite = self.store.is_sqlite
+        watch = SqliteChangeWatch(self.store) if sqlite else None
         while not stop.is_set():
             idle_wait = (
                 self.options.poll_interval
@@ -319,7 +321,7 @@ class ProviderSession:
             claimed = None
             try:
                 ids = self.llm_ids
-                if not sqlite or await tasks.has_pending(self.store, ids):
+                if watch is None or (watch.changed() and await tasks.has_pending(self.store, ids)):
                     claimed = await tasks.claim_task(self.store, self.session_id, ids)
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 self._slots.release()
