@@ -6,11 +6,12 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent, TextDelta
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
@@ -116,3 +117,21 @@ async def test_publisher_offline_fails_at_once(store: Store, db_url: str, tmp_pa
     assert "last seen" in err.message
     async with store.session() as s:
         assert (await s.execute(select(InferenceTask))).first() is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_change_watch_sees_every_commit(store: Store) -> None:
+    from mcpctl_tui.virtual.notify import SqliteChangeWatch
+
+    watch = SqliteChangeWatch(store, force_every=3600)
+    assert watch.changed()  # the first look always reads
+    assert not watch.changed()
+    other = await open_store(store.url, migrate=False)  # another writer
+    try:
+        for i in range(20):
+            async with other.transaction() as s:
+                s.add(Llm(name=f"l{i}", type="echo"))
+            assert watch.changed(), i
+            assert not watch.changed(), i
+    finally:
+        await other.close()
