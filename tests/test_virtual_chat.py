@@ -22,7 +22,10 @@ from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.llm_servers import ServerProcess, openai_reply
 from tests.virtual_procs import ProviderProc, eventually, write_provider_file
 
-OPTS = DispatchOptions(heartbeat_timeout=2.0, claim_timeout=10.0, status_interval=0.1)
+# Generous liveness for tests about other things (a loaded CI box may stall a heartbeat);
+# the kill -9 test uses a short one on purpose.
+OPTS = DispatchOptions(heartbeat_timeout=10.0, claim_timeout=20.0, status_interval=0.1)
+KILL_OPTS = DispatchOptions(heartbeat_timeout=2.0, claim_timeout=20.0, status_interval=0.1)
 
 
 def openai_llm(name: str, url: str) -> dict[str, object]:
@@ -144,7 +147,7 @@ async def test_kill_9_mid_reply_stores_the_partial_text_as_error(
         try:
             await add_public_agent(store, "ops", await llm_id(store, "relay"), "")
             async with (
-                VirtualLlmService(store, OPTS) as virt,
+                VirtualLlmService(store, KILL_OPTS) as virt,
                 ChatService(store, virtual=virt) as chat,
             ):
                 got = 0

@@ -17,7 +17,7 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.virtual_procs import ProviderProc, eventually, pid_alive, write_provider_file
 
-OPTS = DispatchOptions(heartbeat_timeout=3.0, claim_timeout=5.0, status_interval=0.1)
+OPTS = DispatchOptions(heartbeat_timeout=10.0, claim_timeout=20.0, status_interval=0.1)
 
 
 def req(text: str, **params: object) -> InferenceRequest:

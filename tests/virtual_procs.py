@@ -65,7 +65,7 @@ class ProviderProc:
         provider_file: Path,
         *,
         heartbeat_interval: float = 0.5,
-        heartbeat_timeout: float = 3.0,
+        heartbeat_timeout: float = 10.0,
         extra: Sequence[str] = (),
     ) -> None:
         self.argv = [

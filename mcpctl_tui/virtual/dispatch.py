@@ -25,7 +25,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from mcpctl_tui.config import ConfigError, Settings, load_settings
@@ -56,6 +55,9 @@ class DispatchOptions:
     status_interval: float = 0.25
     # PostgreSQL: wake anyway this often in case a notification was lost.
     fallback_interval: float = 0.5
+    # PostgreSQL: keep the LISTEN connection this long after the last stream ends (the
+    # next turn then starts without LISTEN round trips).
+    listen_linger: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DispatchOptions:
@@ -89,14 +91,23 @@ class VirtualLlmService:
         self.options = options or DispatchOptions.from_settings()
         self._listener = Listener(store, (CHUNK_CHANNEL,))
         self._streams = 0
+        self._linger: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
-        await self._listener.close()
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+            await self._listener.close()
 
     async def _listen(self) -> None:
-        # The LISTEN connection is held only while streams are open, so a service nobody
-        # closes (a one-shot CLI chat) leaves no connection checked out.
+        # The LISTEN connection is held while streams are open and for a linger period
+        # after, never longer: a service nobody closes (a one-shot CLI chat) keeps no
+        # connection checked out once it is idle.
         self._streams += 1
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         try:
             await self._listener.start()
         except (StoreError, SQLAlchemyError, OSError) as exc:
@@ -104,9 +115,17 @@ class VirtualLlmService:
 
     async def _unlisten(self) -> None:
         self._streams -= 1
-        if self._streams == 0:
-            with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
-                await self._listener.close()
+        if self._streams == 0 and self._listener.active:
+            self._linger = asyncio.create_task(self._close_after(self.options.listen_linger))
+
+    async def _close_after(self, seconds: float) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            # Also on cancellation at loop shutdown, unless a new stream took it over.
+            if self._streams == 0:
+                with contextlib.suppress(Exception):
+                    await self._listener.close()
 
     async def __aenter__(self) -> VirtualLlmService:
         return self
@@ -131,8 +150,7 @@ class VirtualLlmService:
         """
         llm_id = llm if isinstance(llm, int) else llm.id
         try:
-            async with self.store.session() as s:
-                row = (await s.execute(select(Llm).where(Llm.id == llm_id))).scalar_one_or_none()
+            row = await tasks.llm_liveness(self.store, llm_id)
         except (StoreError, SQLAlchemyError, OSError) as exc:
             yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
             return
@@ -197,12 +215,16 @@ class VirtualLlmService:
         started = time.monotonic()
         next_check = started + opts.status_interval
         watch = None if pg else SqliteChangeWatch(self.store, force_every=opts.status_interval)
+        # PostgreSQL: nothing can have landed before the NOTIFY that announces it.
+        first = pg
         while True:
-            rows = (
-                await tasks.read_chunks(self.store, task_id, last_seq)
-                if watch is None or watch.changed()
-                else []
-            )
+            if first:
+                rows = []
+                first = False
+            elif watch is None or watch.changed():
+                rows = await tasks.read_chunks(self.store, task_id, last_seq)
+            else:
+                rows = []
             if not pg:
                 # Fast until the first token (time to first token is what users feel),
                 # then slower while a slow model thinks between tokens.

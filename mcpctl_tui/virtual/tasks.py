@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import InferenceChunk, InferenceTask, Llm, TaskStatus
-from mcpctl_tui.store.types import JsonType, LlmStatus, utcnow
+from mcpctl_tui.store.types import JsonType, LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
 
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED, TaskStatus.RUNNING)
@@ -272,3 +272,23 @@ async def not_serving(store: Store, session_id: str, task_ids: Sequence[int]) ->
     )
     async with _reader(store) as conn:
         return [int(r) for r in (await conn.execute(q)).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class LlmLiveness:
+    id: int
+    name: str
+    kind: LlmKind
+    status: LlmStatus
+    provider_session_id: str | None
+    last_heartbeat_at: datetime | None
+
+
+async def llm_liveness(store: Store, llm_id: int) -> LlmLiveness | None:
+    """What the dispatcher checks before queueing: is this a virtual LLM, is it live."""
+    q = select(
+        Llm.id, Llm.name, Llm.kind, Llm.status, Llm.provider_session_id, Llm.last_heartbeat_at
+    ).where(Llm.id == llm_id)
+    async with _reader(store) as conn:
+        row = (await conn.execute(q)).first()
+    return LlmLiveness(*row) if row is not None else None
