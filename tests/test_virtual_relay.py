@@ -135,3 +135,26 @@ async def test_sqlite_change_watch_sees_every_commit(store: Store) -> None:
             assert not watch.changed(), i
     finally:
         await other.close()
+
+
+async def test_chunks_are_dropped_once_read(store: Store, db_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import func
+
+    from mcpctl_tui.store.models import InferenceChunk
+
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf):
+        row = await llm_row(store, "cmd-llm")
+        async with VirtualLlmService(store, OPTS) as svc:
+            events = await collect(svc.enqueue_infer_task(row.id, req("x", cmd_chunks=30)))
+            assert isinstance(events[-1], Finish)
+
+            async def no_chunks() -> bool:
+                async with store.session() as s:
+                    q = select(func.count()).select_from(InferenceChunk)
+                    return (await s.execute(q)).scalar() == 0
+
+            await eventually(no_chunks, within=5)
+    async with store.session() as s:
+        task = (await s.execute(select(InferenceTask))).scalar_one()
+    assert task.status == TaskStatus.COMPLETED  # the task row stays for the GC

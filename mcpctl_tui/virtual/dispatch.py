@@ -58,6 +58,9 @@ class DispatchOptions:
     # PostgreSQL: keep the LISTEN connection this long after the last stream ends (the
     # next turn then starts without LISTEN round trips).
     listen_linger: float = 30.0
+    # Keep a task's chunks once its stream was read to the end (else they are dropped in
+    # the background; the task row stays for the GC's finished-task bound).
+    keep_chunks: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DispatchOptions:
@@ -92,8 +95,11 @@ class VirtualLlmService:
         self._listener = Listener(store, (CHUNK_CHANNEL,))
         self._streams = 0
         self._linger: asyncio.Task[None] | None = None
+        self._cleanup: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
+        if self._cleanup:
+            await asyncio.gather(*self._cleanup, return_exceptions=True)
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
@@ -202,8 +208,20 @@ class VirtualLlmService:
                                     "cancelled by the caller",
                                 )
                             )
+                    elif not self.options.keep_chunks:
+                        self._drop_chunks_later(task_id)
             finally:
                 await self._unlisten()
+
+    def _drop_chunks_later(self, task_id: int) -> None:
+        # In the background: the caller has its last event and should not wait for this.
+        async def drop() -> None:
+            with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+                await tasks.delete_chunks(self.store, task_id)
+
+        t = asyncio.create_task(drop())
+        self._cleanup.add(t)
+        t.add_done_callback(self._cleanup.discard)
 
     async def _follow(
         self, task_id: int, llm_name: str, wake: asyncio.Event

@@ -292,3 +292,14 @@ async def llm_liveness(store: Store, llm_id: int) -> LlmLiveness | None:
     async with _reader(store) as conn:
         row = (await conn.execute(q)).first()
     return LlmLiveness(*row) if row is not None else None
+
+
+async def delete_chunks(store: Store, task_id: int) -> None:
+    """Drop a finished task's chunks (its reply now lives in the chat message)."""
+    stmt = _chunk.delete().where(_chunk.c.task_id == task_id)
+    if store.is_sqlite:
+        async with store.transaction() as s:
+            await s.execute(stmt)
+        return
+    async with _autocommit(store).connect() as conn:
+        await conn.execute(stmt)
