@@ -415,3 +415,28 @@ async def test_resume_sends_tool_turns_and_tool_calls(store: Store) -> None:
         ]
     rows = await _messages(store, t)
     assert [m.turn_index for m in rows] == [0, 1, 2, 3, 4]
+
+
+async def test_unknown_llm_type_is_a_config_error_turn(store: Store) -> None:
+    llm = await add_llm(store, "weird", type="telepathy")
+    await add_agent(store, "a", llm)
+    async with ChatService(store) as svc:
+        ended = await svc.run_one_inference("a", "hi")
+    assert ended.status == MessageStatus.ERROR and ended.error_kind == ErrorKind.CONFIG
+    assert ended.error is not None
+    assert ended.error.startswith("LLM weird: unknown LLM type 'telepathy'; known types: ")
+
+
+async def test_closing_right_after_turn_started_leaves_nothing_pending(store: Store) -> None:
+    llm = await add_llm(store)
+    await add_agent(store, "a", llm)
+    async with ChatService(store) as svc:
+        gen = svc.send("a", "hi")
+        started = await anext(gen)
+        assert isinstance(started, TurnStarted)
+        await gen.aclose()
+    rows = await _messages(store, started.thread_id)
+    assert [(m.role, m.status, m.content) for m in rows] == [
+        ("user", MessageStatus.COMPLETE, "hi"),
+        ("assistant", MessageStatus.CANCELLED, ""),
+    ]

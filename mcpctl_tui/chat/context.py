@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.chat.errors import UnknownPersonality
+from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store.chat_queries import (
     BoundPrompt,
@@ -118,11 +119,9 @@ class ChatContext:
 
 def adapter_default_params(llm_type: str) -> dict[str, Any]:
     """The adapter's defaults; an unknown type has none (dispatch reports it, not this)."""
-    from mcpctl_tui.llm.registry import get_adapter
-
     try:
         adapter = get_adapter(llm_type)
-    except Exception:  # unknown type: stream_inference turns it into a CONFIG error
+    except UnknownLlmType:  # stream_inference turns it into a CONFIG error on the turn
         return {}
     return dict(adapter.default_params)
 

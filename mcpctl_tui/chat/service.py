@@ -45,6 +45,8 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.http import make_client
+from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
@@ -144,8 +146,6 @@ class ChatService:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            from mcpctl_tui.llm.http import make_client
-
             self._client = make_client()
         return self._client
 
@@ -179,8 +179,6 @@ class ChatService:
                     StreamError(ErrorKind.CONFIG, f"{NOT_WIRED} (LLM {ctx.llm.name} is virtual)")
                 )
             return self.virtual.enqueue_infer_task(ctx.llm.id, request)
-        from mcpctl_tui.llm.registry import get_adapter
-
         try:
             adapter = get_adapter(ctx.llm.type)
             # Resolved now, at call time, and held only in this request's Endpoint.
@@ -372,7 +370,6 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         b = await begin()
         started = b.started
-        yield started
         # The hot loop: locals, no per-event allocation of ours, parts joined once.
         # Deltas go to ``text``; every BLOCK of them is joined into one string in
         # ``blocks``: linear time (each character is copied twice) and memory near the
@@ -388,6 +385,9 @@ class ChatService:
         error: StreamError | None = None
         status = MessageStatus.COMPLETE
         try:
+            # Inside the try: a consumer that closes us right here still gets the
+            # placeholder finished (as cancelled), never left pending.
+            yield started
             async with _closing(self.stream_inference(b.ctx)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):

@@ -164,8 +164,9 @@ async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
 
 
 async def _read_line(prompt: str, err: TextIO) -> str | None:
-    err.write(prompt)
-    err.flush()
+    if _isatty(sys.stdin):  # a script fed on stdin gets no prompts in its stderr
+        err.write(prompt)
+        err.flush()
     line = await asyncio.to_thread(sys.stdin.readline)
     return line if line else None
 
@@ -181,7 +182,8 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
     while True:
         line = await _read_line("> ", err)
         if line is None:
-            err.write("\n")
+            if _isatty(sys.stdin):
+                err.write("\n")
             return 0
         line = line.rstrip("\n")
         if not line.strip():
