@@ -14,6 +14,7 @@ from mcpctl_tui.store.models import Agent, InferenceChunk, InferenceTask, Llm, T
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.gc import GcBounds, SweepResult, inactivate_stale, sweep
 from mcpctl_tui.virtual.registration import offline_rows
+from mcpctl_tui.virtual.tasks import claim_statement
 from tests.virtual_procs import ProviderProc, eventually, write_provider_file
 
 BOUNDS = GcBounds(heartbeat_timeout=5, inactive_ttl=50, pending_ttl=50, finished_ttl=50)
@@ -229,8 +230,20 @@ async def test_sweep_and_disconnect_queries_use_their_indexes(store: Store) -> N
                 for i in range(30)
             ],
         )  # fmt: skip
+        # Mostly finished tasks, a few pending: the claim must not scan them all.
+        virtual_ids = list(
+            (await s.execute(select(Llm.id).where(Llm.kind == LlmKind.VIRTUAL))).scalars()
+        )
+        await s.execute(
+            insert(InferenceTask),
+            [{"llm_id": llm_id, "status": TaskStatus.COMPLETED, "request": {}, "finished_at": now}
+             for _ in range(3000)]
+            + [{"llm_id": v, "status": TaskStatus.PENDING, "request": {}} for v in virtual_ids],
+        )  # fmt: skip
     async with store.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
+    plan = await explain(store, claim_statement(store, "s3", virtual_ids, now))
+    assert "ix_inference_task_status" in plan, plan
     stale = now - timedelta(seconds=90)
     for model in (Llm, Agent):
         table = model.__tablename__

@@ -264,8 +264,8 @@ class InferenceTask(Base):
 
     __tablename__ = "inference_task"
     __table_args__ = (
-        # The provider's claim: oldest pending task of its LLMs.
-        Index("ix_inference_task_status_llm_id", "status", "llm_id", "id"),
+        # The provider's claim: the oldest pending task (ORDER BY id), few rows per status.
+        Index("ix_inference_task_status_id", "status", "id"),
         # The GC: pending too long (created_at), finished long ago (finished_at).
         Index("ix_inference_task_status_created_at", "status", "created_at"),
         Index("ix_inference_task_status_finished_at", "status", "finished_at"),

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Table, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import InferenceChunk, InferenceTask, Llm, TaskStatus
@@ -92,6 +93,28 @@ class ClaimedTask:
     request: dict[str, Any]
 
 
+def claim_statement(
+    store: Store, session_id: str, llm_ids: Sequence[int], now: datetime
+) -> ReturningUpdate[tuple[int, int, dict[str, Any]]]:
+    """UPDATE the oldest pending task of the session's LLMs to claimed (served by
+    ix_inference_task_status_id: status = pending, in id order)."""
+    owned = select(Llm.id).where(Llm.id.in_(llm_ids), Llm.provider_session_id == session_id)
+    pick = (
+        select(InferenceTask.id)
+        .where(InferenceTask.status == TaskStatus.PENDING, InferenceTask.llm_id.in_(owned))
+        .order_by(InferenceTask.id)
+        .limit(1)
+    )
+    if not store.is_sqlite:
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(_task)
+        .where(_task.c.id == pick.scalar_subquery(), _task.c.status == TaskStatus.PENDING)
+        .values(status=TaskStatus.CLAIMED, claimed_by=session_id, claimed_at=now, updated_at=now)
+        .returning(_task.c.id, _task.c.llm_id, _task.c.request)
+    )
+
+
 async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> ClaimedTask | None:
     """Take the oldest pending task of ``llm_ids`` that this session still owns, or None.
 
@@ -104,22 +127,7 @@ async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> C
     """
     if not llm_ids:
         return None
-    now = utcnow()
-    owned = select(Llm.id).where(Llm.id.in_(llm_ids), Llm.provider_session_id == session_id)
-    pick = (
-        select(InferenceTask.id)
-        .where(InferenceTask.status == TaskStatus.PENDING, InferenceTask.llm_id.in_(owned))
-        .order_by(InferenceTask.id)
-        .limit(1)
-    )
-    if not store.is_sqlite:
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        update(_task)
-        .where(_task.c.id == pick.scalar_subquery(), _task.c.status == TaskStatus.PENDING)
-        .values(status=TaskStatus.CLAIMED, claimed_by=session_id, claimed_at=now, updated_at=now)
-        .returning(_task.c.id, _task.c.llm_id, _task.c.request)
-    )
+    stmt = claim_statement(store, session_id, llm_ids, utcnow())
     if store.is_sqlite:
         async with store.transaction() as s:
             row = (await s.execute(stmt)).first()

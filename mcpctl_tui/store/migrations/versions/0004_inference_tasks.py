@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("finished_at", TS, nullable=True),
         sa.Column("updated_at", TS, nullable=False),
     )
-    op.create_index("ix_inference_task_status_llm_id", "inference_task", ["status", "llm_id", "id"])
+    op.create_index("ix_inference_task_status_id", "inference_task", ["status", "id"])
     op.create_index(
         "ix_inference_task_status_created_at", "inference_task", ["status", "created_at"]
     )
