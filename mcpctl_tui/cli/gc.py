@@ -31,6 +31,7 @@ from mcpctl_tui.store.engine import Store
     "--watch",
     "interval",
     type=float,
+    metavar="INTERVAL",
     help="Keep sweeping every INTERVAL seconds until interrupted.",
 )
 @click.pass_obj
