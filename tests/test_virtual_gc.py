@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, insert, select, text
 
 from mcpctl_tui.store.engine import Store, open_store
@@ -251,3 +253,22 @@ async def test_sweep_and_disconnect_queries_use_their_indexes(store: Store) -> N
         assert f"ix_{table}_kind_status" in plan, plan
         plan = await explain(store, offline_rows(model, "s3", now))
         assert f"ix_{table}_provider_session_id" in plan, plan
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_gc_watch_sweeps_until_terminated(store: Store, db_url: str) -> None:
+    await seed(store)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mcpctl_tui", "--db", db_url, "gc", "--watch", "0.1",
+        "--heartbeat-timeout", "5", stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+
+        async def swept() -> bool:
+            return await status_of(store, Llm, "stale") == "inactive"
+
+        await eventually(swept, within=15)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 0, err.decode()
