@@ -61,6 +61,19 @@ async def test_provider_serves_a_command_upstream(
     assert task.claimed_by == sid
 
 
+async def test_any_text_survives_the_relay(store: Store, db_url: str, tmp_path: Path) -> None:
+    # NUL (JSONB refuses it), lone surrogates' neighbours, control bytes, markup: model
+    # output is untrusted text and the relay hands it over unchanged.
+    text = "a\x00b \x1b[2J [bold]x[/bold] \u2028 emoji \U0001f600 end"
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf):
+        row = await llm_row(store, "cmd-llm")
+        async with VirtualLlmService(store, OPTS) as svc:
+            events = await collect(svc.enqueue_infer_task(row.id, req(text, cmd_chunks=3)))
+    assert isinstance(events[-1], Finish), events[-1]
+    assert text_of(events) == text * 3
+
+
 async def test_upstream_failure_is_a_stream_error(
     store: Store, db_url: str, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -257,6 +258,7 @@ class TaskStatus(StrEnum):
 
 
 TASK_FINISHED = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.CANCELLED)
+RELAY_JSON = JSON()
 
 
 class InferenceTask(Base):
@@ -291,7 +293,9 @@ class InferenceTask(Base):
     )
     # provider_session_id of the session that claimed it.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    request: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # Plain JSON (text) on PostgreSQL, not JSONB: JSONB refuses "\u0000", and chat text
+    # and model output may hold one; nothing queries inside these documents anyway.
+    request: Mapped[dict[str, Any]] = mapped_column(RELAY_JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
@@ -309,4 +313,4 @@ class InferenceChunk(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     # A list of encoded events (see mcpctl_tui.virtual.codec).
-    payload: Mapped[list[Any]] = mapped_column(JsonType)
+    payload: Mapped[list[Any]] = mapped_column(RELAY_JSON)

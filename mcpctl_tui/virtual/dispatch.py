@@ -36,6 +36,7 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
+from mcpctl_tui.virtual.tasks import store_reason
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class VirtualLlmService:
         try:
             row = await tasks.llm_liveness(self.store, llm_id)
         except (StoreError, SQLAlchemyError, OSError) as exc:
-            yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
+            yield StreamError(ErrorKind.NETWORK, f"store unavailable: {store_reason(exc)}")
             return
         if row is None:
             yield StreamError(ErrorKind.NOT_FOUND, f"LLM {llm_id} not found")
@@ -192,7 +193,7 @@ class VirtualLlmService:
                             return
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 finished = True  # nothing more to tell the provider through a failing store
-                yield StreamError(ErrorKind.NETWORK, f"store unavailable: {exc}")
+                yield StreamError(ErrorKind.NETWORK, f"store unavailable: {store_reason(exc)}")
         finally:
             try:
                 if task_id is not None:

@@ -26,6 +26,7 @@ from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import sleep_unless
+from mcpctl_tui.virtual.tasks import store_reason
 
 log = logging.getLogger(__name__)
 
@@ -204,5 +205,5 @@ async def sweep_forever(
             if not result.skipped:
                 log.debug("%s", result.summary())
         except (StoreError, SQLAlchemyError, OSError) as exc:
-            log.warning("gc sweep failed: %s", exc)
+            log.warning("gc sweep failed: %s", store_reason(exc))
         await sleep_unless(stop, interval)

@@ -48,6 +48,7 @@ from mcpctl_tui.virtual.registration import (
     heartbeat,
     register,
 )
+from mcpctl_tui.virtual.tasks import store_reason
 from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,9 @@ class ChunkWriter:
                     error=error,
                 )
             except (StoreError, SQLAlchemyError, OSError) as exc:
-                log.warning("task %d: chunk write failed (%s); retrying", self._task_id, exc)
+                log.warning(
+                    "task %d: chunk write failed (%s); retrying", self._task_id, store_reason(exc)
+                )
                 await asyncio.sleep(0.2 * (attempt + 1))
         with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
             await tasks.finish_task(
@@ -262,7 +265,7 @@ class ProviderSession:
             offline = await go_offline(self.store, self.session_id)
         except (StoreError, SQLAlchemyError, OSError) as exc:
             # The store is gone: the GC retires the rows once their heartbeat is stale.
-            log.warning("could not mark the session offline: %s", exc)
+            log.warning("could not mark the session offline: %s", store_reason(exc))
             offline = Offline(rows=0, requeued=0, failed=0)
         for t in [*(loops or []), *self._serving.values()]:
             t.cancel()
@@ -306,7 +309,7 @@ class ProviderSession:
                     except RegistrationRefused as exc:
                         log.warning("%s", exc)
             except (StoreError, SQLAlchemyError, OSError) as exc:
-                log.warning("heartbeat failed: %s", exc)
+                log.warning("heartbeat failed: %s", store_reason(exc))
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         sqlite = self.store.is_sqlite
@@ -325,7 +328,7 @@ class ProviderSession:
                     claimed = await tasks.claim_task(self.store, self.session_id, ids)
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 self._slots.release()
-                log.warning("claim failed (%s); retrying in 1 s", exc)
+                log.warning("claim failed (%s); retrying in 1 s", store_reason(exc))
                 await sleep_unless(stop, 1.0)
                 continue
             except BaseException:
@@ -358,7 +361,7 @@ class ProviderSession:
             try:
                 gone = await tasks.not_serving(self.store, self.session_id, list(self._serving))
             except (StoreError, SQLAlchemyError, OSError) as exc:
-                log.warning("cancel check failed: %s", exc)
+                log.warning("cancel check failed: %s", store_reason(exc))
                 continue
             for task_id in gone:
                 t = self._serving.get(task_id)

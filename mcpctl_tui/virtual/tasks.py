@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.models import InferenceChunk, InferenceTask, Llm, TaskStatus
-from mcpctl_tui.store.types import JsonType, LlmKind, LlmStatus, utcnow
+from mcpctl_tui.store.models import RELAY_JSON, InferenceChunk, InferenceTask, Llm, TaskStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
 
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED, TaskStatus.RUNNING)
@@ -34,6 +34,15 @@ SERVING_STATUSES = (TaskStatus.CLAIMED, TaskStatus.RUNNING)
 
 _task = cast(Table, InferenceTask.__table__)
 _chunk = cast(Table, InferenceChunk.__table__)
+
+
+def store_reason(exc: BaseException) -> str:
+    """The driver's first line, bounded: never the statement or its parameters (which
+    hold the conversation)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    first = lines[0] if lines else type(orig).__name__
+    return first if len(first) <= 200 else first[:199] + "…"
 
 
 def _rowcount(result: Any) -> int:
@@ -186,7 +195,7 @@ async def append_chunk(
                 insert(_chunk)
                 .from_select(
                     ["task_id", "seq", "payload"],
-                    select(u.c.id, literal(seq, Integer), literal(payload, JsonType)),
+                    select(u.c.id, literal(seq, Integer), literal(payload, RELAY_JSON)),
                 )
                 .returning(_chunk.c.seq)
                 .cte("i")

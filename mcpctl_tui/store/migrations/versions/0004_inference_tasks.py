@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from mcpctl_tui.store.types import JsonType
-
 revision = "0004_inference_tasks"
 down_revision = "0003_agent_lifecycle"
 branch_labels = None
@@ -43,7 +41,7 @@ def upgrade() -> None:
             server_default="pending",
         ),
         sa.Column("claimed_by", sa.String(64), nullable=True),
-        sa.Column("request", JsonType, nullable=False),
+        sa.Column("request", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("claimed_at", TS, nullable=True),
@@ -72,7 +70,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("payload", JsonType, nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
     )
 
 
