@@ -8,8 +8,15 @@ import signal
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.config import load_settings
+from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.store.engine import Store
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("gc")
@@ -55,7 +62,7 @@ def gc(
     ):
         if value is not None and value <= 0:
             raise click.BadParameter("must be a positive number of seconds", param_hint=name)
-    settings = load_settings()
+    settings = _settings()
     defaults = GcBounds()
     bounds = GcBounds(
         heartbeat_timeout=heartbeat_timeout or settings.heartbeat_timeout,

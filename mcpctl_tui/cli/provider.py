@@ -11,8 +11,15 @@ from pathlib import Path
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.config import load_settings
+from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.store.engine import Store, StoreError
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group("provider")
@@ -34,7 +41,11 @@ def provider_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the session id is kept (default: per provider file, in the user data dir).",
 )
-@click.option("--heartbeat-interval", type=float, help="Seconds between heartbeats (default 30).")
+@click.option(
+    "--heartbeat-interval",
+    type=float,
+    help="Seconds between heartbeats (default: the provider file, the config file, else 30).",
+)
 @click.option(
     "--heartbeat-timeout",
     type=float,
@@ -77,13 +88,18 @@ def serve(
         config = load_provider_config(path)
     except ProviderConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    settings = load_settings()
+    settings = _settings()
     if state_file is not None:
         config = replace(config, state_file=state_file)
-    if heartbeat_interval is not None:
-        if heartbeat_interval <= 0:
-            raise click.BadParameter("must be positive", param_hint="--heartbeat-interval")
-        config = replace(config, heartbeat_interval=heartbeat_interval)
+    if heartbeat_interval is not None and heartbeat_interval <= 0:
+        raise click.BadParameter("must be positive", param_hint="--heartbeat-interval")
+    # --heartbeat-interval > the provider file > the config file (default 30 s).
+    config = replace(
+        config,
+        heartbeat_interval=heartbeat_interval
+        or config.heartbeat_interval
+        or settings.heartbeat_interval,
+    )
     timeout = heartbeat_timeout or settings.heartbeat_timeout
     options = ProviderOptions(
         heartbeat_timeout=timeout,
@@ -124,7 +140,7 @@ def status(state: CliState, heartbeat_timeout: float | None) -> None:
     """List provider sessions, their LLMs and agents, last heartbeat and state."""
     from mcpctl_tui.virtual.registration import SessionStatus, list_sessions
 
-    timeout = heartbeat_timeout or load_settings().heartbeat_timeout
+    timeout = heartbeat_timeout or _settings().heartbeat_timeout
 
     async def go(store: Store) -> list[SessionStatus]:
         return await list_sessions(store, heartbeat_timeout=timeout)

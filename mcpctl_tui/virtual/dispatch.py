@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -141,11 +141,7 @@ class VirtualLlmService:
         await self.aclose()
 
     def _is_live(self, status: LlmStatus, last: datetime | None) -> bool:
-        return (
-            status == LlmStatus.ACTIVE
-            and last is not None
-            and last >= utcnow() - timedelta(seconds=self.options.heartbeat_timeout)
-        )
+        return tasks.is_live(status, last, self.options.heartbeat_timeout)
 
     async def enqueue_infer_task(
         self, llm: int | Llm, request: InferenceRequest

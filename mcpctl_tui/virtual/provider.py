@@ -54,6 +54,7 @@ from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 log = logging.getLogger(__name__)
 
 WRITE_RETRIES = 5
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +290,7 @@ class ProviderSession:
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         expected = (len(self.config.llms), len(self.config.agents))
         while not stop.is_set():
-            await sleep_unless(stop, self.config.heartbeat_interval)
+            await sleep_unless(stop, self.config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL)
             if stop.is_set():
                 return
             try:

@@ -73,7 +73,8 @@ class ProviderConfig:
     llms: tuple[PublishedLlm, ...]
     agents: tuple[PublishedAgent, ...] = ()
     concurrency: int = 4
-    heartbeat_interval: float = 30.0
+    # None: not in the file (the config file's heartbeat_interval, else 30 s, applies).
+    heartbeat_interval: float | None = None
     state_file: Path | None = None
     source: Path | None = None
 
@@ -220,7 +221,9 @@ def parse_provider_config(raw: Any, source: Path | None = None) -> ProviderConfi
         llms=tuple(llms),
         agents=tuple(agents),
         concurrency=concurrency,
-        heartbeat_interval=positive(top.get("heartbeatInterval", 30), "heartbeatInterval"),
+        heartbeat_interval=positive(top["heartbeatInterval"], "heartbeatInterval")
+        if "heartbeatInterval" in top
+        else None,
         state_file=Path(string(state_file, "session.stateFile")).expanduser()
         if state_file
         else None,

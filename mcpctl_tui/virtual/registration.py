@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -24,6 +24,7 @@ from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, notify
 from mcpctl_tui.virtual.provider_config import ProviderConfig
+from mcpctl_tui.virtual.tasks import is_live
 
 
 class RegistrationRefused(StoreError):
@@ -64,14 +65,6 @@ class Registration:
     retired: list[str] = field(default_factory=list)
 
 
-def _is_live(row: Llm | Agent, now: datetime, heartbeat_timeout: float) -> bool:
-    return (
-        row.status == LlmStatus.ACTIVE
-        and row.last_heartbeat_at is not None
-        and row.last_heartbeat_at >= now - timedelta(seconds=heartbeat_timeout)
-    )
-
-
 async def register(
     store: Store,
     session_id: str,
@@ -107,7 +100,9 @@ def _check_owner(
     """Why this session may not take ``row``, or None."""
     if row.kind != LlmKind.VIRTUAL:
         return f"{kind} {row.name} is a public row; a provider never overwrites it"
-    if row.provider_session_id != session_id and _is_live(row, now, timeout):
+    if row.provider_session_id != session_id and is_live(
+        row.status, row.last_heartbeat_at, timeout, now
+    ):
         seen = row.last_heartbeat_at.isoformat(timespec="seconds") if row.last_heartbeat_at else "?"
         return (
             f"{kind} {row.name} is served by live provider session {row.provider_session_id} "
@@ -342,12 +337,12 @@ async def list_sessions(store: Store, *, heartbeat_timeout: float = 90.0) -> lis
                     )
                 )
     out: list[SessionStatus] = []
-    cutoff = now - timedelta(seconds=heartbeat_timeout)
     for sid, rows in sorted(by_session.items()):
         beats = [r.last_heartbeat_at for r in rows if r.last_heartbeat_at is not None]
         last = max(beats) if beats else None
         if any(r.status == LlmStatus.ACTIVE for r in rows):
-            state = "live" if last is not None and last >= cutoff else "stale"
+            live = is_live(LlmStatus.ACTIVE, last, heartbeat_timeout, now)
+            state = "live" if live else "stale"
         else:
             state = "inactive"
         out.append(SessionStatus(sid, state, last, rows))

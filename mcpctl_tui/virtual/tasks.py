@@ -17,7 +17,7 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, func, insert, literal, select, update
@@ -43,6 +43,22 @@ def store_reason(exc: BaseException) -> str:
     lines = str(orig).strip().splitlines()
     first = lines[0] if lines else type(orig).__name__
     return first if len(first) <= 200 else first[:199] + "…"
+
+
+def is_live(
+    status: LlmStatus,
+    last_heartbeat_at: datetime | None,
+    heartbeat_timeout: float,
+    now: datetime | None = None,
+) -> bool:
+    """A publisher is live while active and heard from within the heartbeat timeout (a
+    row still marked active whose provider died counts as gone before the GC says so)."""
+    now = now or utcnow()
+    return (
+        status == LlmStatus.ACTIVE
+        and last_heartbeat_at is not None
+        and last_heartbeat_at >= now - timedelta(seconds=heartbeat_timeout)
+    )
 
 
 def _rowcount(result: Any) -> int:
