@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import asyncpg
 from sqlalchemy import insert, select
 
 from mcpctl_tui.store import queries
@@ -65,13 +67,12 @@ async def throwaway(backend: str, pg_url: str | None) -> AsyncIterator[str]:
 # --- (a) racing writers --------------------------------------------------------------
 
 
-def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any) -> None:
-    async def go() -> tuple[int, float]:
+def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any, bare: bool) -> None:
+    async def ours() -> tuple[int, float]:
         store = await open_store(url)
         stats = queries.AppendStats()
         try:
             await asyncio.sleep(max(0.0, start_at - time.time()))
-            t0 = time.perf_counter()
             for i in range(n):
                 await queries.append_message(
                     store,
@@ -79,11 +80,85 @@ def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any) -> None
                     queries.NewMessage(role="user", content=f"{os.getpid()}:{i}"),
                     stats=stats,
                 )
-            return stats.retries, time.perf_counter() - t0
+            return stats.retries, time.time()
         finally:
             await store.close()
 
-    out.put((os.getpid(), *asyncio.run(go())))
+    out.put(
+        (os.getpid(), *asyncio.run(_bare_writer(url, thread_id, n, start_at) if bare else ours()))
+    )
+
+
+async def _bare_writer(url: str, thread_id: int, n: int, start_at: float) -> tuple[int, float]:
+    """The baseline: the same statements straight through the driver, no SQLAlchemy."""
+    retries = 0
+    pid = os.getpid()
+    if url.startswith("sqlite"):
+        db = sqlite3.connect(url.split("///", 1)[1], isolation_level=None, timeout=30)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        for i in range(n):
+            now = sqlite_timestamp(utcnow())
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE chat_thread SET last_turn_at = max(last_turn_at, ?) WHERE id = ?",
+                (now, thread_id),
+            )
+            db.execute(
+                "INSERT INTO chat_message (thread_id, turn_index, role, content, status,"
+                " created_at) VALUES (?, (SELECT coalesce(max(turn_index), -1) + 1 FROM"
+                " chat_message WHERE thread_id = ?), 'user', ?, 'complete', ?)"
+                " RETURNING id, turn_index",
+                (thread_id, thread_id, f"{pid}:{i}", now),
+            ).fetchone()
+            db.execute("COMMIT")
+        db.close()
+        return 0, time.time()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        for i in range(n):
+            while (
+                await conn.fetchrow(
+                    queries._PG_APPEND,
+                    thread_id,
+                    "user",
+                    f"{pid}:{i}",
+                    None,
+                    None,
+                    "complete",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    utcnow(),
+                )
+            ) is None:
+                retries += 1
+    finally:
+        await conn.close()
+    return retries, time.time()
+
+
+async def _race(url: str, thread_id: int, bare: bool) -> tuple[float, int, list[int]]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # time for every process to start and connect
+    procs = [
+        ctx.Process(target=_writer, args=(url, thread_id, APPENDS_EACH, start_at, out, bare))
+        for _ in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    # Wall time from the common start to the last writer's last append (not process exit).
+    wall = max(end for _pid, _r, end in results) - start_at
+    return wall, sum(r for _p, r, _e in results), [pid for pid, _r, _e in results]
 
 
 async def bench_writers(url: str) -> dict[str, Any]:
@@ -92,35 +167,25 @@ async def bench_writers(url: str) -> dict[str, Any]:
         async with store.transaction() as s:
             llm = await queries.create_llm(s, name="l", type="openai")
             agent = await queries.create_agent(s, name="a", llm_id=llm.id)
-            thread = await queries.create_thread(s, agent.id, "race")
-        ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        start_at = time.time() + 3.0  # time for every process to start and connect
-        procs = [
-            ctx.Process(target=_writer, args=(url, thread.id, APPENDS_EACH, start_at, out))
-            for _ in range(WRITERS)
-        ]
-        for p in procs:
-            p.start()
-        results = [out.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join()
-        end = time.time()
-        wall = end - start_at
-        async with store.session() as s:
-            rows = await queries.all_messages(s, thread.id)
-        indexes = [m.turn_index for m in rows]
+            ours_thread = await queries.create_thread(s, agent.id, "race")
+            bare_thread = await queries.create_thread(s, agent.id, "baseline")
         total = WRITERS * APPENDS_EACH
-        contiguous = indexes == list(range(total))
+        bare_wall, bare_retries, _ = await _race(url, bare_thread.id, bare=True)
+        wall, retries, pids = await _race(url, ours_thread.id, bare=False)
+        async with store.session() as s:
+            rows = await queries.all_messages(s, ours_thread.id)
+            bare_rows = await queries.all_messages(s, bare_thread.id)
+        contiguous = [m.turn_index for m in rows] == list(range(total))
         every_once = sorted(m.content for m in rows) == sorted(
-            f"{pid}:{i}" for pid, _r, _t in results for i in range(APPENDS_EACH)
+            f"{pid}:{i}" for pid in pids for i in range(APPENDS_EACH)
         )
         return {
-            "appends": len(rows),
             "wall_s": wall,
             "rate": total / wall,
-            "retries": sum(r for _p, r, _t in results),
-            "ok": contiguous and every_once,
+            "retries": retries,
+            "bare_rate": total / bare_wall,
+            "bare_retries": bare_retries,
+            "ok": contiguous and every_once and len(bare_rows) == total,
         }
     finally:
         await store.close()
@@ -312,7 +377,18 @@ async def main() -> int:
     failed = False
     if not opts.skip_writers:
         print(f"(a) {WRITERS} writer processes x {APPENDS_EACH} appends to one thread")
-        print(_line("backend", "appends/s (target)", "retries", "wall s", "0..N-1", "pass"))
+        print(
+            _line(
+                "backend",
+                "appends/s (target)",
+                "retries",
+                "bare driver/s",
+                "ours/bare",
+                "0..N-1",
+                "pass",
+                widths=(12, 20, 9, 16, 10, 8, 6),
+            )
+        )
         for backend in backends:
             async with throwaway(backend, opts.pg) as url:
                 r = await bench_writers(url)
@@ -324,9 +400,11 @@ async def main() -> int:
                     backend,
                     f"{r['rate']:.0f} (>= {target})",
                     r["retries"],
-                    f"{r['wall_s']:.2f}",
+                    f"{r['bare_rate']:.0f} ({r['bare_retries']} retries)",
+                    f"{r['rate'] / r['bare_rate']:.2f}",
                     "yes" if r["ok"] else "NO",
                     "ok" if ok else "MISS",
+                    widths=(12, 20, 9, 16, 10, 8, 6),
                 )
             )
         print()

@@ -285,6 +285,9 @@ async def test_append_moves_last_turn_at_and_finish_updates(store: Store) -> Non
     assert m.created_at.tzinfo is not None
     with pytest.raises(NotFound, match="thread 777 not found"):
         await q.append_message(store, 777, NewMessage(role="user"))
+    # The durable variant (PostgreSQL waits for the WAL flush) appends the same way.
+    again = await q.append_message(store, thread.id, NewMessage(role="user"), durable=True)
+    assert again.turn_index == 1
 
 
 TOOL_CALLS = [
