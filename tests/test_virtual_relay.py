@@ -171,3 +171,16 @@ async def test_chunks_are_dropped_once_read(store: Store, db_url: str, tmp_path:
     async with store.session() as s:
         task = (await s.execute(select(InferenceTask))).scalar_one()
     assert task.status == TaskStatus.COMPLETED  # the task row stays for the GC
+
+
+async def test_unknown_and_public_llms_are_refused(store: Store) -> None:
+    async with store.transaction() as s:
+        s.add(Llm(name="pub", type="openai", url="http://h"))
+    pub = await llm_row(store, "pub")
+    async with VirtualLlmService(store, OPTS) as svc:
+        missing = await collect(svc.enqueue_infer_task(9999, req("x")))
+        public = await collect(svc.enqueue_infer_task(pub.id, req("x")))
+    assert missing == [StreamError(ErrorKind.NOT_FOUND, "LLM 9999 not found")]
+    assert public == [StreamError(ErrorKind.CONFIG, "LLM pub is not a virtual LLM")]
+    async with store.session() as s:
+        assert (await s.execute(select(InferenceTask))).first() is None

@@ -152,35 +152,26 @@ class VirtualLlmService:
         or store problem (only cancellation propagates, after the task is cancelled).
         """
         llm_id = llm if isinstance(llm, int) else llm.id
-        try:
-            row = await tasks.llm_liveness(self.store, llm_id)
-        except (StoreError, SQLAlchemyError, OSError) as exc:
-            yield StreamError(ErrorKind.NETWORK, f"store unavailable: {store_reason(exc)}")
-            return
-        if row is None:
-            yield StreamError(ErrorKind.NOT_FOUND, f"LLM {llm_id} not found")
-            return
-        if row.kind != LlmKind.VIRTUAL:
-            yield StreamError(ErrorKind.CONFIG, f"LLM {row.name} is not a virtual LLM")
-            return
-        if not self._is_live(row.status, row.last_heartbeat_at):
-            yield StreamError(
-                ErrorKind.OFFLINE,
-                f"publisher offline: virtual LLM {row.name} "
-                f"(provider session {row.provider_session_id or '-'}) "
-                f"{_ago(row.last_heartbeat_at)}",
-            )
-            return
-
         await self._listen()
         wake = asyncio.Event()
         task_id: int | None = None
         finished = False
         try:
             try:
-                task_id = await tasks.insert_task(self.store, row.id, encode_request(request))
+                # The liveness check and the insert are one statement (time to first
+                # token); only a refusal pays for a second read, to say why.
+                task_id = await tasks.insert_task(
+                    self.store,
+                    llm_id,
+                    encode_request(request),
+                    live_within=self.options.heartbeat_timeout,
+                )
+                if task_id is None:
+                    finished = True
+                    yield await self._refusal(llm_id)
+                    return
                 self._listener.subscribe(CHUNK_CHANNEL, task_id, wake)
-                async with contextlib.aclosing(self._follow(task_id, row.name, wake)) as events:
+                async with contextlib.aclosing(self._follow(task_id, wake)) as events:
                     async for event in events:
                         if is_terminal(event):
                             finished = True
@@ -220,9 +211,21 @@ class VirtualLlmService:
         self._cleanup.add(t)
         t.add_done_callback(self._cleanup.discard)
 
-    async def _follow(
-        self, task_id: int, llm_name: str, wake: asyncio.Event
-    ) -> AsyncGenerator[StreamEvent, None]:
+    async def _refusal(self, llm_id: int) -> StreamError:
+        """Why the task was not queued: no such LLM, not virtual, or its publisher is offline."""
+        row = await tasks.llm_liveness(self.store, llm_id)
+        if row is None:
+            return StreamError(ErrorKind.NOT_FOUND, f"LLM {llm_id} not found")
+        if row.kind != LlmKind.VIRTUAL:
+            return StreamError(ErrorKind.CONFIG, f"LLM {row.name} is not a virtual LLM")
+        return StreamError(
+            ErrorKind.OFFLINE,
+            f"publisher offline: virtual LLM {row.name} "
+            f"(provider session {row.provider_session_id or '-'}) "
+            f"{_ago(row.last_heartbeat_at)}",
+        )
+
+    async def _follow(self, task_id: int, wake: asyncio.Event) -> AsyncGenerator[StreamEvent, None]:
         opts = self.options
         pg = self._listener.active
         wait = opts.fallback_interval if pg else opts.poll_interval
@@ -260,7 +263,7 @@ class VirtualLlmService:
             now = time.monotonic()
             if not rows and now >= next_check:
                 next_check = now + opts.status_interval
-                failure = await self._check(task_id, llm_name, now - started)
+                failure = await self._check(task_id, now - started)
                 if failure is not None:
                     # Chunks may have landed between the read and the check.
                     for _seq, payload in await tasks.read_chunks(self.store, task_id, last_seq):
@@ -277,7 +280,7 @@ class VirtualLlmService:
             else:
                 await asyncio.sleep(wait)
 
-    async def _check(self, task_id: int, llm_name: str, waited: float) -> StreamError | None:
+    async def _check(self, task_id: int, waited: float) -> StreamError | None:
         """The error that ends this stream now, or None to keep waiting."""
         state = await tasks.task_state(self.store, task_id)
         if state is None:
@@ -287,6 +290,7 @@ class VirtualLlmService:
                 return StreamError(ErrorKind.PROTOCOL, "task completed without a finish event")
             kind = ErrorKind.PROVIDER if state.status == TaskStatus.ERROR else ErrorKind.NETWORK
             return StreamError(kind, state.error or f"inference task {state.status.value}")
+        llm_name = state.llm_name
         live = self._is_live(state.llm_status, state.llm_last_heartbeat_at)
         if state.status == TaskStatus.PENDING:
             if waited < self.options.claim_timeout:

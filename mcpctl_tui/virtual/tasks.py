@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, func, insert, literal, select, update
+from sqlalchemy import Integer, Table, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import RELAY_JSON, InferenceChunk, InferenceTask, Llm, TaskStatus
-from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
+from mcpctl_tui.store.types import LlmKind, LlmStatus, UtcDateTime, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
 
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.CLAIMED, TaskStatus.RUNNING)
@@ -89,26 +89,47 @@ def _notify_col(channel: str, payload: object) -> Any:
     return func.pg_notify(channel, str(payload))
 
 
-async def insert_task(store: Store, llm_id: int, request: dict[str, Any]) -> int:
+async def insert_task(
+    store: Store,
+    llm_id: int,
+    request: dict[str, Any],
+    *,
+    live_within: float | None = None,
+) -> int | None:
+    """Queue a task; its id. With ``live_within``, only if the LLM is a live virtual
+    publisher (heard from within that many seconds), else None and nothing written:
+    the check and the insert are one statement, one round trip on the happy path."""
     now = utcnow()
+    row = select(
+        literal(llm_id, Integer),
+        literal(TaskStatus.PENDING.value),
+        literal(request, RELAY_JSON),
+        literal(now, UtcDateTime()),
+        literal(now, UtcDateTime()),
+    )
+    if live_within is not None:
+        row = row.where(
+            exists().where(
+                Llm.id == llm_id,
+                Llm.kind == LlmKind.VIRTUAL,
+                Llm.status == LlmStatus.ACTIVE,
+                Llm.last_heartbeat_at >= now - timedelta(seconds=live_within),
+            )
+        )
     ins = (
         insert(_task)
-        .values(
-            llm_id=llm_id,
-            status=TaskStatus.PENDING,
-            request=request,
-            created_at=now,
-            updated_at=now,
-        )
+        .from_select(["llm_id", "status", "request", "created_at", "updated_at"], row)
         .returning(_task.c.id)
     )
     if not store.is_sqlite:
         t = ins.cte("t")
         async with _autocommit(store).connect() as conn:
             stmt = select(t.c.id, _notify_col(TASK_CHANNEL, llm_id))
-            return int((await conn.execute(stmt)).one()[0])
-    async with store.transaction() as s:
-        return int((await s.execute(ins)).scalar_one())
+            found = (await conn.execute(stmt)).first()
+    else:
+        async with store.transaction() as s:
+            found = (await s.execute(ins)).first()
+    return int(found[0]) if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
