@@ -3,7 +3,9 @@
     python bench/store.py [--pg URL] [--skip-writers] [--skip-reads]
 
 (a) 8 writer processes, each with its own connection, append 250 turns each to one thread:
-    appends/s and retries; then the turn indexes must be exactly 0..1999.
+    appends/s and retries; then the turn indexes must be exactly 0..1999. Baseline, same
+    run: the same statements from 8 processes straight through the bare driver (sqlite3,
+    asyncpg), so a loaded machine shows up as a low baseline rather than as our fault.
 (b) 50 agents, 2,000 threads, 100,000 messages: a page of 50 threads, and the last 100
     messages of a 10,000-message thread, through ``store.queries`` and as the same query in
     raw SQL on the same connection (the baseline, measured in the same run): median ms and

@@ -381,3 +381,21 @@ async def test_light_reads_equal_the_orm_rows(store: Store) -> None:
         assert {c: getattr(o, c) for c in columns} == {c: getattr(t, c) for c in columns}
         assert type(t.status) is MessageStatus
         assert t.created_at.tzinfo is not None
+
+
+async def test_nul_in_model_output_is_stored_not_refused(store: Store) -> None:
+    """PostgreSQL cannot store NUL in text or JSONB; the turn is kept, NUL shown as U+FFFD."""
+    _llm, agent_id = await _llm_and_agent(store)
+    async with store.transaction() as s:
+        tid = (await q.create_thread(s, agent_id)).id
+    calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "a\x00b"}}]
+    m = await q.append_message(
+        store, tid, NewMessage(role="assistant", content="x\x00y", tool_calls=calls)
+    )
+    await q.finish_message(store, m.id, thinking="t\x00")
+    async with store.session() as s:
+        [got] = await q.all_messages(s, tid)
+    assert got.content == "x\ufffdy"
+    assert got.thinking == "t\ufffd"
+    assert got.tool_calls is not None
+    assert got.tool_calls[0]["function"]["arguments"] == "a\ufffdb"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -38,7 +38,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
-from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, UtcDateTime, utcnow
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 
 M = TypeVar("M", bound=Base)
 
@@ -66,7 +66,7 @@ def violation_kind(exc: IntegrityError) -> str | None:
     return None
 
 
-def _is_unique_violation(exc: IntegrityError) -> bool:
+def _is_unique_violation(exc: IntegrityError) -> bool:  # used by chat.service too
     return violation_kind(exc) == "unique"
 
 
@@ -648,41 +648,21 @@ class AppendStats:
 
 MAX_APPEND_ATTEMPTS = 200  # each collision means another writer got its turn in
 
-# Appends are the hot write path: they skip the ORM (no unit of work, no identity map).
-_MESSAGES = Base.metadata.tables["chat_message"]
-_THREADS = Base.metadata.tables["chat_thread"]
+# Appends are the hot write path: they skip the ORM (no unit of work, no identity map)
+# and SQLAlchemy's execution layer, sending one fixed statement per step to the driver.
 
 # SQLite: under the write lock (BEGIN IMMEDIATE) writers from every process queue, so the
-# thread touch and an INSERT computing MAX + 1 never collide. Compiled once.
-_TOUCH_THREAD = (
-    update(_THREADS)
-    .where(_THREADS.c.id == bindparam("tid"))
-    # Never backwards: a writer that waited for the lock may carry an older timestamp.
-    .values(last_turn_at=func.max(_THREADS.c.last_turn_at, bindparam("now", type_=UtcDateTime())))
-)
-_NEXT_TURN = (
-    select(func.coalesce(func.max(_MESSAGES.c.turn_index), -1) + 1)
-    .where(_MESSAGES.c.thread_id == bindparam("tid"))
-    .scalar_subquery()
-)
-# Every column a bind parameter of its own name ("p_<column>"): execution parameters that
-# merely share a column's name would otherwise become SET/VALUES entries of the DML.
-_INSERT_TURN = (
-    insert(_MESSAGES)
-    .values(
-        {
-            col.name: (
-                _NEXT_TURN
-                if col.name == "turn_index"
-                else bindparam(f"p_{col.name}", type_=col.type)
-            )
-            for col in _MESSAGES.columns
-            if col.name != "id"
-        }
-    )
-    .returning(_MESSAGES.c.id, _MESSAGES.c.turn_index)
-)
-_SQLITE_WRITE = {"sqlite_immediate": True}
+# thread touch and an INSERT computing MAX + 1 never collide. Sent straight to the driver:
+# through SQLAlchemy each statement cost several more hops to aiosqlite's thread.
+# Never backwards: a writer that waited for the lock may carry an older timestamp.
+_SQLITE_TOUCH = "UPDATE chat_thread SET last_turn_at = max(last_turn_at, ?) WHERE id = ?"
+_SQLITE_INSERT = """
+INSERT INTO chat_message (thread_id, turn_index, role, content, tool_calls, tool_call_id,
+    status, error, thinking, usage, timing, personality, model, created_at)
+SELECT ?1, COALESCE(MAX(turn_index), -1) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+FROM chat_message WHERE thread_id = ?1
+RETURNING id, turn_index
+"""
 
 # PostgreSQL: one statement, autocommitted, so no lock is ever held across a round trip to
 # a client (with 8 writers on one thread, a lock held across round trips made every append
@@ -717,6 +697,34 @@ _PG_APPEND = _PG_APPEND_DURABLE.replace(
 )
 
 
+def _scrub(value: Any) -> Any:
+    """NUL becomes U+FFFD: PostgreSQL stores NUL in neither text nor JSONB, and model output
+    (untrusted) may contain one. Applied on both backends so they hold the same text."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _scrubbed(msg: NewMessage) -> NewMessage:
+    return NewMessage(
+        role=msg.role,
+        content=_scrub(msg.content),
+        status=msg.status,
+        tool_calls=_scrub(msg.tool_calls),
+        tool_call_id=_scrub(msg.tool_call_id),
+        error=_scrub(msg.error),
+        thinking=_scrub(msg.thinking),
+        usage=_scrub(msg.usage),
+        timing=_scrub(msg.timing),
+        personality=_scrub(msg.personality),
+        model=_scrub(msg.model),
+    )
+
+
 class AppendGaveUp(StoreError):
     """Every attempt to append collided with another writer (should never happen)."""
 
@@ -736,6 +744,7 @@ async def append_message(
     turn (a detached ``ChatMessage`` carrying its ``id`` and ``turn_index``).
     """
     now = utcnow()
+    msg = _scrubbed(msg)
     if store.is_sqlite:
         message_id, turn_index = await _append_sqlite(store, thread_id, msg, now)
     else:
@@ -763,37 +772,43 @@ async def append_message(
 async def _append_sqlite(
     store: Store, thread_id: int, msg: NewMessage, now: datetime
 ) -> tuple[int, int]:
-    values = {
-        "tid": thread_id,
-        "p_thread_id": thread_id,
-        "p_role": msg.role,
-        "p_content": msg.content,
-        "p_status": msg.status,
-        "p_tool_calls": msg.tool_calls,
-        "p_tool_call_id": msg.tool_call_id,
-        "p_error": msg.error,
-        "p_thinking": msg.thinking,
-        "p_usage": msg.usage,
-        "p_timing": msg.timing,
-        "p_personality": msg.personality,
-        "p_model": msg.model,
-        "p_created_at": now,
-    }
-    try:
-        async with store.engine.connect() as conn:
-            await conn.execution_options(**_SQLITE_WRITE)
-            async with conn.begin():
-                touched = await conn.execute(_TOUCH_THREAD, {"tid": thread_id, "now": now})
-                if touched.rowcount == 0:
-                    raise NotFound("thread", thread_id)
-                row = (await conn.execute(_INSERT_TURN, values)).one()
-    except IntegrityError as exc:
-        raise _refusal(exc, f"message in thread {thread_id}", "turn taken") from None
+    stamp = fastread.sqlite_timestamp(now)
+    args = (
+        thread_id,
+        msg.role,
+        msg.content,
+        _json_param(msg.tool_calls),
+        msg.tool_call_id,
+        MessageStatus(msg.status).value,
+        msg.error,
+        msg.thinking,
+        _json_param(msg.usage),
+        _json_param(msg.timing),
+        msg.personality,
+        msg.model,
+        stamp,
+    )
+    async with store.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        db = raw.driver_connection  # aiosqlite; autocommit mode (see engine), we BEGIN
+        assert db is not None
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            touched = await db.execute(_SQLITE_TOUCH, (stamp, thread_id))
+            if touched.rowcount == 0:
+                raise NotFound("thread", thread_id)
+            cur = await db.execute(_SQLITE_INSERT, args)
+            row = await cur.fetchone()
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    assert row is not None
     return row[0], row[1]
 
 
 def _json_param(value: Any) -> str | None:
-    # SQLAlchemy's asyncpg codec for jsonb takes the JSON text.
+    # JSON text, as SQLAlchemy's JSON type writes it (SQLite) and its asyncpg jsonb codec takes.
     return None if value is None else json.dumps(value)
 
 
@@ -855,7 +870,7 @@ async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
         for key, value in fields.items():
             if not hasattr(ChatMessage, key):
                 raise TypeError(f"chat_message has no column {key!r}")
-            setattr(msg, key, value)
+            setattr(msg, key, _scrub(value))
         await s.execute(
             update(ChatThread).where(ChatThread.id == msg.thread_id).values(last_turn_at=utcnow())
         )
