@@ -8,9 +8,11 @@ explicitly, which keeps async code free of lazy loads.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -239,3 +241,76 @@ class ChatMessage(Base):
     personality: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- virtual LLM relay (issue 4) ------------------------------------------------------
+
+
+class TaskStatus(StrEnum):
+    """pending -> claimed -> running -> completed / error / cancelled."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+TASK_FINISHED = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.CANCELLED)
+RELAY_JSON = JSON()
+
+
+class InferenceTask(Base):
+    """One inference request for a virtual LLM, relayed through the store to its provider."""
+
+    __tablename__ = "inference_task"
+    __table_args__ = (
+        # The provider's claim: the oldest pending task (ORDER BY id), few rows per status.
+        Index("ix_inference_task_status_id", "status", "id"),
+        # The GC: pending too long (created_at), finished long ago (finished_at).
+        Index("ix_inference_task_status_created_at", "status", "created_at"),
+        Index("ix_inference_task_status_finished_at", "status", "finished_at"),
+        # Disconnect: a session's claimed tasks go back to pending.
+        Index("ix_inference_task_claimed_by", "claimed_by"),
+        Index("ix_inference_task_llm_id", "llm_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    llm_id: Mapped[int] = mapped_column(ForeignKey("llm.id", ondelete="CASCADE"))
+    status: Mapped[TaskStatus] = mapped_column(
+        Enum(
+            TaskStatus,
+            name="task_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+            validate_strings=True,
+        ),
+        default=TaskStatus.PENDING,
+        server_default="pending",
+    )
+    # provider_session_id of the session that claimed it.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # Plain JSON (text) on PostgreSQL, not JSONB: JSONB refuses "\u0000", and chat text
+    # and model output may hold one; nothing queries inside these documents anyway.
+    request: Mapped[dict[str, Any]] = mapped_column(RELAY_JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InferenceChunk(Base):
+    """A batch of serialized stream events, in order (seq) within its task."""
+
+    __tablename__ = "inference_chunk"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("inference_task.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # A list of encoded events (see mcpctl_tui.virtual.codec).
+    payload: Mapped[list[Any]] = mapped_column(RELAY_JSON)
