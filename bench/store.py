@@ -81,6 +81,9 @@ def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any, bare: b
                     thread_id,
                     queries.NewMessage(role="user", content=f"{os.getpid()}:{i}"),
                     stats=stats,
+                    # The benchmark's figure is for the opt-in asynchronous commit on
+                    # PostgreSQL (no effect on SQLite); the default waits for the WAL flush.
+                    durable=False,
                 )
             return stats.retries, time.time()
         finally:

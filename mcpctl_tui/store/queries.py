@@ -670,11 +670,11 @@ RETURNING id, turn_index
 # took that index, ON CONFLICT DO NOTHING returns no row (after that writer committed) and
 # we try again on the same connection. last_turn_at moves only when the turn went in.
 #
-# By default the commit is asynchronous (synchronous_commit off for this one transaction):
+# With durable=False the commit is asynchronous (synchronous_commit off, this transaction):
 # appenders to one thread wait for each other's commit, and a WAL flush per turn, one after
 # the other, capped 8 racing writers at ~300 appends/s here; without it they do ~1,100/s.
 # The database stays consistent; a crash of the server or the OS can lose the turns of the
-# last ~0.6 s (3 x wal_writer_delay). ``durable=True`` waits for the flush.
+# last ~0.6 s (3 x wal_writer_delay). The default (durable) waits for the flush.
 _PG_APPEND_DURABLE = """
 WITH ins AS (
     INSERT INTO chat_message (thread_id, turn_index, role, content, tool_calls, tool_call_id,
@@ -735,12 +735,13 @@ async def append_message(
     msg: NewMessage,
     *,
     stats: AppendStats | None = None,
-    durable: bool = False,
+    durable: bool = True,
 ) -> ChatMessage:
     """Append a turn at the thread's next turn_index; nothing lost, no index doubled.
 
     Its own transaction, on both backends; last_turn_at moves with the turn. On PostgreSQL
-    the commit is asynchronous unless ``durable`` (see ``_PG_APPEND``). Returns the stored
+    the commit is asynchronous only when ``durable=False`` (see ``_PG_APPEND``): callers
+    that can afford to lose the last ~0.6 s on a server crash may opt in. Returns the stored
     turn (a detached ``ChatMessage`` carrying its ``id`` and ``turn_index``).
     """
     now = utcnow()
