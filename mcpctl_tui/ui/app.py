@@ -654,7 +654,7 @@ class McpctlApp(App[None]):
         else:
             data = thread_to_markdown(title, rows)
         try:
-            await asyncio.to_thread(path.expanduser().write_text, data, encoding="utf-8")
+            await asyncio.to_thread(_write_file, path, data)
         except OSError as exc:
             self.notify(literal(f"export failed: {exc}"), severity="error", markup=False)
             return
@@ -675,6 +675,10 @@ class McpctlApp(App[None]):
             return
         self.copy_to_clipboard(code)
         self.notify("code block copied")
+
+
+def _write_file(path: Path, data: str) -> None:
+    path.expanduser().write_text(data, encoding="utf-8")
 
 
 def _last_code_block(text: str) -> str | None:
