@@ -1,0 +1,275 @@
+"""``prepare_context``: everything one inference needs, read from the store in four queries.
+
+Rules (DESIGN.md "Chat", issue 3):
+
+System block, in order, each non-empty part once, parts separated by a blank line:
+  1. agent.system_prompt, or the per-call replacement (``ChatOverrides.system``);
+  2. agent-direct prompts NOT bound to any of the agent's personalities;
+  3. the project's prompts (always, bound or not: a bound one keeps this place);
+  4. the prompts bound to the personality in effect, ordered by the binding's priority
+     override else the prompt's priority, higher first, ties by name. Prompts already
+     placed in 2-3 are not repeated. Agent-direct prompts bound to a personality belong to
+     it: they appear here while it is in effect and nowhere otherwise. Global prompts
+     (no project, no agent) reach an agent ONLY through a personality binding: there is no
+     "inject every global prompt everywhere" rule, which would leak one team's prompts
+     into every agent in a shared store;
+  5. the per-call append (``ChatOverrides.system_append``).
+Parts 2 and 3 are ordered like 4 (priority, higher first; ties by name).
+
+Personality: the per-call name (unknown -> ``UnknownPersonality`` listing the agent's
+personalities), else the agent's default personality, else none.
+
+Params: adapter defaults <- agent.default_params <- per-call overrides, shallow, per key.
+Unknown keys pass through (adapters send them as provider extras).
+
+History: every turn in order, tool turns and assistant tool_calls included, except what a
+provider would reject or what would change the conversation:
+  - assistant turns that ended ``error`` or ``cancelled`` keep their partial text (so a
+    resumed thread continues from exactly what the operator saw) but drop their
+    tool_calls, which may be cut mid-JSON and have no tool results;
+  - assistant turns with neither text nor tool_calls (a failed request, a ``pending``
+    placeholder of a reply still streaming or of a crashed process) are skipped;
+  - tool turns whose tool_call_id no kept assistant turn asked for are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpctl_tui.chat.errors import UnknownPersonality
+from mcpctl_tui.llm.request import InferenceRequest, Message
+from mcpctl_tui.store.chat_queries import BoundPrompt, ChatRows, load_chat_rows
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.models import ChatMessage, Personality, Prompt
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOverrides:
+    """Per-call changes: a system replacement, a system append, parameter overrides."""
+
+    system: str | None = None
+    system_append: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_params(self, **params: Any) -> ChatOverrides:
+        return replace(self, params={**self.params, **params})
+
+
+@dataclass(frozen=True, slots=True)
+class LlmTarget:
+    """The agent's LLM row, as much of it as dispatch needs (the key stays a reference)."""
+
+    id: int
+    name: str
+    type: str
+    url: str
+    model: str
+    api_key_ref: str | None
+    kind: LlmKind
+    status: LlmStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    id: int
+    name: str
+    project_id: int | None
+    default_params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    agent: AgentInfo
+    llm: LlmTarget
+    thread_id: int | None
+    thread_title: str | None
+    system: str
+    personality: str | None
+    params: dict[str, Any]
+    history: list[Message]
+    # Names of the prompts in the system block, in order (the UI shows what is injected).
+    prompt_names: tuple[str, ...] = ()
+    personalities: tuple[str, ...] = ()
+
+    @property
+    def llm_kind(self) -> LlmKind:
+        return self.llm.kind
+
+    def with_message(self, message: Message) -> ChatContext:
+        return replace(self, history=[*self.history, message])
+
+    def request(self, tools: list[dict[str, Any]] | None = None) -> InferenceRequest:
+        return InferenceRequest(
+            system=self.system, messages=list(self.history), params=dict(self.params), tools=tools
+        )
+
+
+def adapter_default_params(llm_type: str) -> dict[str, Any]:
+    """The adapter's defaults; an unknown type has none (dispatch reports it, not this)."""
+    from mcpctl_tui.llm.registry import get_adapter
+
+    try:
+        adapter = get_adapter(llm_type)
+    except Exception:  # unknown type: stream_inference turns it into a CONFIG error
+        return {}
+    return dict(adapter.default_params)
+
+
+async def prepare_context(
+    store_or_session: Store | AsyncSession,
+    agent: int | str,
+    thread: int | None = None,
+    personality: str | None = None,
+    overrides: ChatOverrides | None = None,
+) -> ChatContext:
+    """Build the context of one inference for ``agent`` (id or name) in ``thread`` (id).
+
+    Raises ``NotFound`` (agent, or a thread not of this agent) and ``UnknownPersonality``.
+    """
+    overrides = overrides or ChatOverrides()
+    if isinstance(store_or_session, Store):
+        async with store_or_session.session() as s:
+            rows = await load_chat_rows(s, agent, thread)
+    else:
+        rows = await load_chat_rows(store_or_session, agent, thread)
+    return build_context(rows, personality, overrides)
+
+
+def build_context(rows: ChatRows, personality: str | None, overrides: ChatOverrides) -> ChatContext:
+    """The pure half of ``prepare_context``: rows in, context out (no I/O)."""
+    a, llm = rows.agent, rows.llm
+    chosen = choose_personality(a.name, a.default_personality_id, rows.personalities, personality)
+    system, names = system_block(
+        rows.prompts,
+        agent_id=a.id,
+        project_id=a.project_id,
+        personality_id=chosen.id if chosen else None,
+        base=overrides.system if overrides.system is not None else a.system_prompt,
+        append=overrides.system_append,
+    )
+    params = adapter_default_params(llm.type)
+    params.update(a.default_params or {})
+    params.update(overrides.params)
+    return ChatContext(
+        agent=AgentInfo(a.id, a.name, a.project_id, dict(a.default_params or {})),
+        llm=LlmTarget(
+            id=llm.id,
+            name=llm.name,
+            type=llm.type,
+            url=llm.url,
+            model=llm.model,
+            api_key_ref=llm.api_key_ref,
+            kind=LlmKind(llm.kind),
+            status=LlmStatus(llm.status),
+        ),
+        thread_id=rows.thread.id if rows.thread else None,
+        thread_title=rows.thread.title if rows.thread else None,
+        system=system,
+        personality=chosen.name if chosen else None,
+        params=params,
+        history=history_messages(rows.messages),
+        prompt_names=names,
+        personalities=tuple(p.name for p in rows.personalities),
+    )
+
+
+def choose_personality(
+    agent_name: str,
+    default_id: int | None,
+    personalities: Sequence[Personality],
+    name: str | None,
+) -> Personality | None:
+    if name is not None:
+        for p in personalities:
+            if p.name == name:
+                return p
+        raise UnknownPersonality(agent_name, name, sorted(p.name for p in personalities))
+    if default_id is not None:
+        # The FK is SET NULL on delete, and a default pointing at another agent's
+        # personality (a bad manual edit) is ignored rather than injected.
+        for p in personalities:
+            if p.id == default_id:
+                return p
+    return None
+
+
+def _order(prompt: Prompt, priority: int | None = None) -> tuple[int, str, int]:
+    return (-(prompt.priority if priority is None else priority), prompt.name, prompt.id)
+
+
+def system_block(
+    candidates: Sequence[BoundPrompt],
+    *,
+    agent_id: int,
+    project_id: int | None,
+    personality_id: int | None,
+    base: str,
+    append: str | None,
+) -> tuple[str, tuple[str, ...]]:
+    """The system text and the names of the prompts in it (see the module docstring)."""
+    prompts: dict[int, Prompt] = {}
+    bound_anywhere: set[int] = set()
+    chosen_bindings: dict[int, int | None] = {}
+    for c in candidates:
+        prompts[c.prompt.id] = c.prompt
+        if c.personality_id is not None:
+            bound_anywhere.add(c.prompt.id)
+            if c.personality_id == personality_id:
+                chosen_bindings[c.prompt.id] = c.binding_priority
+
+    direct = sorted(
+        (p for p in prompts.values() if p.agent_id == agent_id and p.id not in bound_anywhere),
+        key=_order,
+    )
+    project = sorted(
+        (
+            p
+            for p in prompts.values()
+            if project_id is not None and p.agent_id is None and p.project_id == project_id
+        ),
+        key=_order,
+    )
+    placed = {p.id for p in direct} | {p.id for p in project}
+    personal = sorted(
+        (prompts[pid] for pid in chosen_bindings if pid not in placed),
+        key=lambda p: _order(p, chosen_bindings[p.id]),
+    )
+
+    parts: list[str] = []
+    names: list[str] = []
+    if base.strip():
+        parts.append(base.strip())
+    for p in (*direct, *project, *personal):
+        if p.content.strip():
+            parts.append(p.content.strip())
+            names.append(p.name)
+    if append and append.strip():
+        parts.append(append.strip())
+    return "\n\n".join(parts), tuple(names)
+
+
+def history_messages(rows: Sequence[ChatMessage]) -> list[Message]:
+    """Thread turns as request messages (see the module docstring for what is dropped)."""
+    out: list[Message] = []
+    asked: set[str] = set()
+    for m in rows:
+        if m.role == MessageRole.ASSISTANT:
+            complete = m.status == MessageStatus.COMPLETE
+            calls = m.tool_calls if complete and m.tool_calls else None
+            if not m.content and not calls:
+                continue
+            if calls:
+                asked.update(str(c.get("id")) for c in calls if c.get("id"))
+            out.append(Message(role=m.role, content=m.content, tool_calls=calls))
+        elif m.role == MessageRole.TOOL:
+            if m.tool_call_id is None or m.tool_call_id not in asked:
+                continue
+            out.append(Message(role=m.role, content=m.content, tool_call_id=m.tool_call_id))
+        else:
+            out.append(Message(role=m.role, content=m.content))
+    return out

@@ -1,0 +1,71 @@
+"""What ``ChatService.send`` yields: a ``TurnStarted``, the model's deltas, a ``TurnEnded``.
+
+The deltas are the adapters' own event objects (``TextDelta``, ``ThinkingDelta``,
+``ToolCallDelta``, ``Usage``) passed through unwrapped: they belong to the turn the last
+``TurnStarted`` announced (one ``send`` is one turn). ``Finish`` and ``StreamError`` are
+folded into ``TurnEnded``. A cancelled turn ends without ``TurnEnded`` (a cancelled
+generator cannot yield); it is stored as ``cancelled`` all the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mcpctl_tui.llm.events import ErrorKind, TextDelta, ThinkingDelta, ToolCallDelta, Usage
+from mcpctl_tui.store.types import LlmKind, MessageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    thread_id: int
+    thread_title: str
+    new_thread: bool
+    user_message_id: int | None  # None when regenerating (the user turn already exists)
+    assistant_message_id: int  # stored as ``pending`` until the turn ends
+    agent: str
+    personality: str | None
+    model: str
+    llm: str
+    llm_kind: LlmKind
+    replaced_message_ids: tuple[int, ...] = ()  # regenerate: turns deleted before this one
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    thread_id: int
+    assistant_message_id: int
+    status: MessageStatus  # complete | error (cancelled turns yield nothing)
+    text: str
+    thinking: str
+    tool_calls: list[dict[str, Any]] | None
+    error: str | None
+    error_kind: ErrorKind | None
+    finish_reason: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_ms: float | None  # from the call to the first delta; None if none came
+    duration_ms: float
+    chunks: int  # content deltas received
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Output tokens over the generation time (first delta to end)."""
+        if not self.output_tokens or self.ttft_ms is None:
+            return None
+        gen_s = (self.duration_ms - self.ttft_ms) / 1000
+        return self.output_tokens / gen_s if gen_s > 0 else None
+
+    def footer(self) -> str:
+        """The one-line stats summary the CLI prints (tokens, ttft, tokens/s)."""
+        tokens = (
+            f"{self.input_tokens if self.input_tokens is not None else '?'} in / "
+            f"{self.output_tokens if self.output_tokens is not None else '?'} out"
+        )
+        ttft = f"ttft {self.ttft_ms:.0f} ms" if self.ttft_ms is not None else "ttft -"
+        tps = self.tokens_per_s
+        rate = f"{tps:.1f} tok/s" if tps is not None else "- tok/s"
+        return f"{tokens} · {ttft} · {rate} · {self.duration_ms / 1000:.2f} s"
+
+
+ChatEvent = TurnStarted | TextDelta | ThinkingDelta | ToolCallDelta | Usage | TurnEnded

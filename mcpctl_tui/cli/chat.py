@@ -1,0 +1,345 @@
+"""``mcpctl-tui chat AGENT``: one message (-m) or a line REPL, after the original platform.
+
+With -m the reply goes to stdout as it arrives and nothing else does (so it pipes); the
+thread id and a stats footer go to stderr. A provider failure is one line on stderr and a
+non-zero exit (the partial reply stays stored in the thread). Model text is untrusted: it
+passes through ``chat.sanitize.for_terminal`` before it reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.events import TurnEnded, TurnStarted
+from mcpctl_tui.chat.sanitize import for_terminal, one_line
+from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
+from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.llm.events import TextDelta, ToolCallDelta
+from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.types import MessageStatus
+
+EXIT_PROVIDER_ERROR = 1
+EXIT_CANCELLED = 130
+
+REPL_HELP = """commands:
+  /set KEY VALUE     set a parameter for this session (VALUE is JSON or text; no VALUE unsets)
+  /system TEXT       replace the system prompt for this session (no TEXT: back to the agent's)
+  /personality NAME  use this personality (no NAME: list them)
+  /clear             start a new thread
+  /save              write the session's parameters into the agent's default params
+  /quit              leave (also Ctrl-D); Ctrl-C cancels a reply"""
+
+
+def parse_value(raw: str) -> Any:
+    """A parameter value: JSON when it parses (numbers, true, lists …), else the text."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def param_key(raw: str) -> str:
+    return raw.strip().replace("-", "_")
+
+
+def default_virtual_dispatcher(store: Store) -> VirtualDispatcher | None:
+    """The virtual-LLM dispatcher, when this build has one (the ``virtual`` package's
+    ``VirtualLlmService(store)``); without it a virtual LLM reports "not wired"."""
+    try:
+        module = importlib.import_module("mcpctl_tui.virtual.service")
+    except ModuleNotFoundError:
+        return None
+    factory = getattr(module, "VirtualLlmService", None)
+    if factory is None:
+        return None
+    dispatcher: VirtualDispatcher = factory(store)
+    return dispatcher
+
+
+@dataclass
+class Session:
+    """What one ``chat`` invocation carries from turn to turn."""
+
+    agent: str
+    thread_id: int | None = None
+    personality: str | None = None
+    overrides: ChatOverrides = field(default_factory=ChatOverrides)
+    stream: bool = True
+
+
+@dataclass
+class TurnOutcome:
+    ended: TurnEnded | None
+    cancelled: bool = False
+
+
+async def run_turn(
+    svc: ChatService, sess: Session, text: str, out: TextIO, err: TextIO
+) -> TurnOutcome:
+    """Send one message; the reply to ``out``, the footer or the error to ``err``."""
+    ended: TurnEnded | None = None
+    wrote_newline = True
+    thread_id: int | None = sess.thread_id
+    try:
+        async for event in svc.send(
+            sess.agent,
+            text,
+            thread_id=sess.thread_id,
+            personality=sess.personality,
+            overrides=sess.overrides,
+        ):
+            if isinstance(event, TurnStarted):
+                thread_id = sess.thread_id = event.thread_id
+            elif isinstance(event, TextDelta):
+                if sess.stream and event.text:
+                    out.write(for_terminal(event.text))
+                    out.flush()
+                    wrote_newline = event.text.endswith("\n")
+            elif isinstance(event, TurnEnded):
+                ended = event
+    except asyncio.CancelledError:
+        if not wrote_newline:
+            out.write("\n")
+            out.flush()
+        err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
+        err.flush()
+        return TurnOutcome(None, cancelled=True)
+    assert ended is not None
+    if not sess.stream and ended.text:
+        out.write(for_terminal(ended.text))
+        wrote_newline = ended.text.endswith("\n")
+    if not wrote_newline:
+        out.write("\n")
+    out.flush()
+    if ended.tool_calls:
+        names = ", ".join(one_line(str(c.get("function", {}).get("name", "?")), 60) for c in ended.tool_calls)
+        err.write(f"tool calls requested: {names}\n")
+    if ended.status == MessageStatus.ERROR:
+        err.write(f"error: {one_line(ended.error or 'unknown error')}\n")
+    err.write(f"thread {ended.thread_id} · {ended.footer()}\n")
+    err.flush()
+    return TurnOutcome(ended)
+
+
+async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
+    """Run a turn so that Ctrl-C cancels the reply (stored as cancelled), not the program."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError):  # not the main thread / platform
+        return await task
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _read_line(prompt: str, err: TextIO) -> str | None:
+    err.write(prompt)
+    err.flush()
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line if line else None
+
+
+async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
+    ctx = await svc.prepare(sess.agent, sess.thread_id, sess.personality, sess.overrides)
+    err.write(
+        f"chatting with {ctx.agent.name} ({ctx.llm.name}, {ctx.llm_kind})"
+        f"{f' as {ctx.personality}' if ctx.personality else ''}"
+        f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
+    )
+    sess.personality = sess.personality or ctx.personality
+    while True:
+        line = await _read_line("> ", err)
+        if line is None:
+            err.write("\n")
+            return 0
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.startswith("/"):
+            try:
+                if not await slash_command(svc, sess, line, err):
+                    return 0
+            except (ChatError, StoreError) as exc:
+                err.write(f"error: {exc}\n")
+            continue
+        try:
+            await _cancellable(run_turn(svc, sess, line, out, err))
+        except (ChatError, StoreError) as exc:
+            err.write(f"error: {exc}\n")
+
+
+async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO) -> bool:
+    """Apply one slash command; False means quit."""
+    cmd, _, rest = line.partition(" ")
+    rest = rest.strip()
+    if cmd in ("/quit", "/exit", "/q"):
+        return False
+    if cmd == "/help":
+        err.write(REPL_HELP + "\n")
+    elif cmd == "/set":
+        key, _, value = rest.partition(" ")
+        if not key:
+            shown = json.dumps(dict(sess.overrides.params), sort_keys=True)
+            err.write(f"session params: {shown}\n")
+            return True
+        params = dict(sess.overrides.params)
+        if value.strip():
+            params[param_key(key)] = parse_value(value.strip())
+            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
+        else:
+            params.pop(param_key(key), None)
+            err.write(f"{param_key(key)} unset\n")
+        sess.overrides = replace(sess.overrides, params=params)
+    elif cmd == "/system":
+        sess.overrides = replace(sess.overrides, system=rest or None)
+        err.write("system prompt replaced for this session\n" if rest else "agent's system prompt restored\n")
+    elif cmd == "/personality":
+        if not rest:
+            ctx = await svc.prepare(sess.agent, None, sess.personality)
+            shown = ", ".join(ctx.personalities) or "none"
+            err.write(f"personality: {ctx.personality or '(none)'}; available: {shown}\n")
+            return True
+        await svc.prepare(sess.agent, None, rest)  # unknown -> UnknownPersonality
+        sess.personality = rest
+        err.write(f"personality: {rest}\n")
+    elif cmd == "/clear":
+        sess.thread_id = None
+        err.write("new thread\n")
+    elif cmd == "/save":
+        saved = await svc.save_overrides(sess.agent, sess.overrides)
+        err.write(f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n")
+    else:
+        err.write(f"unknown command {one_line(cmd, 40)}; /help lists them\n")
+    return True
+
+
+def build_overrides(
+    system: str | None,
+    system_file: Path | None,
+    system_append: str | None,
+    temperature: float | None,
+    top_p: float | None,
+    top_k: int | None,
+    max_tokens: int | None,
+    seed: int | None,
+    stop: tuple[str, ...],
+    extra: tuple[str, ...],
+) -> ChatOverrides:
+    if system is not None and system_file is not None:
+        raise click.UsageError("--system and --system-file cannot be used together")
+    if system_file is not None:
+        try:
+            system = system_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"--system-file {system_file}: {exc}") from None
+    params: dict[str, Any] = {}
+    for key, value in (
+        ("temperature", temperature),
+        ("top_p", top_p),
+        ("top_k", top_k),
+        ("max_tokens", max_tokens),
+        ("seed", seed),
+    ):
+        if value is not None:
+            params[key] = value
+    if stop:
+        params["stop"] = list(stop)
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
+        params[param_key(key)] = parse_value(value)
+    return ChatOverrides(system=system, system_append=system_append, params=params)
+
+
+@main.command("chat")
+@click.argument("agent")
+@click.option("-m", "--message", help="Send this message, print the reply, exit.")
+@click.option("--thread", "thread_id", type=int, metavar="ID", help="Continue this thread.")
+@click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
+@click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
+@click.option(
+    "--system-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Replace the system prompt with this file's text.",
+)
+@click.option("--system-append", metavar="TEXT", help="Append this to the system block.")
+@click.option("--temperature", type=float)
+@click.option("--top-p", type=float)
+@click.option("--top-k", type=int)
+@click.option("--max-tokens", type=int)
+@click.option("--seed", type=int)
+@click.option("--stop", multiple=True, metavar="S", help="A stop sequence (repeatable).")
+@click.option("--extra", multiple=True, metavar="KEY=VALUE", help="A provider parameter (repeatable; VALUE is JSON or text).")
+@click.option("--no-stream", is_flag=True, help="Print the reply once it is complete.")
+@click.pass_obj
+def chat_command(
+    state: CliState,
+    agent: str,
+    message: str | None,
+    thread_id: int | None,
+    personality: str | None,
+    system: str | None,
+    system_file: Path | None,
+    system_append: str | None,
+    temperature: float | None,
+    top_p: float | None,
+    top_k: int | None,
+    max_tokens: int | None,
+    seed: int | None,
+    stop: tuple[str, ...],
+    extra: tuple[str, ...],
+    no_stream: bool,
+) -> None:
+    """Chat with AGENT: one message with -m, else a line REPL (/help inside)."""
+    overrides = build_overrides(
+        system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra
+    )
+    sess = Session(
+        agent=agent,
+        thread_id=thread_id,
+        personality=personality,
+        overrides=overrides,
+        stream=not no_stream,
+    )
+    out, err = sys.stdout, sys.stderr
+
+    async def go(store: Store) -> int:
+        async with ChatService(store, virtual=default_virtual_dispatcher(store)) as svc:
+            try:
+                if message is None:
+                    return await repl(svc, sess, out, err)
+                outcome = await _cancellable(run_turn(svc, sess, message, out, err))
+            except ChatError as exc:
+                raise click.ClickException(str(exc)) from None
+            if outcome.cancelled:
+                return EXIT_CANCELLED
+            assert outcome.ended is not None
+            return EXIT_PROVIDER_ERROR if outcome.ended.status == MessageStatus.ERROR else 0
+
+    code = _run_with_store(state.db_url(), go)
+    if code:
+        sys.exit(code)
+
+
+def _run_with_store(url: str, fn: Callable[[Store], Coroutine[Any, Any, int]]) -> int:
+    with contextlib.suppress(BrokenPipeError):
+        return run(with_store(url, fn))
+    return 0

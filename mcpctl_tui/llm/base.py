@@ -1,0 +1,33 @@
+"""The adapter protocol: what every wire format module provides."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import httpx
+
+from mcpctl_tui.llm.events import StreamEvent
+from mcpctl_tui.llm.request import Endpoint, InferenceRequest
+
+
+class Adapter(Protocol):
+    """One wire format.
+
+    ``stream`` is an async generator of typed events that ends after exactly one ``Finish``
+    or ``StreamError``; it never raises for provider, network or protocol trouble (only
+    ``asyncio.CancelledError`` propagates). Cancelling the consuming task, or closing the
+    generator (``contextlib.aclosing``), closes the HTTP response at once. An injected
+    ``client`` is reused and left open; without one the adapter makes and closes its own.
+    """
+
+    name: str
+    default_params: dict[str, Any]
+
+    def stream(
+        self,
+        endpoint: Endpoint,
+        request: InferenceRequest,
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> AsyncIterator[StreamEvent]: ...
