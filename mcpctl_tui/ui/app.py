@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,21 +23,16 @@ from textual.content import Content
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from mcpctl_tui.llm.events import (
-    ErrorKind,
-    Finish,
-    StreamError,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    Usage,
-)
+from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
+from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
 from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
-from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend, SendSpec
+from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
@@ -355,6 +350,7 @@ class McpctlApp(App[None]):
         await self.send(text)
 
     async def send(self, text: str | None) -> None:
+        """Send ``text`` (None: regenerate the last reply) and stream the answer."""
         agent = self.current_agent
         if agent is None:
             self.notify("add an agent first (Ctrl+P → New agent)", severity="warning")
@@ -370,55 +366,65 @@ class McpctlApp(App[None]):
                 markup=False,
             )
             return
+        if text is None and self.thread_id is None:
+            return
         if text is not None:
             self.chat_input.clear()
-        if self.thread_id is None:
-            title = (text or "").strip().splitlines()[0][:60] if text else ""
-            async with self.store.transaction() as s:
-                thread = await queries.create_thread(s, agent.id, title)
-                self.thread_id = thread.id
-            self.set_thread_title(title)
-        spec = SendSpec(
-            agent_id=agent.id,
-            thread_id=self.thread_id,
-            text=text,
-            personality=self.personality_choice,
-            overrides=dict(self.overrides),
-            system_replace=self.system_replace,
-        )
         self.chat.anchor()  # sending brings the operator back to the bottom
         if text is not None:
             await self.chat.add(UserTurn(None, text=text))
-        turn = AssistantTurn(
-            None, model=agent.llm_model or None, personality=self.personality_label()
-        )
+        else:
+            await self.chat.drop_after_last_user()
+        turn = AssistantTurn(None, personality=self.personality_label())
         await self.chat.add(turn)
         self.reply_turn = turn
         self.reply_stream = CoalescingMarkdownStream(turn.markdown)
         self.stats = ReplyStats(state="streaming")
         self.refresh_status()
-        self.run_reply(spec, turn, self.reply_stream)
+        personality = None if self.personality_choice == NO_PERSONALITY else self.personality_choice
+        overrides = ChatOverrides(system=self.system_replace, params=dict(self.overrides))
+        if text is None:
+            assert self.thread_id is not None
+            events = self.backend.regenerate(
+                self.thread_id, personality=personality, overrides=overrides
+            )
+        else:
+            events = self.backend.send(
+                agent.id,
+                text,
+                thread_id=self.thread_id,
+                personality=personality,
+                overrides=overrides,
+            )
+        self.run_reply(events, turn, self.reply_stream, text)
 
     @work(group="reply", exclusive=True)
     async def run_reply(
-        self, spec: SendSpec, turn: AssistantTurn, stream: CoalescingMarkdownStream
+        self,
+        events: AsyncIterator[ChatEvent],
+        turn: AssistantTurn,
+        stream: CoalescingMarkdownStream,
+        sent_text: str | None,
     ) -> None:
         started = time.monotonic()
-        first: float | None = None
         tool_calls: dict[int, dict[str, Any]] = {}
-        status = MessageStatus.COMPLETE
-        error: StreamError | None = None
-        events = self.backend.stream(spec)
+        ended: TurnEnded | None = None
+        failure: str | None = None
+        status = MessageStatus.CANCELLED  # unless the engine says how it ended
         try:
             async for event in events:
                 match event:
                     case TextDelta(text=t):
-                        if first is None:
-                            first = time.monotonic()
-                            self.stats.ttft_ms = (first - started) * 1000
+                        if self.stats.ttft_ms is None:
+                            self.stats.ttft_ms = (time.monotonic() - started) * 1000
                         stream.write(clean(t))
-                    case ThinkingDelta():
-                        pass
+                    case TurnStarted() as ts:
+                        self.thread_id = ts.thread_id
+                        turn.model = ts.model or None
+                        turn.personality = ts.personality
+                        turn.set_status(MessageStatus.PENDING)
+                        if ts.new_thread:
+                            self.set_thread_title(ts.thread_title)
                     case ToolCallDelta(index=i, id=cid, name=name, arguments=args):
                         call = tool_calls.setdefault(
                             i,
@@ -436,73 +442,75 @@ class McpctlApp(App[None]):
                     case Usage(input_tokens=inp, output_tokens=out):
                         self.stats.input_tokens = inp
                         self.stats.output_tokens = out
-                    case Finish():
+                    case TurnEnded() as te:
+                        ended = te
+                        status = te.status
+                    case _:
                         pass
-                    case StreamError() as err:
-                        status = MessageStatus.ERROR
-                        error = err
-        except Exception as exc:  # the engine failed outright: show it, never crash
-            status = MessageStatus.ERROR
-            error = StreamError(ErrorKind.PROVIDER, f"{type(exc).__name__}: {exc}")
+        except (ChatError, StoreError) as exc:
+            # Refused before anything was written (unknown personality, agent gone …).
+            status, failure = MessageStatus.ERROR, str(exc)
+            if sent_text is not None and not self.chat_input.text:
+                self.chat_input.text = sent_text
+        except Exception as exc:  # a bug below us: show it on the turn, never crash
+            status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
-            # Runs on cancel too (Esc): close the engine's stream first so it stores the
-            # turn as cancelled; the partial reply stays on screen, marked.
+            # Runs on Esc too (the worker is cancelled): close the engine's generator so
+            # it stores the turn as cancelled; the partial reply stays on screen, marked.
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 try:
                     await aclose()
                 except Exception:
                     pass
-            if status == MessageStatus.COMPLETE and self._cancelling:
-                status = MessageStatus.CANCELLED
-            await self._end_reply(turn, stream, status, error, tool_calls, started, first)
-
-    _cancelling = False
+            await self._end_reply(turn, stream, status, ended, failure, tool_calls, sent_text)
 
     async def _end_reply(
         self,
         turn: AssistantTurn,
         stream: CoalescingMarkdownStream,
         status: MessageStatus,
-        error: StreamError | None,
+        ended: TurnEnded | None,
+        failure: str | None,
         tool_calls: dict[int, dict[str, Any]],
-        started: float,
-        first: float | None,
+        sent_text: str | None,
     ) -> None:
         text = await stream.close()
         if not text:
             turn.markdown.display = False
-        if tool_calls:
-            await turn.set_tool_calls([tool_calls[i] for i in sorted(tool_calls)])
-        message = f"{error.kind.value}: {error.message}" if error else None
+        calls = ended.tool_calls if ended and ended.tool_calls else None
+        if calls is None and tool_calls:
+            calls = [tool_calls[i] for i in sorted(tool_calls)]
+        if calls:
+            await turn.set_tool_calls(calls)
+        message = failure
+        if ended is not None and ended.error:
+            kind = ended.error_kind.value if ended.error_kind else "error"
+            message = f"{kind}: {ended.error}"
         turn.set_status(status, message)
-        elapsed = time.monotonic() - (first or started)
-        if self.stats.output_tokens is None:
-            self.stats.output_tokens = max(1, len(text) // 4) if text else 0
-        if elapsed > 0 and self.stats.output_tokens:
-            self.stats.tokens_per_s = self.stats.output_tokens / elapsed
+        if ended is not None:
+            self.stats.input_tokens = ended.input_tokens
+            self.stats.output_tokens = ended.output_tokens
+            self.stats.ttft_ms = ended.ttft_ms
+            self.stats.tokens_per_s = ended.tokens_per_s
         self.stats.state = {
             MessageStatus.COMPLETE: "done",
             MessageStatus.CANCELLED: "cancelled",
             MessageStatus.ERROR: "error",
         }.get(status, "")
         self.refresh_status()
-        if error is not None:
-            self.notify(
-                literal(message or ""), title="Reply failed", severity="error", markup=False
-            )
-            if error.kind == ErrorKind.OFFLINE and not self.chat_input.text and turn.row is None:
-                pass
-        self._cancelling = False
+        if message is not None:
+            self.notify(literal(message), title="Reply failed", severity="error", markup=False)
+            offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
+            if offline and sent_text is not None and not self.chat_input.text:
+                self.chat_input.text = sent_text  # nothing typed is lost
         self.reply_stream = None
+        self.reply_turn = None
         self.refresh_thread_list()
 
     def action_cancel_reply(self) -> None:
         if self.streaming:
-            self._cancelling = True
             self.workers.cancel_group(self, "reply")
-        elif isinstance(self.screen, ConfirmScreen | AskScreen | HelpScreen):
-            pass
 
     async def action_regenerate(self) -> None:
         if self.thread_id is None or self.chat.last_assistant() is None:
@@ -552,14 +560,27 @@ class McpctlApp(App[None]):
             case "/clear":
                 await self.start_new_thread()
             case "/save":
-                if self.thread_id is None:
-                    self.notify("nothing to save yet: send a message first", severity="warning")
+                # As in the REPL: the session's parameter overrides become the agent's
+                # defaults; with TITLE the thread is renamed too.
+                agent = self.current_agent
+                if agent is None:
                     return
-                if rest:
+                if self.overrides:
+                    params = await self.backend.save_overrides(
+                        agent.id, ChatOverrides(params=dict(self.overrides))
+                    )
+                    self.overrides.clear()
+                    self.notify(
+                        literal(f"saved to {agent.name}: {json.dumps(params)}"), markup=False
+                    )
+                    self.load_agents(select_id=agent.id)
+                if rest and self.thread_id is not None:
                     await v.rename_thread(self.store, self.thread_id, rest)
                     self.set_thread_title(rest)
                     self.refresh_thread_list()
-                self.notify(literal(f"thread saved: {rest or self.thread_title}"), markup=False)
+                    self.notify(literal(f"thread renamed: {rest}"), markup=False)
+                elif not self.overrides and not rest:
+                    self.notify("nothing to save (no /set overrides)", severity="warning")
             case "/personality":
                 names = self.personalities.values
                 if rest in ("none", ""):

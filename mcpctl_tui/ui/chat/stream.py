@@ -4,7 +4,8 @@ Chunks arrive far faster than a terminal repaints (thousands a second off a loca
 Re-rendering per chunk makes the cost grow with chunks x document; instead every chunk that
 lands within one frame is joined and handed to ``Markdown.append`` (which re-parses only the
 last top-level block) in one go. When the stream ends the document gets one full update so
-the final rendering is exactly what a fresh parse of the whole reply gives.
+the final rendering is exactly what a fresh parse of the whole reply gives; that update is
+reconciled against the mounted blocks (``reconcile``) so it costs a parse, not a remount.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from markdown_it import MarkdownIt
 from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
 
 FRAME_SECONDS = 1 / 60
 
@@ -74,19 +77,21 @@ class CoalescingMarkdownStream:
             self._on_flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             await self._wake.wait()
             self._wake.clear()
             # Wait for the frame boundary so everything arriving meanwhile joins this batch.
             delay = self._last_flush + self._frame - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await asyncio.shield(self._flush_once())
+            if self._closed:
+                break
+            await self._flush_once()
 
     async def close(self, *, final_update: bool = True) -> str:
-        """Stop pacing, put the rest on screen, then (optionally) one full re-parse."""
+        """Let an in-flight batch finish, then one full (reconciled) update of the text."""
         self._closed = True
-        self._task.cancel()
+        self._wake.set()
         try:
             await self._task
         except asyncio.CancelledError:
@@ -94,9 +99,59 @@ class CoalescingMarkdownStream:
         text = self.text
         if final_update:
             self._pending.clear()
-            await self.markdown.update(text)
+            await reconcile(self.markdown, text)
             if self._on_flush is not None:
                 self._on_flush()
         else:
             await self._flush_once()
         return text
+
+
+async def reconcile(markdown: Markdown, text: str) -> None:
+    """Set ``markdown`` to a fresh full parse of ``text``, touching only blocks that differ.
+
+    ``Markdown.update`` removes and remounts every block (about 1 ms each: a second for a
+    long reply). After streaming, the mounted blocks already match the new parse except
+    where later text changed an earlier block's shape; a top-level block of the same type
+    over the same source lines of the same (append-only) text renders the same, so the
+    common prefix is kept and only the rest is replaced. Uses Markdown internals (the
+    block factory and parse state), pinned by textual<9.
+    """
+    factory = markdown._parser_factory
+    parser = MarkdownIt("gfm-like") if factory is None else factory()
+    tokens = parser.parse(text)
+    # Top-level block starts, compared without building widgets (a fence's widget runs
+    # the syntax highlighter in its constructor).
+    starts = [
+        (i, t)
+        for i, t in enumerate(tokens)
+        if t.level == 0 and t.map is not None and (t.nesting == 1 or t.type in _SELF_CLOSED)
+    ]
+    async with markdown.lock:
+        existing = [c for c in markdown.children if isinstance(c, MarkdownBlock)]
+        keep = 0
+        for (_i, tok), old in zip(starts, existing, strict=False):
+            same = (
+                old._token.type == tok.type
+                and old._token.tag == tok.tag
+                and tok.map is not None
+                and old.source_range == (tok.map[0], tok.map[1])
+            )
+            if not same:
+                break
+            keep += 1
+        if keep < len(existing) or keep < len(starts):
+            first = starts[keep][0] if keep < len(starts) else len(tokens)
+            new_blocks = list(markdown._parse_markdown(tokens[first:]))
+            with markdown.app.batch_update():
+                if keep < len(existing):
+                    await markdown.remove_children(existing[keep:])
+                if new_blocks:
+                    await markdown.mount_all(new_blocks)
+        markdown._markdown = text
+        markdown._table_of_contents = None
+        lines = text.splitlines()
+        markdown._last_parsed_line = len(lines) - (1 if lines and lines[-1] else 0)
+
+
+_SELF_CLOSED = frozenset({"fence", "code_block", "hr"})

@@ -10,12 +10,14 @@ import json
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Markdown, Static
 
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.store.views import TurnRow
+from mcpctl_tui.ui.chat.blocks import FlatBulletList, FlatOrderedList
 from mcpctl_tui.ui.text import clean, literal
 
 
@@ -29,7 +31,17 @@ def _tool_args(raw: Any) -> str:
 
 
 class ReplyMarkdown(Markdown):
-    """Markdown for model output: links never open anything by themselves."""
+    """Markdown for model output: links never open anything by themselves; lists use
+    the one-widget items of ``blocks``; children use the cheap stream layout."""
+
+    DEFAULT_CSS = """
+    ReplyMarkdown { layout: stream; }
+    """
+    BLOCKS = {
+        **Markdown.BLOCKS,
+        "bullet_list_open": FlatBulletList,
+        "ordered_list_open": FlatOrderedList,
+    }
 
     def __init__(self, text: str = "") -> None:
         super().__init__(clean(text), open_links=False)
@@ -160,9 +172,14 @@ class AssistantTurn(Turn):
         self._error.display = True
 
     def set_status(self, status: MessageStatus, error: str | None = None) -> None:
+        """Mark the live turn. No class change: toggling a class on the turn restyles
+        every widget of a long reply (seconds); an inline border colour costs nothing."""
         self.status = status
         self._header.update(_marks(status, self.model, self.personality))
-        self._set_status_class()
+        var = {MessageStatus.CANCELLED: "warning", MessageStatus.ERROR: "error"}.get(status)
+        if var is not None:
+            color = Color.parse(self.app.theme_variables.get(var, "red"))
+            self.styles.border_left = ("thick", color)
         if error:
             self.show_error(error)
 

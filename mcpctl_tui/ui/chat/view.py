@@ -119,6 +119,14 @@ class ChatView(VerticalScroll, can_focus=True):
             self._loading_older = True
             self.post_message(self.NeedOlder(self.first_turn_index))
 
+    async def drop_after_last_user(self) -> None:
+        """Regenerate replaces the turns after the last user turn."""
+        turns = self.turns
+        last_user = max((i for i, t in enumerate(turns) if isinstance(t, UserTurn)), default=-1)
+        stale = turns[last_user + 1 :]
+        if stale:
+            await self.remove_children(stale)
+
     def last_assistant(self) -> AssistantTurn | None:
         for child in reversed(self.children):
             if isinstance(child, AssistantTurn):
