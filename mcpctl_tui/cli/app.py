@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
 from mcpctl_tui.cli import CliState, main, run
-from mcpctl_tui.config import ConfigError
-from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.engine import Store, open_store
 
 
-async def _run_app(
-    url: str, *, agent: str | None, personality: str | None, thread_id: int | None, seed: bool
-) -> None:
-    from mcpctl_tui.ui.app import McpctlApp, StartAt
-    from mcpctl_tui.ui.engine import make_backend
-
+async def _check_store(url: str) -> None:
+    """Open (and migrate) once before the screen takes over, so a bad URL is a one-line
+    CLI error instead of a crash inside the full-screen app."""
     store: Store = await open_store(url)
-    try:
-        if seed:
-            from mcpctl_tui.store.demo import seed_demo
+    await store.close()
 
-            await seed_demo(store)
-        app = McpctlApp(
-            store,
-            make_backend(store),
-            start=StartAt(agent=agent, personality=personality, thread_id=thread_id),
-        )
-        await app.run_async()
+
+async def _seed_demo(url: str) -> None:
+    from mcpctl_tui.store.demo import seed_demo
+
+    store = await open_store(url)
+    try:
+        await seed_demo(store)
     finally:
         await store.close()
+
+
+def _open_app(
+    url: str, agent: str | None = None, personality: str | None = None, thread_id: int | None = None
+) -> None:
+    # Textual is imported only when the screen opens: the other verbs stay quick.
+    from mcpctl_tui.ui.app import McpctlApp, StartAt
+
+    McpctlApp(url, start=StartAt(agent=agent, personality=personality, thread_id=thread_id)).run()
 
 
 def launch_tui(
@@ -41,11 +43,9 @@ def launch_tui(
     thread_id: int | None = None,
 ) -> None:
     """Open the full-screen app on the configured database."""
-    run(
-        _run_app(
-            state.db_url(), agent=agent, personality=personality, thread_id=thread_id, seed=False
-        )
-    )
+    url = state.db_url()
+    run(_check_store(url))
+    _open_app(url, agent, personality, thread_id)
 
 
 @main.command("demo")
@@ -67,21 +67,8 @@ def demo(path: Path | None, no_open: bool) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{path}"
+    run(_seed_demo(url))
     if no_open:
-
-        async def seed_only() -> None:
-            from mcpctl_tui.store.demo import seed_demo
-
-            store = await open_store(url)
-            try:
-                await seed_demo(store)
-            finally:
-                await store.close()
-
-        run(seed_only())
         click.echo(url)
         return
-    try:
-        asyncio.run(_run_app(url, agent=None, personality=None, thread_id=None, seed=True))
-    except (StoreError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _open_app(url)

@@ -176,3 +176,24 @@ async def delete_thread(store: Store, thread_id: int) -> int:
         n = await thread_size(s, thread_id)
         await s.delete(thread)
         return n
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHit:
+    id: int
+    title: str
+    agent_id: int
+    agent_name: str
+
+
+async def search_threads(s: AsyncSession, text: str, *, limit: int = 20) -> list[ThreadHit]:
+    """Threads whose title contains ``text`` (case-insensitive), newest first."""
+    q = (
+        select(ChatThread.id, ChatThread.title, Agent.id, Agent.name)
+        .join(Agent, Agent.id == ChatThread.agent_id)
+        .order_by(ChatThread.last_turn_at.desc(), ChatThread.id.desc())
+        .limit(limit)
+    )
+    if text:
+        q = q.where(ChatThread.title.ilike(f"%{text}%"))
+    return [ThreadHit(*row) for row in (await s.execute(q)).tuples()]

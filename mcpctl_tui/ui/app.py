@@ -26,10 +26,11 @@ from textual.worker import Worker, WorkerState
 from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
+from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
 from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store, StoreError, open_store
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
@@ -38,6 +39,8 @@ from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
+from mcpctl_tui.ui.engine import make_backend
+from mcpctl_tui.ui.palette import McpctlCommands
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen, HelpScreen
 from mcpctl_tui.ui.status import ReplyStats, StatusInfo, StatusLine
 from mcpctl_tui.ui.text import clean, literal
@@ -71,6 +74,7 @@ class StartAt:
 class McpctlApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mcpctl-tui"
+    COMMANDS = App.COMMANDS | {McpctlCommands}
 
     BINDINGS = [
         Binding("escape", "cancel_reply", "Cancel reply", show=True),
@@ -87,16 +91,20 @@ class McpctlApp(App[None]):
 
     def __init__(
         self,
-        store: Store,
-        backend: ChatBackend,
+        store: Store | str,
+        backend: ChatBackend | None = None,
         *,
         start: StartAt | None = None,
         clock: Callable[[], datetime] = utcnow,
         liveness_seconds: float = LIVENESS_SECONDS,
     ) -> None:
+        """``store`` is an open Store, or a URL the app opens (and closes) on its own event
+        loop; ``backend`` defaults to a ChatService on the store, owned by the app."""
         super().__init__()
-        self.store = store
-        self.backend = backend
+        self._store_url = store if isinstance(store, str) else None
+        self._store: Store | None = None if isinstance(store, str) else store
+        self._backend = backend
+        self._owns_backend = backend is None
         self.start = start or StartAt()
         self.clock = clock
         self.liveness_seconds = liveness_seconds
@@ -109,6 +117,7 @@ class McpctlApp(App[None]):
         self.stats = ReplyStats()
         self.reply_stream: CoalescingMarkdownStream | None = None
         self.reply_turn: AssistantTurn | None = None
+        self.loaded = 0  # agent loads completed (tests wait for the first)
         self._reply_text = ""
 
     # --- layout -------------------------------------------------------------------
@@ -157,6 +166,28 @@ class McpctlApp(App[None]):
             for w in self.workers
         )
 
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "store not open yet"
+        return self._store
+
+    @property
+    def backend(self) -> ChatBackend:
+        assert self._backend is not None, "store not open yet"
+        return self._backend
+
+    async def on_load(self) -> None:
+        if self._store is None and self._store_url is not None:
+            self._store = await open_store(self._store_url)
+        if self._backend is None:
+            self._backend = make_backend(self.store)
+
+    async def on_unmount(self) -> None:
+        if self._owns_backend and isinstance(self._backend, ChatService):
+            await self._backend.aclose()
+        if self._store_url is not None and self._store is not None:
+            await self._store.close()
+
     def on_mount(self) -> None:
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
@@ -193,8 +224,14 @@ class McpctlApp(App[None]):
 
     # --- loading --------------------------------------------------------------------
 
-    @work(group="agents", exclusive=True)
-    async def load_agents(self, *, initial: bool = False, select_id: int | None = None) -> None:
+    @work(group="agents", exclusive=True, exit_on_error=False)
+    async def load_agents(
+        self,
+        *,
+        initial: bool = False,
+        select_id: int | None = None,
+        thread_id: int | None = None,
+    ) -> None:
         async with self.store.session() as s:
             rows = await v.list_agent_rows(s)
         if not rows:
@@ -205,6 +242,7 @@ class McpctlApp(App[None]):
             self.personalities.set_items([], None, None)
             self.threads.set_threads([], has_more=False)
             self.refresh_status()
+            self.loaded += 1
             return
         want = select_id
         if initial and self.start.agent:
@@ -222,7 +260,9 @@ class McpctlApp(App[None]):
         self.agents.set_rows(rows, want)
         agent = self.agents.current
         if agent is not None:
-            self.open_agent(agent, thread_id=self.start.thread_id if initial else None)
+            if thread_id is None and initial:
+                thread_id = self.start.thread_id
+            self.open_agent(agent, thread_id=thread_id)
 
     @on(OptionList.OptionHighlighted, "#agents")
     def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -231,7 +271,7 @@ class McpctlApp(App[None]):
             self.personality_choice = None
             self.open_agent(agent)
 
-    @work(group="agent", exclusive=True)
+    @work(group="agent", exclusive=True, exit_on_error=False)
     async def open_agent(self, agent: v.AgentRow, *, thread_id: int | None = None) -> None:
         async with self.store.session() as s:
             pers = await queries.list_personalities(s, agent.id)
@@ -251,15 +291,20 @@ class McpctlApp(App[None]):
         more = len(threads) > THREAD_PAGE
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=more)
         self.refresh_status()
-        target = thread_id if thread_id is not None else (threads[0].id if threads else None)
-        if target is None:
-            await self.start_new_thread()
-            return
-        idx = self.threads.index_of(target)
-        if idx is not None:
-            with self.threads.prevent(OptionList.OptionHighlighted):
-                self.threads.highlighted = idx
-        await self._open_thread(target)
+        try:
+            if self.streaming:
+                return  # never pull the chat from under a streaming reply
+            target = thread_id if thread_id is not None else (threads[0].id if threads else None)
+            if target is None:
+                await self.start_new_thread()
+                return
+            idx = self.threads.index_of(target)
+            if idx is not None:
+                with self.threads.prevent(OptionList.OptionHighlighted):
+                    self.threads.highlighted = idx
+            await self._open_thread(target)
+        finally:
+            self.loaded += 1
 
     async def start_new_thread(self) -> None:
         self.thread_id = None
@@ -280,7 +325,7 @@ class McpctlApp(App[None]):
             self.personality_choice = self.personalities.current
             self.refresh_status()
 
-    @work(group="thread", exclusive=True)
+    @work(group="thread", exclusive=True, exit_on_error=False)
     async def open_thread(self, thread_id: int) -> None:
         await self._open_thread(thread_id)
 
@@ -302,7 +347,7 @@ class McpctlApp(App[None]):
         if self.thread_id is not None:
             self.load_older(self.thread_id, event.before_turn)
 
-    @work(group="older", exclusive=True)
+    @work(group="older", exclusive=True, exit_on_error=False)
     async def load_older(self, thread_id: int, before_turn: int) -> None:
         async with self.store.session() as s:
             rows = await queries.messages_before(s, thread_id, before_turn, PAGE + 1)
@@ -317,7 +362,7 @@ class McpctlApp(App[None]):
         if agent is not None:
             self.load_more_threads(agent.id, event.cursor)
 
-    @work(group="threads-more", exclusive=True)
+    @work(group="threads-more", exclusive=True, exit_on_error=False)
     async def load_more_threads(self, agent_id: int, cursor: queries.ThreadCursor) -> None:
         async with self.store.session() as s:
             page = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=cursor)
@@ -326,7 +371,7 @@ class McpctlApp(App[None]):
             return
         self.threads.add_page(page[:THREAD_PAGE], has_more=len(page) > THREAD_PAGE)
 
-    @work(group="liveness", exclusive=True)
+    @work(group="liveness", exclusive=True, exit_on_error=False)
     async def refresh_liveness(self) -> None:
         """The light periodic query: a provider that stops shows as inactive on its own."""
         try:
@@ -398,7 +443,7 @@ class McpctlApp(App[None]):
             )
         self.run_reply(events, turn, self.reply_stream, text)
 
-    @work(group="reply", exclusive=True)
+    @work(group="reply", exclusive=True, exit_on_error=False)
     async def run_reply(
         self,
         events: AsyncIterator[ChatEvent],
@@ -518,7 +563,7 @@ class McpctlApp(App[None]):
             return
         await self.send(None)
 
-    @work(group="threads-refresh", exclusive=True)
+    @work(group="threads-refresh", exclusive=True, exit_on_error=False)
     async def refresh_thread_list(self) -> None:
         agent = self.current_agent
         if agent is None:
@@ -602,6 +647,16 @@ class McpctlApp(App[None]):
                 return
         self.chat_input.clear()
         self.refresh_status()
+
+    # --- jumps (palette) -------------------------------------------------------------
+
+    def jump_to_agent(self, agent_id: int) -> None:
+        self.personality_choice = None
+        self.load_agents(select_id=agent_id)
+
+    def jump_to_thread(self, agent_id: int, thread_id: int) -> None:
+        self.personality_choice = None
+        self.load_agents(select_id=agent_id, thread_id=thread_id)
 
     # --- thread actions ------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ Textual lays out every widget of a document on each layout pass, so the cost of 
 reply is its widget count. A stock list item is four widgets (row, bullet, column,
 paragraph); model replies are list-heavy, so lists dominate. Here a list item whose body
 is one paragraph (the usual, tight case) is ONE widget that draws its bullet and wraps its
-text with a hanging indent; anything richer falls back to the stock layout.
+text with a hanging indent; anything richer falls back to the stock layout. A code fence
+is one widget too (the stock fence is a scroll container around a label); long code lines
+wrap instead of scrolling sideways.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets._markdown import (
     MarkdownBullet,
     MarkdownBulletList,
+    MarkdownFence,
     MarkdownListItem,
     MarkdownOrderedList,
     MarkdownOrderedListItem,
@@ -89,3 +92,19 @@ class FlatOrderedList(MarkdownOrderedList):
         size = max((len(x) for x in labels), default=0)
         yield from _items(list(items), [x.rjust(size + 1) for x in labels])
         self._blocks.clear()
+
+
+class FlatFence(MarkdownFence):
+    DEFAULT_CSS = """
+    FlatFence { overflow: hidden hidden; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+    def render(self) -> Content:
+        return self._highlighted_code
+
+    def set_content(self, content: Content) -> None:
+        self._content = content
+        self.refresh(layout=True)

@@ -17,7 +17,7 @@ from textual.widgets import Collapsible, Markdown, Static
 
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.store.views import TurnRow
-from mcpctl_tui.ui.chat.blocks import FlatBulletList, FlatOrderedList
+from mcpctl_tui.ui.chat.blocks import FlatBulletList, FlatFence, FlatOrderedList
 from mcpctl_tui.ui.text import clean, literal
 
 
@@ -41,6 +41,8 @@ class ReplyMarkdown(Markdown):
         **Markdown.BLOCKS,
         "bullet_list_open": FlatBulletList,
         "ordered_list_open": FlatOrderedList,
+        "fence": FlatFence,
+        "code_block": FlatFence,
     }
 
     def __init__(self, text: str = "") -> None:

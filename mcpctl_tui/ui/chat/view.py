@@ -18,7 +18,7 @@ from mcpctl_tui.store.types import MessageRole
 from mcpctl_tui.store.views import TurnRow
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
 
-WINDOW = 12  # turns mounted when a thread opens
+WINDOW = 6  # turns mounted when a thread opens (more follow if they do not fill the view)
 PAGE = 20  # turns added per step when scrolling up
 
 
@@ -56,6 +56,7 @@ class ChatView(VerticalScroll, can_focus=True):
 
     async def show(self, rows: Sequence[TurnRow], *, has_older: bool) -> None:
         """Replace the view with ``rows`` (the newest turns of a thread) and go to the end."""
+        self._loading_older = False
         with self.app.batch_update():
             await self.remove_children()
             if not rows:
@@ -66,6 +67,18 @@ class ChatView(VerticalScroll, can_focus=True):
         self.first_turn_index = rows[0].turn_index if rows else None
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
+        self.call_after_refresh(self._fill)
+
+    def _fill(self) -> None:
+        """A window that does not fill the view cannot be scrolled up: load more now."""
+        if (
+            self.max_scroll_y == 0
+            and self.has_older
+            and not self._loading_older
+            and self.first_turn_index is not None
+        ):
+            self._loading_older = True
+            self.post_message(self.NeedOlder(self.first_turn_index))
 
     async def show_empty(self, message: Content) -> None:
         await self.remove_children()
@@ -93,6 +106,7 @@ class ChatView(VerticalScroll, can_focus=True):
             self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
 
         self.call_after_refresh(keep_position)
+        self.call_after_refresh(self._fill)
 
     async def add(self, turn: Turn) -> None:
         hints = self.query(".hint")
