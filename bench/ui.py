@@ -245,14 +245,14 @@ async def phase_render(chunks: int, *, big_thread: bool = False) -> dict[str, An
     reply = Reply(openai_events(pieces), flush_each=False)
     with tempfile.TemporaryDirectory() as d:
         async with LlmServer(reply) as srv:
-            store, _aid, big = await make_store(
+            store, aid, big = await make_store(
                 Path(d) / "b.db", srv.url, messages=100_000 if big_thread else 0
             )
             try:
 
                 async def run(app: Any, pilot: Any) -> dict[str, Any]:
                     if big is not None:
-                        app.open_thread(big)
+                        app.jump_to_thread(aid, big)
                         await until(
                             lambda: any(
                                 t.row is not None and t.row.turn_index == 9_999
@@ -379,7 +379,7 @@ async def phase_startup(messages: int) -> dict[str, Any]:
         open_ms: list[float] = []
         try:
             for _ in range(3):
-                startup, opened = await one_startup(store, big)
+                startup, opened = await one_startup(store, aid, big)
                 times.append(startup)
                 if opened is not None:
                     open_ms.append(opened)
@@ -391,7 +391,7 @@ async def phase_startup(messages: int) -> dict[str, Any]:
     return out
 
 
-async def one_startup(store: Any, big: int | None) -> tuple[float, float | None]:
+async def one_startup(store: Any, aid: int, big: int | None) -> tuple[float, float | None]:
     from mcpctl_tui.chat.service import ChatService
     from mcpctl_tui.ui.app import McpctlApp
 
@@ -406,7 +406,7 @@ async def one_startup(store: Any, big: int | None) -> tuple[float, float | None]
         if big is not None:
             # Open the 10,000-turn thread (from another agent's thread).
             t1 = time.perf_counter()
-            app.open_thread(big)
+            app.jump_to_thread(aid, big)
             await until(lambda: shows_turn(app, 9_999))
             opened = (time.perf_counter() - t1) * 1000
     await service.aclose()

@@ -102,8 +102,11 @@ class ChatView(VerticalScroll, can_focus=True):
         self.first_turn_index = rows[0].turn_index
 
         def keep_position() -> None:
+            if self.following:
+                return  # the compositor keeps an anchored view at the bottom
             grown = self.virtual_size.height - before
-            self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
+            # Not scroll_to: that releases the anchor, and the operator did not scroll.
+            self._scroll_to(y=self.scroll_y + grown, animate=False, release_anchor=False)
 
         self.call_after_refresh(keep_position)
         self.call_after_refresh(self._fill)
