@@ -146,7 +146,9 @@ async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
             await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
             await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
             await pilot.press("ctrl+r")
-            await wait_for(lambda: app.streaming or app.chat.last_assistant().plain_text() == "second")
+            await wait_for(
+                lambda: app.streaming or app.chat.last_assistant().plain_text() == "second"
+            )
             await wait_for(lambda: _done(app))
             await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
             replies = [t for t in app.chat.turns if isinstance(t, AssistantTurn)]

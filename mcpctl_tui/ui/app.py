@@ -81,10 +81,10 @@ class McpctlApp(App[None]):
         Binding("ctrl+n", "new_thread", "New thread"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("f2", "rename_thread", "Rename"),
-        Binding("ctrl+d", "delete_thread", "Delete thread"),
-        Binding("ctrl+e", "export_thread", "Export"),
-        Binding("ctrl+y", "copy_reply", "Copy reply", show=False),
-        Binding("ctrl+k", "copy_code", "Copy code", show=False),
+        Binding("ctrl+d", "delete_thread", "Delete thread", priority=True),
+        Binding("ctrl+e", "export_thread", "Export", priority=True),
+        Binding("ctrl+y", "copy_reply", "Copy reply", show=False, priority=True),
+        Binding("ctrl+k", "copy_code", "Copy code", show=False, priority=True),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -683,7 +683,7 @@ class McpctlApp(App[None]):
         self.push_screen(AskScreen(Content("Rename thread"), self.thread_title), done)
 
     async def action_delete_thread(self) -> None:
-        if self.thread_id is None:
+        if self.thread_id is None or len(self.screen_stack) > 1:
             return
         tid, title = self.thread_id, self.thread_title
         async with self.store.session() as s:
@@ -706,7 +706,7 @@ class McpctlApp(App[None]):
         self.push_screen(ConfirmScreen(Content("Delete thread"), msg), done)
 
     def action_export_thread(self) -> None:
-        if self.thread_id is None:
+        if self.thread_id is None or len(self.screen_stack) > 1:
             return
         tid = self.thread_id
         default = f"thread-{tid}.md"

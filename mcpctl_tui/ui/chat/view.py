@@ -90,6 +90,8 @@ class ChatView(VerticalScroll, can_focus=True):
         """Mount older turns above the window, keeping what the operator sees in place."""
         self.has_older = has_older
         self._loading_older = False
+        if self.first_turn_index is not None:  # a page that raced another: no duplicates
+            rows = [r for r in rows if r.turn_index < self.first_turn_index]
         if not rows:
             return
         before = self.virtual_size.height
