@@ -365,7 +365,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
 async def phase_startup(messages: int) -> dict[str, Any]:
     """From constructing the app to the first screen with its data (median of 3)."""
     with tempfile.TemporaryDirectory() as d:
-        store, _aid, big = await make_store(
+        store, aid, big = await make_store(
             Path(d) / "s.db", "http://127.0.0.1:9", messages=messages
         )
         if messages == 0:
