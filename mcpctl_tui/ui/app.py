@@ -51,16 +51,15 @@ LIVENESS_SECONDS = 5.0
 WELCOME = """\
 [b]Welcome to mcpctl-tui.[/b]
 
-There is nothing in this database yet. To start chatting you need an [b]LLM[/b] and an
-[b]agent[/b] that uses it:
+There is nothing in this database yet. To chat you need an [b]LLM[/b] and an [b]agent[/b] that uses it:
 
-  • in the app: press [b]Ctrl+P[/b] and choose [i]New LLM[/i], then [i]New agent[/i];
-  • or from a file: [b]mcpctl-tui apply -f world.yaml[/b] with documents of
-    kind llm, project, agent, prompt and personality;
-  • or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM
-    (no key, no network).
+• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];
 
-Keys: [b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit
+• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, agent, prompt, personality);
+
+• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM (no key, no network).
+
+[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit
 """
 
 
@@ -80,9 +79,9 @@ class McpctlApp(App[None]):
         Binding("escape", "cancel_reply", "Cancel reply", show=True),
         Binding("ctrl+n", "new_thread", "New thread"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("f2", "rename_thread", "Rename"),
-        Binding("ctrl+d", "delete_thread", "Delete thread", priority=True),
-        Binding("ctrl+e", "export_thread", "Export", priority=True),
+        Binding("f2", "rename_thread", "Rename", show=False),
+        Binding("ctrl+d", "delete_thread", "Delete thread", show=False, priority=True),
+        Binding("ctrl+e", "export_thread", "Export", show=False, priority=True),
         Binding("ctrl+y", "copy_reply", "Copy reply", show=False, priority=True),
         Binding("ctrl+k", "copy_code", "Copy code", show=False, priority=True),
         Binding("f1", "help", "Help"),

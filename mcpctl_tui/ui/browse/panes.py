@@ -36,18 +36,21 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 def agent_prompt(a: AgentRow) -> Content:
-    badge = (
-        Content.styled(" virtual ", "reverse $accent")
+    """Two short lines (the pane is narrow at 80 columns): name and status, then how."""
+    kind = (
+        Content.styled("virtual", "bold $accent")
         if a.kind == LlmKind.VIRTUAL
-        else Content.styled(" public ", "dim reverse")
+        else Content.styled("public", "dim")
     )
     status = Content.styled(f"● {a.status.value}", STATUS_STYLE[a.status])
     line2 = Content.assemble(
+        kind,
+        (" · ", "dim"),
         literal(a.llm_name, "dim"),
         (" · ", "dim"),
         literal(a.project_name or "no project", "dim"),
     )
-    return Content.assemble(literal(a.name, "bold"), " ", badge, " ", status, "\n", line2)
+    return Content.assemble(literal(a.name, "bold"), " ", status, "\n", line2)
 
 
 class AgentList(OptionList):

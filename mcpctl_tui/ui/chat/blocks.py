@@ -75,7 +75,7 @@ def _items(blocks: list[object], bullets: list[str]) -> ComposeResult:
 class FlatBulletList(MarkdownBulletList):
     def compose(self) -> ComposeResult:
         items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from _items(list(items), [f"{b.bullet} " for b in items])
+        yield from _items(list(items), [b.bullet for b in items])
         self._blocks.clear()
 
 
