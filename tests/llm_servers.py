@@ -143,6 +143,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    # Set when the client hangs up while the reply is being written (also right after a
+    # complete reply, if it closes at once): check ``completed`` to tell the two apart.
     disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     completed: bool = False  # the whole reply was written
 
@@ -184,6 +186,7 @@ class LlmServer:
         self.set_replies(replies)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._on_request = on_request
         self._on_disconnect = on_disconnect
 
@@ -207,11 +210,14 @@ class LlmServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            for task in list(self._tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Drop the connections rather than cancel their tasks: a cancelled handler task
+            # makes asyncio's stream server log a spurious traceback on Python 3.11.
+            for writer in list(self._writers):
+                writer.transport.abort()
+            if self._tasks:
+                _done, pending = await asyncio.wait(list(self._tasks), timeout=2)
+                for task in pending:
+                    task.cancel()
             await self._server.wait_closed()
             self._server = None
 
@@ -235,6 +241,7 @@ class LlmServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)  # type: ignore[arg-type]
+        self._writers.add(writer)
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -254,6 +261,7 @@ class LlmServer:
             return
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -722,6 +730,7 @@ class ServerProcess:
     ) -> None:
         import tempfile
 
+        self._own_dir = workdir is None
         self._dir = workdir or Path(tempfile.mkdtemp(prefix="llm-server-"))
         self.script = write_script(self._dir / "replies.json", replies)
         self.record = self._dir / "requests.jsonl"
@@ -756,6 +765,10 @@ class ServerProcess:
             if self.proc.returncode is None:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._own_dir:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def requests(self) -> list[dict[str, Any]]:
         """Requests recorded so far: {method, path, headers, json}; disconnects as events."""
@@ -804,3 +817,39 @@ async def _main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main())
+
+
+# --------------------------------------------------------------------------- consuming
+
+
+async def collect(
+    llm_type: str,
+    url: str,
+    request: Any = None,
+    *,
+    api_key: str | None = None,
+    model: str = "test-model",
+    client: Any = None,
+) -> list[Any]:
+    """Every event an adapter yields for ``request`` (default: one user message "hi")."""
+    from mcpctl_tui.llm.registry import get_adapter
+    from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
+
+    if request is None:
+        request = InferenceRequest(system="be brief", messages=[Message("user", "hi")])
+    endpoint = Endpoint(type=llm_type, url=url, model=model, api_key=api_key)
+    stream = get_adapter(llm_type).stream(endpoint, request, client=client)
+    async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        return [ev async for ev in stream]
+
+
+def text_of(events: Iterable[Any]) -> str:
+    from mcpctl_tui.llm.events import TextDelta
+
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def thinking_of(events: Iterable[Any]) -> str:
+    from mcpctl_tui.llm.events import ThinkingDelta
+
+    return "".join(e.text for e in events if isinstance(e, ThinkingDelta))

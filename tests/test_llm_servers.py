@@ -92,3 +92,16 @@ async def test_subprocess_openai_echo_mode() -> None:
             ch["delta"].get("content") or "" for d in datas for ch in json.loads(d)["choices"]
         )
         assert text == "hello there"
+
+
+async def test_subprocess_records_a_hang_up() -> None:
+    async with ServerProcess([Reply([b"x"] * 50, delay=0.1)]) as srv, httpx.AsyncClient() as c:
+        async with c.stream("GET", srv.url + "/slow") as resp:
+            async for _ in resp.aiter_bytes():
+                break
+        for _ in range(100):
+            if any(e["event"] == "disconnect" for e in srv.events()):
+                break
+            await asyncio.sleep(0.02)
+        kinds = [e["event"] for e in srv.events()]
+        assert kinds == ["request", "disconnect"]

@@ -1,4 +1,4 @@
-"""``prepare_context``: everything one inference needs, read from the store in four queries.
+"""``prepare_context``: everything one inference needs, read from the store in two queries.
 
 Rules (DESIGN.md "Chat", issue 3):
 
@@ -41,10 +41,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.chat.errors import UnknownPersonality
+from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.store.chat_queries import BoundPrompt, ChatRows, load_chat_rows
+from mcpctl_tui.store.chat_queries import (
+    BoundPrompt,
+    ChatRows,
+    HistoryTurn,
+    load_chat_rows,
+    personality_names,
+)
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.models import ChatMessage, Personality, Prompt
+from mcpctl_tui.store.models import Prompt
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus
 
 
@@ -94,7 +101,8 @@ class ChatContext:
     history: list[Message]
     # Names of the prompts in the system block, in order (the UI shows what is injected).
     prompt_names: tuple[str, ...] = ()
-    personalities: tuple[str, ...] = ()
+    # Where the next turn goes (the thread's last turn_index + 1; 0 for a new thread).
+    next_turn_index: int = 0
 
     @property
     def llm_kind(self) -> LlmKind:
@@ -111,11 +119,9 @@ class ChatContext:
 
 def adapter_default_params(llm_type: str) -> dict[str, Any]:
     """The adapter's defaults; an unknown type has none (dispatch reports it, not this)."""
-    from mcpctl_tui.llm.registry import get_adapter
-
     try:
         adapter = get_adapter(llm_type)
-    except Exception:  # unknown type: stream_inference turns it into a CONFIG error
+    except UnknownLlmType:  # stream_inference turns it into a CONFIG error on the turn
         return {}
     return dict(adapter.default_params)
 
@@ -129,21 +135,34 @@ async def prepare_context(
 ) -> ChatContext:
     """Build the context of one inference for ``agent`` (id or name) in ``thread`` (id).
 
+    Two queries (one without a thread). Given a session, it reads in the caller's
+    transaction (``ChatService.send`` reads and writes the user turn in one).
     Raises ``NotFound`` (agent, or a thread not of this agent) and ``UnknownPersonality``.
     """
-    overrides = overrides or ChatOverrides()
     if isinstance(store_or_session, Store):
         async with store_or_session.session() as s:
-            rows = await load_chat_rows(s, agent, thread)
-    else:
-        rows = await load_chat_rows(store_or_session, agent, thread)
-    return build_context(rows, personality, overrides)
+            return await _prepare(s, agent, thread, personality, overrides)
+    return await _prepare(store_or_session, agent, thread, personality, overrides)
 
 
-def build_context(rows: ChatRows, personality: str | None, overrides: ChatOverrides) -> ChatContext:
+async def _prepare(
+    s: AsyncSession,
+    agent: int | str,
+    thread: int | None,
+    personality: str | None,
+    overrides: ChatOverrides | None,
+) -> ChatContext:
+    rows = await load_chat_rows(s, agent, thread, personality)
+    if rows.personality_missing:
+        assert personality is not None
+        names = await personality_names(s, rows.agent.id)
+        raise UnknownPersonality(rows.agent.name, personality, names)
+    return build_context(rows, overrides or ChatOverrides())
+
+
+def build_context(rows: ChatRows, overrides: ChatOverrides) -> ChatContext:
     """The pure half of ``prepare_context``: rows in, context out (no I/O)."""
-    a, llm = rows.agent, rows.llm
-    chosen = choose_personality(a.name, a.default_personality_id, rows.personalities, personality)
+    a, llm, chosen = rows.agent, rows.llm, rows.personality
     system, names = system_block(
         rows.prompts,
         agent_id=a.id,
@@ -174,28 +193,8 @@ def build_context(rows: ChatRows, personality: str | None, overrides: ChatOverri
         params=params,
         history=history_messages(rows.messages),
         prompt_names=names,
-        personalities=tuple(p.name for p in rows.personalities),
+        next_turn_index=rows.next_turn_index,
     )
-
-
-def choose_personality(
-    agent_name: str,
-    default_id: int | None,
-    personalities: Sequence[Personality],
-    name: str | None,
-) -> Personality | None:
-    if name is not None:
-        for p in personalities:
-            if p.name == name:
-                return p
-        raise UnknownPersonality(agent_name, name, sorted(p.name for p in personalities))
-    if default_id is not None:
-        # The FK is SET NULL on delete, and a default pointing at another agent's
-        # personality (a bad manual edit) is ignored rather than injected.
-        for p in personalities:
-            if p.id == default_id:
-                return p
-    return None
 
 
 def _order(prompt: Prompt, priority: int | None = None) -> tuple[int, str, int]:
@@ -253,7 +252,7 @@ def system_block(
     return "\n\n".join(parts), tuple(names)
 
 
-def history_messages(rows: Sequence[ChatMessage]) -> list[Message]:
+def history_messages(rows: Sequence[HistoryTurn]) -> list[Message]:
     """Thread turns as request messages (see the module docstring for what is dropped)."""
     out: list[Message] = []
     asked: set[str] = set()

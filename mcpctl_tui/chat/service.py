@@ -1,20 +1,21 @@
 """ChatService: send a message to an agent, stream the reply, keep the thread.
 
 A turn, as ``send`` runs it:
-  1. ``prepare_context`` (4 reads) — bad input (unknown agent, thread or personality)
-     raises here, before anything is written;
-  2. a new thread if none was given (title from the first user message);
-  3. the user turn and a ``pending`` assistant placeholder are stored BEFORE the request
-     goes out (two appends; the placeholder reserves the reply's place in the thread, so
-     a racing writer cannot slip in between question and answer, and a crashed process
-     leaves a visible ``pending`` turn instead of nothing);
-  4. ``TurnStarted`` (thread and message ids), then the deltas as they arrive;
-  5. when the reply ends, ONE write fills the placeholder: ``complete``, ``error`` (with
+  1. ONE write transaction: ``prepare_context`` (three reads; bad input — unknown agent,
+     thread or personality — raises here and the transaction rolls back, so nothing is
+     written), a new thread if none was given (title from the first user message), the
+     user turn and a ``pending`` placeholder for the reply. All of it is stored BEFORE the
+     request goes out. The placeholder reserves the reply's place in the thread (a racing
+     writer cannot slip in between question and answer) and a crashed process leaves a
+     visible ``pending`` turn rather than nothing;
+  2. ``TurnStarted`` (thread and message ids), then the deltas as they arrive;
+  3. when the reply ends, ONE write fills the placeholder: ``complete``, ``error`` (with
      the message) or ``cancelled`` (task cancelled or the generator closed), the partial
      text kept in all three, with thinking, tool_calls, usage and timing; then
      ``TurnEnded`` (not for cancelled: a cancelled generator cannot yield).
 
-Text is gathered as a list of parts joined once; nothing is written per chunk.
+Text is gathered as a list of parts joined once; nothing is written per chunk. Each
+event crosses one generator of ours (``_turn``) on top of the adapter's.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from mcpctl_tui.chat.context import ChatContext, ChatOverrides, prepare_context
 from mcpctl_tui.chat.errors import ChatError
@@ -43,20 +45,30 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.http import make_client
+from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
 from mcpctl_tui.store import queries
-from mcpctl_tui.store.chat_queries import delete_turns_after, merge_agent_default_params
+from mcpctl_tui.store.chat_queries import (
+    delete_turns_after,
+    insert_turns,
+    lock_thread,
+    merge_agent_default_params,
+)
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.models import ChatThread
+from mcpctl_tui.store.queries import NewMessage
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
 
 log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 80
 NOT_WIRED = "virtual LLM dispatcher not wired"
+_BEGIN_ATTEMPTS = 5
+_BLOCK = 512
 
 
 class VirtualDispatcher(Protocol):
@@ -65,7 +77,7 @@ class VirtualDispatcher(Protocol):
     ``enqueue_infer_task`` queues ``request`` for the virtual LLM row ``llm_id`` and yields
     the same typed events as a public adapter, ending after exactly one ``Finish`` or
     ``StreamError`` (e.g. ``StreamError(OFFLINE, "publisher offline …")``). Closing the
-    generator or cancelling the consuming task cancels the task.
+    generator (``aclose``) or cancelling the consuming task cancels the task.
     """
 
     def enqueue_infer_task(
@@ -81,19 +93,29 @@ def make_title(text: str) -> str:
     return "(empty message)"
 
 
-@dataclass(slots=True)
-class _Reply:
-    """What the stream has produced so far (parts, not a growing string)."""
+async def _one(event: StreamEvent) -> AsyncGenerator[StreamEvent, None]:
+    yield event
 
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    tools: ToolCallAccumulator = field(default_factory=ToolCallAccumulator)
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    ttft: float | None = None
-    chunks: int = 0
-    finish_reason: str | None = None
-    error: StreamError | None = None
+
+@contextlib.asynccontextmanager
+async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close the adapter's generator on the way out (a consumer that stops early closes
+    the HTTP response now, not when the GC finalises the generator)."""
+    try:
+        yield events
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A turn whose user side is stored: what the streaming half needs."""
+
+    ctx: ChatContext  # history ends with the message to answer
+    started: TurnStarted
+    t0: float
 
 
 class ChatService:
@@ -124,8 +146,6 @@ class ChatService:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            from mcpctl_tui.llm.http import make_client
-
             self._client = make_client()
         return self._client
 
@@ -138,42 +158,39 @@ class ChatService:
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
     ) -> ChatContext:
+        """The context a message would be sent with (the UI previews it; nothing written)."""
         return await prepare_context(self.store, agent, thread_id, personality, overrides)
 
     # --- one inference, nothing stored ---------------------------------------------
 
-    async def stream_inference(self, ctx: ChatContext) -> AsyncIterator[StreamEvent]:
-        """The raw event stream for ``ctx`` (history already ends with the new turn).
+    def stream_inference(self, ctx: ChatContext) -> AsyncIterator[StreamEvent]:
+        """The raw event stream for ``ctx`` (its history ends with the turn to answer).
 
         Never raises for configuration, provider or network trouble: those end the stream
-        with a ``StreamError``. Only cancellation propagates.
+        with a ``StreamError`` (a missing API key names its reference; a virtual LLM with
+        no dispatcher says "virtual LLM dispatcher not wired"). Only cancellation
+        propagates. The adapter's own generator is returned, not wrapped (one layer less
+        per event on the hot path).
         """
         request = ctx.request()
         if ctx.llm_kind == LlmKind.VIRTUAL:
             if self.virtual is None:
-                yield StreamError(ErrorKind.CONFIG, f"{NOT_WIRED} (LLM {ctx.llm.name} is virtual)")
-                return
-            events = self.virtual.enqueue_infer_task(ctx.llm.id, request)
-        else:
-            from mcpctl_tui.llm.registry import get_adapter
-
-            try:
-                adapter = get_adapter(ctx.llm.type)
-                # Resolved now, at call time, and held only in this request's Endpoint.
-                api_key = resolve_key_ref(ctx.llm.api_key_ref)
-            except (KeyRefError, ValueError) as exc:
-                yield StreamError(ErrorKind.CONFIG, f"LLM {ctx.llm.name}: {exc}")
-                return
-            endpoint = Endpoint(ctx.llm.type, ctx.llm.url, ctx.llm.model, api_key)
-            events = adapter.stream(endpoint, request, client=self._http())
-        # aclosing: a consumer that stops early closes the HTTP response now, not at GC.
-        async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
-            async for event in stream:
-                yield event
+                return _one(
+                    StreamError(ErrorKind.CONFIG, f"{NOT_WIRED} (LLM {ctx.llm.name} is virtual)")
+                )
+            return self.virtual.enqueue_infer_task(ctx.llm.id, request)
+        try:
+            adapter = get_adapter(ctx.llm.type)
+            # Resolved now, at call time, and held only in this request's Endpoint.
+            api_key = resolve_key_ref(ctx.llm.api_key_ref)
+        except (KeyRefError, ValueError) as exc:
+            return _one(StreamError(ErrorKind.CONFIG, f"LLM {ctx.llm.name}: {exc}"))
+        endpoint = Endpoint(ctx.llm.type, ctx.llm.url, ctx.llm.model, api_key)
+        return adapter.stream(endpoint, request, client=self._http())
 
     # --- a stored turn ---------------------------------------------------------------
 
-    async def send(
+    def send(
         self,
         agent: int | str,
         text: str,
@@ -181,58 +198,42 @@ class ChatService:
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
-    ) -> AsyncIterator[ChatEvent]:
-        """Send ``text`` to ``agent`` (id or name) and stream the stored reply.
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Send ``text`` to ``agent`` (id or name) in ``thread_id`` (None: a new thread)
+        and stream the stored reply: ``TurnStarted``, deltas, ``TurnEnded``.
 
-        Raises before writing anything for bad input (``NotFound``, ``UnknownPersonality``).
+        Bad input raises from the first ``anext`` (``NotFound``, ``UnknownPersonality``)
+        with nothing written.
         """
-        t0 = time.perf_counter()
-        ctx = await self.prepare(agent, thread_id, personality, overrides)
-        new_thread = ctx.thread_id is None
-        if ctx.thread_id is None:
-            title = make_title(text)
-            async with self.store.transaction() as s:
-                tid = (await queries.create_thread(s, ctx.agent.id, title)).id
-        else:
-            tid, title = ctx.thread_id, ctx.thread_title or ""
-        user = await queries.append_message(
-            self.store,
-            tid,
-            queries.NewMessage(
-                role=MessageRole.USER,
-                content=text,
-                personality=ctx.personality,
-                model=ctx.llm.model,
-            ),
-        )
-        ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
-        async for event in self._reply(ctx, tid, title, new_thread, user.id, (), t0):
-            yield event
 
-    async def regenerate(
+        async def begin() -> _Begun:
+            t0 = time.perf_counter()
+            for attempt in range(_BEGIN_ATTEMPTS):
+                try:
+                    return await self._begin_send(
+                        agent, text, thread_id, personality, overrides, t0
+                    )
+                except IntegrityError as exc:  # a racing writer took the turn index
+                    if not queries._is_unique_violation(exc) or attempt == _BEGIN_ATTEMPTS - 1:
+                        raise
+            raise AssertionError("unreachable")
+
+        return self._turn(begin)
+
+    def regenerate(
         self,
         thread_id: int,
         *,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the thread's last user turn again: the turns after it are deleted (their
         ids are in ``TurnStarted.replaced_message_ids``) and a new reply is streamed."""
-        t0 = time.perf_counter()
-        async with self.store.session() as s:
-            thread = await s.get(ChatThread, thread_id)
-            if thread is None:
-                raise NotFound("thread", thread_id)
-            last_user = await _last_user_turn(s, thread_id)
-            agent_id, title = thread.agent_id, thread.title
-        if last_user is None:
-            raise ChatError(f"thread {thread_id} has no user turn to answer again")
-        # Validate the personality before deleting anything.
-        await self.prepare(agent_id, thread_id, personality, overrides)
-        replaced = await delete_turns_after(self.store, thread_id, last_user)
-        ctx = await self.prepare(agent_id, thread_id, personality, overrides)
-        async for event in self._reply(ctx, thread_id, title, False, None, tuple(replaced), t0):
-            yield event
+
+        async def begin() -> _Begun:
+            return await self._begin_regenerate(thread_id, personality, overrides)
+
+        return self._turn(begin)
 
     async def run_one_inference(
         self,
@@ -250,7 +251,7 @@ class ChatService:
         ):
             if isinstance(event, TurnEnded):
                 ended = event
-        assert ended is not None  # send always ends with TurnEnded unless cancelled
+        assert ended is not None  # a turn that is not cancelled always ends with TurnEnded
         return ended
 
     async def save_overrides(self, agent: int | str, overrides: ChatOverrides) -> dict[str, Any]:
@@ -264,133 +265,235 @@ class ChatService:
 
     # --- internals -------------------------------------------------------------------
 
-    async def _reply(
+    async def _begin_send(
         self,
+        agent: int | str,
+        text: str,
+        thread_id: int | None,
+        personality: str | None,
+        overrides: ChatOverrides | None,
+        t0: float,
+    ) -> _Begun:
+        async with self.store.transaction() as s:
+            if thread_id is not None and not await lock_thread(s, thread_id):
+                raise NotFound("thread", thread_id)
+            ctx = await prepare_context(s, agent, thread_id, personality, overrides)
+            if ctx.thread_id is None:
+                title = make_title(text)
+                tid = (await queries.create_thread(s, ctx.agent.id, title)).id
+            else:
+                tid, title = ctx.thread_id, ctx.thread_title or ""
+            user_id, placeholder_id = await insert_turns(
+                s,
+                tid,
+                ctx.next_turn_index,
+                [
+                    NewMessage(
+                        role=MessageRole.USER,
+                        content=text,
+                        personality=ctx.personality,
+                        model=ctx.llm.model,
+                    ),
+                    self._placeholder(ctx),
+                ],
+            )
+        ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
+        started = self._started(ctx, tid, title, thread_id is None, user_id, placeholder_id)
+        return _Begun(ctx, started, t0)
+
+    async def _begin_regenerate(
+        self, thread_id: int, personality: str | None, overrides: ChatOverrides | None
+    ) -> _Begun:
+        t0 = time.perf_counter()
+        async with self.store.session() as s:
+            thread = await s.get(ChatThread, thread_id)
+            if thread is None:
+                raise NotFound("thread", thread_id)
+            agent_id, title = thread.agent_id, thread.title
+            last_user = next(
+                (
+                    m.turn_index
+                    for m in reversed(await queries.all_messages(s, thread_id))
+                    if m.role == MessageRole.USER
+                ),
+                None,
+            )
+        if last_user is None:
+            raise ChatError(f"thread {thread_id} has no user turn to answer again")
+        # Validate the personality before deleting anything.
+        await self.prepare(agent_id, thread_id, personality, overrides)
+        replaced = await delete_turns_after(self.store, thread_id, last_user)
+        async with self.store.transaction() as s:
+            await lock_thread(s, thread_id)
+            ctx = await prepare_context(s, agent_id, thread_id, personality, overrides)
+            (placeholder_id,) = await insert_turns(
+                s, thread_id, ctx.next_turn_index, [self._placeholder(ctx)]
+            )
+        started = self._started(ctx, thread_id, title, False, None, placeholder_id, replaced)
+        return _Begun(ctx, started, t0)
+
+    @staticmethod
+    def _placeholder(ctx: ChatContext) -> NewMessage:
+        return NewMessage(
+            role=MessageRole.ASSISTANT,
+            status=MessageStatus.PENDING,
+            personality=ctx.personality,
+            model=ctx.llm.model,
+        )
+
+    @staticmethod
+    def _started(
         ctx: ChatContext,
         thread_id: int,
         title: str,
         new_thread: bool,
-        user_message_id: int | None,
-        replaced: tuple[int, ...],
-        t0: float,
-    ) -> AsyncIterator[ChatEvent]:
-        placeholder = await queries.append_message(
-            self.store,
-            thread_id,
-            queries.NewMessage(
-                role=MessageRole.ASSISTANT,
-                status=MessageStatus.PENDING,
-                personality=ctx.personality,
-                model=ctx.llm.model,
-            ),
-        )
-        yield TurnStarted(
+        user_id: int | None,
+        assistant_id: int,
+        replaced: list[int] | None = None,
+    ) -> TurnStarted:
+        return TurnStarted(
             thread_id=thread_id,
             thread_title=title,
             new_thread=new_thread,
-            user_message_id=user_message_id,
-            assistant_message_id=placeholder.id,
+            user_message_id=user_id,
+            assistant_message_id=assistant_id,
             agent=ctx.agent.name,
             personality=ctx.personality,
             model=ctx.llm.model,
             llm=ctx.llm.name,
             llm_kind=ctx.llm_kind,
-            replaced_message_ids=replaced,
+            replaced_message_ids=tuple(replaced or ()),
         )
-        r = _Reply()
+
+    async def _turn(
+        self, begin: Callable[[], Awaitable[_Begun]]
+    ) -> AsyncGenerator[ChatEvent, None]:
+        b = await begin()
+        started = b.started
+        # The hot loop: locals, no per-event allocation of ours, parts joined once.
+        # Deltas go to ``text``; every BLOCK of them is joined into one string in
+        # ``blocks``: linear time (each character is copied twice) and memory near the
+        # reply's own size, instead of one str object (~50 bytes) per delta.
+        text: list[str] = []
+        blocks: list[str] = []
+        thinking: list[str] = []
+        tools = ToolCallAccumulator()
+        usage: list[int | None] = [None, None]  # input, output: the latest of each
+        first: float | None = None
+        chunks = 0
+        finish: str | None = None
+        error: StreamError | None = None
+        status = MessageStatus.COMPLETE
         try:
-            async with contextlib.aclosing(self.stream_inference(ctx)) as stream:
+            # Inside the try: a consumer that closes us right here still gets the
+            # placeholder finished (as cancelled), never left pending.
+            yield started
+            async with _closing(self.stream_inference(b.ctx)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
-                        r.text.append(event.text)
+                        text.append(event.text)
+                        if len(text) == _BLOCK:
+                            blocks.append("".join(text))
+                            text.clear()
                     elif isinstance(event, ThinkingDelta):
-                        r.thinking.append(event.text)
+                        thinking.append(event.text)
                     elif isinstance(event, ToolCallDelta):
-                        r.tools.add(event)
+                        tools.add(event)
                     elif isinstance(event, Usage):
-                        # Some providers send usage twice (Anthropic: cumulative); keep
-                        # the latest value of each field.
+                        # Some providers send usage more than once (Anthropic: cumulative).
                         if event.input_tokens is not None:
-                            r.input_tokens = event.input_tokens
+                            usage[0] = event.input_tokens
                         if event.output_tokens is not None:
-                            r.output_tokens = event.output_tokens
+                            usage[1] = event.output_tokens
                         yield event
                         continue
                     elif isinstance(event, Finish):
-                        r.finish_reason = event.reason
+                        finish = event.reason
                         break
-                    elif isinstance(event, StreamError):
-                        r.error = event
+                    else:  # StreamError
+                        error = event
                         break
-                    else:  # pragma: no cover - the union is closed
-                        continue
-                    r.chunks += 1
-                    if r.ttft is None:
-                        r.ttft = time.perf_counter()
+                    chunks += 1
+                    if first is None:
+                        first = time.perf_counter()
                     yield event
         except (asyncio.CancelledError, GeneratorExit):
-            await _shielded(self._finish(thread_id, placeholder.id, r, MessageStatus.CANCELLED, t0))
+            status = MessageStatus.CANCELLED
             raise
         except Exception as exc:  # a bug below us: record it on the turn, do not crash the UI
             log.exception("chat stream failed")
-            r.error = StreamError(ErrorKind.PROTOCOL, f"internal error: {type(exc).__name__}")
-        status = MessageStatus.ERROR if r.error is not None else MessageStatus.COMPLETE
-        msg = await _shielded(self._finish(thread_id, placeholder.id, r, status, t0))
-        yield msg
+            error = StreamError(ErrorKind.PROTOCOL, f"internal error: {type(exc).__name__}")
+        finally:
+            if error is not None and status != MessageStatus.CANCELLED:
+                status = MessageStatus.ERROR
+            # Shielded: the reply is stored even if the caller is cancelled (again) now.
+            ended = await asyncio.shield(
+                self._finish(
+                    started,
+                    status,
+                    [*blocks, *text],
+                    thinking,
+                    tools,
+                    usage,
+                    first,
+                    chunks,
+                    finish,
+                    error,
+                    b.t0,
+                )
+            )
+        yield ended
 
     async def _finish(
-        self, thread_id: int, message_id: int, r: _Reply, status: MessageStatus, t0: float
+        self,
+        started: TurnStarted,
+        status: MessageStatus,
+        text_parts: list[str],
+        thinking_parts: list[str],
+        tools: ToolCallAccumulator,
+        usage_pair: list[int | None],
+        first: float | None,
+        chunks: int,
+        finish: str | None,
+        error: StreamError | None,
+        t0: float,
     ) -> TurnEnded:
-        now = time.perf_counter()
-        text = "".join(r.text)
-        thinking = "".join(r.thinking)
-        tool_calls = r.tools.calls() or None
-        ttft_ms = (r.ttft - t0) * 1000 if r.ttft is not None else None
-        duration_ms = (now - t0) * 1000
+        duration_ms = (time.perf_counter() - t0) * 1000
+        text = "".join(text_parts)
+        thinking = "".join(thinking_parts)
+        tool_calls = tools.result() if tools else None
+        ttft_ms = (first - t0) * 1000 if first is not None else None
+        input_tokens, output_tokens = usage_pair
         usage = (
-            {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens}
-            if r.input_tokens is not None or r.output_tokens is not None
+            {"input_tokens": input_tokens, "output_tokens": output_tokens}
+            if input_tokens is not None or output_tokens is not None
             else None
         )
-        error = r.error.message if r.error is not None else None
-        if status == MessageStatus.CANCELLED:
-            error = None
+        message = error.message if error is not None and status == MessageStatus.ERROR else None
         await queries.finish_message(
             self.store,
-            message_id,
+            started.assistant_message_id,
             content=text,
             status=status,
-            error=error,
+            error=message,
             thinking=thinking or None,
             tool_calls=tool_calls,
             usage=usage,
             timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
         )
         return TurnEnded(
-            thread_id=thread_id,
-            assistant_message_id=message_id,
+            thread_id=started.thread_id,
+            assistant_message_id=started.assistant_message_id,
             status=status,
             text=text,
             thinking=thinking,
             tool_calls=tool_calls,
-            error=error,
-            error_kind=r.error.kind if r.error is not None else None,
-            finish_reason=r.finish_reason,
-            input_tokens=r.input_tokens,
-            output_tokens=r.output_tokens,
+            error=message,
+            error_kind=error.kind if message is not None and error is not None else None,
+            finish_reason=finish,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             ttft_ms=ttft_ms,
             duration_ms=duration_ms,
-            chunks=r.chunks,
+            chunks=chunks,
         )
-
-
-async def _shielded(aw: Awaitable[TurnEnded]) -> TurnEnded:
-    """Finish the write even if the caller is cancelled (again) while it runs."""
-    return await asyncio.shield(aw)
-
-
-async def _last_user_turn(s: Any, thread_id: int) -> int | None:
-    for m in reversed(await queries.all_messages(s, thread_id)):
-        if m.role == MessageRole.USER:
-            return m.turn_index
-    return None

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -27,7 +28,8 @@ from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.llm.events import TextDelta, ToolCallDelta
+from mcpctl_tui.llm.events import TextDelta
+from mcpctl_tui.store.chat_queries import personality_names
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
 
@@ -93,25 +95,28 @@ async def run_turn(
     ended: TurnEnded | None = None
     wrote_newline = True
     thread_id: int | None = sess.thread_id
+    events = svc.send(
+        sess.agent,
+        text,
+        thread_id=sess.thread_id,
+        personality=sess.personality,
+        overrides=sess.overrides,
+    )
     try:
-        async for event in svc.send(
-            sess.agent,
-            text,
-            thread_id=sess.thread_id,
-            personality=sess.personality,
-            overrides=sess.overrides,
-        ):
-            if isinstance(event, TurnStarted):
-                thread_id = sess.thread_id = event.thread_id
-            elif isinstance(event, TextDelta):
-                if sess.stream and event.text:
-                    out.write(for_terminal(event.text))
-                    out.flush()
-                    wrote_newline = event.text.endswith("\n")
-            elif isinstance(event, TurnEnded):
-                ended = event
+        # aclosing: if writing fails (a closed pipe), the turn is still stored, now.
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TurnStarted):
+                    thread_id = sess.thread_id = event.thread_id
+                elif isinstance(event, TextDelta):
+                    if sess.stream and event.text:
+                        out.write(for_terminal(event.text))
+                        out.flush()
+                        wrote_newline = event.text.endswith("\n")
+                elif isinstance(event, TurnEnded):
+                    ended = event
     except asyncio.CancelledError:
-        if not wrote_newline:
+        if not wrote_newline and _isatty(out):
             out.write("\n")
             out.flush()
         err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
@@ -121,17 +126,27 @@ async def run_turn(
     if not sess.stream and ended.text:
         out.write(for_terminal(ended.text))
         wrote_newline = ended.text.endswith("\n")
-    if not wrote_newline:
+    # A terminal gets the prompt back on a line of its own; a pipe gets the reply exactly.
+    if not wrote_newline and _isatty(out):
         out.write("\n")
     out.flush()
     if ended.tool_calls:
-        names = ", ".join(one_line(str(c.get("function", {}).get("name", "?")), 60) for c in ended.tool_calls)
+        names = ", ".join(
+            one_line(str(c.get("function", {}).get("name", "?")), 60) for c in ended.tool_calls
+        )
         err.write(f"tool calls requested: {names}\n")
     if ended.status == MessageStatus.ERROR:
         err.write(f"error: {one_line(ended.error or 'unknown error')}\n")
     err.write(f"thread {ended.thread_id} · {ended.footer()}\n")
     err.flush()
     return TurnOutcome(ended)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
@@ -149,8 +164,9 @@ async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
 
 
 async def _read_line(prompt: str, err: TextIO) -> str | None:
-    err.write(prompt)
-    err.flush()
+    if _isatty(sys.stdin):  # a script fed on stdin gets no prompts in its stderr
+        err.write(prompt)
+        err.flush()
     line = await asyncio.to_thread(sys.stdin.readline)
     return line if line else None
 
@@ -166,7 +182,8 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
     while True:
         line = await _read_line("> ", err)
         if line is None:
-            err.write("\n")
+            if _isatty(sys.stdin):
+                err.write("\n")
             return 0
         line = line.rstrip("\n")
         if not line.strip():
@@ -208,11 +225,17 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         sess.overrides = replace(sess.overrides, params=params)
     elif cmd == "/system":
         sess.overrides = replace(sess.overrides, system=rest or None)
-        err.write("system prompt replaced for this session\n" if rest else "agent's system prompt restored\n")
+        err.write(
+            "system prompt replaced for this session\n"
+            if rest
+            else "agent's system prompt restored\n"
+        )
     elif cmd == "/personality":
         if not rest:
             ctx = await svc.prepare(sess.agent, None, sess.personality)
-            shown = ", ".join(ctx.personalities) or "none"
+            async with svc.store.session() as s:
+                names = await personality_names(s, ctx.agent.id)
+            shown = ", ".join(names) or "none"
             err.write(f"personality: {ctx.personality or '(none)'}; available: {shown}\n")
             return True
         await svc.prepare(sess.agent, None, rest)  # unknown -> UnknownPersonality
@@ -223,7 +246,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         err.write("new thread\n")
     elif cmd == "/save":
         saved = await svc.save_overrides(sess.agent, sess.overrides)
-        err.write(f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n")
+        err.write(
+            f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n"
+        )
     else:
         err.write(f"unknown command {one_line(cmd, 40)}; /help lists them\n")
     return True
@@ -287,7 +312,12 @@ def build_overrides(
 @click.option("--max-tokens", type=int)
 @click.option("--seed", type=int)
 @click.option("--stop", multiple=True, metavar="S", help="A stop sequence (repeatable).")
-@click.option("--extra", multiple=True, metavar="KEY=VALUE", help="A provider parameter (repeatable; VALUE is JSON or text).")
+@click.option(
+    "--extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A provider parameter (repeatable; VALUE is JSON or text).",
+)
 @click.option("--no-stream", is_flag=True, help="Print the reply once it is complete.")
 @click.pass_obj
 def chat_command(
@@ -322,7 +352,11 @@ def chat_command(
     out, err = sys.stdout, sys.stderr
 
     async def go(store: Store) -> int:
-        async with ChatService(store, virtual=default_virtual_dispatcher(store)) as svc:
+        virtual = default_virtual_dispatcher(store)
+        async with contextlib.AsyncExitStack() as stack:
+            if virtual is not None and hasattr(virtual, "aclose"):
+                stack.push_async_callback(virtual.aclose)
+            svc = await stack.enter_async_context(ChatService(store, virtual=virtual))
             try:
                 if message is None:
                     return await repl(svc, sess, out, err)
@@ -339,7 +373,15 @@ def chat_command(
         sys.exit(code)
 
 
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
+
+
 def _run_with_store(url: str, fn: Callable[[Store], Coroutine[Any, Any, int]]) -> int:
-    with contextlib.suppress(BrokenPipeError):
+    try:
         return run(with_store(url, fn))
-    return 0
+    except BrokenPipeError:
+        # The reader left (``| head``); the turn was stored as cancelled on the way out.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
+from mcpctl_tui.llm.anthropic import AnthropicAdapter
 from mcpctl_tui.llm.base import Adapter
+from mcpctl_tui.llm.echo import EchoAdapter
+from mcpctl_tui.llm.ollama import OllamaAdapter
+from mcpctl_tui.llm.openai import OpenAIAdapter
 
 
 class UnknownLlmType(ValueError):
@@ -25,25 +28,11 @@ OPENAI_ALIASES = (
 )
 
 
-def _lazy(module: str, cls: str) -> Callable[[], Adapter]:
-    # Import a wire format only when an LLM of that type is used.
-    def make() -> Adapter:
-        adapter: Adapter = getattr(importlib.import_module(module), cls)()
-        return adapter
-
-    return make
-
-
-_openai = _lazy("mcpctl_tui.llm.openai", "OpenAIAdapter")
-_anthropic = _lazy("mcpctl_tui.llm.anthropic", "AnthropicAdapter")
-_ollama = _lazy("mcpctl_tui.llm.ollama", "OllamaAdapter")
-_echo = _lazy("mcpctl_tui.llm.echo", "EchoAdapter")
-
 _FACTORIES: dict[str, Callable[[], Adapter]] = {
-    **dict.fromkeys(OPENAI_ALIASES, _openai),
-    "anthropic": _anthropic,
-    "ollama": _ollama,
-    "echo": _echo,
+    **dict.fromkeys(OPENAI_ALIASES, OpenAIAdapter),
+    "anthropic": AnthropicAdapter,
+    "ollama": OllamaAdapter,
+    "echo": EchoAdapter,
 }
 _CACHE: dict[str, Adapter] = {}
 

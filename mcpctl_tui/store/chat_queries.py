@@ -2,18 +2,20 @@
 
 Kept in a module of its own (next to ``queries``) so the chat branch adds SQL without
 touching the shared query module. ``load_chat_rows`` gathers everything ``prepare_context``
-needs in four round trips: agent+LLM+thread, personalities, candidate prompts with their
-bindings, thread history.
+needs in two round trips; ``lock_thread`` + ``insert_turns`` let ``ChatService.send``
+read the context and store the user turn and the reply's placeholder in ONE transaction
+(the time to first token is mostly round trips to the database).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
@@ -26,7 +28,8 @@ from mcpctl_tui.store.models import (
     PersonalityPrompt,
     Prompt,
 )
-from mcpctl_tui.store.types import utcnow
+from mcpctl_tui.store.queries import NewMessage
+from mcpctl_tui.store.types import MessageStatus, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,86 +44,175 @@ class BoundPrompt:
     binding_priority: int | None
 
 
+class HistoryTurn(Protocol):
+    """The columns of a turn that history needs (a result row of ``HISTORY_COLUMNS``)."""
+
+    turn_index: int
+    role: str
+    content: str
+    status: MessageStatus
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+
+
+HISTORY_COLUMNS = (
+    ChatMessage.turn_index,
+    ChatMessage.role,
+    ChatMessage.content,
+    ChatMessage.status,
+    ChatMessage.tool_calls,
+    ChatMessage.tool_call_id,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRows:
     agent: Agent
     llm: Llm
     thread: ChatThread | None
-    personalities: list[Personality]
+    # The personality asked for by name, else the agent's default (None: none, or the
+    # asked-for name does not exist: see ``personality_missing``).
+    personality: Personality | None
+    personality_missing: bool
     prompts: list[BoundPrompt]
-    messages: list[ChatMessage]
+    messages: list[HistoryTurn]
+
+    @property
+    def next_turn_index(self) -> int:
+        return self.messages[-1].turn_index + 1 if self.messages else 0
 
 
 async def load_chat_rows(
-    s: AsyncSession, agent: int | str, thread_id: int | None, *, with_history: bool = True
+    s: AsyncSession, agent: int | str, thread_id: int | None, personality: str | None = None
 ) -> ChatRows:
-    """The agent (by id or name), its LLM, the thread (must belong to the agent), the agent's
-    personalities, every prompt that can reach its system block, and the thread's turns.
+    """Everything ``prepare_context`` reads, in two round trips (one without a thread):
 
-    Prompts returned: the agent's own, its project's, and any prompt bound to one of its
-    personalities (global and foreign-scoped ones reach an agent only through a binding).
+    1. the agent (by id or name), its LLM, the thread (which must belong to the agent),
+       the personality in effect (``personality`` by name, else the agent's default), and
+       every prompt that can reach the agent's system block with its bindings to the
+       agent's personalities: the agent's own, its project's, and any prompt bound to one
+       of its personalities (global and foreign-scoped ones reach it only that way);
+    2. the thread's turns in order.
     """
     agent_cond = Agent.id == agent if isinstance(agent, int) else Agent.name == agent
-    q = select(Agent, Llm).join(Llm, Llm.id == Agent.llm_id).where(agent_cond)
+    if personality is not None:
+        chosen_on = and_(Personality.agent_id == Agent.id, Personality.name == personality)
+    else:
+        chosen_on = and_(
+            Personality.agent_id == Agent.id, Personality.id == Agent.default_personality_id
+        )
+    # Subqueries correlated to the agent row of the outer query.
+    theirs = aliased(Personality)
+    # (explicit: auto-correlation reaches only one level, and this one is nested twice)
+    agents_personalities = select(theirs.id).where(theirs.agent_id == Agent.id).correlate(Agent)
+    bound_to_agent = select(PersonalityPrompt.prompt_id).where(
+        PersonalityPrompt.personality_id.in_(agents_personalities)
+    )
+    binding = aliased(PersonalityPrompt)
+    q = (
+        select(Agent, Llm, Personality, Prompt, binding.personality_id, binding.priority)
+        .join(Llm, Llm.id == Agent.llm_id)
+        .outerjoin(Personality, chosen_on)
+        .outerjoin(
+            Prompt,
+            or_(
+                Prompt.agent_id == Agent.id,
+                and_(Prompt.project_id == Agent.project_id, Prompt.agent_id.is_(None)),
+                Prompt.id.in_(bound_to_agent),
+            ),
+        )
+        .outerjoin(
+            binding,
+            and_(
+                binding.prompt_id == Prompt.id,
+                binding.personality_id.in_(agents_personalities),
+            ),
+        )
+        .where(agent_cond)
+    )
     if thread_id is not None:
         q = q.add_columns(ChatThread).outerjoin(
             ChatThread, and_(ChatThread.id == thread_id, ChatThread.agent_id == Agent.id)
         )
-    row = (await s.execute(q)).first()
-    if row is None:
+    # One row per (prompt, binding), or one row with no prompt; the agent, LLM, chosen
+    # personality and thread repeat on each.
+    rows = (await s.execute(q)).all()
+    if not rows:
         raise NotFound("agent", agent)
-    agent_row: Agent = row[0]
-    llm_row: Llm = row[1]
-    thread: ChatThread | None = row[2] if thread_id is not None else None
+    first: tuple[Any, ...] = tuple(rows[0])
+    agent_row: Agent = first[0]
+    llm_row: Llm = first[1]
+    chosen: Personality | None = first[2]
+    thread: ChatThread | None = first[6] if len(first) > 6 else None
     if thread_id is not None and thread is None:
         raise NotFound("thread", f"{thread_id} of agent {agent_row.name}")
+    prompts = [BoundPrompt(r[3], r[4], r[5]) for r in rows if r[3] is not None]
 
-    personalities = list(
-        (
-            await s.execute(
-                select(Personality)
-                .where(Personality.agent_id == agent_row.id)
-                .order_by(Personality.priority.desc(), Personality.name)
-            )
+    messages: list[HistoryTurn] = []
+    if thread is not None:
+        # Plain rows, not ORM objects: a long thread is loaded on every send.
+        hq = (
+            select(*HISTORY_COLUMNS)
+            .where(ChatMessage.thread_id == thread.id)
+            .order_by(ChatMessage.turn_index)
         )
-        .scalars()
-        .all()
+        messages = cast(list[HistoryTurn], list((await s.execute(hq)).all()))
+    return ChatRows(
+        agent=agent_row,
+        llm=llm_row,
+        thread=thread,
+        personality=chosen,
+        personality_missing=personality is not None and chosen is None,
+        prompts=prompts,
+        messages=messages,
     )
 
-    agents_personalities = select(Personality.id).where(Personality.agent_id == agent_row.id)
-    bound_to_agent = select(PersonalityPrompt.prompt_id).where(
-        PersonalityPrompt.personality_id.in_(agents_personalities)
-    )
-    scope = [Prompt.agent_id == agent_row.id, Prompt.id.in_(bound_to_agent)]
-    if agent_row.project_id is not None:
-        scope.append(and_(Prompt.project_id == agent_row.project_id, Prompt.agent_id.is_(None)))
-    pq = (
-        select(Prompt, PersonalityPrompt.personality_id, PersonalityPrompt.priority)
-        .outerjoin(
-            PersonalityPrompt,
-            and_(
-                PersonalityPrompt.prompt_id == Prompt.id,
-                PersonalityPrompt.personality_id.in_(agents_personalities),
-            ),
-        )
-        .where(or_(*scope))
-    )
-    prompts = [BoundPrompt(p, pid, prio) for p, pid, prio in (await s.execute(pq)).tuples()]
 
-    messages: list[ChatMessage] = []
-    if thread is not None and with_history:
-        messages = list(
-            (
-                await s.execute(
-                    select(ChatMessage)
-                    .where(ChatMessage.thread_id == thread.id)
-                    .order_by(ChatMessage.turn_index)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return ChatRows(agent_row, llm_row, thread, personalities, prompts, messages)
+async def personality_names(s: AsyncSession, agent_id: int) -> list[str]:
+    q = select(Personality.name).where(Personality.agent_id == agent_id).order_by(Personality.name)
+    return list((await s.execute(q)).scalars().all())
+
+
+async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
+    """Touch the thread (last_turn_at) first thing in a write transaction.
+
+    On PostgreSQL this takes the thread's row lock, so appenders to one thread queue
+    (``queries.append_message`` does the same); on SQLite BEGIN IMMEDIATE already has.
+    False when the thread does not exist.
+    """
+    res = await s.execute(
+        update(ChatThread).where(ChatThread.id == thread_id).values(last_turn_at=utcnow())
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+async def insert_turns(
+    s: AsyncSession, thread_id: int, first_index: int, turns: Sequence[NewMessage]
+) -> list[int]:
+    """Insert turns at ``first_index``, ``first_index + 1`` … in the caller's transaction
+    (which holds the thread lock: see ``lock_thread``), in one statement; their ids."""
+    now = utcnow()
+    values = [
+        {
+            "thread_id": thread_id,
+            "turn_index": first_index + i,
+            "role": m.role,
+            "content": m.content,
+            "status": m.status,
+            "tool_calls": m.tool_calls,
+            "tool_call_id": m.tool_call_id,
+            "error": m.error,
+            "thinking": m.thinking,
+            "usage": m.usage,
+            "timing": m.timing,
+            "personality": m.personality,
+            "model": m.model,
+            "created_at": now,
+        }
+        for i, m in enumerate(turns)
+    ]
+    stmt = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
+    return list((await s.execute(stmt, values)).scalars().all())
 
 
 async def delete_turns_after(store: Store, thread_id: int, turn_index: int) -> list[int]:

@@ -198,15 +198,17 @@ class PersonalityPrompt(Base):
 
 class ChatThread(Base):
     __tablename__ = "chat_thread"
-    __table_args__ = (
-        Index("ix_chat_thread_agent_last_turn", "agent_id", text("last_turn_at DESC")),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_turn_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The thread pane's index: an agent's threads newest first. Declared on the columns (not as
+# text) so both backends reflect it as the same two columns and migrations compare clean.
+Index("ix_chat_thread_agent_last_turn", ChatThread.agent_id, ChatThread.last_turn_at.desc())
 
 
 class ChatMessage(Base):
