@@ -1,0 +1,233 @@
+"""Deleting by id, under the database's rules, with a report of what went with it.
+
+Every function composes into the caller's transaction (``async with store.transaction()
+as s: await delete_agent(s, agent_id)``); the CLI's ``delete`` verb and the UI editors
+both call these. The rules themselves live in the schema (RESTRICT, CASCADE, SET NULL):
+here the delete is simply attempted inside a SAVEPOINT, and a foreign-key refusal on
+either backend becomes ``InUse`` naming what still refers to the row. The savepoint keeps
+the caller's transaction usable afterwards (PostgreSQL aborts a transaction on error).
+Cascades are counted just before the delete, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Delete, Select
+
+from mcpctl_tui.store.errors import Conflict, InUse, Invalid, NotFound
+from mcpctl_tui.store.models import (
+    Agent,
+    ChatMessage,
+    ChatThread,
+    Llm,
+    Personality,
+    PersonalityPrompt,
+    Project,
+    Prompt,
+)
+from mcpctl_tui.store.types import LlmKind
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCascade:
+    """What went with an agent (personalities, its own prompts, threads and their messages)."""
+
+    personalities: int
+    prompts: int
+    threads: int
+    messages: int
+
+    def __str__(self) -> str:
+        return ", ".join(
+            [
+                _plural(self.personalities, "personality"),
+                _plural(self.prompts, "prompt"),
+                _plural(self.threads, "thread"),
+                _plural(self.messages, "message"),
+            ]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectCascade:
+    """A project takes its prompts with it; its agents stay, without a project."""
+
+    prompts: int
+    agents_detached: int
+
+    def __str__(self) -> str:
+        return (
+            f"{_plural(self.prompts, 'prompt')}, {_plural(self.agents_detached, 'agent')} detached"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalityCascade:
+    """Bindings that went, and agents that had it as their default (now none)."""
+
+    bindings: int
+    default_of: tuple[str, ...]
+
+    def __str__(self) -> str:
+        text = _plural(self.bindings, "prompt binding")
+        if self.default_of:
+            text += f"; no longer the default of {', '.join(self.default_of)}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class PromptCascade:
+    """Personality bindings of the prompt that went with it."""
+
+    bindings: int
+
+    def __str__(self) -> str:
+        return _plural(self.bindings, "personality binding")
+
+
+async def _count(s: AsyncSession, q: Select[Any]) -> int:
+    return int((await s.execute(q)).scalar_one())
+
+
+async def _attempt(s: AsyncSession, stmt: Delete) -> IntegrityError | None:
+    """Run ``stmt`` in a savepoint; the FK error if the database refused it."""
+    try:
+        async with s.begin_nested():
+            await s.execute(stmt)
+    except IntegrityError as exc:
+        return exc
+    return None
+
+
+def _refuse_virtual(kind: str, row: Llm | Agent) -> None:
+    if row.kind == LlmKind.VIRTUAL:
+        raise Invalid(
+            f"{kind} {row.name} is virtual, served by provider session "
+            f"{row.provider_session_id or '(none)'}; it goes when that session ends "
+            "(or the GC sweeps it)"
+        )
+
+
+async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = False) -> None:
+    """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT)."""
+    llm = await s.get(Llm, llm_id)
+    if llm is None:
+        raise NotFound("llm", llm_id)
+    if not allow_virtual:
+        _refuse_virtual("llm", llm)
+    name = llm.name
+    refused = await _attempt(s, delete(Llm).where(Llm.id == llm_id))
+    if refused is None:
+        s.expunge(llm)
+        return
+    users = list(
+        (await s.execute(select(Agent.name).where(Agent.llm_id == llm_id).order_by(Agent.name)))
+        .scalars()
+        .all()
+    )
+    if users:
+        raise InUse("llm", name, "agent", users)
+    raise Conflict(f"llm {name} is still referenced and cannot be deleted") from refused
+
+
+async def delete_agent(
+    s: AsyncSession, agent_id: int, *, allow_virtual: bool = False
+) -> AgentCascade:
+    """Delete an agent and (by the schema's CASCADE) its personalities, agent-direct
+    prompts, threads and their messages; returns how many of each went."""
+    agent = await s.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent", agent_id)
+    if not allow_virtual:
+        _refuse_virtual("agent", agent)
+    threads = select(ChatThread.id).where(ChatThread.agent_id == agent_id)
+    cascade = AgentCascade(
+        personalities=await _count(s, select(func.count()).where(Personality.agent_id == agent_id)),
+        prompts=await _count(s, select(func.count()).where(Prompt.agent_id == agent_id)),
+        threads=await _count(s, select(func.count()).where(ChatThread.agent_id == agent_id)),
+        messages=await _count(s, select(func.count()).where(ChatMessage.thread_id.in_(threads))),
+    )
+    refused = await _attempt(s, delete(Agent).where(Agent.id == agent_id))
+    if refused is not None:  # nothing RESTRICTs an agent today; a later table might
+        raise Conflict(f"agent {agent.name} is still referenced and cannot be deleted") from refused
+    s.expunge(agent)
+    return cascade
+
+
+async def delete_project(s: AsyncSession, project_id: int) -> ProjectCascade:
+    """Delete a project: its prompts go (CASCADE), its agents stay without one (SET NULL)."""
+    project = await s.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", project_id)
+    cascade = ProjectCascade(
+        prompts=await _count(s, select(func.count()).where(Prompt.project_id == project_id)),
+        agents_detached=await _count(s, select(func.count()).where(Agent.project_id == project_id)),
+    )
+    refused = await _attempt(s, delete(Project).where(Project.id == project_id))
+    if refused is not None:
+        raise Conflict(f"project {project.name} is still referenced and cannot be deleted")
+    s.expunge(project)
+    return cascade
+
+
+async def delete_personality(s: AsyncSession, personality_id: int) -> PersonalityCascade:
+    """Delete a personality; agents that had it as default fall back to none (SET NULL)."""
+    personality = await s.get(Personality, personality_id)
+    if personality is None:
+        raise NotFound("personality", personality_id)
+    defaulted = (
+        await s.execute(
+            select(Agent.id, Agent.name)
+            .where(Agent.default_personality_id == personality_id)
+            .order_by(Agent.name)
+        )
+    ).all()
+    bindings = await _count(
+        s, select(func.count()).where(PersonalityPrompt.personality_id == personality_id)
+    )
+    refused = await _attempt(s, delete(Personality).where(Personality.id == personality_id))
+    if refused is not None:
+        raise Conflict(f"personality {personality.name} is still referenced")
+    s.expunge(personality)
+    # Agents loaded in this session still hold the old id; the database has cleared it.
+    for agent_id, _name in defaulted:
+        agent = await s.get(Agent, agent_id)
+        if agent is not None:
+            await s.refresh(agent, ["default_personality_id"])
+    default_of = tuple(name for _id, name in defaulted)
+    return PersonalityCascade(bindings=bindings, default_of=default_of)
+
+
+async def delete_prompt(s: AsyncSession, prompt_id: int) -> PromptCascade:
+    """Delete a prompt; its personality bindings go with it (CASCADE)."""
+    prompt = await s.get(Prompt, prompt_id)
+    if prompt is None:
+        raise NotFound("prompt", prompt_id)
+    bindings = await _count(s, select(func.count()).where(PersonalityPrompt.prompt_id == prompt_id))
+    refused = await _attempt(s, delete(Prompt).where(Prompt.id == prompt_id))
+    if refused is not None:
+        raise Conflict(f"prompt {prompt.name} is still referenced")
+    s.expunge(prompt)
+    return PromptCascade(bindings=bindings)
+
+
+async def delete_thread(s: AsyncSession, thread_id: int) -> int:
+    """Delete a chat thread; returns how many messages went with it (CASCADE)."""
+    thread = await s.get(ChatThread, thread_id)
+    if thread is None:
+        raise NotFound("thread", thread_id)
+    messages = await _count(s, select(func.count()).where(ChatMessage.thread_id == thread_id))
+    await s.execute(delete(ChatThread).where(ChatThread.id == thread_id))
+    s.expunge(thread)
+    return messages

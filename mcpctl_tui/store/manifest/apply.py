@@ -1,0 +1,519 @@
+"""Apply validated manifest documents to the store, all in the caller's transaction.
+
+Documents may come in any order: they are applied kind by kind (projects, llms, agents,
+prompts, personalities) so every reference by name finds its target, whether it is in
+the same manifest or already in the database; the agent -> default personality link,
+a cycle, is made last. The rows a manifest names are read up front (``_Index``, one
+query per table) and kept current as rows are created, with one flush per phase, so a
+large manifest costs a handful of queries plus its writes, not several per document.
+
+An object that already holds the document's values is left alone (no UPDATE, so
+``updated_at`` does not move either): re-applying a manifest is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NoReturn, TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import Conflict, Invalid
+from mcpctl_tui.store.manifest.documents import (
+    AgentDoc,
+    BindingDoc,
+    Document,
+    Kind,
+    LlmDoc,
+    Located,
+    ManifestError,
+    PersonalityDoc,
+    Problem,
+    ProjectDoc,
+    PromptDoc,
+    identity,
+    label,
+    parse_manifest,
+    validate,
+)
+from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
+from mcpctl_tui.store.types import LlmKind
+
+# pg_advisory_xact_lock key for apply ("mcpctlmf" as a bigint; migrations use "mcpctlmg").
+PG_APPLY_LOCK_KEY = int.from_bytes(b"mcpctlmf", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+M = TypeVar("M", Llm, Project, Agent, Prompt, Personality)
+D = TypeVar("D", LlmDoc, ProjectDoc, AgentDoc, PromptDoc, PersonalityDoc)
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What apply did with one document (kubectl-style: ``llm/openai-main created``)."""
+
+    kind: Kind
+    name: str
+    label: str
+    outcome: Outcome
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.outcome}"
+
+
+# --- prompt lookups (shared with export) ------------------------------------------------
+
+
+async def find_prompt(
+    s: AsyncSession, name: str, *, agent_id: int | None = None, project_id: int | None = None
+) -> Prompt | None:
+    """The prompt ``name`` in one scope: an agent's, a project's, or global (neither)."""
+    q = select(Prompt).where(Prompt.name == name)
+    q = q.where(Prompt.agent_id == agent_id if agent_id is not None else Prompt.agent_id.is_(None))
+    q = q.where(
+        Prompt.project_id == project_id if project_id is not None else Prompt.project_id.is_(None)
+    )
+    return (await s.execute(q)).scalar_one_or_none()
+
+
+def pick_bound_prompt(
+    candidates: Iterable[Prompt], agent_id: int, project_id: int | None
+) -> Prompt | None:
+    """THE binding rule, over prompts that share a name: the agent's own prompt first,
+    then the agent's project's, then the global one (the nearest scope wins)."""
+    best: tuple[int, Prompt] | None = None
+    for p in candidates:
+        if p.agent_id == agent_id:
+            rank = 0
+        elif p.agent_id is None and project_id is not None and p.project_id == project_id:
+            rank = 1
+        elif p.agent_id is None and p.project_id is None:
+            rank = 2
+        else:
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, p)
+    return best[1] if best else None
+
+
+async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt | None:
+    """The prompt a personality of ``agent`` means by ``name`` (see pick_bound_prompt)."""
+    return pick_bound_prompt(await prompts_named(s, [name]), agent.id, agent.project_id)
+
+
+_CHUNK = 500  # names per IN (...): far below SQLite's and asyncpg's parameter limits
+
+
+async def prompts_named(s: AsyncSession, names: Iterable[str]) -> list[Prompt]:
+    """Every prompt (any scope) whose name is one of ``names``."""
+    return await _rows_named(s, Prompt, Prompt.name, names)
+
+
+async def _rows_named(
+    s: AsyncSession, model: type[M], column: Any, names: Iterable[str]
+) -> list[M]:
+    wanted = sorted(set(names))
+    rows: list[M] = []
+    for i in range(0, len(wanted), _CHUNK):
+        q = select(model).where(column.in_(wanted[i : i + _CHUNK]))
+        rows.extend((await s.execute(q)).scalars().all())
+    return rows
+
+
+# --- applying ---------------------------------------------------------------------------
+
+
+def _fail(loc: Located, reason: str, path: str = "") -> NoReturn:
+    """Refuse ``loc``; ``path`` (a field such as ``llm`` or ``prompts[2]``) picks the line."""
+    line = loc.line_of(path)
+    raise ManifestError([Problem(loc.source, loc.index, line, label(loc.doc), reason)])
+
+
+def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
+    if row.kind == LlmKind.VIRTUAL:
+        _fail(
+            loc,
+            f"{loc.doc.KIND.value} {row.name} is virtual, owned by provider session "
+            f"{row.provider_session_id or '(none)'}; apply does not change virtual rows",
+        )
+
+
+class _Index:
+    """The rows a manifest names, read up front with one query per table (per 500 names)
+    and kept current as apply creates rows, so each document costs no lookup queries and
+    each phase one flush."""
+
+    def __init__(self, s: AsyncSession) -> None:
+        self.s = s
+        self.llms: dict[str, Llm] = {}
+        self.projects: dict[str, Project] = {}
+        self.agents: dict[str, Agent] = {}
+        self.prompts: dict[str, list[Prompt]] = {}
+        self.personalities: dict[tuple[int, str], Personality] = {}
+        self.bindings: dict[int, list[PersonalityPrompt]] = {}
+
+    async def load(self, docs: Sequence[Located]) -> None:
+        llms: set[str] = set()
+        projects: set[str] = set()
+        agents: set[str] = set()
+        prompts: set[str] = set()
+        personalities: set[str] = set()
+        for loc in docs:
+            d = loc.doc
+            if isinstance(d, LlmDoc):
+                llms.add(d.name)
+            elif isinstance(d, ProjectDoc):
+                projects.add(d.name)
+            elif isinstance(d, AgentDoc):
+                agents.add(d.name)
+                llms.add(d.llm)
+                projects.update([d.project] if d.project else [])
+                personalities.update([d.default_personality] if d.default_personality else [])
+            elif isinstance(d, PromptDoc):
+                prompts.add(d.name)
+                agents.update([d.agent] if d.agent else [])
+                projects.update([d.project] if d.project else [])
+            else:
+                personalities.add(d.name)
+                agents.add(d.agent)
+                for b in d.prompts:
+                    prompts.add(b.name)
+                    agents.update([b.agent] if b.agent else [])
+                    projects.update([b.project] if b.project else [])
+        s = self.s
+        self.llms = {r.name: r for r in await _rows_named(s, Llm, Llm.name, llms)}
+        self.projects = {r.name: r for r in await _rows_named(s, Project, Project.name, projects)}
+        self.agents = {r.name: r for r in await _rows_named(s, Agent, Agent.name, agents)}
+        for p in await prompts_named(s, prompts):
+            self.prompts.setdefault(p.name, []).append(p)
+        agent_ids = {a.id for a in self.agents.values()}
+        for pers in await _rows_named(s, Personality, Personality.name, personalities):
+            if pers.agent_id in agent_ids:
+                self.personalities[(pers.agent_id, pers.name)] = pers
+        ids = sorted(p.id for p in self.personalities.values())
+        for i in range(0, len(ids), _CHUNK):
+            q = select(PersonalityPrompt).where(
+                PersonalityPrompt.personality_id.in_(ids[i : i + _CHUNK])
+            )
+            for bound in (await s.execute(q)).scalars():
+                self.bindings.setdefault(bound.personality_id, []).append(bound)
+
+    def llm(self, loc: Located, name: str, path: str = "llm") -> Llm:
+        if (row := self.llms.get(name)) is None:
+            _fail(
+                loc,
+                f"llm {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
+        return row
+
+    def project(self, loc: Located, name: str, path: str = "project") -> Project:
+        if (row := self.projects.get(name)) is None:
+            _fail(
+                loc,
+                f"project {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
+        return row
+
+    def agent(self, loc: Located, name: str, path: str = "agent") -> Agent:
+        if (row := self.agents.get(name)) is None:
+            _fail(
+                loc,
+                f"agent {name!r} not found (not in this manifest, not in the database)",
+                path,
+            )
+        return row
+
+    def prompt(self, name: str, agent_id: int | None, project_id: int | None) -> Prompt | None:
+        for p in self.prompts.get(name, []):
+            if p.agent_id == agent_id and p.project_id == project_id:
+                return p
+        return None
+
+
+class _Apply:
+    def __init__(self, s: AsyncSession, index: _Index) -> None:
+        self.s = s
+        self.ix = index
+
+    def upsert(
+        self, loc: Located, row: Any, model: type[Any], key: dict[str, Any], values: dict[str, Any]
+    ) -> tuple[Outcome, Any]:
+        """Create ``row`` or set what differs; nothing is written for equal values."""
+        if row is None:
+            row = model(**key, **values)
+            self.s.add(row)
+            return Outcome.CREATED, row
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if not changed:
+            return Outcome.UNCHANGED, row
+        if isinstance(row, Llm | Agent):
+            _refuse_virtual(loc, row)
+        for attr, value in changed.items():
+            setattr(row, attr, value)
+        return Outcome.CONFIGURED, row
+
+    def project(self, loc: Located, d: ProjectDoc) -> Outcome:
+        row = self.ix.projects.get(d.name)
+        outcome, row = self.upsert(
+            loc, row, Project, {"name": d.name}, {"description": d.description}
+        )
+        self.ix.projects[d.name] = row
+        return outcome
+
+    def llm(self, loc: Located, d: LlmDoc) -> Outcome:
+        values = {
+            "type": d.type,
+            "model": d.model,
+            "url": d.url,
+            "api_key_ref": d.api_key_ref,
+            "tier": d.tier,
+            "description": d.description,
+        }
+        outcome, row = self.upsert(loc, self.ix.llms.get(d.name), Llm, {"name": d.name}, values)
+        self.ix.llms[d.name] = row
+        return outcome
+
+    def agent(self, loc: Located, d: AgentDoc) -> Outcome:
+        values = {
+            "llm_id": self.ix.llm(loc, d.llm).id,
+            "project_id": self.ix.project(loc, d.project).id if d.project is not None else None,
+            "description": d.description,
+            "system_prompt": d.system_prompt,
+            "default_params": d.default_params,
+            "extras": d.extras,
+        }
+        outcome, row = self.upsert(loc, self.ix.agents.get(d.name), Agent, {"name": d.name}, values)
+        self.ix.agents[d.name] = row
+        return outcome
+
+    def prompt(self, loc: Located, d: PromptDoc) -> Outcome:
+        key: dict[str, Any] = {"name": d.name, "agent_id": None, "project_id": None}
+        if d.agent is not None:
+            key["agent_id"] = self.ix.agent(loc, d.agent).id
+        elif d.project is not None:
+            key["project_id"] = self.ix.project(loc, d.project).id
+        row = self.ix.prompt(d.name, key["agent_id"], key["project_id"])
+        outcome, row = self.upsert(
+            loc, row, Prompt, key, {"content": d.content, "priority": d.priority}
+        )
+        if outcome is Outcome.CREATED:
+            self.ix.prompts.setdefault(d.name, []).append(row)
+        return outcome
+
+    def personality(self, loc: Located, d: PersonalityDoc) -> tuple[Outcome, Personality]:
+        agent = self.ix.agent(loc, d.agent)
+        key = (agent.id, d.name)
+        outcome, row = self.upsert(
+            loc,
+            self.ix.personalities.get(key),
+            Personality,
+            {"name": d.name, "agent_id": agent.id},
+            {"description": d.description, "priority": d.priority},
+        )
+        self.ix.personalities[key] = row
+        return outcome, row
+
+    def resolve_binding(self, loc: Located, agent: Agent, i: int, b: BindingDoc) -> Prompt:
+        if b.agent is not None:
+            owner = self.ix.agent(loc, b.agent, f"prompts[{i}].agent")
+            prompt = self.ix.prompt(b.name, owner.id, None)
+            where = f"among the prompts of agent {b.agent!r}"
+        elif b.project is not None:
+            project = self.ix.project(loc, b.project, f"prompts[{i}].project")
+            prompt = self.ix.prompt(b.name, None, project.id)
+            where = f"among the prompts of project {b.project!r}"
+        elif b.global_:
+            prompt = self.ix.prompt(b.name, None, None)
+            where = "among the global prompts"
+        else:
+            prompt = pick_bound_prompt(self.ix.prompts.get(b.name, []), agent.id, agent.project_id)
+            where = f"for agent {agent.name!r} (its own prompts, its project's, global)"
+        if prompt is None:
+            _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}", f"prompts[{i}]")
+        return prompt
+
+    def bindings(self, loc: Located, d: PersonalityDoc, row: Personality) -> bool:
+        """Make the personality's bindings exactly the document's; True if any changed."""
+        agent = self.ix.agent(loc, d.agent)
+        desired: dict[int, tuple[int, int | None]] = {}
+        for i, b in enumerate(d.prompts):
+            prompt = self.resolve_binding(loc, agent, i, b)
+            if prompt.id in desired:
+                first = desired[prompt.id][0]
+                reason = f"prompts[{i}] binds the same prompt as prompts[{first}]"
+                _fail(loc, reason, f"prompts[{i}]")
+            desired[prompt.id] = (i, b.priority)
+        changed = False
+        for binding in self.ix.bindings.get(row.id, []):
+            wanted = desired.pop(binding.prompt_id, None)
+            if wanted is None:
+                # Deleted through the session: a later flush orders it before the inserts.
+                self._delete(binding)
+                changed = True
+            elif binding.priority != wanted[1]:
+                binding.priority = wanted[1]
+                changed = True
+        for prompt_id, (_i, priority) in desired.items():
+            self.s.add(
+                PersonalityPrompt(personality_id=row.id, prompt_id=prompt_id, priority=priority)
+            )
+            changed = True
+        return changed
+
+    def _delete(self, row: PersonalityPrompt) -> None:
+        # AsyncSession.delete is a coroutine only to load cascades; there are none here.
+        self.s.sync_session.delete(row)
+
+    def link_default(self, loc: Located, d: AgentDoc) -> bool:
+        agent = self.ix.agent(loc, d.name)
+        target: int | None = None
+        if d.default_personality is not None:
+            personality = self.ix.personalities.get((agent.id, d.default_personality))
+            if personality is None:
+                _fail(
+                    loc,
+                    f"defaultPersonality {d.default_personality!r} is not a personality of "
+                    f"agent {agent.name!r} (not in this manifest, not in the database)",
+                    "defaultPersonality",
+                )
+            target = personality.id
+        if agent.default_personality_id == target:
+            return False
+        _refuse_virtual(loc, agent)
+        agent.default_personality_id = target
+        return True
+
+
+async def apply_documents(s: AsyncSession, docs: Sequence[Located]) -> list[Applied]:
+    """Apply ``docs`` in the caller's transaction; results in document order.
+
+    Raises ManifestError (naming the document) on an unknown reference or a virtual row;
+    the caller's transaction then rolls back, so nothing from the manifest is written.
+    """
+    index = _Index(s)
+    await index.load(docs)
+    run = _Apply(s, index)
+    outcomes: dict[int, Outcome] = {}
+
+    def each(kind: type[D]) -> list[tuple[int, Located, D]]:
+        return [(pos, loc, loc.doc) for pos, loc in enumerate(docs) if isinstance(loc.doc, kind)]
+
+    # One flush per phase: the next phase needs the ids of the rows this one created.
+    for pos, loc, project in each(ProjectDoc):
+        outcomes[pos] = run.project(loc, project)
+    for pos, loc, llm in each(LlmDoc):
+        outcomes[pos] = run.llm(loc, llm)
+    await s.flush()
+    for pos, loc, agent in each(AgentDoc):
+        outcomes[pos] = run.agent(loc, agent)
+    await s.flush()
+    for pos, loc, prompt in each(PromptDoc):
+        outcomes[pos] = run.prompt(loc, prompt)
+    personalities: list[tuple[int, Located, PersonalityDoc, Personality]] = []
+    for pos, loc, pdoc in each(PersonalityDoc):
+        outcomes[pos], row = run.personality(loc, pdoc)
+        personalities.append((pos, loc, pdoc, row))
+    await s.flush()
+    for pos, loc, pdoc, row in personalities:
+        if run.bindings(loc, pdoc, row) and outcomes[pos] is Outcome.UNCHANGED:
+            outcomes[pos] = Outcome.CONFIGURED
+    for pos, loc, agent in each(AgentDoc):
+        if run.link_default(loc, agent) and outcomes[pos] is Outcome.UNCHANGED:
+            outcomes[pos] = Outcome.CONFIGURED
+    await s.flush()
+    return [
+        Applied(loc.doc.KIND, loc.doc.name, label(loc.doc), outcomes[pos])
+        for pos, loc in enumerate(docs)
+    ]
+
+
+async def apply_one(s: AsyncSession, doc: Document) -> Applied:
+    """Validate and apply one document in the caller's transaction (for UI editors).
+
+    Raises Invalid (a ManifestError) with the reason; references are resolved by name
+    exactly as in a manifest.
+    """
+    try:
+        checked = validate(doc)
+    except Invalid as exc:
+        raise ManifestError([Problem(None, 1, None, label(doc), str(exc))]) from None
+    (result,) = await apply_documents(s, [Located(checked, 1, None)])
+    return result
+
+
+class _DryRun(Exception):
+    def __init__(self, results: list[Applied]) -> None:
+        self.results = results
+
+
+async def apply_manifest(
+    store: Store, sources: Sequence[tuple[str | None, str]], *, dry_run: bool = False
+) -> list[Applied]:
+    """Parse every ``(source name, text)`` and apply them all in ONE transaction.
+
+    Any bad document (in any source) raises ManifestError before or during the
+    transaction, and nothing is written. ``dry_run`` does everything, then rolls back.
+    """
+    docs: list[Located] = []
+    problems: list[Problem] = []
+    for source, body in sources:
+        try:
+            docs.extend(parse_manifest(body, source=source))
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ManifestError(problems)
+    _check_unique_across_sources(docs)
+    try:
+        async with store.transaction() as s:
+            if not store.is_sqlite:
+                # Applies queue behind each other, as BEGIN IMMEDIATE makes them on SQLite:
+                # a second apply of the same file then reads the first one's rows and
+                # reports "unchanged" instead of colliding on a unique name.
+                await s.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_APPLY_LOCK_KEY}
+                )
+            results = await apply_documents(s, docs)
+            if dry_run:
+                raise _DryRun(results)
+    except _DryRun as done:
+        return done.results
+    except IntegrityError:
+        # Validation, lookups and the lock leave only a writer that is not an apply (an
+        # editor, a provider) to trip a unique rule between our read and our write.
+        raise Conflict(
+            "apply collided with a concurrent change to the same objects; nothing was "
+            "written, apply again"
+        ) from None
+    return results
+
+
+def _check_unique_across_sources(docs: Sequence[Located]) -> None:
+    seen: dict[tuple[Kind, str, str], Located] = {}
+    problems: list[Problem] = []
+    for loc in docs:
+        first = seen.setdefault(identity(loc.doc), loc)
+        if first is not loc:
+            problems.append(
+                Problem(
+                    loc.source,
+                    loc.index,
+                    loc.line,
+                    label(loc.doc),
+                    f"duplicates {first.where()}",
+                )
+            )
+    if problems:
+        raise ManifestError(problems)
