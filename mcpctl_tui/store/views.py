@@ -167,17 +167,6 @@ async def rename_thread(store: Store, thread_id: int, title: str) -> None:
         thread.title = title
 
 
-async def delete_thread(store: Store, thread_id: int) -> int:
-    """Delete a thread; its turns go with it (CASCADE). Returns how many turns went."""
-    async with store.transaction() as s:
-        thread = await s.get(ChatThread, thread_id)
-        if thread is None:
-            raise NotFound("thread", thread_id)
-        n = await thread_size(s, thread_id)
-        await s.delete(thread)
-        return n
-
-
 @dataclass(frozen=True, slots=True)
 class ThreadHit:
     id: int

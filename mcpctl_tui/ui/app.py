@@ -30,7 +30,10 @@ from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
 from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
+from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.manifest.documents import Kind
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
@@ -42,25 +45,24 @@ from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
 from mcpctl_tui.ui.engine import make_backend
 from mcpctl_tui.ui.palette import McpctlCommands
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen, HelpScreen
+from mcpctl_tui.ui.screens.editors import Choices, EditorScreen
 from mcpctl_tui.ui.status import ReplyStats, StatusInfo, StatusLine
 from mcpctl_tui.ui.text import clean, literal
 
 THREAD_PAGE = 50
 LIVENESS_SECONDS = 5.0
 
-WELCOME = """\
-[b]Welcome to mcpctl-tui.[/b]
-
-There is nothing in this database yet. To chat you need an [b]LLM[/b] and an [b]agent[/b] that uses it:
-
-• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];
-
-• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, agent, prompt, personality);
-
-• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM (no key, no network).
-
-[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit
-"""
+WELCOME = (
+    "[b]Welcome to mcpctl-tui.[/b]\n\n"
+    "There is nothing in this database yet. To chat you need an [b]LLM[/b] and an "
+    "[b]agent[/b] that uses it:\n\n"
+    "• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];\n\n"
+    "• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, "
+    "agent, prompt, personality);\n\n"
+    "• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM "
+    "(no key, no network).\n\n"
+    "[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit\n"
+)
 
 
 @dataclass(slots=True)
@@ -657,6 +659,69 @@ class McpctlApp(App[None]):
         self.personality_choice = None
         self.load_agents(select_id=agent_id, thread_id=thread_id)
 
+    # --- editors -------------------------------------------------------------------
+
+    async def editor_choices(self, agent_name: str | None) -> Choices:
+        from mcpctl_tui.llm.registry import known_types
+
+        async with self.store.session() as s:
+            llms = [d.doc.name for d in await get_objects(s, Kind.LLM)]
+            projects = [d.doc.name for d in await get_objects(s, Kind.PROJECT)]
+            agents = [r.name for r in await v.list_agent_rows(s)]
+            pers: list[str] = []
+            if agent_name:
+                pers = [
+                    d.doc.name for d in await get_objects(s, Kind.PERSONALITY, agent=agent_name)
+                ]
+        return Choices(known_types(), llms, projects, agents, pers)
+
+    async def action_edit(self, kind_name: str, which: str | None) -> None:
+        """Open the editor for a new object (``which`` None), the selected one
+        (``"current"``), or one by name (``"NAME"`` / ``"NAME@AGENT"``)."""
+        if len(self.screen_stack) > 1:
+            return
+        kind = Kind(kind_name)
+        agent = self.current_agent
+        doc = None
+        owner = agent.name if agent else None
+        name: str | None = None
+        if which == "current":
+            if kind is Kind.LLM and agent:
+                name = agent.llm_name
+            elif kind is Kind.AGENT and agent:
+                name = agent.name
+            elif kind is Kind.PERSONALITY:
+                name = self.personalities.current or None
+            if not name:
+                self.notify(f"no {kind.value} selected", severity="warning")
+                return
+        elif which:
+            name, _, at = which.partition("@")
+            owner = at or owner
+        try:
+            if name is not None:
+                async with self.store.session() as s:
+                    scoped = kind in (Kind.PERSONALITY, Kind.PROMPT) and owner is not None
+                    found = await get_objects(s, kind, name, agent=owner if scoped else None)
+                doc = found[0].doc
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
+        choices = await self.editor_choices(owner)
+
+        async def done(result: str | None) -> None:
+            if result:
+                self.notify(literal(result), markup=False)
+                self.load_agents(select_id=agent.id if agent else None)
+
+        self.push_screen(EditorScreen(self.store, kind, doc, choices), done)
+
+    async def action_delete_agent(self) -> None:
+        agent = self.current_agent
+        if agent is None:
+            return
+        await self.action_edit("agent", "current")
+
     # --- thread actions ------------------------------------------------------------------
 
     async def action_new_thread(self) -> None:
@@ -696,7 +761,8 @@ class McpctlApp(App[None]):
         async def done(yes: bool | None) -> None:
             if not yes:
                 return
-            await v.delete_thread(self.store, tid)
+            async with self.store.transaction() as s:
+                await delete_thread(s, tid)
             self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
             if tid == self.thread_id:
                 await self.start_new_thread()

@@ -10,6 +10,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
 from mcpctl_tui.store import views as v
+from mcpctl_tui.store.manifest.documents import Kind, label
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.ui.text import clean
 
 if TYPE_CHECKING:
@@ -68,6 +70,24 @@ class McpctlCommands(Provider):
                     partial(app.jump_to_agent, agent.id),
                     text=text,
                     help=escape(f"{agent.llm_name} · {agent.kind.value}/{agent.status.value}"),
+                )
+        async with app.store.session() as s:
+            editable = [
+                (kind, e.doc)
+                for kind in (Kind.LLM, Kind.PROJECT, Kind.PROMPT, Kind.PERSONALITY)
+                for e in await get_objects(s, kind)
+            ]
+        for kind, doc in editable:
+            text = f"edit {clean(label(doc))}"
+            score = matcher.match(text)
+            if score > 0:
+                owner = getattr(doc, "agent", None)
+                which = doc.name + (f"@{owner}" if owner else "")
+                yield Hit(
+                    score * 0.8,
+                    matcher.highlight(text),
+                    partial(app.action_edit, kind.value, which),
+                    text=text,
                 )
         words = query.strip().removeprefix("thread:").strip()
         async with app.store.session() as s:
