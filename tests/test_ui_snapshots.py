@@ -201,3 +201,22 @@ def test_help(snap_compare: Any, tmp_path: Path) -> None:
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
     assert snap_compare(app, terminal_size=LARGE, run_before=_run(show))
+
+
+@pytest.mark.parametrize(
+    ("kind", "which"),
+    [
+        ("llm", "current"),
+        ("project", None),
+        ("agent", "current"),
+        ("prompt", "terse@ops"),
+        ("personality", "current"),
+    ],
+)
+def test_editor(snap_compare: Any, tmp_path: Path, kind: str, which: str | None) -> None:
+    async def edit(pilot: Any) -> None:
+        await pilot.app.action_edit(kind, which)
+        await pilot.pause(0.2)
+
+    app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=LARGE, run_before=_run(edit))
