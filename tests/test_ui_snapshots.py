@@ -121,7 +121,9 @@ def test_welcome(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> No
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_browsing_code_block_reply(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_browsing_code_block_reply(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
     assert snap_compare(app, terminal_size=size, run_before=_run())
 
@@ -189,7 +191,14 @@ def test_palette(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
         await pilot.press(*"thread")
-        await pilot.pause(0.5)
+        # Providers answer asynchronously: wait until the list stops changing.
+        from textual.command import CommandList
+
+        seen: list[int] = []
+        while len(seen) < 4 or len(set(seen[-4:])) > 1:
+            await pilot.pause(0.1)
+            seen.append(pilot.app.screen.query_one(CommandList).option_count)
+        await pilot.pause(0.2)
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
     assert snap_compare(app, terminal_size=LARGE, run_before=_run(palette))
