@@ -330,14 +330,16 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
                         await press
                         await until(lambda: app.streaming and bool(arrivals or chunk_lat))
                         app.chat_input.focus()
+                        presses = []
                         while app.streaming:
                             before = app.chat_input.text
                             t0 = time.perf_counter()
-                            task = asyncio.create_task(pilot.press("x"))
+                            # Not awaited: pilot.press waits for the app to go idle.
+                            presses.append(asyncio.create_task(pilot.press("x")))
                             await until(lambda b=before: app.chat_input.text != b, limit=5)
                             key_lat.append(time.perf_counter() - t0)
-                            await task
-                            await asyncio.sleep(0.05)
+                            await asyncio.sleep(0.1)
+                        await asyncio.gather(*presses)
                         await until(lambda: reply_done(app))
                         return {}
 
