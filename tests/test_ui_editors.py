@@ -118,7 +118,9 @@ async def test_personality_editor_binds_prompts_with_priority(tmp_path: Path) ->
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
         await wait_for(lambda: "reviewer" in app.personalities.values)
     async with store.session() as s:
-        p = (await s.execute(select(Personality).where(Personality.name == "reviewer"))).scalar_one()
+        p = (
+            await s.execute(select(Personality).where(Personality.name == "reviewer"))
+        ).scalar_one()
         assert (p.description, p.priority) == ("Reads diffs", 3)
         rows = (
             await s.execute(

@@ -190,6 +190,9 @@ def test_palette(snap_compare: Any, tmp_path: Path) -> None:
     async def palette(pilot: Any) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
+        from textual.widgets import Input
+
+        pilot.app.screen.query_one(Input).cursor_blink = False
         await pilot.press(*"thread")
         # Providers answer asynchronously: wait until the list stops changing.
         from textual.command import CommandList

@@ -27,8 +27,17 @@ from textual.widgets._markdown import (
 )
 
 
+def _wrap_item(bullet: str, body: Content, width: int) -> list[Content]:
+    """``bullet`` then ``body`` wrapped to ``width``, continuation lines indented."""
+    indent = len(bullet)
+    wrapped = body.wrap(max(1, width - indent)) or [Content("")]
+    mark = Content.styled(bullet, "$text-primary")
+    pad = Content(" " * indent)
+    return [Content.assemble(mark if i == 0 else pad, line) for i, line in enumerate(wrapped)]
+
+
 class FlatListItem(Widget):
-    """``bullet`` then ``body`` wrapped to the width, continuation lines indented."""
+    """One list item as one widget (used when its list also holds richer items)."""
 
     DEFAULT_CSS = """
     FlatListItem { width: 1fr; height: auto; }
@@ -41,23 +50,46 @@ class FlatListItem(Widget):
         self._cache: tuple[int, list[Content]] | None = None
 
     def _lines(self, width: int) -> list[Content]:
-        if self._cache is not None and self._cache[0] == width:
-            return self._cache[1]
-        indent = len(self.bullet)
-        wrapped = self.body.wrap(max(1, width - indent)) or [Content("")]
-        bullet = Content.styled(self.bullet, "$text-primary")
-        pad = Content(" " * indent)
-        lines = [
-            Content.assemble(bullet if i == 0 else pad, line) for i, line in enumerate(wrapped)
-        ]
-        self._cache = (width, lines)
-        return lines
+        if self._cache is None or self._cache[0] != width:
+            self._cache = (width, _wrap_item(self.bullet, self.body, width))
+        return self._cache[1]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines(width))
 
     def render(self) -> Content:
         return Content("\n").join(self._lines(self.content_size.width))
+
+
+class _FlatList:
+    """A tight list (every item one paragraph, the usual case) drawn by the list widget
+    itself: one widget for the whole list instead of four per item."""
+
+    _flat: list[tuple[str, Content]] | None = None
+    _flat_cache: tuple[int, list[Content]] | None = None
+
+    def _setup(self, blocks: list[object], bullets: list[str]) -> ComposeResult:
+        simple = all(
+            isinstance(b, MarkdownListItem)
+            and len(b._blocks) == 1
+            and isinstance(b._blocks[0], MarkdownParagraph)
+            for b in blocks
+        )
+        if simple:
+            self._flat = [
+                (bullet, b._blocks[0]._content)  # type: ignore[attr-defined]
+                for b, bullet in zip(blocks, bullets, strict=True)
+            ]
+            return iter(())
+        self._flat = None
+        return _items(blocks, bullets)
+
+    def _flat_lines(self, width: int) -> list[Content]:
+        assert self._flat is not None
+        if self._flat_cache is None or self._flat_cache[0] != width:
+            lines = [ln for bullet, body in self._flat for ln in _wrap_item(bullet, body, width)]
+            self._flat_cache = (width, lines)
+        return self._flat_cache[1]
 
 
 def _items(blocks: list[object], bullets: list[str]) -> ComposeResult:
@@ -72,14 +104,24 @@ def _items(blocks: list[object], bullets: list[str]) -> ComposeResult:
             yield Horizontal(bullet, Vertical(*body))
 
 
-class FlatBulletList(MarkdownBulletList):
+class FlatBulletList(_FlatList, MarkdownBulletList):
     def compose(self) -> ComposeResult:
         items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from _items(list(items), [b.bullet for b in items])
+        yield from self._setup(list(items), [b.bullet for b in items])
         self._blocks.clear()
 
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self._flat is None:
+            return super().get_content_height(container, viewport, width)
+        return len(self._flat_lines(width))
 
-class FlatOrderedList(MarkdownOrderedList):
+    def render(self) -> Content:
+        if self._flat is None:
+            return super().render()  # type: ignore[return-value]
+        return Content("\n").join(self._flat_lines(self.content_size.width))
+
+
+class FlatOrderedList(_FlatList, MarkdownOrderedList):
     def compose(self) -> ComposeResult:
         items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
         start = 1
@@ -90,8 +132,18 @@ class FlatOrderedList(MarkdownOrderedList):
                 pass
         labels = [f"{n}. " for n in range(start, start + len(items))]
         size = max((len(x) for x in labels), default=0)
-        yield from _items(list(items), [x.rjust(size + 1) for x in labels])
+        yield from self._setup(list(items), [x.rjust(size + 1) for x in labels])
         self._blocks.clear()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self._flat is None:
+            return super().get_content_height(container, viewport, width)
+        return len(self._flat_lines(width))
+
+    def render(self) -> Content:
+        if self._flat is None:
+            return super().render()  # type: ignore[return-value]
+        return Content("\n").join(self._flat_lines(self.content_size.width))
 
 
 class FlatFence(MarkdownFence):
