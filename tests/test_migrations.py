@@ -327,3 +327,30 @@ async def test_db_current_and_upgrade_commands(db_url: str) -> None:
     assert r.output == f"{head_revision()} (head)\n"
     r = await in_thread("upgrade")
     assert r.output == f"database is at the newest revision ({head_revision()})\n"
+
+
+STARTUP_PROBE = """
+import asyncio, sys
+from mcpctl_tui.store.engine import open_store
+async def go():
+    store = await open_store(sys.argv[1])
+    await store.close()
+asyncio.run(go())
+print("alembic" in sys.modules)
+"""
+
+
+async def test_opening_a_database_at_head_does_not_load_alembic(store: Store) -> None:
+    """Start-up cost: at head, Alembic (and its script directory) is never imported."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        STARTUP_PROBE,
+        store.url,
+        env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().strip() == "False"

@@ -57,7 +57,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 # JSONB on PostgreSQL (compact, indexable), JSON text on SQLite.
-JsonType = JSON().with_variant(JSONB(), "postgresql")
+JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> datetime:
