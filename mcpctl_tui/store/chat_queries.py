@@ -9,11 +9,12 @@ read the context and store the user turn and the reply's placeholder in ONE tran
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -94,9 +95,58 @@ async def load_chat_rows(
        of its personalities (global and foreign-scoped ones reach it only that way);
     2. the thread's turns in order.
     """
-    agent_cond = Agent.id == agent if isinstance(agent, int) else Agent.name == agent
+    q = _context_query(isinstance(agent, int), personality is not None, thread_id is not None)
+    params: dict[str, Any] = {"agent": agent}
     if personality is not None:
-        chosen_on = and_(Personality.agent_id == Agent.id, Personality.name == personality)
+        params["personality"] = personality
+    if thread_id is not None:
+        params["thread_id"] = thread_id
+    # One row per (prompt, binding), or one row with no prompt; the agent, LLM, chosen
+    # personality and thread repeat on each.
+    rows = (await s.execute(q, params)).all()
+    if not rows:
+        raise NotFound("agent", agent)
+    first: tuple[Any, ...] = tuple(rows[0])
+    agent_row: Agent = first[0]
+    llm_row: Llm = first[1]
+    chosen: Personality | None = first[2]
+    thread: ChatThread | None = first[6] if len(first) > 6 else None
+    if thread_id is not None and thread is None:
+        raise NotFound("thread", f"{thread_id} of agent {agent_row.name}")
+    prompts = [BoundPrompt(r[3], r[4], r[5]) for r in rows if r[3] is not None]
+
+    messages: list[HistoryTurn] = []
+    if thread is not None:
+        # Plain rows, not ORM objects: a long thread is loaded on every send.
+        result = await s.execute(_HISTORY_QUERY, {"thread_id": thread.id})
+        messages = cast(list[HistoryTurn], list(result.all()))
+    return ChatRows(
+        agent=agent_row,
+        llm=llm_row,
+        thread=thread,
+        personality=chosen,
+        personality_missing=personality is not None and chosen is None,
+        prompts=prompts,
+        messages=messages,
+    )
+
+
+# The statements are built once per shape, with bound parameters: building and
+# cache-keying a select of this size costs more than running it on SQLite.
+_HISTORY_QUERY = (
+    select(*HISTORY_COLUMNS)
+    .where(ChatMessage.thread_id == bindparam("thread_id"))
+    .order_by(ChatMessage.turn_index)
+)
+
+
+@functools.cache
+def _context_query(agent_by_id: bool, personality_by_name: bool, with_thread: bool) -> Executable:
+    agent_cond = Agent.id == bindparam("agent") if agent_by_id else Agent.name == bindparam("agent")
+    if personality_by_name:
+        chosen_on = and_(
+            Personality.agent_id == Agent.id, Personality.name == bindparam("personality")
+        )
     else:
         chosen_on = and_(
             Personality.agent_id == Agent.id, Personality.id == Agent.default_personality_id
@@ -130,47 +180,25 @@ async def load_chat_rows(
         )
         .where(agent_cond)
     )
-    if thread_id is not None:
-        q = q.add_columns(ChatThread).outerjoin(
-            ChatThread, and_(ChatThread.id == thread_id, ChatThread.agent_id == Agent.id)
-        )
-    # One row per (prompt, binding), or one row with no prompt; the agent, LLM, chosen
-    # personality and thread repeat on each.
-    rows = (await s.execute(q)).all()
-    if not rows:
-        raise NotFound("agent", agent)
-    first: tuple[Any, ...] = tuple(rows[0])
-    agent_row: Agent = first[0]
-    llm_row: Llm = first[1]
-    chosen: Personality | None = first[2]
-    thread: ChatThread | None = first[6] if len(first) > 6 else None
-    if thread_id is not None and thread is None:
-        raise NotFound("thread", f"{thread_id} of agent {agent_row.name}")
-    prompts = [BoundPrompt(r[3], r[4], r[5]) for r in rows if r[3] is not None]
-
-    messages: list[HistoryTurn] = []
-    if thread is not None:
-        # Plain rows, not ORM objects: a long thread is loaded on every send.
-        hq = (
-            select(*HISTORY_COLUMNS)
-            .where(ChatMessage.thread_id == thread.id)
-            .order_by(ChatMessage.turn_index)
-        )
-        messages = cast(list[HistoryTurn], list((await s.execute(hq)).all()))
-    return ChatRows(
-        agent=agent_row,
-        llm=llm_row,
-        thread=thread,
-        personality=chosen,
-        personality_missing=personality is not None and chosen is None,
-        prompts=prompts,
-        messages=messages,
+    if not with_thread:
+        return q
+    return q.add_columns(ChatThread).outerjoin(
+        ChatThread,
+        and_(ChatThread.id == bindparam("thread_id"), ChatThread.agent_id == Agent.id),
     )
 
 
 async def personality_names(s: AsyncSession, agent_id: int) -> list[str]:
     q = select(Personality.name).where(Personality.agent_id == agent_id).order_by(Personality.name)
     return list((await s.execute(q)).scalars().all())
+
+
+_TOUCH_THREAD = (
+    update(ChatThread)  # run on the Connection: nothing to synchronise in the session
+    .where(ChatThread.id == bindparam("thread_id"))
+    .values(last_turn_at=bindparam("now"))
+)
+_INSERT_TURNS = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
 
 
 async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
@@ -180,10 +208,9 @@ async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
     (``queries.append_message`` does the same); on SQLite BEGIN IMMEDIATE already has.
     False when the thread does not exist.
     """
-    res = await s.execute(
-        update(ChatThread).where(ChatThread.id == thread_id).values(last_turn_at=utcnow())
-    )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    conn = await s.connection()
+    res = await conn.execute(_TOUCH_THREAD, {"thread_id": thread_id, "now": utcnow()})
+    return bool(res.rowcount)
 
 
 async def insert_turns(
@@ -211,8 +238,7 @@ async def insert_turns(
         }
         for i, m in enumerate(turns)
     ]
-    stmt = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
-    return list((await s.execute(stmt, values)).scalars().all())
+    return list((await s.execute(_INSERT_TURNS, values)).scalars().all())
 
 
 async def delete_turns_after(store: Store, thread_id: int, turn_index: int) -> list[int]:
