@@ -360,3 +360,11 @@ def test_table_aligns_wide_characters(db_url: str) -> None:
     assert lines[0].index("AGENTS") == 9
     assert lines[1].startswith("ab       0")
     assert lines[2].startswith("日本語   0")
+
+
+def test_an_empty_manifest_is_an_error(db_url: str) -> None:
+    result = cli(db_url, "apply", "-f", "-", input="---\n# nothing\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: no documents to apply (the input is empty)\n",
+    )

@@ -30,6 +30,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
+from mcpctl_tui.store.queries import violation_kind
 from mcpctl_tui.store.types import LlmKind
 
 
@@ -136,7 +137,7 @@ async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = Fals
         .scalars()
         .all()
     )
-    if users:
+    if users and violation_kind(refused) == "foreign_key":
         raise InUse("llm", name, "agent", users)
     raise Conflict(f"llm {name} is still referenced and cannot be deleted") from refused
 

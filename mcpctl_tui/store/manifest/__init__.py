@@ -13,7 +13,7 @@ from mcpctl_tui.store.manifest.apply import (
     apply_manifest,
     apply_one,
     find_bound_prompt,
-    find_prompt,
+    pick_bound_prompt,
 )
 from mcpctl_tui.store.manifest.delete import Deleted, delete_named
 from mcpctl_tui.store.manifest.documents import (
@@ -60,10 +60,10 @@ __all__ = [
     "document_from_mapping",
     "dump_yaml",
     "find_bound_prompt",
-    "find_prompt",
     "get_objects",
     "parse_kind",
     "parse_manifest",
+    "pick_bound_prompt",
     "shown_key_ref",
     "to_mapping",
     "validate",

@@ -74,18 +74,6 @@ class Applied:
 # --- prompt lookups (shared with export) ------------------------------------------------
 
 
-async def find_prompt(
-    s: AsyncSession, name: str, *, agent_id: int | None = None, project_id: int | None = None
-) -> Prompt | None:
-    """The prompt ``name`` in one scope: an agent's, a project's, or global (neither)."""
-    q = select(Prompt).where(Prompt.name == name)
-    q = q.where(Prompt.agent_id == agent_id if agent_id is not None else Prompt.agent_id.is_(None))
-    q = q.where(
-        Prompt.project_id == project_id if project_id is not None else Prompt.project_id.is_(None)
-    )
-    return (await s.execute(q)).scalar_one_or_none()
-
-
 def pick_bound_prompt(
     candidates: Iterable[Prompt], agent_id: int, project_id: int | None
 ) -> Prompt | None:
@@ -475,6 +463,8 @@ async def apply_manifest(
             problems.extend(exc.problems)
     if problems:
         raise ManifestError(problems)
+    if not docs:
+        raise Invalid("no documents to apply (the input is empty)")
     _check_unique_across_sources(docs)
     try:
         async with store.transaction() as s:

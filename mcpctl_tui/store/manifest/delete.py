@@ -18,7 +18,6 @@ from mcpctl_tui.store.deletes import (
     delete_prompt,
 )
 from mcpctl_tui.store.errors import Invalid, NotFound
-from mcpctl_tui.store.manifest.apply import find_prompt
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Project
@@ -27,6 +26,7 @@ from mcpctl_tui.store.queries import (
     get_llm_by_name,
     get_personality_by_name,
     get_project_by_name,
+    get_prompt_by_name,
 )
 
 
@@ -107,13 +107,13 @@ async def _delete_prompt(
     s: AsyncSession, name: str, agent: str | None, project: str | None
 ) -> Deleted:
     if agent is not None:
-        prompt = await find_prompt(s, name, agent_id=(await _need_agent(s, agent)).id)
+        prompt = await get_prompt_by_name(s, name, agent_id=(await _need_agent(s, agent)).id)
         scope = f"agent {agent}"
     elif project is not None:
-        prompt = await find_prompt(s, name, project_id=(await _need_project(s, project)).id)
+        prompt = await get_prompt_by_name(s, name, project_id=(await _need_project(s, project)).id)
         scope = f"project {project}"
     else:
-        prompt = await find_prompt(s, name)
+        prompt = await get_prompt_by_name(s, name)
         scope = "global"
         if prompt is None:
             scopes = [e.facts["scope"] for e in await get_objects(s, Kind.PROMPT, name)]
