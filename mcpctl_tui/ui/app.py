@@ -340,12 +340,12 @@ class McpctlApp(App[None]):
 
     async def _open_thread(self, thread_id: int) -> None:
         async with self.store.session() as s:
-            thread = await v.get_thread(s, thread_id)
-            if thread is None:
-                self.notify(f"thread {thread_id} not found", severity="error")
+            try:
+                thread = await queries.get_thread(s, thread_id)
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
                 return
-            rows = await queries.last_messages(s, thread_id, WINDOW + 1)
-        turns = [v.turn_row(m) for m in rows]
+            turns = await queries.last_messages(s, thread_id, WINDOW + 1)
         has_older = len(turns) > WINDOW
         self.thread_id = thread_id
         self.set_thread_title(thread.title or f"thread {thread_id}")
@@ -362,7 +362,7 @@ class McpctlApp(App[None]):
             rows = await queries.messages_before(s, thread_id, before_turn, PAGE + 1)
         if thread_id != self.thread_id:
             return
-        turns = [v.turn_row(m) for m in rows]
+        turns = rows
         await self.chat.prepend(turns[-PAGE:], has_older=len(turns) > PAGE)
 
     @on(ThreadList.NeedMore)
@@ -634,7 +634,8 @@ class McpctlApp(App[None]):
                     )
                     self.load_agents(select_id=agent.id)
                 if rest and self.thread_id is not None:
-                    await v.rename_thread(self.store, self.thread_id, rest)
+                    async with self.store.transaction() as s:
+                        await queries.rename_thread(s, self.thread_id, rest)
                     self.set_thread_title(rest)
                     self.refresh_thread_list()
                     self.notify(literal(f"thread renamed: {rest}"), markup=False)
@@ -752,7 +753,8 @@ class McpctlApp(App[None]):
         async def done(title: str | None) -> None:
             if title is None:
                 return
-            await v.rename_thread(self.store, tid, title.strip())
+            async with self.store.transaction() as s:
+                await queries.rename_thread(s, tid, title.strip())
             if tid == self.thread_id:
                 self.set_thread_title(title.strip())
             self.refresh_thread_list()
@@ -800,9 +802,9 @@ class McpctlApp(App[None]):
 
     async def export_thread(self, thread_id: int, path: Path) -> None:
         async with self.store.session() as s:
-            thread = await v.get_thread(s, thread_id)
-            rows = [v.turn_row(m) for m in await queries.all_messages(s, thread_id)]
-        title = thread.title if thread else ""
+            thread = await queries.get_thread(s, thread_id)
+            rows = await queries.all_messages(s, thread_id)
+        title = thread.title
         if path.suffix == ".json":
             data = thread_to_json(title, thread_id, rows)
         else:

@@ -14,8 +14,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from mcpctl_tui.store.fastread import Turn as TurnRow
 from mcpctl_tui.store.types import MessageRole
-from mcpctl_tui.store.views import TurnRow
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
 
 WINDOW = 6  # turns mounted when a thread opens (more follow if they do not fill the view)
