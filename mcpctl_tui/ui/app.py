@@ -52,6 +52,7 @@ from mcpctl_tui.ui.text import clean, literal
 
 THREAD_PAGE = 50
 LIVENESS_SECONDS = 5.0
+GC_SECONDS = 60.0
 
 WELCOME = (
     "[b]Welcome to mcpctl-tui.[/b]\n\n"
@@ -200,7 +201,12 @@ class McpctlApp(App[None]):
         gc.set_threshold(20_000, 20, 100)
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
+        self.set_interval(GC_SECONDS, self._idle_collect)
         self.chat_input.focus()
+
+    def _idle_collect(self) -> None:
+        if not self.streaming:
+            _collect_and_freeze()
 
     # --- status -------------------------------------------------------------------
 
@@ -834,7 +840,11 @@ class McpctlApp(App[None]):
 
 
 def _collect_and_freeze() -> None:
-    """After a reply: drop its cyclic garbage, then freeze what lives on (its widgets)."""
+    """Unfreeze, drop cyclic garbage (removed widgets are cycles), freeze what lives on.
+
+    Frozen objects are never collected, so this runs after every reply and periodically
+    while idle: widgets of threads browsed away from are freed, not leaked."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 
