@@ -212,14 +212,23 @@ class McpctlApp(App[None]):
 
     def personality_label(self) -> str:
         choice = self.personality_choice
-        if choice == NO_PERSONALITY:
+        if choice == NO_PERSONALITY and self._default_personality() is None:
             return "none"
+        if choice == NO_PERSONALITY:
+            # ChatService has no explicit "none" yet: the agent's default applies.
+            return f"{self._default_personality()} (default; no explicit none yet)"
         if choice is not None:
             return choice
         agent = self.current_agent
         if agent and agent.default_personality_id in self.personality_names:
             return self.personality_names[agent.default_personality_id]
         return "none"
+
+    def _default_personality(self) -> str | None:
+        agent = self.current_agent
+        if agent and agent.default_personality_id in self.personality_names:
+            return self.personality_names[agent.default_personality_id]
+        return None
 
     def refresh_status(self) -> None:
         self.query_one(StatusLine).show(
