@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets._markdown import (
+    MarkdownBlock,
     MarkdownBullet,
     MarkdownBulletList,
     MarkdownFence,
@@ -84,6 +85,29 @@ class _FlatList:
         self._flat = None
         return _items(blocks, bullets)
 
+    def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
+        raise NotImplementedError
+
+    async def _update_flat(self, block: object) -> bool:
+        """Streaming grows the last list: take the new parse's items in place (a remount
+        of the list per frame is the costly part) when both are tight lists."""
+        if self._flat is None or type(block) is not type(self):
+            return False
+        items = [b for b in block._blocks if isinstance(b, MarkdownListItem)]  # type: ignore[attr-defined]
+        simple = all(
+            len(b._blocks) == 1 and isinstance(b._blocks[0], MarkdownParagraph) for b in items
+        )
+        if not simple or len(items) != len(block._blocks):  # type: ignore[attr-defined]
+            return False
+        bullets = self._bullets(items)
+        self._flat = [
+            (bullet, b._blocks[0]._content) for b, bullet in zip(items, bullets, strict=True)
+        ]  # type: ignore[attr-defined]
+        self._flat_cache = None
+        self._copy_context(block)  # type: ignore[attr-defined]
+        self.refresh(layout=True)  # type: ignore[attr-defined]
+        return True
+
     def _flat_lines(self, width: int) -> list[Content]:
         assert self._flat is not None
         if self._flat_cache is None or self._flat_cache[0] != width:
@@ -105,10 +129,17 @@ def _items(blocks: list[object], bullets: list[str]) -> ComposeResult:
 
 
 class FlatBulletList(_FlatList, MarkdownBulletList):
+    def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
+        return [b.bullet for b in items]
+
     def compose(self) -> ComposeResult:
         items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from self._setup(list(items), [b.bullet for b in items])
+        yield from self._setup(list(items), self._bullets(items))
         self._blocks.clear()
+
+    async def _update_from_block(self, block: MarkdownBlock) -> None:
+        if not await self._update_flat(block):
+            await super()._update_from_block(block)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._flat is None:
@@ -122,8 +153,7 @@ class FlatBulletList(_FlatList, MarkdownBulletList):
 
 
 class FlatOrderedList(_FlatList, MarkdownOrderedList):
-    def compose(self) -> ComposeResult:
-        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
+    def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
         start = 1
         if items and isinstance(items[0], MarkdownOrderedListItem):
             try:
@@ -132,8 +162,16 @@ class FlatOrderedList(_FlatList, MarkdownOrderedList):
                 pass
         labels = [f"{n}. " for n in range(start, start + len(items))]
         size = max((len(x) for x in labels), default=0)
-        yield from self._setup(list(items), [x.rjust(size + 1) for x in labels])
+        return [x.rjust(size + 1) for x in labels]
+
+    def compose(self) -> ComposeResult:
+        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
+        yield from self._setup(list(items), self._bullets(items))
         self._blocks.clear()
+
+    async def _update_from_block(self, block: MarkdownBlock) -> None:
+        if not await self._update_flat(block):
+            await super()._update_from_block(block)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._flat is None:
