@@ -129,6 +129,37 @@ async def make_store(path: Path, llm_url: str, *, messages: int = 0) -> tuple[An
     return store, agent_id, big
 
 
+async def store_for(path: Path, llm_url: str, *, messages: int) -> tuple[Any, int, int | None]:
+    """``make_store``, with a big database written by a child process: filling 100,000 rows
+    here would leave its allocations in this process's RSS, which the memory figure is of."""
+    if not messages:
+        return await make_store(path, llm_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.ui",
+        "--make-db",
+        str(path),
+        llm_url,
+        str(messages),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"building the {messages:,}-message database failed")
+    aid, big = json.loads(stdout.decode().strip().splitlines()[-1])
+    from mcpctl_tui.store.engine import open_store
+
+    return await open_store(f"sqlite+aiosqlite:///{path}"), aid, big
+
+
+async def _make_db(path: str, llm_url: str, messages: int) -> list[int | None]:
+    store, aid, big = await make_store(Path(path), llm_url, messages=messages)
+    await store.close()
+    return [aid, big]
+
+
 # --- helpers --------------------------------------------------------------------------
 
 
@@ -247,7 +278,7 @@ async def phase_render(chunks: int, *, big_thread: bool = False) -> dict[str, An
     reply = Reply(openai_events(pieces), flush_each=False)
     with tempfile.TemporaryDirectory() as d:
         async with LlmServer(reply) as srv:
-            store, aid, big = await make_store(
+            store, aid, big = await store_for(
                 Path(d) / "b.db", srv.url, messages=100_000 if big_thread else 0
             )
             try:
@@ -369,9 +400,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
 async def phase_startup(messages: int) -> dict[str, Any]:
     """From constructing the app to the first screen with its data (median of 3)."""
     with tempfile.TemporaryDirectory() as d:
-        store, aid, big = await make_store(
-            Path(d) / "s.db", "http://127.0.0.1:9", messages=messages
-        )
+        store, aid, big = await store_for(Path(d) / "s.db", "http://127.0.0.1:9", messages=messages)
         if messages == 0:
             # An empty store: no LLM, no agent (the welcome view).
             await store.close()
@@ -476,7 +505,12 @@ def verdict(ok: bool) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--phase", choices=sorted(PHASES))
+    ap.add_argument("--make-db", nargs=3, metavar=("PATH", "LLM_URL", "MESSAGES"))
     args = ap.parse_args()
+    if args.make_db:
+        path, llm_url, messages = args.make_db
+        print(json.dumps(asyncio.run(_make_db(path, llm_url, int(messages)))), flush=True)
+        os._exit(0)
     if args.phase:
         print(json.dumps(asyncio.run(PHASES[args.phase]())), flush=True)
         # Skip interpreter teardown: a phase is done once its figures are out, and a
