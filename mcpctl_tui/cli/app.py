@@ -1,0 +1,74 @@
+"""Opening the TUI (``mcpctl-tui`` with no command) and ``mcpctl-tui demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mcpctl_tui.cli import CliState, main, run
+from mcpctl_tui.store.engine import Store, open_store
+
+
+async def _check_store(url: str) -> None:
+    """Open (and migrate) once before the screen takes over, so a bad URL is a one-line
+    CLI error instead of a crash inside the full-screen app."""
+    store: Store = await open_store(url)
+    await store.close()
+
+
+async def _seed_demo(url: str) -> None:
+    from mcpctl_tui.store.demo import seed_demo
+
+    store = await open_store(url)
+    try:
+        await seed_demo(store)
+    finally:
+        await store.close()
+
+
+def _open_app(
+    url: str, agent: str | None = None, personality: str | None = None, thread_id: int | None = None
+) -> None:
+    # Textual is imported only when the screen opens: the other verbs stay quick.
+    from mcpctl_tui.ui.app import McpctlApp, StartAt
+
+    McpctlApp(url, start=StartAt(agent=agent, personality=personality, thread_id=thread_id)).run()
+
+
+def launch_tui(
+    state: CliState,
+    agent: str | None = None,
+    personality: str | None = None,
+    thread_id: int | None = None,
+) -> None:
+    """Open the full-screen app on the configured database."""
+    url = state.db_url()
+    run(_check_store(url))
+    _open_app(url, agent, personality, thread_id)
+
+
+@main.command("demo")
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to create the demo SQLite file (default: a fresh file in the data dir).",
+)
+@click.option("--no-open", is_flag=True, help="Only create the database, print its URL.")
+def demo(path: Path | None, no_open: bool) -> None:
+    """Open the app on a fresh demo database: an echo LLM, two agents, a few threads."""
+    from mcpctl_tui.config import data_dir
+
+    if path is None:
+        base = data_dir()
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / "demo.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
+    run(_seed_demo(url))
+    if no_open:
+        click.echo(url)
+        return
+    _open_app(url)

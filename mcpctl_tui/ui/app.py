@@ -1,0 +1,878 @@
+"""The operator TUI: browse agents, personalities and threads; chat with live streaming.
+
+All data comes through ``store`` query functions and the ``ChatBackend``; loads and the
+reply run in workers (exclusive per group, so a newer selection cancels an older load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Footer, OptionList, Static
+from textual.worker import Worker, WorkerState
+
+from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
+from mcpctl_tui.chat.service import ChatService
+from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
+from mcpctl_tui.store import queries
+from mcpctl_tui.store import views as v
+from mcpctl_tui.store.deletes import delete_thread
+from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.manifest.documents import Kind
+from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
+from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
+from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
+from mcpctl_tui.ui.chat.input import ChatInput
+from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
+from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
+from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
+from mcpctl_tui.ui.engine import make_backend
+from mcpctl_tui.ui.palette import McpctlCommands
+from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen, HelpScreen
+from mcpctl_tui.ui.screens.editors import Choices, EditorScreen
+from mcpctl_tui.ui.status import ReplyStats, StatusInfo, StatusLine
+from mcpctl_tui.ui.text import clean, literal
+
+THREAD_PAGE = 50
+LIVENESS_SECONDS = 5.0
+GC_SECONDS = 60.0
+
+WELCOME = (
+    "[b]Welcome to mcpctl-tui.[/b]\n\n"
+    "There is nothing in this database yet. To chat you need an [b]LLM[/b] and an "
+    "[b]agent[/b] that uses it:\n\n"
+    "• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];\n\n"
+    "• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, "
+    "agent, prompt, personality);\n\n"
+    "• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM "
+    "(no key, no network).\n\n"
+    "[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit\n"
+)
+
+
+@dataclass(slots=True)
+class StartAt:
+    agent: str | None = None
+    personality: str | None = None
+    thread_id: int | None = None
+
+
+class McpctlApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mcpctl-tui"
+    COMMANDS = App.COMMANDS | {McpctlCommands}
+
+    BINDINGS = [
+        Binding("escape", "cancel_reply", "Cancel reply", show=True),
+        Binding("ctrl+n", "new_thread", "New thread"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("f2", "rename_thread", "Rename", show=False),
+        Binding("ctrl+d", "delete_thread", "Delete thread", show=False, priority=True),
+        Binding("ctrl+e", "export_thread", "Export", show=False, priority=True),
+        Binding("ctrl+y", "copy_reply", "Copy reply", show=False, priority=True),
+        Binding("ctrl+k", "copy_code", "Copy code", show=False, priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        store: Store | str,
+        backend: ChatBackend | None = None,
+        *,
+        start: StartAt | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        liveness_seconds: float = LIVENESS_SECONDS,
+    ) -> None:
+        """``store`` is an open Store, or a URL the app opens (and closes) on its own event
+        loop; ``backend`` defaults to a ChatService on the store, owned by the app."""
+        super().__init__()
+        self._store_url = store if isinstance(store, str) else None
+        self._store: Store | None = None if isinstance(store, str) else store
+        self._backend = backend
+        self._owns_backend = backend is None
+        self.start = start or StartAt()
+        self.clock = clock
+        self.liveness_seconds = liveness_seconds
+        self.thread_id: int | None = None
+        self.thread_title = ""
+        self.overrides: dict[str, Any] = {}
+        self.system_replace: str | None = None
+        self.personality_choice: str | None = None  # None = agent default
+        self.personality_names: dict[int, str] = {}
+        self.stats = ReplyStats()
+        self.reply_stream: CoalescingMarkdownStream | None = None
+        self.reply_turn: AssistantTurn | None = None
+        self.loaded = 0  # agent loads completed (tests wait for the first)
+        self._reply_text = ""
+
+    # --- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield AgentList(id="agents")
+                yield PersonalityList(id="personalities")
+                yield ThreadList(clock=self.clock, id="threads")
+            with Vertical(id="right"):
+                yield Static("", id="thread-title")
+                yield ChatView(id="chat")
+                yield ChatInput(id="input")
+                yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def chat(self) -> ChatView:
+        return self.query_one(ChatView)
+
+    @property
+    def agents(self) -> AgentList:
+        return self.query_one(AgentList)
+
+    @property
+    def personalities(self) -> PersonalityList:
+        return self.query_one(PersonalityList)
+
+    @property
+    def threads(self) -> ThreadList:
+        return self.query_one(ThreadList)
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self.query_one(ChatInput)
+
+    @property
+    def current_agent(self) -> v.AgentRow | None:
+        return self.agents.current
+
+    @property
+    def streaming(self) -> bool:
+        return any(
+            w.group == "reply" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+        )
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "store not open yet"
+        return self._store
+
+    @property
+    def backend(self) -> ChatBackend:
+        assert self._backend is not None, "store not open yet"
+        return self._backend
+
+    async def on_load(self) -> None:
+        if self._store is None and self._store_url is not None:
+            self._store = await open_store(self._store_url)
+        if self._backend is None:
+            self._backend = make_backend(self.store)
+
+    async def on_unmount(self) -> None:
+        if self._owns_backend and isinstance(self._backend, ChatService):
+            await self._backend.aclose()
+        if self._store_url is not None and self._store is not None:
+            await self._store.close()
+
+    def on_mount(self) -> None:
+        # A full (gen 2) collection walks every live object: with Textual, SQLAlchemy and a
+        # long reply's widgets that is 100-300 ms, a visible hitch mid-stream. What exists
+        # now lives as long as the app: freeze it out of the collector's walks, and
+        # collect the young generation less often.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 100)
+        self.load_agents(initial=True)
+        self.set_interval(self.liveness_seconds, self.refresh_liveness)
+        self.set_interval(GC_SECONDS, self._idle_collect)
+        self.chat_input.focus()
+
+    def _idle_collect(self) -> None:
+        if not self.streaming:
+            _collect_and_freeze()
+
+    # --- status -------------------------------------------------------------------
+
+    def personality_label(self) -> str:
+        choice = self.personality_choice
+        if choice == NO_PERSONALITY and self._default_personality() is None:
+            return "none"
+        if choice == NO_PERSONALITY:
+            # ChatService has no explicit "none" yet: the agent's default applies.
+            return f"{self._default_personality()} (default; no explicit none yet)"
+        if choice is not None:
+            return choice
+        agent = self.current_agent
+        if agent and agent.default_personality_id in self.personality_names:
+            return self.personality_names[agent.default_personality_id]
+        return "none"
+
+    def _default_personality(self) -> str | None:
+        agent = self.current_agent
+        if agent and agent.default_personality_id in self.personality_names:
+            return self.personality_names[agent.default_personality_id]
+        return None
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusLine).show(
+            StatusInfo(
+                agent=self.current_agent,
+                personality=self.personality_label(),
+                overrides=self.overrides,
+                system_replaced=self.system_replace is not None,
+                stats=self.stats,
+            )
+        )
+
+    def set_thread_title(self, title: str) -> None:
+        self.thread_title = title
+        label = literal(title, "bold") if title else Content.styled("new thread", "dim italic")
+        self.query_one("#thread-title", Static).update(label)
+
+    # --- loading --------------------------------------------------------------------
+
+    @work(group="agents", exclusive=True, exit_on_error=False)
+    async def load_agents(
+        self,
+        *,
+        initial: bool = False,
+        select_id: int | None = None,
+        thread_id: int | None = None,
+    ) -> None:
+        async with self.store.session() as s:
+            rows = await v.list_agent_rows(s)
+        if not rows:
+            await self.chat.show_empty(Content.from_markup(WELCOME))
+            self.set_thread_title("")
+            self.query_one("#thread-title", Static).update(Content.styled("Welcome", "bold"))
+            self.agents.set_rows([], None)
+            self.personalities.set_items([], None, None)
+            self.threads.set_threads([], has_more=False)
+            self.refresh_status()
+            self.loaded += 1
+            return
+        want = select_id
+        if initial and self.start.agent:
+            match = next((r for r in rows if r.name == self.start.agent), None)
+            if match is None:
+                self.notify(
+                    literal(f"no agent named {self.start.agent}"), severity="error", markup=False
+                )
+            else:
+                want = match.id
+        if initial and self.start.personality is not None:
+            self.personality_choice = (
+                NO_PERSONALITY if self.start.personality == "none" else self.start.personality
+            )
+        self.agents.set_rows(rows, want)
+        agent = self.agents.current
+        if agent is not None:
+            if thread_id is None and initial:
+                thread_id = self.start.thread_id
+            self.open_agent(agent, thread_id=thread_id)
+
+    @on(OptionList.OptionHighlighted, "#agents")
+    def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        agent = self.agents.current
+        if agent is not None and event.option_list.has_focus:
+            self.personality_choice = None
+            self.open_agent(agent)
+
+    @work(group="agent", exclusive=True, exit_on_error=False)
+    async def open_agent(self, agent: v.AgentRow, *, thread_id: int | None = None) -> None:
+        async with self.store.session() as s:
+            pers = await queries.list_personalities(s, agent.id)
+            threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
+        self.personality_names = {p.id: p.name for p in pers}
+        if self.personality_choice not in (
+            None,
+            NO_PERSONALITY,
+        ) and self.personality_choice not in {p.name for p in pers}:
+            self.notify(
+                literal(f"agent {agent.name} has no personality {self.personality_choice}"),
+                severity="warning",
+                markup=False,
+            )
+            self.personality_choice = None
+        self.personalities.set_items(pers, agent.default_personality_id, self.personality_choice)
+        more = len(threads) > THREAD_PAGE
+        self.threads.set_threads(threads[:THREAD_PAGE], has_more=more)
+        self.refresh_status()
+        try:
+            if self.streaming:
+                return  # never pull the chat from under a streaming reply
+            target = thread_id if thread_id is not None else (threads[0].id if threads else None)
+            if target is None:
+                await self.start_new_thread()
+                return
+            idx = self.threads.index_of(target)
+            if idx is not None:
+                with self.threads.prevent(OptionList.OptionHighlighted):
+                    self.threads.highlighted = idx
+            await self._open_thread(target)
+        finally:
+            self.loaded += 1
+
+    async def start_new_thread(self) -> None:
+        self.thread_id = None
+        self.set_thread_title("")
+        await self.chat.show_empty(
+            Content.styled("New thread: type a message below and press Enter.", "dim")
+        )
+
+    @on(OptionList.OptionHighlighted, "#threads")
+    def _thread_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        t = self.threads.current
+        if t is not None and event.option_list.has_focus and t.id != self.thread_id:
+            self.open_thread(t.id)
+
+    @on(OptionList.OptionHighlighted, "#personalities")
+    def _personality_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.has_focus:
+            self.personality_choice = self.personalities.current
+            self.refresh_status()
+
+    @work(group="thread", exclusive=True, exit_on_error=False)
+    async def open_thread(self, thread_id: int) -> None:
+        await self._open_thread(thread_id)
+
+    async def _open_thread(self, thread_id: int) -> None:
+        async with self.store.session() as s:
+            try:
+                thread = await queries.get_thread(s, thread_id)
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
+                return
+            turns = await queries.last_messages(s, thread_id, WINDOW + 1)
+        has_older = len(turns) > WINDOW
+        self.thread_id = thread_id
+        self.set_thread_title(thread.title or f"thread {thread_id}")
+        await self.chat.show(turns[-WINDOW:], has_older=has_older)
+
+    @on(ChatView.NeedOlder)
+    def _need_older(self, event: ChatView.NeedOlder) -> None:
+        if self.thread_id is not None:
+            self.load_older(self.thread_id, event.before_turn)
+
+    @work(group="older", exclusive=True, exit_on_error=False)
+    async def load_older(self, thread_id: int, before_turn: int) -> None:
+        async with self.store.session() as s:
+            rows = await queries.messages_before(s, thread_id, before_turn, PAGE + 1)
+        if thread_id != self.thread_id:
+            return
+        turns = rows
+        await self.chat.prepend(turns[-PAGE:], has_older=len(turns) > PAGE)
+
+    @on(ThreadList.NeedMore)
+    def _need_more_threads(self, event: ThreadList.NeedMore) -> None:
+        agent = self.current_agent
+        if agent is not None:
+            self.load_more_threads(agent.id, event.cursor)
+
+    @work(group="threads-more", exclusive=True, exit_on_error=False)
+    async def load_more_threads(self, agent_id: int, cursor: queries.ThreadCursor) -> None:
+        async with self.store.session() as s:
+            page = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=cursor)
+        agent = self.current_agent
+        if agent is None or agent.id != agent_id:
+            return
+        self.threads.add_page(page[:THREAD_PAGE], has_more=len(page) > THREAD_PAGE)
+
+    @work(group="liveness", exclusive=True, exit_on_error=False)
+    async def refresh_liveness(self) -> None:
+        """The light periodic query: a provider that stops shows as inactive on its own."""
+        try:
+            async with self.store.session() as s:
+                live = await v.agent_liveness(s)
+        except StoreError:
+            return
+        if self.agents.update_liveness(live):
+            self.refresh_status()
+
+    # --- sending ------------------------------------------------------------------------
+
+    @on(ChatInput.Submitted)
+    async def _submitted(self, event: ChatInput.Submitted) -> None:
+        text = event.text
+        if not text.strip():
+            return
+        if text.startswith("/"):
+            await self.run_slash(text.strip())
+            return
+        await self.send(text)
+
+    async def send(self, text: str | None) -> None:
+        """Send ``text`` (None: regenerate the last reply) and stream the answer."""
+        agent = self.current_agent
+        if agent is None:
+            self.notify("add an agent first (Ctrl+P → New agent)", severity="warning")
+            return
+        if self.streaming:
+            self.notify("a reply is still streaming (Esc cancels it)", severity="warning")
+            return
+        if agent.kind == LlmKind.VIRTUAL and agent.status != LlmStatus.ACTIVE:
+            # The typed message stays in the input.
+            self.notify(
+                literal(f"publisher offline: {agent.llm_name} is {agent.status.value}"),
+                severity="error",
+                markup=False,
+            )
+            return
+        if text is None and self.thread_id is None:
+            return
+        if text is not None:
+            self.chat_input.clear()
+        self.chat.anchor()  # sending brings the operator back to the bottom
+        if text is not None:
+            await self.chat.add(UserTurn(None, text=text))
+        else:
+            await self.chat.drop_after_last_user()
+        turn = AssistantTurn(None, personality=self.personality_label())
+        await self.chat.add(turn)
+        self.reply_turn = turn
+        self.reply_stream = CoalescingMarkdownStream(turn.markdown)
+        self.stats = ReplyStats(state="streaming")
+        self.refresh_status()
+        # No cyclic collection while a reply streams (a full one is a 50-300 ms hitch);
+        # the garbage of a reply is mostly acyclic anyway. Collected when it ends.
+        gc.disable()
+        personality = None if self.personality_choice == NO_PERSONALITY else self.personality_choice
+        overrides = ChatOverrides(system=self.system_replace, params=dict(self.overrides))
+        if text is None:
+            assert self.thread_id is not None
+            events = self.backend.regenerate(
+                self.thread_id, personality=personality, overrides=overrides
+            )
+        else:
+            events = self.backend.send(
+                agent.id,
+                text,
+                thread_id=self.thread_id,
+                personality=personality,
+                overrides=overrides,
+            )
+        self.run_reply(events, turn, self.reply_stream, text)
+
+    @work(group="reply", exclusive=True, exit_on_error=False)
+    async def run_reply(
+        self,
+        events: AsyncIterator[ChatEvent],
+        turn: AssistantTurn,
+        stream: CoalescingMarkdownStream,
+        sent_text: str | None,
+    ) -> None:
+        started = time.monotonic()
+        tool_calls: dict[int, dict[str, Any]] = {}
+        ended: TurnEnded | None = None
+        failure: str | None = None
+        status = MessageStatus.CANCELLED  # unless the engine says how it ended
+        try:
+            async for event in events:
+                match event:
+                    case TextDelta(text=t):
+                        if self.stats.ttft_ms is None:
+                            self.stats.ttft_ms = (time.monotonic() - started) * 1000
+                        stream.write(clean(t))
+                    case TurnStarted() as ts:
+                        self.thread_id = ts.thread_id
+                        turn.model = ts.model or None
+                        turn.personality = ts.personality
+                        turn.set_status(MessageStatus.PENDING)
+                        if ts.new_thread:
+                            self.set_thread_title(ts.thread_title)
+                    case ToolCallDelta(index=i, id=cid, name=name, arguments=args):
+                        call = tool_calls.setdefault(
+                            i,
+                            {
+                                "id": "",
+                                "type": "function",
+                                "function": {"name": "", "arguments": ""},
+                            },
+                        )
+                        if cid:
+                            call["id"] = cid
+                        if name:
+                            call["function"]["name"] += name
+                        call["function"]["arguments"] += args
+                    case Usage(input_tokens=inp, output_tokens=out):
+                        self.stats.input_tokens = inp
+                        self.stats.output_tokens = out
+                    case TurnEnded() as te:
+                        ended = te
+                        status = te.status
+                    case _:
+                        pass
+        except (ChatError, StoreError) as exc:
+            # Refused before anything was written (unknown personality, agent gone …).
+            status, failure = MessageStatus.ERROR, str(exc)
+            if sent_text is not None and not self.chat_input.text:
+                self.chat_input.text = sent_text
+        except Exception as exc:  # a bug below us: show it on the turn, never crash
+            status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
+        finally:
+            # Runs on Esc too (the worker is cancelled): close the engine's generator so
+            # it stores the turn as cancelled; the partial reply stays on screen, marked.
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    pass
+            await self._end_reply(turn, stream, status, ended, failure, tool_calls, sent_text)
+
+    async def _end_reply(
+        self,
+        turn: AssistantTurn,
+        stream: CoalescingMarkdownStream,
+        status: MessageStatus,
+        ended: TurnEnded | None,
+        failure: str | None,
+        tool_calls: dict[int, dict[str, Any]],
+        sent_text: str | None,
+    ) -> None:
+        text = await stream.close()
+        if not text:
+            turn.markdown.display = False
+        calls = ended.tool_calls if ended and ended.tool_calls else None
+        if calls is None and tool_calls:
+            calls = [tool_calls[i] for i in sorted(tool_calls)]
+        if calls:
+            await turn.set_tool_calls(calls)
+        message = failure
+        if ended is not None and ended.error:
+            kind = ended.error_kind.value if ended.error_kind else "error"
+            message = f"{kind}: {ended.error}"
+        turn.set_status(status, message)
+        if ended is not None:
+            self.stats.input_tokens = ended.input_tokens
+            self.stats.output_tokens = ended.output_tokens
+            self.stats.ttft_ms = ended.ttft_ms
+            self.stats.tokens_per_s = ended.tokens_per_s
+        self.stats.state = {
+            MessageStatus.COMPLETE: "done",
+            MessageStatus.CANCELLED: "cancelled",
+            MessageStatus.ERROR: "error",
+        }.get(status, "")
+        self.refresh_status()
+        if message is not None:
+            self.notify(literal(message), title="Reply failed", severity="error", markup=False)
+            offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
+            if offline and sent_text is not None and not self.chat_input.text:
+                self.chat_input.text = sent_text  # nothing typed is lost
+        self.reply_stream = None
+        self.reply_turn = None
+        self.refresh_thread_list()
+        gc.enable()
+        self.set_timer(0.2, _collect_and_freeze)
+
+    def action_cancel_reply(self) -> None:
+        if self.streaming:
+            self.workers.cancel_group(self, "reply")
+
+    async def action_regenerate(self) -> None:
+        if self.thread_id is None or self.chat.last_assistant() is None:
+            self.notify("nothing to regenerate", severity="warning")
+            return
+        await self.send(None)
+
+    @work(group="threads-refresh", exclusive=True, exit_on_error=False)
+    async def refresh_thread_list(self) -> None:
+        agent = self.current_agent
+        if agent is None:
+            return
+        async with self.store.session() as s:
+            threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
+        self.threads.set_threads(threads[:THREAD_PAGE], has_more=len(threads) > THREAD_PAGE)
+        if self.thread_id is not None:
+            idx = self.threads.index_of(self.thread_id)
+            if idx is not None:
+                with self.threads.prevent(OptionList.OptionHighlighted):
+                    self.threads.highlighted = idx
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(literal(f"{type(err).__name__}: {err}"), severity="error", markup=False)
+
+    # --- slash commands ---------------------------------------------------------------
+
+    async def run_slash(self, line: str) -> None:
+        cmd, _, rest = line.partition(" ")
+        rest = rest.strip()
+        match cmd:
+            case "/set":
+                key, _, raw = rest.partition(" ")
+                if not key or not raw.strip():
+                    self.notify("usage: /set KEY VALUE", severity="warning")
+                    return
+                try:
+                    value: Any = json.loads(raw)
+                except ValueError:
+                    value = raw.strip()
+                self.overrides[key] = value
+            case "/unset":
+                self.overrides.pop(rest, None)
+            case "/system":
+                self.system_replace = rest or None
+            case "/clear":
+                await self.start_new_thread()
+            case "/save":
+                # As in the REPL: the session's parameter overrides become the agent's
+                # defaults; with TITLE the thread is renamed too.
+                agent = self.current_agent
+                if agent is None:
+                    return
+                if self.overrides:
+                    params = await self.backend.save_overrides(
+                        agent.id, ChatOverrides(params=dict(self.overrides))
+                    )
+                    self.overrides.clear()
+                    self.notify(
+                        literal(f"saved to {agent.name}: {json.dumps(params)}"), markup=False
+                    )
+                    self.load_agents(select_id=agent.id)
+                if rest and self.thread_id is not None:
+                    async with self.store.transaction() as s:
+                        await queries.rename_thread(s, self.thread_id, rest)
+                    self.set_thread_title(rest)
+                    self.refresh_thread_list()
+                    self.notify(literal(f"thread renamed: {rest}"), markup=False)
+                elif not self.overrides and not rest:
+                    self.notify("nothing to save (no /set overrides)", severity="warning")
+            case "/personality":
+                names = self.personalities.values
+                if rest in ("none", ""):
+                    self.personality_choice = NO_PERSONALITY
+                elif rest in names:
+                    self.personality_choice = rest
+                else:
+                    self.notify(literal(f"no personality {rest}"), severity="error", markup=False)
+                    return
+                if self.personality_choice in names:
+                    with self.personalities.prevent(OptionList.OptionHighlighted):
+                        self.personalities.highlighted = names.index(self.personality_choice)
+            case "/help":
+                self.push_screen(HelpScreen())
+            case _:
+                self.notify(
+                    literal(f"unknown command {cmd} (try /help)"), severity="error", markup=False
+                )
+                return
+        self.chat_input.clear()
+        self.refresh_status()
+
+    # --- jumps (palette) -------------------------------------------------------------
+
+    def jump_to_agent(self, agent_id: int) -> None:
+        self.personality_choice = None
+        self.load_agents(select_id=agent_id)
+
+    def jump_to_thread(self, agent_id: int, thread_id: int) -> None:
+        self.personality_choice = None
+        self.load_agents(select_id=agent_id, thread_id=thread_id)
+
+    # --- editors -------------------------------------------------------------------
+
+    async def editor_choices(self, agent_name: str | None) -> Choices:
+        from mcpctl_tui.llm.registry import known_types
+
+        async with self.store.session() as s:
+            llms = [d.doc.name for d in await get_objects(s, Kind.LLM)]
+            projects = [d.doc.name for d in await get_objects(s, Kind.PROJECT)]
+            agents = [r.name for r in await v.list_agent_rows(s)]
+            pers: list[str] = []
+            if agent_name:
+                pers = [
+                    d.doc.name for d in await get_objects(s, Kind.PERSONALITY, agent=agent_name)
+                ]
+        return Choices(known_types(), llms, projects, agents, pers)
+
+    async def action_edit(self, kind_name: str, which: str | None) -> None:
+        """Open the editor for a new object (``which`` None), the selected one
+        (``"current"``), or one by name (``"NAME"`` / ``"NAME@AGENT"``)."""
+        if len(self.screen_stack) > 1:
+            return
+        kind = Kind(kind_name)
+        agent = self.current_agent
+        doc = None
+        owner = agent.name if agent else None
+        name: str | None = None
+        if which == "current":
+            if kind is Kind.LLM and agent:
+                name = agent.llm_name
+            elif kind is Kind.AGENT and agent:
+                name = agent.name
+            elif kind is Kind.PERSONALITY:
+                name = self.personalities.current or None
+            if not name:
+                self.notify(f"no {kind.value} selected", severity="warning")
+                return
+        elif which:
+            name, _, at = which.partition("@")
+            owner = at or owner
+        try:
+            if name is not None:
+                async with self.store.session() as s:
+                    scoped = kind in (Kind.PERSONALITY, Kind.PROMPT) and owner is not None
+                    found = await get_objects(s, kind, name, agent=owner if scoped else None)
+                doc = found[0].doc
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
+        choices = await self.editor_choices(owner)
+
+        async def done(result: str | None) -> None:
+            if result:
+                self.notify(literal(result), markup=False)
+                self.load_agents(select_id=agent.id if agent else None)
+
+        self.push_screen(EditorScreen(self.store, kind, doc, choices), done)
+
+    async def action_delete_agent(self) -> None:
+        agent = self.current_agent
+        if agent is None:
+            return
+        await self.action_edit("agent", "current")
+
+    # --- thread actions ------------------------------------------------------------------
+
+    async def action_new_thread(self) -> None:
+        await self.start_new_thread()
+        self.chat_input.focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_rename_thread(self) -> None:
+        if self.thread_id is None:
+            return
+        tid = self.thread_id
+
+        async def done(title: str | None) -> None:
+            if title is None:
+                return
+            async with self.store.transaction() as s:
+                await queries.rename_thread(s, tid, title.strip())
+            if tid == self.thread_id:
+                self.set_thread_title(title.strip())
+            self.refresh_thread_list()
+
+        self.push_screen(AskScreen(Content("Rename thread"), self.thread_title), done)
+
+    async def action_delete_thread(self) -> None:
+        if self.thread_id is None or len(self.screen_stack) > 1:
+            return
+        tid, title = self.thread_id, self.thread_title
+        async with self.store.session() as s:
+            n = await v.thread_size(s, tid)
+        msg = Content.assemble(
+            "Delete the thread ",
+            literal(title, "bold"),
+            f" and its {n} turn{'s' if n != 1 else ''}? This cannot be undone.",
+        )
+
+        async def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            async with self.store.transaction() as s:
+                await delete_thread(s, tid)
+            self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
+            if tid == self.thread_id:
+                await self.start_new_thread()
+            self.refresh_thread_list()
+
+        self.push_screen(ConfirmScreen(Content("Delete thread"), msg), done)
+
+    def action_export_thread(self) -> None:
+        if self.thread_id is None or len(self.screen_stack) > 1:
+            return
+        tid = self.thread_id
+        default = f"thread-{tid}.md"
+
+        async def done(path: str | None) -> None:
+            if not path:
+                return
+            await self.export_thread(tid, Path(path))
+
+        self.push_screen(
+            AskScreen(Content("Export thread to (.md or .json)"), default, "thread.md"), done
+        )
+
+    async def export_thread(self, thread_id: int, path: Path) -> None:
+        async with self.store.session() as s:
+            thread = await queries.get_thread(s, thread_id)
+            rows = await queries.all_messages(s, thread_id)
+        title = thread.title
+        if path.suffix == ".json":
+            data = thread_to_json(title, thread_id, rows)
+        else:
+            data = thread_to_markdown(title, rows)
+        try:
+            await asyncio.to_thread(_write_file, path, data)
+        except OSError as exc:
+            self.notify(literal(f"export failed: {exc}"), severity="error", markup=False)
+            return
+        self.notify(literal(f"exported {len(rows)} turns to {path}"), markup=False)
+
+    def action_copy_reply(self) -> None:
+        turn = self.chat.last_assistant()
+        if turn is None:
+            return
+        self.copy_to_clipboard(turn.plain_text())
+        self.notify("reply copied")
+
+    def action_copy_code(self) -> None:
+        turn = self.chat.last_assistant()
+        code = _last_code_block(turn.plain_text()) if turn else None
+        if code is None:
+            self.notify("no code block in the last reply", severity="warning")
+            return
+        self.copy_to_clipboard(code)
+        self.notify("code block copied")
+
+
+def _collect_and_freeze() -> None:
+    """Unfreeze, drop cyclic garbage (removed widgets are cycles), freeze what lives on.
+
+    Frozen objects are never collected, so this runs after every reply and periodically
+    while idle: widgets of threads browsed away from are freed, not leaked."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _write_file(path: Path, data: str) -> None:
+    path.expanduser().write_text(data, encoding="utf-8")
+
+
+def _last_code_block(text: str) -> str | None:
+    blocks: list[str] = []
+    inside = False
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            if inside:
+                blocks.append("\n".join(current))
+                current = []
+            inside = not inside
+            continue
+        if inside:
+            current.append(line)
+    return blocks[-1] if blocks else None

@@ -1,0 +1,153 @@
+"""The chat of one thread: a window of recent turns, older ones loaded on scrolling up.
+
+Following the bottom uses Textual's anchor: anchored while the operator is at the bottom,
+released the moment they scroll up, re-anchored when they scroll back down. The children
+use ``layout: stream`` so appending to the last turn does not re-arrange the whole list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.types import MessageRole
+from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
+
+WINDOW = 6  # turns mounted when a thread opens (more follow if they do not fill the view)
+PAGE = 20  # turns added per step when scrolling up
+
+
+def make_turn(row: TurnRow) -> Turn:
+    if row.role == MessageRole.USER:
+        return UserTurn(row)
+    if row.role == MessageRole.TOOL:
+        return ToolTurn(row)
+    if row.role == MessageRole.SYSTEM:
+        return UserTurn(row, text=f"[system] {row.content}")
+    return AssistantTurn(row)
+
+
+class ChatView(VerticalScroll, can_focus=True):
+    DEFAULT_CSS = """
+    ChatView { layout: stream; }
+    """
+
+    class NeedOlder(Message):
+        """The top of the window is visible and older turns exist."""
+
+        def __init__(self, before_turn: int) -> None:
+            super().__init__()
+            self.before_turn = before_turn
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.has_older = False
+        self.first_turn_index: int | None = None
+        self._loading_older = False
+
+    @property
+    def turns(self) -> list[Turn]:
+        return [c for c in self.children if isinstance(c, Turn)]
+
+    async def show(self, rows: Sequence[TurnRow], *, has_older: bool) -> None:
+        """Replace the view with ``rows`` (the newest turns of a thread) and go to the end."""
+        self._loading_older = False
+        with self.app.batch_update():
+            await self.remove_children()
+            if not rows:
+                await self.mount(Static(Content.styled("No turns yet.", "dim"), classes="hint"))
+            else:
+                await self.mount_all([make_turn(r) for r in rows])
+        self.has_older = has_older
+        self.first_turn_index = rows[0].turn_index if rows else None
+        self.scroll_end(animate=False, immediate=True)
+        self.anchor()
+        self.call_after_refresh(self._fill)
+
+    def _fill(self) -> None:
+        """A window that does not fill the view cannot be scrolled up: load more now."""
+        if (
+            self.max_scroll_y == 0
+            and self.has_older
+            and not self._loading_older
+            and self.first_turn_index is not None
+        ):
+            self._loading_older = True
+            self.post_message(self.NeedOlder(self.first_turn_index))
+
+    async def show_empty(self, message: Content) -> None:
+        await self.remove_children()
+        await self.mount(Static(message, classes="hint"))
+        self.has_older = False
+        self.first_turn_index = None
+
+    async def prepend(self, rows: Sequence[TurnRow], *, has_older: bool) -> None:
+        """Mount older turns above the window, keeping what the operator sees in place."""
+        self.has_older = has_older
+        self._loading_older = False
+        if self.first_turn_index is not None:  # a page that raced another: no duplicates
+            rows = [r for r in rows if r.turn_index < self.first_turn_index]
+        if not rows:
+            return
+        before = self.virtual_size.height
+        first = self.children[0] if self.children else None
+        widgets = [make_turn(r) for r in rows]
+        if first is not None:
+            await self.mount_all(widgets, before=first)
+        else:
+            await self.mount_all(widgets)
+        self.first_turn_index = rows[0].turn_index
+
+        def keep_position() -> None:
+            if self.following:
+                return  # the compositor keeps an anchored view at the bottom
+            grown = self.virtual_size.height - before
+            # Not scroll_to: that releases the anchor, and the operator did not scroll.
+            self._scroll_to(y=self.scroll_y + grown, animate=False, release_anchor=False)
+
+        self.call_after_refresh(keep_position)
+        self.call_after_refresh(self._fill)
+
+    async def add(self, turn: Turn) -> None:
+        hints = self.query(".hint")
+        if hints:
+            await hints.remove()
+        await self.mount(turn)
+        if self.first_turn_index is None and turn.row is not None:
+            self.first_turn_index = turn.row.turn_index
+
+    @property
+    def following(self) -> bool:
+        """True while the view sticks to the bottom (the compositor keeps it there)."""
+        return self.is_anchored and not self._anchor_released
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if (
+            new <= 1
+            and new < old
+            and self.has_older
+            and not self._loading_older
+            and self.first_turn_index is not None
+        ):
+            self._loading_older = True
+            self.post_message(self.NeedOlder(self.first_turn_index))
+
+    async def drop_after_last_user(self) -> None:
+        """Regenerate replaces the turns after the last user turn."""
+        turns = self.turns
+        last_user = max((i for i, t in enumerate(turns) if isinstance(t, UserTurn)), default=-1)
+        stale = turns[last_user + 1 :]
+        if stale:
+            await self.remove_children(stale)
+
+    def last_assistant(self) -> AssistantTurn | None:
+        for child in reversed(self.children):
+            if isinstance(child, AssistantTurn):
+                return child
+        return None

@@ -1,0 +1,90 @@
+"""Small modal screens: confirm, ask for one line of text, help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no with a message that says exactly what goes."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(False)", "Cancel"),
+        Binding("y", "dismiss(True)", "Yes", show=False),
+    ]
+
+    def __init__(self, title: Content, message: Content, *, yes: str = "Delete") -> None:
+        super().__init__()
+        self._title = title
+        self._message = message
+        self._yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="dialog-title")
+            yield Static(self._message, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self._yes, variant="error", id="yes")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One line of text (rename a thread, a file to export to)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: Content, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._value = value
+        self._placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self._title, classes="dialog-title")
+            yield Input(self._value, placeholder=self._placeholder, id="ask")
+            yield Static(Content.styled("Enter to accept · Esc to cancel", "dim"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+HELP = """\
+[b]Keys[/b]
+  Enter            send the message            Ctrl+J  newline in the message
+  Esc              cancel the streaming reply  Ctrl+R  regenerate the last reply
+  Ctrl+N           new thread                  F2      rename thread
+  Ctrl+D           delete thread               Ctrl+E  export thread (Markdown / JSON)
+  Ctrl+Y           copy the last reply         Ctrl+K  copy the last code block
+  Ctrl+P           command palette: every action, jump to any agent or thread
+  Tab / Shift+Tab  move between panes          F1      this help
+  Ctrl+Q           quit
+
+[b]Slash commands[/b] (in the input)
+  /set KEY VALUE      override a parameter for this session (VALUE is JSON or text)
+  /unset KEY          drop an override
+  /system TEXT        replace the system prompt (no TEXT: back to the agent's)
+  /personality NAME   use this personality from the next turn ('none' for none)
+  /clear              start a new thread
+  /save [TITLE]       keep the thread under TITLE
+  /help               this help
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Static(Content.from_markup(HELP))

@@ -1,0 +1,218 @@
+"""Pilot tests of browsing: welcome, paging, windows of turns, slash commands, thread actions."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from mcpctl_tui.store.demo import seed_demo
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
+from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.backend import NO_PERSONALITY
+from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
+
+SIZE = (120, 40)
+
+
+async def _store(tmp_path: Path, name: str = "b.db") -> Store:
+    return await open_store(f"sqlite+aiosqlite:///{tmp_path / name}")
+
+
+async def _many_threads(store: Store, agent_id: int, threads: int, turns: int = 0) -> list[int]:
+    ids = []
+    async with store.transaction() as s:
+        for i in range(threads):
+            at = NOW - timedelta(minutes=i)
+            t = ChatThread(
+                agent_id=agent_id, title=f"thread {i:03d}", created_at=at, last_turn_at=at
+            )
+            s.add(t)
+            await s.flush()
+            ids.append(t.id)
+            if turns:
+                rows = [
+                    {
+                        "thread_id": t.id,
+                        "turn_index": j,
+                        "role": "user" if j % 2 == 0 else "assistant",
+                        "content": f"turn number {j}",
+                        "status": "complete",
+                        "created_at": at,
+                    }
+                    for j in range(turns)
+                ]
+                await s.execute(insert(ChatMessage), rows)
+    return ids
+
+
+async def test_empty_store_shows_the_welcome(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Welcome to mcpctl-tui" in shown
+        assert "apply -f" in shown and "mcpctl-tui demo" in shown
+        await app.send("hello")
+        await pilot.pause()
+        assert any("add an agent first" in str(n.message) for n in app._notifications)
+    await store.close()
+
+
+async def test_threads_page_as_the_list_scrolls(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    agent = await add_llm_agent(store, llm="l", agent="pager")
+    await _many_threads(store, agent, 120)
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        assert len(app.threads.threads) == 50
+        assert app.threads.has_more
+        app.threads.focus()
+        await pilot.press("end")
+        await wait_for(lambda: len(app.threads.threads) == 100)
+        await pilot.press("end")
+        await wait_for(lambda: len(app.threads.threads) == 120)
+        titles = [t.title for t in app.threads.threads]
+        assert titles == [f"thread {i:03d}" for i in range(120)]  # newest first, no repeats
+        assert not app.threads.has_more
+    await store.close()
+
+
+async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    agent = await add_llm_agent(store, llm="l", agent="talker")
+    await _many_threads(store, agent, 1, turns=400)
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        first = app.chat.turns
+        assert first[-1].row is not None and first[-1].row.turn_index == 399
+        assert len(first) < 60  # a window, not the thread
+        assert "turn number 399" in screen_text(app)
+        mounted = len(app.chat.turns)
+        app.chat.focus()
+        for _ in range(3):
+            await pilot.press("home")
+            await pilot.pause(0.1)
+        await wait_for(lambda: len(app.chat.turns) > mounted)
+        indexes = [t.row.turn_index for t in app.chat.turns if t.row is not None]
+        assert indexes == sorted(indexes) and indexes[-1] == 399
+        assert len(indexes) == len(set(indexes))
+    await store.close()
+
+
+async def test_slash_commands(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+
+        async def slash(line: str) -> None:
+            app.chat_input.text = line
+            app.chat_input.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+
+        await slash("/set temperature 0.7")
+        await slash('/set stop ["END"]')
+        assert app.overrides == {"temperature": 0.7, "stop": ["END"]}
+        assert app.chat_input.text == ""
+        assert "temperature=0.7" in screen_text(app)
+        await slash("/unset stop")
+        assert app.overrides == {"temperature": 0.7}
+        await slash("/system You answer in haiku.")
+        assert app.system_replace == "You answer in haiku."
+        await slash("/personality teacher")
+        assert app.personality_choice == "teacher"
+        assert app.personalities.current == "teacher"
+        await slash("/personality none")
+        assert app.personality_choice == NO_PERSONALITY
+        await slash("/personality nosuch")
+        assert app.chat_input.text == "/personality nosuch"  # kept, with an error
+        assert any("no personality nosuch" in str(n.message) for n in app._notifications)
+        await slash("/save")  # params become the agent's defaults
+        async with store.session() as s:
+            ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+            assert ops.default_params["temperature"] == 0.7
+        assert app.overrides == {}
+        await slash("/save Renamed by save")
+        assert app.thread_title == "Renamed by save"
+        await slash("/clear")
+        assert app.thread_id is None
+        await slash("/bogus")
+        assert any("unknown command /bogus" in str(n.message) for n in app._notifications)
+    await store.close()
+
+
+async def test_delete_thread_asks_and_says_what_goes(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(
+        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        assert app.thread_id == ids.thread_ids[1]
+        await pilot.press("ctrl+d")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Disk usage on build hosts" in shown and "4 turns" in shown
+        await pilot.press("escape")  # cancel first: nothing goes
+        await pilot.pause()
+        async with store.session() as s:
+            assert await s.get(ChatThread, ids.thread_ids[1]) is not None
+        await pilot.press("ctrl+d")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await wait_for(lambda: app.thread_id is None)
+        await wait_for(lambda: ids.thread_ids[1] not in [t.id for t in app.threads.threads])
+    async with store.session() as s:
+        assert await s.get(ChatThread, ids.thread_ids[1]) is None
+        left = (
+            await s.execute(select(ChatMessage).where(ChatMessage.thread_id == ids.thread_ids[1]))
+        ).first()
+        assert left is None
+    await store.close()
+
+
+async def test_export_thread_markdown_and_json(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE):
+        await wait_for(lambda: app.loaded)
+        await app.export_thread(ids.thread_ids[1], tmp_path / "t.md")
+        await app.export_thread(ids.thread_ids[1], tmp_path / "t.json")
+    md = (tmp_path / "t.md").read_text()
+    assert md.startswith("# Disk usage on build hosts")
+    assert "Tool call `disk_usage`" in md and "**build-2** is at 93%" in md
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert [t["role"] for t in data["turns"]] == ["user", "assistant", "tool", "assistant"]
+    assert data["turns"][1]["tool_calls"][0]["function"]["name"] == "disk_usage"
+    assert data["turns"][2]["tool_call_id"] == "call_1"
+    await store.close()
+
+
+async def test_start_options_open_agent_personality_thread(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[2])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert app.current_agent is not None and app.current_agent.name == "ops"
+        assert app.personalities.current == "teacher"
+        assert app.thread_id == ids.thread_ids[2]
+        assert "Rotate the API gateway certs" in screen_text(app)
+    await store.close()

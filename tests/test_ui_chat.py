@@ -1,0 +1,235 @@
+"""Pilot tests of the chat: send, stream, cancel, regenerate, errors, model text as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mcpctl_tui.store.demo import seed_demo
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.models import ChatMessage, ChatThread
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
+from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.chat.turns import AssistantTurn
+from tests.llm_servers import LlmServer, Reply, error_reply, openai_events, openai_reply
+from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
+
+SIZE = (120, 40)
+
+
+async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
+    async with store.session() as s:
+        q = (
+            select(ChatMessage)
+            .where(ChatMessage.thread_id == thread_id)
+            .order_by(ChatMessage.turn_index)
+        )
+        return list((await s.execute(q)).scalars())
+
+
+async def _type_and_send(app: McpctlApp, pilot: object, text: str) -> None:
+    app.chat_input.text = text
+    app.chat_input.focus()
+    await pilot.press("enter")  # type: ignore[attr-defined]
+
+
+def _done(app: McpctlApp) -> bool:
+    return not app.streaming and app.reply_stream is None
+
+
+async def test_echo_reply_streams_and_is_stored(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        before = app.thread_id
+        await _type_and_send(app, pilot, "ping from the pilot")
+        await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
+        await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+        turn = app.chat.last_assistant()
+        assert turn is not None
+        assert "ping from the pilot" in turn.plain_text()
+        assert app.chat_input.text == ""
+        assert app.thread_id == before
+    rows = await _messages(store, ids.thread_ids[3])
+    assert [r.role for r in rows[-2:]] == ["user", "assistant"]
+    assert rows[-1].status == MessageStatus.COMPLETE
+    assert "ping from the pilot" in rows[-1].content
+    await store.close()
+
+
+async def test_markup_and_escapes_in_model_output_are_literal(tmp_path: Path) -> None:
+    hostile = [
+        "[@click=app.quit]x[/] ",
+        "[bold red]alarm[/bold red] ",
+        "\x1b[31mred\x1b[0m \x1b]0;title\x07",
+        " done",
+    ]
+    async with LlmServer(openai_reply(hostile)) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+        await add_llm_agent(store, llm="srv", agent="[b]agent[/b]", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "[@click=app.quit]me too[/]")
+            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
+            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+            await pilot.click("#chat")
+            await pilot.pause()
+            assert app.is_running
+            shown = screen_text(app)
+            assert "[@click=app.quit]x[/]" in shown
+            assert "[bold red]alarm[/bold red]" in shown
+            assert "[@click=app.quit]me too[/]" in shown
+            assert "[b]agent[/b]" in shown
+            assert "\x1b" not in shown
+            assert "[31mred" in shown  # the ESC is gone, the rest is inert text
+        await store.close()
+
+
+async def test_escape_cancels_and_keeps_the_partial_reply(tmp_path: Path) -> None:
+    slow = Reply(openai_events([f"word{i} " for i in range(200)]), delay=0.02)
+    async with LlmServer(slow) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+        await add_llm_agent(store, llm="slow", agent="slowpoke", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "take your time")
+            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
+            await pilot.press("escape")
+            await wait_for(lambda: _done(app))
+            turn = app.chat.last_assistant()
+            assert turn is not None and turn.status == MessageStatus.CANCELLED
+            partial = turn.plain_text()
+            assert partial.startswith("word0 word1")
+            assert "word199" not in partial
+            assert "cancelled" in screen_text(app)
+            thread_id = app.thread_id
+        assert thread_id is not None
+        rows = await _messages(store, thread_id)
+        await wait_for(lambda: True)
+        assert rows[-1].status == MessageStatus.CANCELLED
+        assert rows[-1].content.startswith("word0 word1")
+        await store.close()
+
+
+async def test_provider_error_shows_in_turn_and_notification(tmp_path: Path) -> None:
+    async with LlmServer(error_reply(429, "slow down [bold]now[/bold]")) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+        await add_llm_agent(store, llm="busy", agent="busy", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "hello?")
+            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
+            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.ERROR)
+            await pilot.pause()
+            assert app.is_running
+            shown = screen_text(app)
+            assert "rate_limit" in shown
+            assert "[bold]now[/bold]" in shown
+            assert any("rate_limit" in str(n.message) for n in app._notifications)
+        await store.close()
+
+
+async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
+    async with LlmServer([openai_reply(["first ", "answer"]), openai_reply(["second"])]) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+        await add_llm_agent(store, llm="two", agent="twice", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "say something")
+            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
+            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+            await pilot.press("ctrl+r")
+            await wait_for(
+                lambda: app.streaming or app.chat.last_assistant().plain_text() == "second"
+            )
+            await wait_for(lambda: _done(app))
+            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+            replies = [t for t in app.chat.turns if isinstance(t, AssistantTurn)]
+            assert [t.plain_text() for t in replies] == ["second"]
+            thread_id = app.thread_id
+        assert thread_id is not None
+        rows = await _messages(store, thread_id)
+        assert [(r.role, r.content) for r in rows] == [
+            ("user", "say something"),
+            ("assistant", "second"),
+        ]
+        await store.close()
+
+
+async def test_inactive_virtual_agent_keeps_the_typed_message(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
+    await add_llm_agent(
+        store,
+        llm="remote",
+        agent="far",
+        type="openai",
+        kind=LlmKind.VIRTUAL,
+        status=LlmStatus.INACTIVE,
+    )
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _type_and_send(app, pilot, "are you there?")
+        await pilot.pause()
+        assert app.chat_input.text == "are you there?"
+        assert any("publisher offline" in str(n.message) for n in app._notifications)
+        assert not app.chat.turns
+        async with store.session() as s:
+            assert (await s.execute(select(ChatThread))).first() is None
+    await store.close()
+
+
+async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from mcpctl_tui.store.models import Llm
+
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        assert app.agents.rows[0].status == LlmStatus.ACTIVE
+        async with store.transaction() as s:
+            await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
+        await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE)
+        await pilot.pause()
+        assert "inactive" in screen_text(app)
+    await store.close()
+
+
+async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path: Path) -> None:
+    lines = [f"line {i}\n\n" for i in range(300)]
+    async with LlmServer(Reply(openai_events(lines), delay=0.01)) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
+        await add_llm_agent(store, llm="long", agent="long", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "go")
+            chat = app.chat
+            await wait_for(lambda: chat.max_scroll_y > 40)
+            assert chat.following and chat.scroll_y == chat.max_scroll_y
+            chat.focus()
+            await pilot.press("pageup")  # the operator looks back
+            await pilot.pause()
+            held = chat.scroll_y
+            assert not chat.following and held < chat.max_scroll_y
+            grown = chat.max_scroll_y
+            await wait_for(lambda: chat.max_scroll_y > grown + 20)
+            assert chat.scroll_y == held  # not dragged down while reading
+            chat.scroll_end(animate=False, immediate=True)  # back to the bottom: follow again
+            await pilot.pause()
+            assert chat.following
+            await wait_for(lambda: _done(app))
+            await pilot.pause()
+            assert chat.scroll_y == chat.max_scroll_y
+            assert "line 299" in screen_text(app)
+        await store.close()

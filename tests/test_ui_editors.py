@@ -1,0 +1,172 @@
+"""Pilot tests of the editors: they write the store, and the store's rules come back as
+plain messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from mcpctl_tui.store.demo import ECHO_LLM, seed_demo
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
+from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from mcpctl_tui.ui.screens.editors import EditorScreen
+from tests.ui_helpers import NOW, fixed_clock, screen_text, wait_for
+
+SIZE = (120, 40)
+
+
+async def _demo(tmp_path: Path) -> Store:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'ed.db'}")
+    await seed_demo(store, now=NOW)
+    return store
+
+
+def _fill(screen: EditorScreen, **values: Any) -> None:
+    from textual.widgets import Input, Select, TextArea
+
+    for key, value in values.items():
+        w = screen.query_one(f"#f-{key}")
+        if isinstance(w, Input):
+            w.value = value
+        elif isinstance(w, TextArea):
+            w.text = value
+        elif isinstance(w, Select):
+            w.value = value
+
+
+async def _open(app: McpctlApp, pilot: Any, kind: str, which: str | None) -> EditorScreen:
+    await app.action_edit(kind, which)
+    await wait_for(lambda: isinstance(app.screen, EditorScreen))
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, EditorScreen)
+    return screen
+
+
+async def test_new_llm_and_agent_from_an_empty_store(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "llm", None)
+        _fill(ed, name="local", type="openai", url="http://127.0.0.1:1/v1", model="m1")
+        _fill(ed, api_key_ref="sk-literal-key-123")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is ed  # refused, form kept
+        assert "key" in screen_text(app).lower()
+        _fill(ed, api_key_ref="env:LOCAL_KEY")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        ed = await _open(app, pilot, "agent", None)
+        _fill(ed, name="helper", llm="local", default_params="{not json")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "default params: not JSON" in screen_text(app)
+        _fill(ed, default_params="[1, 2]")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "must be a JSON object" in screen_text(app)
+        _fill(ed, default_params='{"temperature": 0.1}', system_prompt="Be brief.")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        await wait_for(lambda: [r.name for r in app.agents.rows] == ["helper"])
+    async with store.session() as s:
+        llm = (await s.execute(select(Llm))).scalar_one()
+        assert (llm.name, llm.type, llm.url, llm.api_key_ref) == (
+            "local",
+            "openai",
+            "http://127.0.0.1:1/v1",
+            "env:LOCAL_KEY",
+        )
+        agent = (await s.execute(select(Agent))).scalar_one()
+        assert agent.default_params == {"temperature": 0.1}
+        assert agent.system_prompt == "Be brief." and agent.llm_id == llm.id
+    await store.close()
+
+
+async def test_deleting_an_llm_in_use_says_who_uses_it(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _open(app, pilot, "llm", "current")
+        await pilot.click("#delete")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert f"llm {ECHO_LLM} is in use by 2 agents: ops, writer" in shown
+        assert isinstance(app.screen, EditorScreen)
+    async with store.session() as s:
+        assert (await s.execute(select(Llm))).scalar_one().name == ECHO_LLM
+    await store.close()
+
+
+async def test_personality_editor_binds_prompts_with_priority(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "personality", None)
+        _fill(ed, name="reviewer", agent="ops", description="Reads diffs", priority="3")
+        _fill(ed, prompts="terse:50\nhouse-style")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        await wait_for(lambda: "reviewer" in app.personalities.values)
+    async with store.session() as s:
+        p = (
+            await s.execute(select(Personality).where(Personality.name == "reviewer"))
+        ).scalar_one()
+        assert (p.description, p.priority) == ("Reads diffs", 3)
+        rows = (
+            await s.execute(
+                select(Prompt.name, PersonalityPrompt.priority)
+                .join(PersonalityPrompt, PersonalityPrompt.prompt_id == Prompt.id)
+                .where(PersonalityPrompt.personality_id == p.id)
+                .order_by(Prompt.name)
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [("house-style", None), ("terse", 50)]
+    await store.close()
+
+
+async def test_edit_project_and_prompt_and_delete_agent_with_confirmation(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "project", "platform")
+        _fill(ed, description="Platform team, renamed")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        ed = await _open(app, pilot, "prompt", None)
+        _fill(ed, name="global-rule", scope="global", priority="7", content="Never guess.")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        await _open(app, pilot, "agent", "current")
+        await pilot.click("#delete")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "agent/writer" in shown and "1 personality" in shown and "1 thread" in shown
+        await pilot.click("#yes")
+        await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
+    async with store.session() as s:
+        project = (await s.execute(select(Project))).scalar_one()
+        assert project.description == "Platform team, renamed"
+        rule = (await s.execute(select(Prompt).where(Prompt.name == "global-rule"))).scalar_one()
+        assert (rule.priority, rule.content, rule.agent_id, rule.project_id) == (
+            7,
+            "Never guess.",
+            None,
+            None,
+        )
+        names = (await s.execute(select(Agent.name))).scalars().all()
+        assert list(names) == ["ops"]
+    await store.close()
