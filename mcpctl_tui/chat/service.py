@@ -62,6 +62,7 @@ from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.models import ChatThread
 from mcpctl_tui.store.queries import NewMessage
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
+from mcpctl_tui.virtual.dispatch import VirtualLlmService
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +131,25 @@ class ChatService:
     ) -> None:
         self.store = store
         self.virtual = virtual
+        self._owns_virtual = False
         self._client = http_client
         self._owns_client = http_client is None
+
+    @classmethod
+    def wired(cls, store: Store, *, http_client: httpx.AsyncClient | None = None) -> ChatService:
+        """A service that reaches public and virtual LLMs alike (it owns the dispatcher)."""
+        service = cls(store, virtual=VirtualLlmService(store), http_client=http_client)
+        service._owns_virtual = True
+        return service
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._owns_virtual and self.virtual is not None:
+            closer = getattr(self.virtual, "aclose", None)
+            if closer is not None:
+                await closer()
 
     async def __aenter__(self) -> ChatService:
         return self

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
-from mcpctl_tui.chat.service import ChatService, VirtualDispatcher
+from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.chat_queries import personality_names
@@ -55,20 +54,6 @@ def parse_value(raw: str) -> Any:
 
 def param_key(raw: str) -> str:
     return raw.strip().replace("-", "_")
-
-
-def default_virtual_dispatcher(store: Store) -> VirtualDispatcher | None:
-    """The virtual-LLM dispatcher, when this build has one (the ``virtual`` package's
-    ``VirtualLlmService(store)``); without it a virtual LLM reports "not wired"."""
-    try:
-        module = importlib.import_module("mcpctl_tui.virtual.service")
-    except ModuleNotFoundError:
-        return None
-    factory = getattr(module, "VirtualLlmService", None)
-    if factory is None:
-        return None
-    dispatcher: VirtualDispatcher = factory(store)
-    return dispatcher
 
 
 @dataclass
@@ -352,11 +337,7 @@ def chat_command(
     out, err = sys.stdout, sys.stderr
 
     async def go(store: Store) -> int:
-        virtual = default_virtual_dispatcher(store)
-        async with contextlib.AsyncExitStack() as stack:
-            if virtual is not None and hasattr(virtual, "aclose"):
-                stack.push_async_callback(virtual.aclose)
-            svc = await stack.enter_async_context(ChatService(store, virtual=virtual))
+        async with ChatService.wired(store) as svc:
             try:
                 if message is None:
                     return await repl(svc, sess, out, err)

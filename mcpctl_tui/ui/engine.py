@@ -7,4 +7,4 @@ from mcpctl_tui.store.engine import Store
 
 
 def make_backend(store: Store) -> ChatService:
-    return ChatService(store)
+    return ChatService.wired(store)
