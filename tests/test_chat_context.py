@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from mcpctl_tui.chat.context import ChatOverrides, prepare_context
+from mcpctl_tui.chat.context import NO_PERSONALITY, ChatOverrides, prepare_context
 from mcpctl_tui.chat.errors import UnknownPersonality
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Message
@@ -116,6 +116,10 @@ async def test_personality_choice_rules(store: Store) -> None:
     await set_default_personality(store, ids["agent"], ids["formal"])
     assert (await prepare_context(store, "a")).personality == "formal"
     assert (await prepare_context(store, "a", personality="pirate")).personality == "pirate"
+    # Explicitly none, over the default: no personality and none of its prompts.
+    none = await prepare_context(store, "a", personality=NO_PERSONALITY)
+    assert none.personality is None
+    assert "GLOBAL-BOUND" not in none.system and "ARR" not in none.system
     with pytest.raises(UnknownPersonality) as err:
         await prepare_context(store, "a", personality="ninja")
     assert str(err.value) == "agent a has no personality 'ninja' (personalities: formal, pirate)"

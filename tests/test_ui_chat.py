@@ -207,7 +207,7 @@ async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
 
 async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path: Path) -> None:
     lines = [f"line {i}\n\n" for i in range(300)]
-    async with LlmServer(Reply(openai_events(lines), delay=0.01)) as srv:
+    async with LlmServer(Reply(openai_events(lines), delay=0.02)) as srv:
         store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
         await add_llm_agent(store, llm="long", agent="long", url=srv.url)
         app = McpctlApp(store, clock=fixed_clock)
@@ -218,16 +218,17 @@ async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path
             await wait_for(lambda: chat.max_scroll_y > 40)
             assert chat.following and chat.scroll_y == chat.max_scroll_y
             chat.focus()
-            await pilot.press("pageup")  # the operator looks back
-            await pilot.pause()
+            # The operator looks back. The key goes in as the terminal would send it: pilot's
+            # press() waits for the app to go idle, which a streaming reply never does.
+            app.simulate_key("pageup")
+            await wait_for(lambda: not chat.following and chat.scroll_y < chat.max_scroll_y)
+            await app.animator.wait_until_complete()  # page-up scrolls with an animation
             held = chat.scroll_y
-            assert not chat.following and held < chat.max_scroll_y
             grown = chat.max_scroll_y
             await wait_for(lambda: chat.max_scroll_y > grown + 20)
             assert chat.scroll_y == held  # not dragged down while reading
             chat.scroll_end(animate=False, immediate=True)  # back to the bottom: follow again
-            await pilot.pause()
-            assert chat.following
+            await wait_for(lambda: chat.following)
             await wait_for(lambda: _done(app))
             await pilot.pause()
             assert chat.scroll_y == chat.max_scroll_y

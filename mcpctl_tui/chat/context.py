@@ -17,7 +17,8 @@ System block, in order, each non-empty part once, parts separated by a blank lin
 Parts 2 and 3 are ordered like 4 (priority, higher first; ties by name).
 
 Personality: the per-call name (unknown -> ``UnknownPersonality`` listing the agent's
-personalities), else the agent's default personality, else none.
+personalities; ``NO_PERSONALITY`` -> explicitly none, even over a default), else the
+agent's default personality, else none.
 
 Params: adapter defaults <- agent.default_params <- per-call overrides, shallow, per key.
 Unknown keys pass through (adapters send them as provider extras).
@@ -53,6 +54,10 @@ from mcpctl_tui.store.chat_queries import (
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Prompt
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus
+
+# Pass as ``personality`` to ask for none at all, even when the agent has a default
+# (``None`` means: the agent's default).
+NO_PERSONALITY = ""
 
 
 @dataclass(frozen=True, slots=True)

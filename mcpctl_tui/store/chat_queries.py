@@ -89,7 +89,8 @@ async def load_chat_rows(
     """Everything ``prepare_context`` reads, in two round trips (one without a thread):
 
     1. the agent (by id or name), its LLM, the thread (which must belong to the agent),
-       the personality in effect (``personality`` by name, else the agent's default), and
+       the personality in effect (``personality`` by name, else the agent's default; the
+       empty name asks for none, and matches none since no personality has it), and
        every prompt that can reach the agent's system block with its bindings to the
        agent's personalities: the agent's own, its project's, and any prompt bound to one
        of its personalities (global and foreign-scoped ones reach it only that way);
@@ -125,7 +126,7 @@ async def load_chat_rows(
         llm=llm_row,
         thread=thread,
         personality=chosen,
-        personality_missing=personality is not None and chosen is None,
+        personality_missing=bool(personality) and chosen is None,
         prompts=prompts,
         messages=messages,
     )

@@ -212,11 +212,8 @@ class McpctlApp(App[None]):
 
     def personality_label(self) -> str:
         choice = self.personality_choice
-        if choice == NO_PERSONALITY and self._default_personality() is None:
-            return "none"
         if choice == NO_PERSONALITY:
-            # ChatService has no explicit "none" yet: the agent's default applies.
-            return f"{self._default_personality()} (default; no explicit none yet)"
+            return "none"
         if choice is not None:
             return choice
         agent = self.current_agent
@@ -453,7 +450,7 @@ class McpctlApp(App[None]):
         # No cyclic collection while a reply streams (a full one is a 50-300 ms hitch);
         # the garbage of a reply is mostly acyclic anyway. Collected when it ends.
         gc.disable()
-        personality = None if self.personality_choice == NO_PERSONALITY else self.personality_choice
+        personality = self.personality_choice
         overrides = ChatOverrides(system=self.system_replace, params=dict(self.overrides))
         if text is None:
             assert self.thread_id is not None

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import NO_PERSONALITY, ChatOverrides
 from mcpctl_tui.chat.events import ChatEvent
 
-NO_PERSONALITY = ""  # the operator picked "none" (None means: the agent's default)
+__all__ = ["NO_PERSONALITY", "ChatBackend"]
 
 
 class ChatBackend(Protocol):
