@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 from sqlalchemy import String
 
+from mcpctl_tui.config import yaml_problem
 from mcpctl_tui.secrets import KeyRefError, validate_key_ref
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project, Prompt
@@ -587,19 +588,6 @@ class _Loader(_SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
-    """(line, reason) of a YAML error, without the source snippet PyYAML appends.
-
-    The snippet is dropped on purpose: it may quote a literal key from the line.
-    """
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    problem = getattr(exc, "problem", None) or "cannot be parsed"
-    context = getattr(exc, "context", None)
-    reason = f"malformed YAML: {context + ': ' if context else ''}{problem}"
-    return line, reason
-
-
 _MAX_LINE_DEPTH = 6
 
 
@@ -643,7 +631,8 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
                     break
                 raw = loader.construct_document(node)
             except yaml.YAMLError as exc:
-                line, reason = _yaml_problem(exc)
+                line, problem = yaml_problem(exc)
+                reason = f"malformed YAML: {problem}"
                 problems.append(Problem(source, index + 1, line, None, reason))
                 break
             index += 1
