@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.errors import InvalidParam
 from mcpctl_tui.config import ConfigError, load_settings, resolve_db_url
-from tests.test_cli_chat import Result
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.models import Agent
+from tests.chat_seed import add_agent, add_llm
+from tests.test_cli_chat import Result, _all_threads, cli
 
 
 async def run_cli(*args: str, env: dict[str, str]) -> Result:
@@ -32,6 +37,63 @@ async def run_cli(*args: str, env: dict[str, str]) -> Result:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode(), err.decode())
+
+
+# --- per-call params: literal secrets and non-JSON numbers ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"api_key": "sk-live-123"},
+        {"extra_headers": {"Authorization": "Bearer sk-live-123"}},
+        {"temperature": float("nan")},
+        {"logit_bias": {"50256": float("-inf")}},
+        {"stop": ["x", float("inf")]},
+    ],
+)
+def test_overrides_refuse_secrets_and_non_finite_numbers(params: dict[str, object]) -> None:
+    with pytest.raises(InvalidParam) as info:
+        ChatOverrides(params=params)
+    assert "sk-live-123" not in str(info.value)
+    # the same check guards every later change (with_params, dataclasses.replace)
+    with pytest.raises(InvalidParam):
+        ChatOverrides().with_params(**params)
+
+
+def test_overrides_keep_ordinary_params() -> None:
+    ok = ChatOverrides(params={"temperature": 0.5, "token_budget": 3, "api_key": None})
+    assert ok.params["temperature"] == 0.5
+
+
+async def test_cli_refuses_a_secret_or_nan_param_before_writing(store: Store, db_url: str) -> None:
+    a = await add_agent(store, "a", await add_llm(store))
+    for args in (
+        ("--extra", "api_key=sk-live-123"),
+        ("--extra", "Authorization=Bearer sk-live-123"),
+        ("--temperature", "nan"),
+        ("--extra", "top_p=Infinity"),
+    ):
+        res = await cli(db_url, "chat", "a", "-m", "x", *args)
+        assert res.code == 2, (args, res.err)
+        assert res.err.strip().splitlines()[-1].startswith("Error: parameter ")
+        assert "sk-live-123" not in res.err and "Traceback" not in res.err
+    assert await _all_threads(store, a) == []  # nothing written
+
+
+async def test_repl_set_and_save_refuse_secrets_and_nan(store: Store, db_url: str) -> None:
+    # Before the fix /save wrote api_key into default_params (then `get -o yaml` exported a
+    # document apply refuses), echoed the key, and NaN crashed /save on PostgreSQL.
+    a = await add_agent(store, "a", await add_llm(store), default_params={"top_p": 0.5})
+    script = "/set api_key sk-live-123\n/set temperature NaN\n/set seed 7\n/save\n/quit\n"
+    res = await cli(db_url, "chat", "a", stdin=script)
+    assert res.code == 0, res.err
+    assert "sk-live-123" not in res.err and "Traceback" not in res.err
+    assert "error: parameter 'api_key' would hold a literal secret" in res.err
+    assert "error: parameter 'temperature' must hold finite numbers" in res.err
+    async with store.session() as s:
+        agent = await s.get(Agent, a)
+        assert agent is not None and agent.default_params == {"top_p": 0.5, "seed": 7}
 
 
 # --- the config file and the database URL -------------------------------------------------

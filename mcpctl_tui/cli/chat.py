@@ -218,11 +218,14 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         params = dict(sess.overrides.params)
         if value.strip():
             params[param_key(key)] = parse_value(value.strip())
-            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
         else:
             params.pop(param_key(key), None)
-            err.write(f"{param_key(key)} unset\n")
+        # Checked (a literal secret, NaN …) before anything is echoed or kept.
         sess.overrides = replace(sess.overrides, params=params)
+        if param_key(key) in params:
+            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
+        else:
+            err.write(f"{param_key(key)} unset\n")
     elif cmd == "/system":
         sess.overrides = replace(sess.overrides, system=rest or None)
         err.write(
@@ -290,7 +293,10 @@ def build_overrides(
         if not sep or not key.strip():
             raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
         params[param_key(key)] = parse_value(value)
-    return ChatOverrides(system=system, system_append=system_append, params=params)
+    try:
+        return ChatOverrides(system=system, system_append=system_append, params=params)
+    except ChatError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command("chat")

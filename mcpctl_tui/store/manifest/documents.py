@@ -24,7 +24,7 @@ import yaml
 from sqlalchemy import String
 
 from mcpctl_tui.config import yaml_problem
-from mcpctl_tui.secrets import KeyRefError, validate_key_ref
+from mcpctl_tui.secrets import KeyRefError, find_secret_key, validate_key_ref
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project, Prompt
 
@@ -442,36 +442,6 @@ _SCHEMAS: dict[Kind, tuple[type[Any], tuple[_Field, ...]]] = {
     Kind.PERSONALITY: (PersonalityDoc, _PERSONALITY_FIELDS),
 }
 
-# Keys that would hold a literal secret. Refused wherever they appear in a document
-# (top level, defaultParams, extras, bindings …) with a message that never shows the value.
-_SECRET_KEYS = {
-    "apikey",
-    "api_key",
-    "api-key",
-    "x-api-key",
-    "secret",
-    "token",
-    "password",
-    "authorization",
-}
-
-
-def _find_secret_key(value: object, path: str, seen: frozenset[int] = frozenset()) -> str | None:
-    if isinstance(value, dict) and id(value) not in seen:
-        inner = seen | {id(value)}
-        for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
-            if isinstance(k, str) and k.lower() in _SECRET_KEYS and v not in (None, ""):
-                return sub
-            if found := _find_secret_key(v, sub, inner):
-                return found
-    elif isinstance(value, list) and id(value) not in seen:
-        inner = seen | {id(value)}
-        for i, v in enumerate(value):
-            if found := _find_secret_key(v, f"{path}[{i}]", inner):
-                return found
-    return None
-
 
 def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
     known = {f.key: f for f in fields}
@@ -530,7 +500,7 @@ def _validate(raw: object) -> Document:
     """One parsed YAML value -> a typed document; raises _Bad."""
     if not isinstance(raw, dict):
         raise _Bad(f"must be a mapping with a kind, not {_type_name(raw)}")
-    secret = _find_secret_key(raw, "")
+    secret = find_secret_key(raw)
     if secret is not None:
         raise _Bad(
             f"field {secret!r} holds a literal secret, which is refused; give a reference in "
