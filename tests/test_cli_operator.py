@@ -16,6 +16,7 @@ import pytest
 from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.errors import InvalidParam
 from mcpctl_tui.config import ConfigError, load_settings, resolve_db_url
+from mcpctl_tui.llm.echo import ECHO_SEPARATOR
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent
 from tests.chat_seed import add_agent, add_llm
@@ -94,6 +95,22 @@ async def test_repl_set_and_save_refuse_secrets_and_nan(store: Store, db_url: st
     async with store.session() as s:
         agent = await s.get(Agent, a)
         assert agent is not None and agent.default_params == {"top_p": 0.5, "seed": 7}
+
+
+# --- the REPL into a pipe -----------------------------------------------------------------
+
+
+async def test_repl_replies_into_a_pipe_each_end_their_line(store: Store, db_url: str) -> None:
+    await add_agent(store, "a", await add_llm(store), system_prompt="S")
+    res = await cli(db_url, "chat", "a", stdin="one\ntwo\n")
+    assert res.code == 0, res.err
+    assert res.out == f"S{ECHO_SEPARATOR}one\nS{ECHO_SEPARATOR}two\n"
+
+
+async def test_one_shot_into_a_pipe_stays_exact(store: Store, db_url: str) -> None:
+    await add_agent(store, "a", await add_llm(store), system_prompt="S")
+    res = await cli(db_url, "chat", "a", "-m", "one")
+    assert res.out == f"S{ECHO_SEPARATOR}one"
 
 
 # --- the config file and the database URL -------------------------------------------------

@@ -89,9 +89,19 @@ class TurnOutcome:
 
 
 async def run_turn(
-    svc: ChatService, sess: Session, text: str, out: TextIO, err: TextIO
+    svc: ChatService,
+    sess: Session,
+    text: str,
+    out: TextIO,
+    err: TextIO,
+    *,
+    own_line: bool = False,
 ) -> TurnOutcome:
-    """Send one message; the reply to ``out``, the footer or the error to ``err``."""
+    """Send one message; the reply to ``out``, the footer or the error to ``err``.
+
+    ``own_line`` (the REPL) ends every reply with a newline even into a pipe, so that
+    successive replies do not run together; a one-shot reply into a pipe stays exact.
+    """
     ended: TurnEnded | None = None
     wrote_newline = True
     thread_id: int | None = sess.thread_id
@@ -116,7 +126,7 @@ async def run_turn(
                 elif isinstance(event, TurnEnded):
                     ended = event
     except asyncio.CancelledError:
-        if not wrote_newline and _isatty(out):
+        if not wrote_newline and (own_line or _isatty(out)):
             out.write("\n")
             out.flush()
         err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
@@ -127,7 +137,7 @@ async def run_turn(
         out.write(for_terminal(ended.text))
         wrote_newline = ended.text.endswith("\n")
     # A terminal gets the prompt back on a line of its own; a pipe gets the reply exactly.
-    if not wrote_newline and _isatty(out):
+    if not wrote_newline and (own_line or _isatty(out)):
         out.write("\n")
     out.flush()
     if ended.tool_calls:
@@ -196,7 +206,7 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
                 err.write(f"error: {exc}\n")
             continue
         try:
-            await _cancellable(run_turn(svc, sess, line, out, err))
+            await _cancellable(run_turn(svc, sess, line, out, err, own_line=True))
         except (ChatError, StoreError) as exc:
             err.write(f"error: {exc}\n")
 
