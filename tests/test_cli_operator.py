@@ -15,10 +15,12 @@ import pytest
 
 from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.errors import InvalidParam
+from mcpctl_tui.chat.events import TurnEnded
 from mcpctl_tui.config import ConfigError, load_settings, resolve_db_url
 from mcpctl_tui.llm.echo import ECHO_SEPARATOR
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent
+from mcpctl_tui.store.types import MessageStatus
 from tests.chat_seed import add_agent, add_llm
 from tests.test_cli_chat import Result, _all_threads, cli
 
@@ -111,6 +113,38 @@ async def test_one_shot_into_a_pipe_stays_exact(store: Store, db_url: str) -> No
     await add_agent(store, "a", await add_llm(store), system_prompt="S")
     res = await cli(db_url, "chat", "a", "-m", "one")
     assert res.out == f"S{ECHO_SEPARATOR}one"
+
+
+# --- the footer's rate --------------------------------------------------------------------
+
+
+def _ended(ttft_ms: float | None, duration_ms: float, output_tokens: int | None) -> TurnEnded:
+    return TurnEnded(
+        thread_id=1,
+        assistant_message_id=2,
+        status=MessageStatus.COMPLETE,
+        text="x",
+        thinking="",
+        tool_calls=None,
+        error=None,
+        error_kind=None,
+        finish_reason="stop",
+        input_tokens=3,
+        output_tokens=output_tokens,
+        ttft_ms=ttft_ms,
+        duration_ms=duration_ms,
+        chunks=8,
+    )
+
+
+def test_rate_is_not_shown_for_a_reply_that_arrived_at_once() -> None:
+    # The echo LLM used to report "190775.7 tok/s": 33 words over 0.2 ms.
+    instant = _ended(ttft_ms=46.0, duration_ms=46.2, output_tokens=33)
+    assert instant.tokens_per_s is None
+    assert "- tok/s" in instant.footer()
+    streamed = _ended(ttft_ms=50.0, duration_ms=250.0, output_tokens=30)
+    assert streamed.tokens_per_s == pytest.approx(150.0)
+    assert "150.0 tok/s" in streamed.footer()
 
 
 # --- the config file and the database URL -------------------------------------------------
