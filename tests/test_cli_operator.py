@@ -201,3 +201,29 @@ async def test_in_memory_database_through_the_cli(tmp_path: Path) -> None:
     res = await run_cli("--db", "sqlite://", "apply", "-f", str(manifest), env={})
     assert res.code == 1 and res.out == ""
     assert res.err.count("\n") == 1 and "in-memory SQLite database" in res.err
+
+
+# --- small slips ----------------------------------------------------------------------------
+
+
+async def test_an_empty_message_is_refused_before_anything_is_written(
+    store: Store, db_url: str
+) -> None:
+    a = await add_agent(store, "a", await add_llm(store))
+    for message in ("", "  \n"):
+        res = await cli(db_url, "chat", "a", "-m", message)
+        assert res.code == 2 and res.err.strip().endswith("Error: -m/--message is empty")
+    assert await _all_threads(store, a) == []
+
+
+async def test_no_command_without_the_ui_is_one_line(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mcpctl_tui.cli.app") is not None:
+        pytest.skip("this build has the UI verb (its own tests cover launching it)")
+    res = await run_cli("--db", f"sqlite:///{tmp_path / 'x.db'}", env={})
+    assert res.code == 1 and res.out == ""
+    assert (
+        res.err
+        == "Error: this build has no terminal UI; see 'mcpctl-tui --help' for its commands\n"
+    )

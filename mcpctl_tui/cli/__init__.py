@@ -71,8 +71,14 @@ def main(
     """
     ctx.obj = CliState(db)
     if ctx.invoked_subcommand is None:
-        from mcpctl_tui.cli.app import launch_tui
-
+        try:
+            from mcpctl_tui.cli.app import launch_tui
+        except ModuleNotFoundError as exc:  # a build without the UI verb: say so, no traceback
+            if exc.name != "mcpctl_tui.cli.app":
+                raise
+            raise click.ClickException(
+                "this build has no terminal UI; see 'mcpctl-tui --help' for its commands"
+            ) from None
         launch_tui(ctx.obj, agent=agent, personality=personality, thread_id=thread_id)
 
 

@@ -355,6 +355,9 @@ def chat_command(
     no_stream: bool,
 ) -> None:
     """Chat with AGENT: one message with -m, else a line REPL (/help inside)."""
+    if message is not None and not message.strip():
+        # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
+        raise click.UsageError("-m/--message is empty")
     overrides = build_overrides(
         system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra
     )
