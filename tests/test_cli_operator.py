@@ -227,3 +227,26 @@ async def test_no_command_without_the_ui_is_one_line(tmp_path: Path) -> None:
         res.err
         == "Error: this build has no terminal UI; see 'mcpctl-tui --help' for its commands\n"
     )
+
+
+# --- a stored param no JSON can carry -----------------------------------------------------
+
+
+@pytest.mark.parametrize("llm_type", ["openai", "anthropic", "ollama"])
+async def test_a_non_json_param_is_a_clear_error_not_an_internal_one(llm_type: str) -> None:
+    # Per-call params are checked (ChatOverrides), but agent.default_params written to a
+    # SQLite file by hand or by an older build may hold NaN; httpx then raised ValueError
+    # inside the turn ("internal error: ValueError" plus a logged traceback).
+    from mcpctl_tui.llm.events import ErrorKind, StreamError
+    from mcpctl_tui.llm.request import InferenceRequest, Message
+    from tests.llm_servers import LlmServer, collect, openai_reply
+
+    request = InferenceRequest(
+        system="s", messages=[Message("user", "hi")], params={"temperature": float("nan")}
+    )
+    async with LlmServer(openai_reply(["never"])) as server:
+        events = await collect(llm_type, server.url, request)
+        assert server.requests == []  # nothing went out
+    (err,) = events
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.CONFIG
+    assert err.message.startswith("request not sent: Out of range float values")

@@ -143,6 +143,9 @@ async def stream_http(
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             yield StreamError(ErrorKind.CONFIG, f"invalid LLM URL {url!r}: {one_line(str(exc))}")
             return
+        except ValueError as exc:  # a body JSON cannot carry (NaN in a stored default param)
+            yield StreamError(ErrorKind.CONFIG, f"request not sent: {one_line(str(exc))}")
+            return
         except httpx.ConnectTimeout:
             yield StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: timed out")
             return
