@@ -250,3 +250,51 @@ async def test_a_non_json_param_is_a_clear_error_not_an_internal_one(llm_type: s
     (err,) = events
     assert isinstance(err, StreamError) and err.kind is ErrorKind.CONFIG
     assert err.message.startswith("request not sent: Out of range float values")
+
+
+# --- an llm type nobody serves ------------------------------------------------------------
+
+
+def test_apply_refuses_an_unknown_llm_type(db_url: str) -> None:
+    from tests.manifest_util import cli as apply_cli
+    from tests.manifest_util import dump
+
+    before = dump(db_url)
+    bad = apply_cli(
+        db_url,
+        "apply",
+        "-f",
+        "-",
+        input="kind: llm\nname: ok\ntype: OpenAI\n---\n"
+        "kind: llm\nname: typo\nmodel: m\ntype: opnai\n",
+    )
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith(
+        "Error: document 2 (line 8) llm/typo: type 'opnai' is not a known LLM type (known: "
+    )
+    assert dump(db_url) == before  # nothing from the file, not even llm/ok
+    ok = apply_cli(db_url, "apply", "-f", "-", input="kind: llm\nname: ok\ntype: OpenAI\n")
+    assert ok.exit_code == 0 and ok.stdout == "llm/ok created\n"  # types are case-insensitive
+
+
+async def test_a_row_that_holds_its_odd_type_reapplies_from_its_export(
+    store: Store, db_url: str
+) -> None:
+    # A provider session publishes `type: command` LLMs; `get all -o yaml` of a team store
+    # must still apply back (unchanged), while changing a row to an unknown type is refused.
+    from mcpctl_tui.store.models import Llm
+    from mcpctl_tui.store.types import LlmKind
+    from tests.manifest_util import cli as apply_cli
+
+    async with store.transaction() as s:
+        s.add(Llm(name="gpu", type="command", kind=LlmKind.VIRTUAL, provider_session_id="p1"))
+        s.add(Llm(name="old", type="legacy-type"))
+    export = await asyncio.to_thread(apply_cli, db_url, "get", "llm", "-o", "yaml")
+    assert "type: command" in export.stdout and "type: legacy-type" in export.stdout
+    again = await asyncio.to_thread(apply_cli, db_url, "apply", "-f", "-", input=export.stdout)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines() == ["llm/gpu unchanged", "llm/old unchanged"]
+    moved = await asyncio.to_thread(
+        apply_cli, db_url, "apply", "-f", "-", input="kind: llm\nname: old\ntype: legacy-2\n"
+    )
+    assert moved.exit_code == 1 and "type 'legacy-2' is not a known LLM type" in moved.stderr

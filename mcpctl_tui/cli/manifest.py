@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.llm.registry import known_types
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.manifest import (
@@ -72,7 +73,12 @@ def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
     named = len(files) > 1
     sources = [((("stdin" if f == "-" else f) if named else None), _read_source(f)) for f in files]
     url = state.db_url()
-    results = run(with_store(url, lambda store: apply_manifest(store, sources, dry_run=dry_run)))
+    types = frozenset(known_types())
+    results = run(
+        with_store(
+            url, lambda store: apply_manifest(store, sources, dry_run=dry_run, llm_types=types)
+        )
+    )
     suffix = " (dry run)" if dry_run else ""
     for result in results:
         click.echo(f"{result}{suffix}")
