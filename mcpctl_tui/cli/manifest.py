@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.tables import table
 from mcpctl_tui.llm.registry import known_types
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
@@ -87,17 +87,6 @@ def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
 # --- get --------------------------------------------------------------------------------
 
 
-def _cell(value: Any, width: int = 48) -> str:
-    """Table text: one line, no control or format characters, truncated."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    text = " ".join(str(value).split())
-    text = "".join(c for c in text if not unicodedata.category(c).startswith("C"))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _columns(kind: Kind) -> list[tuple[str, Any]]:
     """(header, item -> value) per kind."""
 
@@ -153,22 +142,9 @@ def _columns(kind: Kind) -> list[tuple[str, Any]]:
     ]
 
 
-def _width(text: str) -> int:
-    """Terminal columns: wide (CJK) characters take two, combining marks none."""
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
-
-
 def render_table(kind: Kind, items: Sequence[Exported]) -> str:
     columns = _columns(kind)
-    rows = [[h for h, _ in columns]] + [[_cell(get(e)) for _, get in columns] for e in items]
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(columns))]
-    return "\n".join(
-        "   ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in rows
-    )
+    return table([h for h, _ in columns], [[get(e) for _, get in columns] for e in items])
 
 
 def _check_filters(kind: Kind, agent: str | None, project: str | None) -> None:
