@@ -19,7 +19,7 @@ from mcpctl_tui.store.engine import Store, StoreError, open_store
 T = TypeVar("T")
 
 # Verb modules, imported on start-up so their commands register on the group.
-_VERB_MODULES = ("db", "manifest", "chat", "provider", "gc", "app")
+_VERB_MODULES = ("db", "manifest", "chat", "threads", "provider", "gc", "app")
 
 
 class CliState:
