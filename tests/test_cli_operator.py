@@ -298,3 +298,31 @@ async def test_a_row_that_holds_its_odd_type_reapplies_from_its_export(
         apply_cli, db_url, "apply", "-f", "-", input="kind: llm\nname: old\ntype: legacy-2\n"
     )
     assert moved.exit_code == 1 and "type 'legacy-2' is not a known LLM type" in moved.stderr
+
+
+# --- Ctrl-C at the REPL prompt --------------------------------------------------------------
+
+
+async def test_ctrl_c_at_the_prompt_keeps_the_session_and_the_next_line(
+    store: Store, db_url: str
+) -> None:
+    import signal
+
+    from tests.test_cli_chat import _spawn
+
+    await add_agent(store, "a", await add_llm(store), system_prompt="S")
+    proc = await _spawn(db_url, "chat", "a")
+    assert proc.stdin is not None and proc.stderr is not None
+    banner = await asyncio.wait_for(proc.stderr.readline(), 30)
+    assert banner.startswith(b"chatting with a ")
+    await asyncio.sleep(0.5)  # now waiting for a line
+    proc.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.3)
+    proc.stdin.write(b"after the interrupts\n/quit\n")
+    await proc.stdin.drain()
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err
+    assert out.decode() == f"S{ECHO_SEPARATOR}after the interrupts\n"
+    assert b"Aborted" not in err and b"Traceback" not in err

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -32,6 +32,8 @@ from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.chat_queries import personality_names
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
+
+T = TypeVar("T")
 
 EXIT_PROVIDER_ERROR = 1
 EXIT_CANCELLED = 130
@@ -159,8 +161,9 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
-    """Run a turn so that Ctrl-C cancels the reply (stored as cancelled), not the program."""
+async def _cancellable(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` so that Ctrl-C cancels it (a reply: stored as cancelled), not the
+    program; ``coro`` turns its CancelledError into a result."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     try:
@@ -173,12 +176,42 @@ async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _read_line(prompt: str, err: TextIO) -> str | None:
-    if _isatty(sys.stdin):  # a script fed on stdin gets no prompts in its stderr
-        err.write(prompt)
-        err.flush()
-    line = await asyncio.to_thread(sys.stdin.readline)
-    return line if line else None
+class _Interrupted:
+    """Ctrl-C came while waiting for a line."""
+
+
+class LineReader:
+    """The REPL's input lines, read in a thread; Ctrl-C at the prompt gives a new prompt.
+
+    A thread's ``readline`` cannot be interrupted, so the pending read is kept (shielded)
+    across Ctrl-C and the next line typed still arrives through it: nothing is lost and
+    nothing hangs (it used to swallow the next line, then print "Aborted!" and exit 1).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending: asyncio.Future[str] | None = None
+
+    async def _wait(self, pending: asyncio.Future[str]) -> str | _Interrupted:
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            return _Interrupted()
+
+    async def read(self, prompt: str, err: TextIO) -> str | None:
+        """The next line, or None at end of input."""
+        while True:
+            if _isatty(self.stream):  # a script fed on stdin gets no prompts in its stderr
+                err.write(prompt)
+                err.flush()
+            if self._pending is None:
+                self._pending = asyncio.ensure_future(asyncio.to_thread(self.stream.readline))
+            got = await _cancellable(self._wait(self._pending))
+            if isinstance(got, _Interrupted):
+                err.write("\n")
+                continue
+            self._pending = None
+            return got or None
 
 
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
@@ -189,8 +222,9 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
         f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
     )
     sess.personality = sess.personality or ctx.personality
+    reader = LineReader(sys.stdin)
     while True:
-        line = await _read_line("> ", err)
+        line = await reader.read("> ", err)
         if line is None:
             if _isatty(sys.stdin):
                 err.write("\n")
