@@ -326,3 +326,40 @@ async def test_ctrl_c_at_the_prompt_keeps_the_session_and_the_next_line(
     assert proc.returncode == 0, err
     assert out.decode() == f"S{ECHO_SEPARATOR}after the interrupts\n"
     assert b"Aborted" not in err and b"Traceback" not in err
+
+
+# --- bytes that are not UTF-8 -----------------------------------------------------------------
+
+
+async def test_non_utf8_input_is_refused_not_a_traceback(store: Store, db_url: str) -> None:
+    a = await add_agent(store, "a", await add_llm(store), system_prompt="S")
+    # argv: Python keeps the bad byte as a lone surrogate; the store used to crash on it
+    bad_arg = b"caf\xe9".decode("utf-8", "surrogateescape")
+    for args in (("chat", "a", "-m", bad_arg), ("get", "agent", bad_arg)):
+        res = await cli(db_url, *args)
+        assert res.code == 2 and "Traceback" not in res.err
+        assert res.err.strip().endswith("Error: argument 'caf…' is not UTF-8 text (at character 4)")
+    assert await _all_threads(store, a) == []
+    # the REPL: the bad line is reported and skipped, the next one (CRLF) is sent as text
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mcpctl_tui",
+        "--db",
+        db_url,
+        "chat",
+        "a",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(b"caf\xe9\r\nnext\r\n"), 60)
+    assert proc.returncode == 0, err
+    assert b"error: that line is not UTF-8 text (byte 4); not sent" in err
+    assert out.decode() == f"S{ECHO_SEPARATOR}next\n"
+    (thread,) = await _all_threads(store, a)
+    async with store.session() as s:
+        from mcpctl_tui.store.queries import all_messages
+
+        rows = await all_messages(s, thread.id)
+    assert rows[0].content == "next"  # no CR kept

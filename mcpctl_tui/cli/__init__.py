@@ -49,7 +49,26 @@ async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
         await store.close()
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Python keeps argv bytes that are not UTF-8 as lone surrogates, which no database
+        # driver or provider takes: refuse them here, before a query fails with a traceback.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                shown = arg[: exc.start].encode("utf-8", "replace").decode()
+                raise click.UsageError(
+                    f"argument {shown + '…'!r} is not UTF-8 text (at character {exc.start + 1})"
+                ) from None
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=_Main,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db", "db", metavar="URL", help="Database URL (overrides $MCPCTL_TUI_DB and the config file)."
 )

@@ -190,9 +190,9 @@ class LineReader:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self._pending: asyncio.Future[str] | None = None
+        self._pending: asyncio.Future[bytes] | None = None
 
-    async def _wait(self, pending: asyncio.Future[str]) -> str | _Interrupted:
+    async def _wait(self, pending: asyncio.Future[bytes]) -> bytes | _Interrupted:
         try:
             return await asyncio.shield(pending)
         except asyncio.CancelledError:
@@ -205,13 +205,21 @@ class LineReader:
                 err.write(prompt)
                 err.flush()
             if self._pending is None:
-                self._pending = asyncio.ensure_future(asyncio.to_thread(self.stream.readline))
+                readline = self.stream.buffer.readline
+                self._pending = asyncio.ensure_future(asyncio.to_thread(readline))
             got = await _cancellable(self._wait(self._pending))
             if isinstance(got, _Interrupted):
                 err.write("\n")
                 continue
             self._pending = None
-            return got or None
+            if not got:
+                return None
+            try:  # bytes, decoded here: a bad line is reported, not a crash at the store
+                line = got.decode("utf-8")
+                # a CRLF script (as text mode would have read it)
+                return line[:-2] + "\n" if line.endswith("\r\n") else line
+            except UnicodeDecodeError as exc:
+                err.write(f"error: that line is not UTF-8 text (byte {exc.start + 1}); not sent\n")
 
 
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
