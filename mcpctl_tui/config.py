@@ -121,6 +121,9 @@ def normalize_db_url(url: str) -> str:
             f"unsupported database URL scheme {scheme!r}: "
             "use sqlite+aiosqlite:// (or sqlite://) or postgresql+asyncpg:// (or postgresql://)"
         )
+    if scheme == "sqlite+aiosqlite" and rest.startswith("/~"):
+        # SQLite does not expand ~ itself ("unable to open database file")
+        rest = "/" + os.path.expanduser(rest[1:])
     return f"{scheme}://{rest}"
 
 
@@ -137,18 +140,25 @@ def resolve_db_url(cli_url: str | None = None, settings: Settings | None = None)
     return default_db_url()
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a (normalized) SQLite URL; None for other backends."""
+    scheme, _, rest = url.partition("://")
+    if not scheme.startswith("sqlite"):
+        return None
+    path = rest.partition("?")[0]
+    return Path(path[1:] if path.startswith("/") else path)
+
+
 def _persistent(url: str, origin: str) -> str:
     """Refuse an in-memory SQLite database: everything applied or said to it would be
     gone when the command ends (and each pooled connection would see its own)."""
-    scheme, rest = url.split("://", 1)
-    if scheme.startswith("sqlite"):
-        path, _, query = rest.partition("?")
-        database = path[1:] if path.startswith("/") else path
-        if database in ("", ":memory:") or "mode=memory" in query:
-            raise ConfigError(
-                f"{origin}: {url!r} is an in-memory SQLite database, which would lose "
-                "everything when the command ends; give a file: sqlite:///PATH"
-            )
+    path = sqlite_path(url)
+    in_memory = str(path) in (".", ":memory:") or "mode=memory" in url.partition("?")[2]
+    if path is not None and in_memory:
+        raise ConfigError(
+            f"{origin}: {url!r} is an in-memory SQLite database, which would lose "
+            "everything when the command ends; give a file: sqlite:///PATH"
+        )
     return url
 
 

@@ -363,3 +363,38 @@ async def test_non_utf8_input_is_refused_not_a_traceback(store: Store, db_url: s
 
         rows = await all_messages(s, thread.id)
     assert rows[0].content == "next"  # no CR kept
+
+
+# --- a SQLite path that is not there ------------------------------------------------------
+
+
+async def test_reading_verbs_refuse_a_missing_sqlite_file(tmp_path: Path) -> None:
+    # A mistyped --db used to create the directories and an empty database, then say
+    # "No agents found."; verbs that only read or delete now say there is no database.
+    missing = tmp_path / "typo" / "store.db"
+    url = f"sqlite:///{missing}"
+    for args in (
+        ("get", "agents"),
+        ("delete", "agent", "a"),
+        ("threads", "a"),
+        ("history", "1"),
+    ):
+        res = await run_cli("--db", url, *args, env={})
+        assert res.code == 1 and res.out == "", args
+        assert res.err == (
+            f"Error: no database at {missing}; 'mcpctl-tui apply' or 'mcpctl-tui db upgrade' "
+            "creates one\n"
+        )
+    assert not missing.parent.exists()  # nothing was created
+
+
+async def test_a_tilde_sqlite_path_is_the_home_directory(tmp_path: Path) -> None:
+    # SQLite does not expand ~: the store made ~'s directory, then could not open the file.
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("kind: project\nname: p\n")
+    env = {"HOME": str(tmp_path)}
+    res = await run_cli("--db", "sqlite:///~/sub/store.db", "apply", "-f", str(manifest), env=env)
+    assert res.code == 0, res.err
+    assert (tmp_path / "sub" / "store.db").exists()
+    res = await run_cli("--db", "sqlite:///~/sub/store.db", "get", "project", "-o", "json", env=env)
+    assert res.code == 0 and '"name": "p"' in res.out

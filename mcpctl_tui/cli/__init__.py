@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from mcpctl_tui.config import ConfigError, resolve_db_url
+from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
 from mcpctl_tui.store.engine import Store, StoreError, open_store
 
 T = TypeVar("T")
@@ -26,11 +26,22 @@ class CliState:
     def __init__(self, db: str | None) -> None:
         self.db_option = db
 
-    def db_url(self) -> str:
+    def db_url(self, *, existing: bool = False) -> str:
+        """The database URL; ``existing`` (verbs that only read or delete) refuses a SQLite
+        file that is not there, which opening would create (directories and all) only to
+        report "No agents found." for a mistyped path."""
         try:
-            return resolve_db_url(self.db_option)
+            url = resolve_db_url(self.db_option)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        if existing:
+            path = sqlite_path(url)
+            if path is not None and not path.exists():
+                raise click.ClickException(
+                    f"no database at {path}; 'mcpctl-tui apply' or 'mcpctl-tui db upgrade' "
+                    "creates one"
+                )
+        return url
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

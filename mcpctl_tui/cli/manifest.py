@@ -201,7 +201,7 @@ def get_cmd(
         async with store.session() as s:
             return [(k, await get_objects(s, k, name, agent=agent, project=project)) for k in kinds]
 
-    found = run(with_store(state.db_url(), go))
+    found = run(with_store(state.db_url(existing=True), go))
     items = [e for _, group in found for e in group]
     if output == "yaml":
         if items:
@@ -240,4 +240,4 @@ def delete_cmd(
         async with store.transaction() as s:
             return await delete_named(s, kind, name, agent=agent, project=project)
 
-    click.echo(str(run(with_store(state.db_url(), go))))
+    click.echo(str(run(with_store(state.db_url(existing=True), go))))
