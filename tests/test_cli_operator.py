@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import InvalidParam
 from mcpctl_tui.chat.events import TurnEnded
 from mcpctl_tui.config import ConfigError, load_settings, resolve_db_url
@@ -55,18 +55,32 @@ async def run_cli(*args: str, env: dict[str, str]) -> Result:
         {"stop": ["x", float("inf")]},
     ],
 )
-def test_overrides_refuse_secrets_and_non_finite_numbers(params: dict[str, object]) -> None:
+def test_params_refuse_secrets_and_non_finite_numbers(params: dict[str, object]) -> None:
     with pytest.raises(InvalidParam) as info:
-        ChatOverrides(params=params)
+        check_params(params)
     assert "sk-live-123" not in str(info.value)
-    # the same check guards every later change (with_params, dataclasses.replace)
-    with pytest.raises(InvalidParam):
-        ChatOverrides().with_params(**params)
 
 
-def test_overrides_keep_ordinary_params() -> None:
-    ok = ChatOverrides(params={"temperature": 0.5, "token_budget": 3, "api_key": None})
-    assert ok.params["temperature"] == 0.5
+def test_params_keep_ordinary_values() -> None:
+    check_params({"temperature": 0.5, "token_budget": 3, "api_key": None, "stop": ["x"]})
+
+
+async def test_the_engine_refuses_bad_params_before_writing(store: Store) -> None:
+    # The UI builds ChatOverrides from its own /set: the engine checks them on send (raised
+    # from the first anext, as a ChatError the UI shows) and on save, nothing written.
+    from mcpctl_tui.chat.service import ChatService
+
+    a = await add_agent(store, "a", await add_llm(store), default_params={"top_p": 0.5})
+    bad = ChatOverrides(params={"api_key": "sk-live-123"})
+    async with ChatService(store) as svc:
+        with pytest.raises(InvalidParam):
+            await anext(svc.send("a", "hi", overrides=bad))
+        with pytest.raises(InvalidParam):
+            await svc.save_overrides("a", ChatOverrides(params={"seed": float("nan")}))
+    assert await _all_threads(store, a) == []
+    async with store.session() as s:
+        agent = await s.get(Agent, a)
+        assert agent is not None and agent.default_params == {"top_p": 0.5}
 
 
 async def test_cli_refuses_a_secret_or_nan_param_before_writing(store: Store, db_url: str) -> None:

@@ -94,9 +94,6 @@ class ChatOverrides:
     system_append: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        check_params(self.params)
-
     def with_params(self, **params: Any) -> ChatOverrides:
         return replace(self, params={**self.params, **params})
 
@@ -171,8 +168,11 @@ async def prepare_context(
 
     Two queries (one without a thread). Given a session, it reads in the caller's
     transaction (``ChatService.send`` reads and writes the user turn in one).
-    Raises ``NotFound`` (agent, or a thread not of this agent) and ``UnknownPersonality``.
+    Raises ``NotFound`` (agent, or a thread not of this agent), ``UnknownPersonality`` and
+    ``InvalidParam`` (``check_params``), before anything is read.
     """
+    if overrides is not None:
+        check_params(overrides.params)
     if isinstance(store_or_session, Store):
         async with store_or_session.session() as s:
             return await _prepare(s, agent, thread, personality, overrides)

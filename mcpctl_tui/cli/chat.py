@@ -22,7 +22,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
@@ -272,7 +272,7 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
             params[param_key(key)] = parse_value(value.strip())
         else:
             params.pop(param_key(key), None)
-        # Checked (a literal secret, NaN …) before anything is echoed or kept.
+        check_params(params)  # a literal secret, NaN …: refused before it is echoed or kept
         sess.overrides = replace(sess.overrides, params=params)
         if param_key(key) in params:
             err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
@@ -346,9 +346,10 @@ def build_overrides(
             raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
         params[param_key(key)] = parse_value(value)
     try:
-        return ChatOverrides(system=system, system_append=system_append, params=params)
+        check_params(params)
     except ChatError as exc:
         raise click.UsageError(str(exc)) from None
+    return ChatOverrides(system=system, system_append=system_append, params=params)
 
 
 @main.command("chat")
