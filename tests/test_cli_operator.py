@@ -412,3 +412,40 @@ async def test_a_tilde_sqlite_path_is_the_home_directory(tmp_path: Path) -> None
     assert (tmp_path / "sub" / "store.db").exists()
     res = await run_cli("--db", "sqlite:///~/sub/store.db", "get", "project", "-o", "json", env=env)
     assert res.code == 0 and '"name": "p"' in res.out
+
+
+# --- small wording ------------------------------------------------------------------------------
+
+
+async def test_a_status_without_a_reason_phrase_reads_cleanly() -> None:
+    from tests.llm_servers import collect
+
+    body = b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = f"HTTP/1.1 529 \r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+        writer.write(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        (err,) = await collect("anthropic", f"http://127.0.0.1:{port}")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert err.message == f"HTTP 529 from 127.0.0.1:{port}: Overloaded (overloaded_error)"
+
+
+async def test_repl_save_without_params_writes_nothing(store: Store, db_url: str) -> None:
+    a = await add_agent(store, "a", await add_llm(store), default_params={"top_p": 0.5})
+    async with store.session() as s:
+        before = await s.get(Agent, a)
+        assert before is not None
+    res = await cli(db_url, "chat", "a", stdin="/save\n")
+    assert res.code == 0 and "nothing to save (no /set parameters)" in res.err
+    async with store.session() as s:
+        after = await s.get(Agent, a)
+        assert after is not None and after.updated_at == before.updated_at

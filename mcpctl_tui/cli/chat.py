@@ -300,6 +300,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         sess.thread_id = None
         err.write("new thread\n")
     elif cmd == "/save":
+        if not sess.overrides.params:  # as the UI: nothing to write, updated_at stays
+            err.write("nothing to save (no /set parameters)\n")
+            return True
         saved = await svc.save_overrides(sess.agent, sess.overrides)
         err.write(
             f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n"
