@@ -355,18 +355,9 @@ async def test_non_utf8_input_is_refused_not_a_traceback(store: Store, db_url: s
         assert res.err.strip().endswith("Error: argument 'caf…' is not UTF-8 text (at character 4)")
     assert await _all_threads(store, a) == []
     # the REPL: the bad line is reported and skipped, the next one (CRLF) is sent as text
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpctl_tui",
-        "--db",
-        db_url,
-        "chat",
-        "a",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    from tests.test_cli_chat import _spawn
+
+    proc = await _spawn(db_url, "chat", "a")
     out, err = await asyncio.wait_for(proc.communicate(b"caf\xe9\r\nnext\r\n"), 60)
     assert proc.returncode == 0, err
     assert b"error: that line is not UTF-8 text (byte 4); not sent" in err
