@@ -55,7 +55,11 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        line, problem = yaml_problem(exc)
+        at = f" (line {line})" if line is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     if raw is None:
@@ -63,7 +67,7 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
     known = {"db", "heartbeat_interval", "heartbeat_timeout", "inactive_ttl"}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(str(k) for k in set(raw) - known)  # keys may be numbers or null
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
     db = raw.get("db")
@@ -72,10 +76,25 @@ def load_settings(path: Path | None = None) -> Settings:
     values: dict[str, Any] = {"db_url": db}
     for key in ("heartbeat_interval", "heartbeat_timeout", "inactive_ttl"):
         if key in raw:
-            if not isinstance(raw[key], int | float) or raw[key] <= 0:
+            value = raw[key]
+            # bool is an int to Python; "heartbeat_interval: yes" is a mistake, not 1 s.
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"config file {path}: '{key}' must be a positive number")
             values[key] = float(raw[key])
     return Settings(**values)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """(1-based line, one-line reason) of a YAML error, for config and manifest messages.
+
+    PyYAML's own text spans several lines and quotes the source; the snippet is dropped
+    on purpose, as it may quote a literal key from that line.
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or "cannot be parsed"
+    context = getattr(exc, "context", None)
+    return line, " ".join(f"{context + ': ' if context else ''}{problem}".split())
 
 
 _ASYNC_DRIVERS = {
@@ -102,19 +121,45 @@ def normalize_db_url(url: str) -> str:
             f"unsupported database URL scheme {scheme!r}: "
             "use sqlite+aiosqlite:// (or sqlite://) or postgresql+asyncpg:// (or postgresql://)"
         )
+    if scheme == "sqlite+aiosqlite" and rest.startswith("/~"):
+        # SQLite does not expand ~ itself ("unable to open database file")
+        rest = "/" + os.path.expanduser(rest[1:])
     return f"{scheme}://{rest}"
 
 
 def resolve_db_url(cli_url: str | None = None, settings: Settings | None = None) -> str:
+    """The operator's database URL, from the first of ``--db``, env, config, default."""
     if cli_url:
-        return normalize_db_url(cli_url)
+        return _persistent(normalize_db_url(cli_url), "--db")
     env = os.environ.get(DB_ENV)
     if env:
-        return normalize_db_url(env)
+        return _persistent(normalize_db_url(env), f"${DB_ENV}")
     settings = settings if settings is not None else load_settings()
     if settings.db_url:
-        return normalize_db_url(settings.db_url)
+        return _persistent(normalize_db_url(settings.db_url), f"db: in {config_path()}")
     return default_db_url()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a (normalized) SQLite URL; None for other backends."""
+    scheme, _, rest = url.partition("://")
+    if not scheme.startswith("sqlite"):
+        return None
+    path = rest.partition("?")[0]
+    return Path(path[1:] if path.startswith("/") else path)
+
+
+def _persistent(url: str, origin: str) -> str:
+    """Refuse an in-memory SQLite database: everything applied or said to it would be
+    gone when the command ends (and each pooled connection would see its own)."""
+    path = sqlite_path(url)
+    in_memory = str(path) in (".", ":memory:") or "mode=memory" in url.partition("?")[2]
+    if path is not None and in_memory:
+        raise ConfigError(
+            f"{origin}: {url!r} is an in-memory SQLite database, which would lose "
+            "everything when the command ends; give a file: sqlite:///PATH"
+        )
+    return url
 
 
 def redact_url(url: str) -> str:

@@ -12,6 +12,47 @@ _ENV_RE = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _KEYRING_RE = re.compile(r"^keyring:([^/\s]+)/([^\s]+)$")
 
 
+# Keys that would hold a literal secret. Refused wherever they appear (manifest documents,
+# their defaultParams and extras, per-call chat params) by messages that never show the value.
+SECRET_KEYS = frozenset(
+    {
+        "apikey",
+        "api_key",
+        "api-key",
+        "x-api-key",
+        "secret",
+        "token",
+        "password",
+        "authorization",
+    }
+)
+
+
+def is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower() in SECRET_KEYS
+
+
+def find_secret_key(
+    value: object, path: str = "", seen: frozenset[int] = frozenset()
+) -> str | None:
+    """The path (``defaultParams.api_key``, ``headers[0].token``) of the first key in
+    nested dicts/lists that would hold a literal secret with a non-empty value; else None."""
+    if isinstance(value, dict) and id(value) not in seen:
+        inner = seen | {id(value)}
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if is_secret_key(k) and v not in (None, ""):
+                return sub
+            if found := find_secret_key(v, sub, inner):
+                return found
+    elif isinstance(value, list) and id(value) not in seen:
+        inner = seen | {id(value)}
+        for i, v in enumerate(value):
+            if found := find_secret_key(v, f"{path}[{i}]", inner):
+                return found
+    return None
+
+
 class KeyRefError(Exception):
     """A key reference is malformed or does not resolve; the message names the reference."""
 

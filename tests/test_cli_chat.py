@@ -285,7 +285,7 @@ async def test_ctrl_c_cancels_the_reply_and_keeps_it(store: Store, db_url: str) 
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err
     assert b"reply cancelled" in err
-    assert out.endswith(ECHO_SEPARATOR.encode() + b"again")
+    assert out.endswith(ECHO_SEPARATOR.encode() + b"again\n")  # REPL replies end their line
     threads = await _all_threads(store, a)
     newest = max(threads, key=lambda t: t.id)
     async with store.session() as s:

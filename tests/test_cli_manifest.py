@@ -147,6 +147,7 @@ def test_get_table_is_aligned_and_filters(db_url: str) -> None:
 
 
 def test_get_errors_are_one_line(db_url: str) -> None:
+    assert cli(db_url, "db", "upgrade").exit_code == 0  # get does not create a database
     missing = cli(db_url, "get", "agent", "ghost")
     assert missing.exit_code == 1
     assert missing.stderr == "Error: agent ghost not found\n"

@@ -35,15 +35,17 @@ provider would reject or what would change the conversation:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcpctl_tui.chat.errors import UnknownPersonality
+from mcpctl_tui.chat.errors import InvalidParam, UnknownPersonality
 from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import InferenceRequest, Message
+from mcpctl_tui.secrets import find_secret_key
 from mcpctl_tui.store.chat_queries import (
     BoundPrompt,
     ChatRows,
@@ -58,6 +60,35 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatu
 # Pass as ``personality`` to ask for none at all, even when the agent has a default
 # (``None`` means: the agent's default).
 NO_PERSONALITY = ""
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Refuse per-call params no provider request or JSON column can carry honestly.
+
+    A literal secret (``api_key``, ``token`` …) would be sent, and ``/save`` would write it
+    into agent.default_params, where an export then fails to re-apply; NaN and infinities
+    are not JSON (httpx and PostgreSQL refuse them deep inside a turn). The message names
+    the key, never the value.
+    """
+    secret = find_secret_key(dict(params))
+    if secret is not None:
+        raise InvalidParam(
+            f"parameter {secret!r} would hold a literal secret, which is refused; give the "
+            "LLM an apiKeyRef (env:NAME or keyring:SERVICE/USER) instead"
+        )
+    for key, value in params.items():
+        if not _finite(value):
+            raise InvalidParam(f"parameter {key!r} must hold finite numbers (no NaN or infinity)")
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +173,11 @@ async def prepare_context(
 
     Two queries (one without a thread). Given a session, it reads in the caller's
     transaction (``ChatService.send`` reads and writes the user turn in one).
-    Raises ``NotFound`` (agent, or a thread not of this agent) and ``UnknownPersonality``.
+    Raises ``NotFound`` (agent, or a thread not of this agent), ``UnknownPersonality`` and
+    ``InvalidParam`` (``check_params``), before anything is read.
     """
+    if overrides is not None:
+        check_params(overrides.params)
     if isinstance(store_or_session, Store):
         async with store_or_session.session() as s:
             return await _prepare(s, agent, thread, personality, overrides)

@@ -14,3 +14,7 @@ class UnknownPersonality(ChatError):
         self.agent = agent
         self.name = name
         self.available = available
+
+
+class InvalidParam(ChatError):
+    """A per-call parameter that cannot be sent or saved (a literal secret, NaN …)."""

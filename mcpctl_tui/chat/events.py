@@ -31,6 +31,10 @@ class TurnStarted:
     replaced_message_ids: tuple[int, ...] = ()  # regenerate: turns deleted before this one
 
 
+# Below this much time between the first delta and the end, tokens/s is not shown.
+MIN_RATE_WINDOW_MS = 10.0
+
+
 @dataclass(frozen=True, slots=True)
 class TurnEnded:
     thread_id: int
@@ -50,11 +54,15 @@ class TurnEnded:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Output tokens over the generation time (first delta to end)."""
+        """Output tokens over the generation time (first delta to end).
+
+        None when that window is too short to be a rate: a reply that arrives in one read
+        (the echo LLM, a cached or non-streaming server) would otherwise show "190000 tok/s".
+        """
         if not self.output_tokens or self.ttft_ms is None:
             return None
-        gen_s = (self.duration_ms - self.ttft_ms) / 1000
-        return self.output_tokens / gen_s if gen_s > 0 else None
+        gen_ms = self.duration_ms - self.ttft_ms
+        return self.output_tokens / (gen_ms / 1000) if gen_ms >= MIN_RATE_WINDOW_MS else None
 
     def footer(self) -> str:
         """The one-line stats summary the CLI prints (tokens, ttft, tokens/s)."""

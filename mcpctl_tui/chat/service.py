@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy.exc import IntegrityError
 
-from mcpctl_tui.chat.context import ChatContext, ChatOverrides, prepare_context
+from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, prepare_context
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
@@ -273,6 +273,7 @@ class ChatService:
         Only params are saved; a per-call system replacement or append stays per-call
         (it is not a parameter, and editing the agent's prompt is the editor's job).
         """
+        check_params(overrides.params)  # a literal key or NaN must not reach default_params
         ctx = await self.prepare(agent)
         return await merge_agent_default_params(self.store, ctx.agent.id, overrides.params)
 

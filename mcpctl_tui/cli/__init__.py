@@ -13,24 +13,35 @@ from typing import Any, TypeVar
 
 import click
 
-from mcpctl_tui.config import ConfigError, resolve_db_url
+from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
 from mcpctl_tui.store.engine import Store, StoreError, open_store
 
 T = TypeVar("T")
 
 # Verb modules, imported on start-up so their commands register on the group.
-_VERB_MODULES = ("db", "manifest", "chat", "provider", "gc", "app")
+_VERB_MODULES = ("db", "manifest", "chat", "threads", "provider", "gc", "app")
 
 
 class CliState:
     def __init__(self, db: str | None) -> None:
         self.db_option = db
 
-    def db_url(self) -> str:
+    def db_url(self, *, existing: bool = False) -> str:
+        """The database URL; ``existing`` (verbs that only read or delete) refuses a SQLite
+        file that is not there, which opening would create (directories and all) only to
+        report "No agents found." for a mistyped path."""
         try:
-            return resolve_db_url(self.db_option)
+            url = resolve_db_url(self.db_option)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        if existing:
+            path = sqlite_path(url)
+            if path is not None and not path.exists():
+                raise click.ClickException(
+                    f"no database at {path}; 'mcpctl-tui apply' or 'mcpctl-tui db upgrade' "
+                    "creates one"
+                )
+        return url
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -49,7 +60,26 @@ async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
         await store.close()
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Python keeps argv bytes that are not UTF-8 as lone surrogates, which no database
+        # driver or provider takes: refuse them here, before a query fails with a traceback.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                shown = arg[: exc.start].encode("utf-8", "replace").decode()
+                raise click.UsageError(
+                    f"argument {shown + '…'!r} is not UTF-8 text (at character {exc.start + 1})"
+                ) from None
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=_Main,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db", "db", metavar="URL", help="Database URL (overrides $MCPCTL_TUI_DB and the config file)."
 )
@@ -71,8 +101,14 @@ def main(
     """
     ctx.obj = CliState(db)
     if ctx.invoked_subcommand is None:
-        from mcpctl_tui.cli.app import launch_tui
-
+        try:
+            from mcpctl_tui.cli.app import launch_tui
+        except ModuleNotFoundError as exc:  # a build without the UI verb: say so, no traceback
+            if exc.name != "mcpctl_tui.cli.app":
+                raise
+            raise click.ClickException(
+                "this build has no terminal UI; see 'mcpctl-tui --help' for its commands"
+            ) from None
         launch_tui(ctx.obj, agent=agent, personality=personality, thread_id=thread_id)
 
 

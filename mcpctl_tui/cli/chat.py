@@ -17,11 +17,11 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
@@ -31,6 +31,8 @@ from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.chat_queries import personality_names
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.types import MessageStatus
+
+T = TypeVar("T")
 
 EXIT_PROVIDER_ERROR = 1
 EXIT_CANCELLED = 130
@@ -74,9 +76,19 @@ class TurnOutcome:
 
 
 async def run_turn(
-    svc: ChatService, sess: Session, text: str, out: TextIO, err: TextIO
+    svc: ChatService,
+    sess: Session,
+    text: str,
+    out: TextIO,
+    err: TextIO,
+    *,
+    own_line: bool = False,
 ) -> TurnOutcome:
-    """Send one message; the reply to ``out``, the footer or the error to ``err``."""
+    """Send one message; the reply to ``out``, the footer or the error to ``err``.
+
+    ``own_line`` (the REPL) ends every reply with a newline even into a pipe, so that
+    successive replies do not run together; a one-shot reply into a pipe stays exact.
+    """
     ended: TurnEnded | None = None
     wrote_newline = True
     thread_id: int | None = sess.thread_id
@@ -101,7 +113,7 @@ async def run_turn(
                 elif isinstance(event, TurnEnded):
                     ended = event
     except asyncio.CancelledError:
-        if not wrote_newline and _isatty(out):
+        if not wrote_newline and (own_line or _isatty(out)):
             out.write("\n")
             out.flush()
         err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
@@ -112,7 +124,7 @@ async def run_turn(
         out.write(for_terminal(ended.text))
         wrote_newline = ended.text.endswith("\n")
     # A terminal gets the prompt back on a line of its own; a pipe gets the reply exactly.
-    if not wrote_newline and _isatty(out):
+    if not wrote_newline and (own_line or _isatty(out)):
         out.write("\n")
     out.flush()
     if ended.tool_calls:
@@ -134,8 +146,9 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
-    """Run a turn so that Ctrl-C cancels the reply (stored as cancelled), not the program."""
+async def _cancellable(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` so that Ctrl-C cancels it (a reply: stored as cancelled), not the
+    program; ``coro`` turns its CancelledError into a result."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     try:
@@ -148,12 +161,50 @@ async def _cancellable(coro: Coroutine[Any, Any, TurnOutcome]) -> TurnOutcome:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _read_line(prompt: str, err: TextIO) -> str | None:
-    if _isatty(sys.stdin):  # a script fed on stdin gets no prompts in its stderr
-        err.write(prompt)
-        err.flush()
-    line = await asyncio.to_thread(sys.stdin.readline)
-    return line if line else None
+class _Interrupted:
+    """Ctrl-C came while waiting for a line."""
+
+
+class LineReader:
+    """The REPL's input lines, read in a thread; Ctrl-C at the prompt gives a new prompt.
+
+    A thread's ``readline`` cannot be interrupted, so the pending read is kept (shielded)
+    across Ctrl-C and the next line typed still arrives through it: nothing is lost and
+    nothing hangs (it used to swallow the next line, then print "Aborted!" and exit 1).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending: asyncio.Future[bytes] | None = None
+
+    async def _wait(self, pending: asyncio.Future[bytes]) -> bytes | _Interrupted:
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            return _Interrupted()
+
+    async def read(self, prompt: str, err: TextIO) -> str | None:
+        """The next line, or None at end of input."""
+        while True:
+            if _isatty(self.stream):  # a script fed on stdin gets no prompts in its stderr
+                err.write(prompt)
+                err.flush()
+            if self._pending is None:
+                readline = self.stream.buffer.readline
+                self._pending = asyncio.ensure_future(asyncio.to_thread(readline))
+            got = await _cancellable(self._wait(self._pending))
+            if isinstance(got, _Interrupted):
+                err.write("\n")
+                continue
+            self._pending = None
+            if not got:
+                return None
+            try:  # bytes, decoded here: a bad line is reported, not a crash at the store
+                line = got.decode("utf-8")
+                # a CRLF script (as text mode would have read it)
+                return line[:-2] + "\n" if line.endswith("\r\n") else line
+            except UnicodeDecodeError as exc:
+                err.write(f"error: that line is not UTF-8 text (byte {exc.start + 1}); not sent\n")
 
 
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
@@ -164,8 +215,9 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
         f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
     )
     sess.personality = sess.personality or ctx.personality
+    reader = LineReader(sys.stdin)
     while True:
-        line = await _read_line("> ", err)
+        line = await reader.read("> ", err)
         if line is None:
             if _isatty(sys.stdin):
                 err.write("\n")
@@ -181,7 +233,7 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
                 err.write(f"error: {exc}\n")
             continue
         try:
-            await _cancellable(run_turn(svc, sess, line, out, err))
+            await _cancellable(run_turn(svc, sess, line, out, err, own_line=True))
         except (ChatError, StoreError) as exc:
             err.write(f"error: {exc}\n")
 
@@ -203,11 +255,14 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         params = dict(sess.overrides.params)
         if value.strip():
             params[param_key(key)] = parse_value(value.strip())
-            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
         else:
             params.pop(param_key(key), None)
-            err.write(f"{param_key(key)} unset\n")
+        check_params(params)  # a literal secret, NaN …: refused before it is echoed or kept
         sess.overrides = replace(sess.overrides, params=params)
+        if param_key(key) in params:
+            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
+        else:
+            err.write(f"{param_key(key)} unset\n")
     elif cmd == "/system":
         sess.overrides = replace(sess.overrides, system=rest or None)
         err.write(
@@ -230,6 +285,9 @@ async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO)
         sess.thread_id = None
         err.write("new thread\n")
     elif cmd == "/save":
+        if not sess.overrides.params:  # as the UI: nothing to write, updated_at stays
+            err.write("nothing to save (no /set parameters)\n")
+            return True
         saved = await svc.save_overrides(sess.agent, sess.overrides)
         err.write(
             f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n"
@@ -275,6 +333,10 @@ def build_overrides(
         if not sep or not key.strip():
             raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
         params[param_key(key)] = parse_value(value)
+    try:
+        check_params(params)
+    except ChatError as exc:
+        raise click.UsageError(str(exc)) from None
     return ChatOverrides(system=system, system_append=system_append, params=params)
 
 
@@ -324,6 +386,9 @@ def chat_command(
     no_stream: bool,
 ) -> None:
     """Chat with AGENT: one message with -m, else a line REPL (/help inside)."""
+    if message is not None and not message.strip():
+        # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
+        raise click.UsageError("-m/--message is empty")
     overrides = build_overrides(
         system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra
     )

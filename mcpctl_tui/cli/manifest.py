@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.tables import table
+from mcpctl_tui.llm.registry import known_types
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.manifest import (
@@ -72,24 +73,18 @@ def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
     named = len(files) > 1
     sources = [((("stdin" if f == "-" else f) if named else None), _read_source(f)) for f in files]
     url = state.db_url()
-    results = run(with_store(url, lambda store: apply_manifest(store, sources, dry_run=dry_run)))
+    types = frozenset(known_types())
+    results = run(
+        with_store(
+            url, lambda store: apply_manifest(store, sources, dry_run=dry_run, llm_types=types)
+        )
+    )
     suffix = " (dry run)" if dry_run else ""
     for result in results:
         click.echo(f"{result}{suffix}")
 
 
 # --- get --------------------------------------------------------------------------------
-
-
-def _cell(value: Any, width: int = 48) -> str:
-    """Table text: one line, no control or format characters, truncated."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    text = " ".join(str(value).split())
-    text = "".join(c for c in text if not unicodedata.category(c).startswith("C"))
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _columns(kind: Kind) -> list[tuple[str, Any]]:
@@ -147,22 +142,9 @@ def _columns(kind: Kind) -> list[tuple[str, Any]]:
     ]
 
 
-def _width(text: str) -> int:
-    """Terminal columns: wide (CJK) characters take two, combining marks none."""
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
-
-
 def render_table(kind: Kind, items: Sequence[Exported]) -> str:
     columns = _columns(kind)
-    rows = [[h for h, _ in columns]] + [[_cell(get(e)) for _, get in columns] for e in items]
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(columns))]
-    return "\n".join(
-        "   ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in rows
-    )
+    return table([h for h, _ in columns], [[get(e) for _, get in columns] for e in items])
 
 
 def _check_filters(kind: Kind, agent: str | None, project: str | None) -> None:
@@ -219,7 +201,7 @@ def get_cmd(
         async with store.session() as s:
             return [(k, await get_objects(s, k, name, agent=agent, project=project)) for k in kinds]
 
-    found = run(with_store(state.db_url(), go))
+    found = run(with_store(state.db_url(existing=True), go))
     items = [e for _, group in found for e in group]
     if output == "yaml":
         if items:
@@ -258,4 +240,4 @@ def delete_cmd(
         async with store.transaction() as s:
             return await delete_named(s, kind, name, agent=agent, project=project)
 
-    click.echo(str(run(with_store(state.db_url(), go))))
+    click.echo(str(run(with_store(state.db_url(existing=True), go))))

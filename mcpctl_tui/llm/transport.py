@@ -143,6 +143,9 @@ async def stream_http(
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             yield StreamError(ErrorKind.CONFIG, f"invalid LLM URL {url!r}: {one_line(str(exc))}")
             return
+        except ValueError as exc:  # a body JSON cannot carry (NaN in a stored default param)
+            yield StreamError(ErrorKind.CONFIG, f"request not sent: {one_line(str(exc))}")
+            return
         except httpx.ConnectTimeout:
             yield StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: timed out")
             return
@@ -241,7 +244,8 @@ async def _status_error(response: httpx.Response, endpoint: Endpoint, host: str)
         pass  # the status says enough
     text = one_line(redact(provider_error_text(b"".join(parts)), endpoint))
     status = response.status_code
-    msg = f"HTTP {status} {response.reason_phrase} from {host}".rstrip()
+    # HTTP/2 and many servers send no reason phrase ("HTTP 529  from" had two spaces)
+    msg = " ".join(p for p in ("HTTP", str(status), response.reason_phrase, "from", host) if p)
     return StreamError(status_kind(status), f"{msg}: {text}" if text else msg, status)
 
 

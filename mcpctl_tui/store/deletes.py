@@ -12,12 +12,12 @@ Cascades are counted just before the delete, in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Delete, Select
+from sqlalchemy.sql import ColumnElement
 
 from mcpctl_tui.store.errors import Conflict, InUse, Invalid, NotFound
 from mcpctl_tui.store.models import (
@@ -97,18 +97,39 @@ class PromptCascade:
         return _plural(self.bindings, "personality binding")
 
 
-async def _count(s: AsyncSession, q: Select[Any]) -> int:
-    return int((await s.execute(q)).scalar_one())
+_Row = TypeVar("_Row", Llm, Agent, Project, Personality, Prompt, ChatThread)
+_Named = TypeVar("_Named", Llm, Agent, Project, Personality, Prompt)
 
 
-async def _attempt(s: AsyncSession, stmt: Delete) -> IntegrityError | None:
-    """Run ``stmt`` in a savepoint; the FK error if the database refused it."""
+async def _get(s: AsyncSession, model: type[_Row], label: str, row_id: int) -> _Row:
+    row = await s.get(model, row_id)
+    if row is None:
+        raise NotFound(label, row_id)
+    return row
+
+
+async def _count(s: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """Rows matching ``where`` (counted just before the delete takes them)."""
+    return int((await s.execute(select(func.count()).where(*where))).scalar_one())
+
+
+async def _attempt(s: AsyncSession, row: _Row) -> IntegrityError | None:
+    """Delete ``row`` in a savepoint; the FK error if the database refused it."""
+    model = type(row)
     try:
         async with s.begin_nested():
-            await s.execute(stmt)
+            await s.execute(delete(model).where(model.id == row.id))
     except IntegrityError as exc:
         return exc
+    s.expunge(row)
     return None
+
+
+async def _delete(s: AsyncSession, label: str, row: _Named) -> None:
+    """Delete ``row``; a refusal nothing explains more precisely is a ``Conflict``."""
+    refused = await _attempt(s, row)
+    if refused is not None:  # nothing RESTRICTs these rows today; a later table might
+        raise Conflict(f"{label} {row.name} is still referenced and cannot be deleted") from refused
 
 
 def _refuse_virtual(kind: str, row: Llm | Agent) -> None:
@@ -122,15 +143,11 @@ def _refuse_virtual(kind: str, row: Llm | Agent) -> None:
 
 async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = False) -> None:
     """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT)."""
-    llm = await s.get(Llm, llm_id)
-    if llm is None:
-        raise NotFound("llm", llm_id)
+    llm = await _get(s, Llm, "llm", llm_id)
     if not allow_virtual:
         _refuse_virtual("llm", llm)
-    name = llm.name
-    refused = await _attempt(s, delete(Llm).where(Llm.id == llm_id))
+    refused = await _attempt(s, llm)
     if refused is None:
-        s.expunge(llm)
         return
     users = list(
         (await s.execute(select(Agent.name).where(Agent.llm_id == llm_id).order_by(Agent.name)))
@@ -138,8 +155,8 @@ async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = Fals
         .all()
     )
     if users and violation_kind(refused) == "foreign_key":
-        raise InUse("llm", name, "agent", users)
-    raise Conflict(f"llm {name} is still referenced and cannot be deleted") from refused
+        raise InUse("llm", llm.name, "agent", users)
+    raise Conflict(f"llm {llm.name} is still referenced and cannot be deleted") from refused
 
 
 async def delete_agent(
@@ -147,46 +164,34 @@ async def delete_agent(
 ) -> AgentCascade:
     """Delete an agent and (by the schema's CASCADE) its personalities, agent-direct
     prompts, threads and their messages; returns how many of each went."""
-    agent = await s.get(Agent, agent_id)
-    if agent is None:
-        raise NotFound("agent", agent_id)
+    agent = await _get(s, Agent, "agent", agent_id)
     if not allow_virtual:
         _refuse_virtual("agent", agent)
     threads = select(ChatThread.id).where(ChatThread.agent_id == agent_id)
     cascade = AgentCascade(
-        personalities=await _count(s, select(func.count()).where(Personality.agent_id == agent_id)),
-        prompts=await _count(s, select(func.count()).where(Prompt.agent_id == agent_id)),
-        threads=await _count(s, select(func.count()).where(ChatThread.agent_id == agent_id)),
-        messages=await _count(s, select(func.count()).where(ChatMessage.thread_id.in_(threads))),
+        personalities=await _count(s, Personality.agent_id == agent_id),
+        prompts=await _count(s, Prompt.agent_id == agent_id),
+        threads=await _count(s, ChatThread.agent_id == agent_id),
+        messages=await _count(s, ChatMessage.thread_id.in_(threads)),
     )
-    refused = await _attempt(s, delete(Agent).where(Agent.id == agent_id))
-    if refused is not None:  # nothing RESTRICTs an agent today; a later table might
-        raise Conflict(f"agent {agent.name} is still referenced and cannot be deleted") from refused
-    s.expunge(agent)
+    await _delete(s, "agent", agent)
     return cascade
 
 
 async def delete_project(s: AsyncSession, project_id: int) -> ProjectCascade:
     """Delete a project: its prompts go (CASCADE), its agents stay without one (SET NULL)."""
-    project = await s.get(Project, project_id)
-    if project is None:
-        raise NotFound("project", project_id)
+    project = await _get(s, Project, "project", project_id)
     cascade = ProjectCascade(
-        prompts=await _count(s, select(func.count()).where(Prompt.project_id == project_id)),
-        agents_detached=await _count(s, select(func.count()).where(Agent.project_id == project_id)),
+        prompts=await _count(s, Prompt.project_id == project_id),
+        agents_detached=await _count(s, Agent.project_id == project_id),
     )
-    refused = await _attempt(s, delete(Project).where(Project.id == project_id))
-    if refused is not None:
-        raise Conflict(f"project {project.name} is still referenced and cannot be deleted")
-    s.expunge(project)
+    await _delete(s, "project", project)
     return cascade
 
 
 async def delete_personality(s: AsyncSession, personality_id: int) -> PersonalityCascade:
     """Delete a personality; agents that had it as default fall back to none (SET NULL)."""
-    personality = await s.get(Personality, personality_id)
-    if personality is None:
-        raise NotFound("personality", personality_id)
+    personality = await _get(s, Personality, "personality", personality_id)
     defaulted = (
         await s.execute(
             select(Agent.id, Agent.name)
@@ -194,13 +199,8 @@ async def delete_personality(s: AsyncSession, personality_id: int) -> Personalit
             .order_by(Agent.name)
         )
     ).all()
-    bindings = await _count(
-        s, select(func.count()).where(PersonalityPrompt.personality_id == personality_id)
-    )
-    refused = await _attempt(s, delete(Personality).where(Personality.id == personality_id))
-    if refused is not None:
-        raise Conflict(f"personality {personality.name} is still referenced")
-    s.expunge(personality)
+    bindings = await _count(s, PersonalityPrompt.personality_id == personality_id)
+    await _delete(s, "personality", personality)
     # Agents loaded in this session still hold the old id; the database has cleared it.
     for agent_id, _name in defaulted:
         agent = await s.get(Agent, agent_id)
@@ -212,23 +212,16 @@ async def delete_personality(s: AsyncSession, personality_id: int) -> Personalit
 
 async def delete_prompt(s: AsyncSession, prompt_id: int) -> PromptCascade:
     """Delete a prompt; its personality bindings go with it (CASCADE)."""
-    prompt = await s.get(Prompt, prompt_id)
-    if prompt is None:
-        raise NotFound("prompt", prompt_id)
-    bindings = await _count(s, select(func.count()).where(PersonalityPrompt.prompt_id == prompt_id))
-    refused = await _attempt(s, delete(Prompt).where(Prompt.id == prompt_id))
-    if refused is not None:
-        raise Conflict(f"prompt {prompt.name} is still referenced")
-    s.expunge(prompt)
+    prompt = await _get(s, Prompt, "prompt", prompt_id)
+    bindings = await _count(s, PersonalityPrompt.prompt_id == prompt_id)
+    await _delete(s, "prompt", prompt)
     return PromptCascade(bindings=bindings)
 
 
 async def delete_thread(s: AsyncSession, thread_id: int) -> int:
     """Delete a chat thread; returns how many messages went with it (CASCADE)."""
-    thread = await s.get(ChatThread, thread_id)
-    if thread is None:
-        raise NotFound("thread", thread_id)
-    messages = await _count(s, select(func.count()).where(ChatMessage.thread_id == thread_id))
+    thread = await _get(s, ChatThread, "thread", thread_id)
+    messages = await _count(s, ChatMessage.thread_id == thread_id)
     await s.execute(delete(ChatThread).where(ChatThread.id == thread_id))
     s.expunge(thread)
     return messages

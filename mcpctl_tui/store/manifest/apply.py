@@ -13,7 +13,7 @@ An object that already holds the document's values is left alone (no UPDATE, so
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
@@ -231,9 +231,12 @@ class _Index:
 
 
 class _Apply:
-    def __init__(self, s: AsyncSession, index: _Index) -> None:
+    def __init__(
+        self, s: AsyncSession, index: _Index, llm_types: Collection[str] | None = None
+    ) -> None:
         self.s = s
         self.ix = index
+        self.llm_types = llm_types
 
     def upsert(
         self, loc: Located, row: Any, model: type[Any], key: dict[str, Any], values: dict[str, Any]
@@ -269,7 +272,19 @@ class _Apply:
             "tier": d.tier,
             "description": d.description,
         }
-        outcome, row = self.upsert(loc, self.ix.llms.get(d.name), Llm, {"name": d.name}, values)
+        row = self.ix.llms.get(d.name)
+        known = self.llm_types
+        # A typo would apply cleanly and fail only at the first chat; a row that already
+        # holds its type is left to its owner.
+        new_type = row is None or row.type != d.type
+        if known is not None and new_type and d.type.strip().lower() not in known:
+            _fail(
+                loc,
+                f"type {d.type.strip()!r} is not a known LLM type "
+                f"(known: {', '.join(sorted(known))})",
+                "type",
+            )
+        outcome, row = self.upsert(loc, row, Llm, {"name": d.name}, values)
         self.ix.llms[d.name] = row
         return outcome
 
@@ -384,15 +399,20 @@ class _Apply:
         return True
 
 
-async def apply_documents(s: AsyncSession, docs: Sequence[Located]) -> list[Applied]:
+async def apply_documents(
+    s: AsyncSession, docs: Sequence[Located], *, llm_types: Collection[str] | None = None
+) -> list[Applied]:
     """Apply ``docs`` in the caller's transaction; results in document order.
 
     Raises ManifestError (naming the document) on an unknown reference or a virtual row;
     the caller's transaction then rolls back, so nothing from the manifest is written.
+    ``llm_types`` (lower case; the caller passes the adapter registry's, as the store does
+    not know the adapters) refuses an llm that would be written with another ``type``; a
+    row that already holds its type (a provider's ``command`` LLM in an export) passes.
     """
     index = _Index(s)
     await index.load(docs)
-    run = _Apply(s, index)
+    run = _Apply(s, index, llm_types)
     outcomes: dict[int, Outcome] = {}
 
     def each(kind: type[D]) -> list[tuple[int, Located, D]]:
@@ -447,12 +467,17 @@ class _DryRun(Exception):
 
 
 async def apply_manifest(
-    store: Store, sources: Sequence[tuple[str | None, str]], *, dry_run: bool = False
+    store: Store,
+    sources: Sequence[tuple[str | None, str]],
+    *,
+    dry_run: bool = False,
+    llm_types: Collection[str] | None = None,
 ) -> list[Applied]:
     """Parse every ``(source name, text)`` and apply them all in ONE transaction.
 
     Any bad document (in any source) raises ManifestError before or during the
     transaction, and nothing is written. ``dry_run`` does everything, then rolls back.
+    ``llm_types``: see ``apply_documents``.
     """
     docs: list[Located] = []
     problems: list[Problem] = []
@@ -475,7 +500,7 @@ async def apply_manifest(
                 await s.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_APPLY_LOCK_KEY}
                 )
-            results = await apply_documents(s, docs)
+            results = await apply_documents(s, docs, llm_types=llm_types)
             if dry_run:
                 raise _DryRun(results)
     except _DryRun as done:

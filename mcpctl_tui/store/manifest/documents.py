@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 from sqlalchemy import String
 
-from mcpctl_tui.secrets import KeyRefError, validate_key_ref
+from mcpctl_tui.config import yaml_problem
+from mcpctl_tui.secrets import KeyRefError, find_secret_key, validate_key_ref
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project, Prompt
 
@@ -441,36 +442,6 @@ _SCHEMAS: dict[Kind, tuple[type[Any], tuple[_Field, ...]]] = {
     Kind.PERSONALITY: (PersonalityDoc, _PERSONALITY_FIELDS),
 }
 
-# Keys that would hold a literal secret. Refused wherever they appear in a document
-# (top level, defaultParams, extras, bindings …) with a message that never shows the value.
-_SECRET_KEYS = {
-    "apikey",
-    "api_key",
-    "api-key",
-    "x-api-key",
-    "secret",
-    "token",
-    "password",
-    "authorization",
-}
-
-
-def _find_secret_key(value: object, path: str, seen: frozenset[int] = frozenset()) -> str | None:
-    if isinstance(value, dict) and id(value) not in seen:
-        inner = seen | {id(value)}
-        for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
-            if isinstance(k, str) and k.lower() in _SECRET_KEYS and v not in (None, ""):
-                return sub
-            if found := _find_secret_key(v, sub, inner):
-                return found
-    elif isinstance(value, list) and id(value) not in seen:
-        inner = seen | {id(value)}
-        for i, v in enumerate(value):
-            if found := _find_secret_key(v, f"{path}[{i}]", inner):
-                return found
-    return None
-
 
 def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
     known = {f.key: f for f in fields}
@@ -529,7 +500,7 @@ def _validate(raw: object) -> Document:
     """One parsed YAML value -> a typed document; raises _Bad."""
     if not isinstance(raw, dict):
         raise _Bad(f"must be a mapping with a kind, not {_type_name(raw)}")
-    secret = _find_secret_key(raw, "")
+    secret = find_secret_key(raw)
     if secret is not None:
         raise _Bad(
             f"field {secret!r} holds a literal secret, which is refused; give a reference in "
@@ -587,19 +558,6 @@ class _Loader(_SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
-    """(line, reason) of a YAML error, without the source snippet PyYAML appends.
-
-    The snippet is dropped on purpose: it may quote a literal key from the line.
-    """
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    problem = getattr(exc, "problem", None) or "cannot be parsed"
-    context = getattr(exc, "context", None)
-    reason = f"malformed YAML: {context + ': ' if context else ''}{problem}"
-    return line, reason
-
-
 _MAX_LINE_DEPTH = 6
 
 
@@ -643,7 +601,8 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
                     break
                 raw = loader.construct_document(node)
             except yaml.YAMLError as exc:
-                line, reason = _yaml_problem(exc)
+                line, problem = yaml_problem(exc)
+                reason = f"malformed YAML: {problem}"
                 problems.append(Problem(source, index + 1, line, None, reason))
                 break
             index += 1

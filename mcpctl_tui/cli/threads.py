@@ -1,0 +1,136 @@
+"""``mcpctl-tui threads AGENT`` and ``history THREAD``: find a thread, read it back.
+
+``chat --thread ID`` resumes a thread; these are how an operator finds the ID (the one
+``chat`` printed is long gone) and sees what the thread holds, error and cancelled turns
+included. Stored text is untrusted (model output, provider errors): the text view passes
+it through ``for_terminal``; ``-o json`` escapes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from mcpctl_tui.chat.sanitize import for_terminal, one_line
+from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.tables import table
+from mcpctl_tui.store import queries
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.models import ChatMessage
+from mcpctl_tui.store.types import MessageStatus
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@main.command("threads")
+@click.argument("agent")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Newest N."
+)
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
+    """List AGENT's chat threads, newest first (IDs for 'chat --thread' and 'history')."""
+
+    async def go(store: Store) -> list[queries.ThreadSummary]:
+        async with store.session() as s:
+            row = await queries.get_agent_by_name(s, agent)
+            if row is None:
+                raise NotFound("agent", agent)
+            return await queries.list_threads(s, row.id, limit=limit)
+
+    found = run(with_store(state.db_url(existing=True), go))
+    if output == "json":
+        docs = [
+            {
+                "id": t.id,
+                "title": t.title,
+                "turns": t.turn_count,
+                "createdAt": t.created_at.isoformat(),
+                "lastTurnAt": t.last_turn_at.isoformat(),
+            }
+            for t in found
+        ]
+        click.echo(json.dumps(docs, indent=2))
+    elif not found:
+        click.echo(f"No threads for agent {agent}.", err=True)
+    else:
+        rows = [[t.id, t.turn_count, _when(t.last_turn_at), t.title] for t in found]
+        click.echo(table(["ID", "TURNS", "LAST TURN (UTC)", "TITLE"], rows))
+
+
+def _heading(m: ChatMessage) -> str:
+    parts = [f"[{m.turn_index}] {m.role}", _when(m.created_at)]
+    if m.status != MessageStatus.COMPLETE:
+        parts.append(m.status.value)
+    if m.personality:
+        parts.append(f"as {m.personality}")
+    if m.tool_call_id:
+        parts.append(f"for {m.tool_call_id}")
+    if m.tool_calls:
+        names = ", ".join(str((c.get("function") or {}).get("name", "?")) for c in m.tool_calls)
+        parts.append(f"tool calls: {names}")
+    heading = one_line(" · ".join(parts), 400)
+    return heading + (f"\nerror: {one_line(m.error, 400)}" if m.error else "")
+
+
+def render_history(messages: Sequence[ChatMessage]) -> str:
+    """Each turn as a heading line, then its text (control characters removed)."""
+    blocks = [f"{_heading(m)}\n{for_terminal(m.content)}".rstrip("\n") for m in messages]
+    return "\n\n".join(blocks)
+
+
+def _message_doc(m: ChatMessage) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "turn": m.turn_index,
+        "role": m.role,
+        "status": m.status.value,
+        "content": m.content,
+        "createdAt": m.created_at.isoformat(),
+    }
+    optional = {
+        "error": m.error,
+        "thinking": m.thinking,
+        "toolCalls": m.tool_calls,
+        "toolCallId": m.tool_call_id,
+        "personality": m.personality,
+        "model": m.model,
+        "usage": m.usage,
+    }
+    doc.update({k: v for k, v in optional.items() if v})
+    return doc
+
+
+@main.command("history")
+@click.argument("thread_id", type=int, metavar="THREAD")
+@click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N turns.")
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_obj
+def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) -> None:
+    """Print a thread's turns in order: role, time, status, text."""
+
+    async def go(store: Store) -> list[ChatMessage]:
+        async with store.session() as s:
+            await queries.get_thread(s, thread_id)  # NotFound for an unknown id
+            if last is not None:
+                return await queries.last_messages(s, thread_id, last)
+            return await queries.all_messages(s, thread_id)
+
+    messages = run(with_store(state.db_url(existing=True), go))
+    if output == "json":
+        click.echo(json.dumps([_message_doc(m) for m in messages], indent=2))
+    elif messages:
+        click.echo(render_history(messages))
+    else:
+        click.echo(f"Thread {thread_id} has no turns.", err=True)
