@@ -55,9 +55,7 @@ def provider_group() -> None:
 @click.option(
     "--gc-interval",
     type=float,
-    default=60.0,
-    show_default=True,
-    help="Seconds between lifecycle sweeps this process runs (0: none).",
+    help="Seconds between lifecycle sweeps this process runs (0: none; config file, else 60).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each task.")
 @click.pass_obj
@@ -68,7 +66,7 @@ def serve(
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     poll_interval: float | None,
-    gc_interval: float,
+    gc_interval: float | None,
     verbose: bool,
 ) -> None:
     """Serve the LLMs of a provider file until SIGINT/SIGTERM."""
@@ -103,8 +101,8 @@ def serve(
     timeout = heartbeat_timeout or settings.heartbeat_timeout
     options = ProviderOptions(
         heartbeat_timeout=timeout,
-        gc_interval=max(0.0, gc_interval),
-        gc_bounds=GcBounds(heartbeat_timeout=timeout, inactive_ttl=settings.inactive_ttl),
+        gc_interval=max(0.0, settings.gc_interval if gc_interval is None else gc_interval),
+        gc_bounds=GcBounds.from_settings(settings, heartbeat_timeout=timeout),
         **({"poll_interval": poll_interval} if poll_interval else {}),
     )
     try:
