@@ -76,6 +76,7 @@ def serve(
     from mcpctl_tui.virtual.provider import ProviderOptions, ProviderSession
     from mcpctl_tui.virtual.provider_config import ProviderConfigError, load_provider_config
     from mcpctl_tui.virtual.registration import load_or_create_session_id
+    from mcpctl_tui.virtual.state_lock import lock_state_file
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -106,6 +107,8 @@ def serve(
         **({"poll_interval": poll_interval} if poll_interval else {}),
     )
     try:
+        # Held until this process ends: a second process on the same state file refuses.
+        lock = lock_state_file(config.state_path())
         session_id = load_or_create_session_id(config.state_path())
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
@@ -126,7 +129,10 @@ def serve(
         await session.serve(stop)
         click.echo(f"provider session {session_id} offline", err=True)
 
-    run(with_store(state.db_url(), go))
+    try:
+        run(with_store(state.db_url(), go))
+    finally:
+        lock.release()
 
 
 @provider_group.command("status")
