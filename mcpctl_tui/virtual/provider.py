@@ -29,7 +29,7 @@ from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
-from mcpctl_tui.virtual.codec import CodecError, decode_request, encode_event
+from mcpctl_tui.virtual.codec import CodecError, clean_text, decode_request, encode_event
 from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
 from mcpctl_tui.virtual.notify import (
     CANCEL_CHANNEL,
@@ -110,7 +110,7 @@ class ChunkWriter:
         if isinstance(event, Finish):
             self._final = (TaskStatus.COMPLETED, None)
         elif isinstance(event, StreamError):
-            self._final = (TaskStatus.ERROR, event.message)
+            self._final = (TaskStatus.ERROR, clean_text(event.message))
         self._wake.set()
         return True
 
