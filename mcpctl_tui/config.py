@@ -23,17 +23,6 @@ class ConfigError(Exception):
     """The configuration is unusable; the message says why and where."""
 
 
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """A YAML error on one line: what is wrong and where (PyYAML's own text spans
-    several lines and quotes the source)."""
-    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    text = str(problem) if problem else type(exc).__name__
-    if mark is not None:
-        text += f" at line {mark.line + 1}, column {mark.column + 1}"
-    return text
-
-
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
@@ -84,7 +73,11 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(exc)}") from None
+        line, problem = yaml_problem(exc)
+        at = f" (line {line})" if line is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     if raw is None:
@@ -92,7 +85,7 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
     known = {"db", *_BOUNDS}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(str(k) for k in set(raw) - known)  # keys may be numbers or null
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
     db = raw.get("db")
@@ -114,6 +107,19 @@ def load_settings(path: Path | None = None) -> Settings:
                 raise ConfigError(f"config file {path}: '{key}' must be {what} number of seconds")
             values[key] = float(value)
     return Settings(**values)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """(1-based line, one-line reason) of a YAML error, for config and manifest messages.
+
+    PyYAML's own text spans several lines and quotes the source; the snippet is dropped
+    on purpose, as it may quote a literal key from that line.
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or "cannot be parsed"
+    context = getattr(exc, "context", None)
+    return line, " ".join(f"{context + ': ' if context else ''}{problem}".split())
 
 
 _ASYNC_DRIVERS = {

@@ -59,7 +59,7 @@ def test_every_bound_reads_from_the_config_file(tmp_path: Path) -> None:
         ("pending_ttl: .nan", "'pending_ttl' must be a positive number of seconds"),
         ("gc_interval: -5", "'gc_interval' must be a non-negative number of seconds"),
         ("pendingttl: 5", "unknown key(s) pendingttl"),
-        ("pending_ttl: [1\n", "is not valid YAML: "),
+        ("pending_ttl: [1\n", "is not valid YAML (line 3): while parsing a flow sequence"),
     ],
 )
 def test_bad_bounds_are_one_line_errors(tmp_path: Path, line: str, message: str) -> None:

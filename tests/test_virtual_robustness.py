@@ -61,8 +61,8 @@ async def test_a_second_provider_on_the_same_state_file_refuses(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("llms: [\n  - x: {\n", "is not valid YAML: expected the node content, but found '-'"
-         " at line 2, column 3"),
+        ("llms: [\n  - x: {\n", "is not valid YAML (line 2): while parsing a flow node: "
+         "expected the node content, but found '-'"),
         ("llms:\n  - name: x\n    upstream: {type: nosuch, url: http://h, model: m}\n",
          "llm x: upstream.type: unknown LLM type 'nosuch'; known types: anthropic, "),
         ("llms:\n  - name: x\n    upstream: {type: openai, url: http://h, apiKeyRef: sk-12}\n",

@@ -100,8 +100,14 @@ def load_provider_config(path: Path) -> ProviderConfig:
     except OSError as exc:
         raise ProviderConfigError(f"provider file {path} cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc)
+        at = f" (line {line})" if line is not None else ""
         raise ProviderConfigError(
-            f"provider file {path} is not valid YAML: {yaml_problem(exc)}"
+            f"provider file {path} is not valid YAML{at}: {problem}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProviderConfigError(
+            f"provider file {path} is not UTF-8 text (byte {exc.start})"
         ) from None
     return parse_provider_config(raw, source=path)
 
