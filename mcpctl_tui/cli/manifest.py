@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
-from mcpctl_tui.config import load_settings
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.manifest import (
@@ -255,6 +254,8 @@ def delete_cmd(
     """
     kind = _kind(kind_text)
     _check_filters(kind, agent, project)
+
+    from mcpctl_tui.config import load_settings
 
     async def go(store: Store) -> Deleted:
         timeout = load_settings().heartbeat_timeout  # who counts as live, as the GC sees it
