@@ -41,10 +41,28 @@ def default_db_url() -> str:
 @dataclass(frozen=True, slots=True)
 class Settings:
     db_url: str | None = None
-    # Lifecycle bounds (seconds); tests shorten them.
+    # Lifecycle bounds (seconds); tests shorten them. Each is also a CLI flag, and the
+    # flag wins: flag > config file > these defaults.
     heartbeat_interval: float = 30.0
     heartbeat_timeout: float = 90.0
     inactive_ttl: float = 4 * 3600.0
+    pending_ttl: float = 3600.0  # a task nobody claimed is failed by the GC after this
+    finished_ttl: float = 7 * 24 * 3600.0  # a finished task is deleted after this
+    claim_timeout: float = 60.0  # the caller gives up on an unclaimed task after this
+    gc_interval: float = 60.0  # a provider's own sweeps (0: none)
+
+
+# The config file's keys for the bounds above (the file spells them as the fields).
+_BOUNDS = (
+    "heartbeat_interval",
+    "heartbeat_timeout",
+    "inactive_ttl",
+    "pending_ttl",
+    "finished_ttl",
+    "claim_timeout",
+    "gc_interval",
+)
+_ZERO_ALLOWED = frozenset({"gc_interval"})
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -66,7 +84,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
-    known = {"db", "heartbeat_interval", "heartbeat_timeout", "inactive_ttl"}
+    known = {"db", *_BOUNDS}
     unknown = sorted(str(k) for k in set(raw) - known)  # keys may be numbers or null
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -74,13 +92,20 @@ def load_settings(path: Path | None = None) -> Settings:
     if db is not None and not isinstance(db, str):
         raise ConfigError(f"config file {path}: 'db' must be a string URL")
     values: dict[str, Any] = {"db_url": db}
-    for key in ("heartbeat_interval", "heartbeat_timeout", "inactive_ttl"):
+    for key in _BOUNDS:
         if key in raw:
             value = raw[key]
-            # bool is an int to Python; "heartbeat_interval: yes" is a mistake, not 1 s.
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"config file {path}: '{key}' must be a positive number")
-            values[key] = float(raw[key])
+            zero_ok = key in _ZERO_ALLOWED
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or value != value  # NaN
+                or value < 0
+                or (value == 0 and not zero_ok)
+            ):
+                what = "a non-negative" if zero_ok else "a positive"
+                raise ConfigError(f"config file {path}: '{key}' must be {what} number of seconds")
+            values[key] = float(value)
     return Settings(**values)
 
 

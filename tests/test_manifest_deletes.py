@@ -35,7 +35,7 @@ from mcpctl_tui.store.queries import (
     get_personality_by_name,
     get_project_by_name,
 )
-from mcpctl_tui.store.types import LlmKind
+from mcpctl_tui.store.types import LlmKind, utcnow
 from tests.manifest_util import BASE, dump_store
 
 MORE_AGENTS = "".join(f"---\nkind: agent\nname: {n}\nllm: openai-main\n" for n in ("b", "c"))
@@ -143,15 +143,18 @@ async def test_thread_delete_counts_messages(store: Store) -> None:
         assert await delete_thread(s, thread.id) == 1
 
 
-async def test_virtual_rows_are_refused_unless_allowed(store: Store) -> None:
+async def test_live_virtual_rows_are_refused_unless_allowed(store: Store) -> None:
+    live = {"kind": LlmKind.VIRTUAL, "provider_session_id": "s-9", "last_heartbeat_at": utcnow()}
     async with store.transaction() as s:
-        llm = Llm(name="remote", type="openai", kind=LlmKind.VIRTUAL, provider_session_id="s-9")
+        llm = Llm(name="remote", type="openai", **live)
         s.add(llm)
         await s.flush()
-        agent = Agent(name="va", llm_id=llm.id, kind=LlmKind.VIRTUAL, provider_session_id="s-9")
+        agent = Agent(name="va", llm_id=llm.id, **live)
         s.add(agent)
     async with store.transaction() as s:
-        with pytest.raises(Invalid, match="agent va is virtual, served by provider session s-9"):
+        with pytest.raises(
+            Invalid, match="agent va is virtual, served by live provider session s-9"
+        ):
             await delete_agent(s, agent.id)
         with pytest.raises(Invalid, match="llm remote is virtual"):
             await delete_llm(s, llm.id)

@@ -9,7 +9,10 @@ as it goes. Its behaviour follows the request's params:
 - ``cmd_first_delay`` (seconds): pause before the first write;
 - ``cmd_delay`` (seconds): pause between writes;
 - ``cmd_exit`` (int): exit with this status after writing (stderr names it);
-- ``cmd_pidfile`` (path): write its pid there first (tests check it was killed).
+- ``cmd_pidfile`` (path): write its pid there first (tests check it was killed);
+- ``cmd_hex`` (list of hex strings): write these raw bytes instead, one write each
+  (invalid UTF-8, NUL, split sequences: untrusted output);
+- ``cmd_big`` (int): then write this many bytes of ``x`` in one go (one very long line).
 """
 
 from __future__ import annotations
@@ -210,6 +213,13 @@ def _upstream_main() -> int:
     delay = float(params.get("cmd_delay", 0))
     out = sys.stdout.buffer
     time.sleep(float(params.get("cmd_first_delay", 0)))
+    if "cmd_hex" in params:
+        for piece in params["cmd_hex"]:
+            out.write(bytes.fromhex(piece))
+            out.flush()
+        out.write(b"x" * int(params.get("cmd_big", 0)))
+        out.flush()
+        return 0
     for _ in range(chunks):
         out.write(last.encode())
         out.flush()

@@ -23,16 +23,22 @@ def _settings() -> Settings:
 @click.option(
     "--heartbeat-timeout",
     type=float,
-    help="Seconds without heartbeat before a virtual row goes inactive (default 90).",
+    help="Seconds without heartbeat before a virtual row goes inactive (config file, else 90).",
 )
 @click.option(
     "--inactive-ttl",
     type=float,
-    help="Seconds inactive before a virtual row is deleted (default 4 h).",
+    help="Seconds inactive before a virtual row is deleted (default: config file, else 4 h).",
 )
-@click.option("--pending-ttl", type=float, help="Seconds a task may stay unclaimed (default 1 h).")
 @click.option(
-    "--finished-ttl", type=float, help="Seconds a finished task is kept (default 7 days)."
+    "--pending-ttl",
+    type=float,
+    help="Seconds a task may stay unclaimed (default: config file, else 1 h).",
+)
+@click.option(
+    "--finished-ttl",
+    type=float,
+    help="Seconds a finished task is kept (default: config file, else 7 days).",
 )
 @click.option(
     "--watch",
@@ -62,13 +68,12 @@ def gc(
     ):
         if value is not None and value <= 0:
             raise click.BadParameter("must be a positive number of seconds", param_hint=name)
-    settings = _settings()
-    defaults = GcBounds()
-    bounds = GcBounds(
-        heartbeat_timeout=heartbeat_timeout or settings.heartbeat_timeout,
-        inactive_ttl=inactive_ttl or settings.inactive_ttl,
-        pending_ttl=pending_ttl or defaults.pending_ttl,
-        finished_ttl=finished_ttl or defaults.finished_ttl,
+    bounds = GcBounds.from_settings(
+        _settings(),
+        heartbeat_timeout=heartbeat_timeout,
+        inactive_ttl=inactive_ttl,
+        pending_ttl=pending_ttl,
+        finished_ttl=finished_ttl,
     )
 
     async def once(store: Store) -> SweepResult:

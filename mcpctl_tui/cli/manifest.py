@@ -231,13 +231,19 @@ def delete_cmd(
     """Delete one object under the database's rules.
 
     An LLM still used by agents is refused (naming them); an agent takes its
-    personalities, prompts, threads and messages with it, and says how many.
+    personalities, prompts, threads and messages with it, and says how many. A
+    virtual LLM or agent is refused while its provider session is live.
     """
     kind = _kind(kind_text)
     _check_filters(kind, agent, project)
 
+    from mcpctl_tui.config import load_settings
+
     async def go(store: Store) -> Deleted:
+        timeout = load_settings().heartbeat_timeout  # who counts as live, as the GC sees it
         async with store.transaction() as s:
-            return await delete_named(s, kind, name, agent=agent, project=project)
+            return await delete_named(
+                s, kind, name, agent=agent, project=project, heartbeat_timeout=timeout
+            )
 
     click.echo(str(run(with_store(state.db_url(existing=True), go))))

@@ -55,9 +55,7 @@ def provider_group() -> None:
 @click.option(
     "--gc-interval",
     type=float,
-    default=60.0,
-    show_default=True,
-    help="Seconds between lifecycle sweeps this process runs (0: none).",
+    help="Seconds between lifecycle sweeps this process runs (0: none; config file, else 60).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each task.")
 @click.pass_obj
@@ -68,7 +66,7 @@ def serve(
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     poll_interval: float | None,
-    gc_interval: float,
+    gc_interval: float | None,
     verbose: bool,
 ) -> None:
     """Serve the LLMs of a provider file until SIGINT/SIGTERM."""
@@ -78,6 +76,7 @@ def serve(
     from mcpctl_tui.virtual.provider import ProviderOptions, ProviderSession
     from mcpctl_tui.virtual.provider_config import ProviderConfigError, load_provider_config
     from mcpctl_tui.virtual.registration import load_or_create_session_id
+    from mcpctl_tui.virtual.state_lock import lock_state_file
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -103,11 +102,13 @@ def serve(
     timeout = heartbeat_timeout or settings.heartbeat_timeout
     options = ProviderOptions(
         heartbeat_timeout=timeout,
-        gc_interval=max(0.0, gc_interval),
-        gc_bounds=GcBounds(heartbeat_timeout=timeout, inactive_ttl=settings.inactive_ttl),
+        gc_interval=max(0.0, settings.gc_interval if gc_interval is None else gc_interval),
+        gc_bounds=GcBounds.from_settings(settings, heartbeat_timeout=timeout),
         **({"poll_interval": poll_interval} if poll_interval else {}),
     )
     try:
+        # Held until this process ends: a second process on the same state file refuses.
+        lock = lock_state_file(config.state_path())
         session_id = load_or_create_session_id(config.state_path())
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
@@ -128,7 +129,10 @@ def serve(
         await session.serve(stop)
         click.echo(f"provider session {session_id} offline", err=True)
 
-    run(with_store(state.db_url(), go))
+    try:
+        run(with_store(state.db_url(), go))
+    finally:
+        lock.release()
 
 
 @provider_group.command("status")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from mcpctl_tui.store.errors import Conflict, InUse, Invalid, NotFound
+from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT, is_live
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,
@@ -132,20 +133,47 @@ async def _delete(s: AsyncSession, label: str, row: _Named) -> None:
         raise Conflict(f"{label} {row.name} is still referenced and cannot be deleted") from refused
 
 
-def _refuse_virtual(kind: str, row: Llm | Agent) -> None:
-    if row.kind == LlmKind.VIRTUAL:
+async def _refuse_live_virtual(
+    s: AsyncSession, kind: str, row: Llm | Agent, heartbeat_timeout: float
+) -> None:
+    """A virtual row belongs to its provider session while that session is live; once it
+    is inactive (or hibernating, or silent past the timeout) anyone may delete it. The
+    lifecycle columns are read again under a row lock (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already holds the writer lock) so a heartbeat landing meanwhile either
+    waits for the delete or is seen by it."""
+    if row.kind != LlmKind.VIRTUAL:
+        return
+    model = type(row)
+    status, last = (
+        await s.execute(
+            select(model.status, model.last_heartbeat_at)
+            .where(model.id == row.id)
+            .with_for_update()
+        )
+    ).one()
+    if is_live(status, last, heartbeat_timeout):
         raise Invalid(
-            f"{kind} {row.name} is virtual, served by provider session "
+            f"{kind} {row.name} is virtual, served by live provider session "
             f"{row.provider_session_id or '(none)'}; it goes when that session ends "
-            "(or the GC sweeps it)"
+            "(or the GC sweeps it), or delete it once it is inactive"
         )
 
 
-async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = False) -> None:
-    """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT)."""
+async def delete_llm(
+    s: AsyncSession,
+    llm_id: int,
+    *,
+    allow_virtual: bool = False,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+) -> None:
+    """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT).
+
+    A virtual LLM whose provider session is live (``store.liveness.is_live`` with
+    ``heartbeat_timeout``) is refused, naming the session; ``allow_virtual`` skips that
+    check (the GC)."""
     llm = await _get(s, Llm, "llm", llm_id)
     if not allow_virtual:
-        _refuse_virtual("llm", llm)
+        await _refuse_live_virtual(s, "llm", llm, heartbeat_timeout)
     refused = await _attempt(s, llm)
     if refused is None:
         return
@@ -160,13 +188,18 @@ async def delete_llm(s: AsyncSession, llm_id: int, *, allow_virtual: bool = Fals
 
 
 async def delete_agent(
-    s: AsyncSession, agent_id: int, *, allow_virtual: bool = False
+    s: AsyncSession,
+    agent_id: int,
+    *,
+    allow_virtual: bool = False,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> AgentCascade:
     """Delete an agent and (by the schema's CASCADE) its personalities, agent-direct
-    prompts, threads and their messages; returns how many of each went."""
+    prompts, threads and their messages; returns how many of each went. A virtual agent
+    of a live provider session is refused as in ``delete_llm``."""
     agent = await _get(s, Agent, "agent", agent_id)
     if not allow_virtual:
-        _refuse_virtual("agent", agent)
+        await _refuse_live_virtual(s, "agent", agent, heartbeat_timeout)
     threads = select(ChatThread.id).where(ChatThread.agent_id == agent_id)
     cascade = AgentCascade(
         personalities=await _count(s, Personality.agent_id == agent_id),

@@ -2,10 +2,18 @@
 
 Events are short arrays (``["t", "text"]``) rather than objects: a relayed stream is
 thousands of them and the tag keeps each one a few bytes.
+
+Model output is untrusted text. NUL, control characters and very long strings cross the
+relay as they are (the relay's columns are JSON, which holds ``\u0000``; the chat
+store and the terminal apply their own rules). A lone UTF-16 surrogate, which an
+upstream's JSON can carry as a ``\ud800`` escape, is not Unicode text: no UTF-8 encoder
+(SQLite's, asyncpg's, a terminal's) accepts it, so both ends of the relay replace each one
+with U+FFFD (a proper pair is joined into its character).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mcpctl_tui.llm.events import (
@@ -25,32 +33,48 @@ class CodecError(ValueError):
     """A stored payload that is not an encoded event or request."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (a pair becomes its
+    character); everything else, NUL included, is kept."""
+    if _SURROGATE.search(text) is None:  # the common case: one C-level scan, no copy
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _opt(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def encode_event(event: StreamEvent) -> list[Any]:
     match event:
         case TextDelta(text=text):
-            return ["t", text]
+            return ["t", clean_text(text)]
         case ThinkingDelta(text=text):
-            return ["k", text]
+            return ["k", clean_text(text)]
         case ToolCallDelta(index=index, id=id_, name=name, arguments=arguments):
-            return ["c", index, id_, name, arguments]
+            return ["c", index, _opt(id_), _opt(name), clean_text(arguments)]
         case Usage(input_tokens=inp, output_tokens=out):
             return ["u", inp, out]
         case Finish(reason=reason):
             return ["f", reason]
         case StreamError(kind=kind, message=message, status=status):
-            return ["e", kind.value, message, status]
+            return ["e", kind.value, clean_text(message), status]
     raise CodecError(f"not a stream event: {type(event).__name__}")  # pragma: no cover
 
 
 def decode_event(raw: Any) -> StreamEvent:
     try:
         tag = raw[0]
+        # Cleaned again on this side: the rows may come from any provider process.
         if tag == "t":
-            return TextDelta(str(raw[1]))
+            return TextDelta(clean_text(str(raw[1])))
         if tag == "k":
-            return ThinkingDelta(str(raw[1]))
+            return ThinkingDelta(clean_text(str(raw[1])))
         if tag == "c":
-            return ToolCallDelta(int(raw[1]), raw[2], raw[3], str(raw[4]))
+            return ToolCallDelta(int(raw[1]), _opt(raw[2]), _opt(raw[3]), clean_text(str(raw[4])))
         if tag == "u":
             return Usage(raw[1], raw[2])
         if tag == "f":
@@ -60,7 +84,7 @@ def decode_event(raw: Any) -> StreamEvent:
                 kind = ErrorKind(raw[1])
             except ValueError:
                 kind = ErrorKind.PROVIDER
-            return StreamError(kind, str(raw[2]), raw[3])
+            return StreamError(kind, clean_text(str(raw[2])), raw[3])
     except (IndexError, TypeError, KeyError, ValueError) as exc:
         raise CodecError(f"malformed relayed event {raw!r:.80}: {exc}") from None
     raise CodecError(f"unknown relayed event tag {raw!r:.80}")

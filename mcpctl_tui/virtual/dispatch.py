@@ -65,13 +65,16 @@ class DispatchOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DispatchOptions:
-        """Defaults, with the heartbeat timeout of the config file (if it is readable)."""
+        """Defaults, with the heartbeat and claim timeouts of the config file (if it is
+        readable)."""
         if settings is None:
             try:
                 settings = load_settings()
             except ConfigError:
                 settings = Settings()
-        return cls(heartbeat_timeout=settings.heartbeat_timeout)
+        return cls(
+            heartbeat_timeout=settings.heartbeat_timeout, claim_timeout=settings.claim_timeout
+        )
 
 
 def _ago(when: datetime | None) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import delete, exists, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Update
 
+from mcpctl_tui.config import Settings
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
@@ -34,12 +35,23 @@ log = logging.getLogger(__name__)
 ADVISORY_KEY = 0x6D6370_6763
 
 
+_DEFAULTS = Settings()
+
+
 @dataclass(frozen=True, slots=True)
 class GcBounds:
-    heartbeat_timeout: float = 90.0
-    inactive_ttl: float = 4 * 3600.0
-    pending_ttl: float = 3600.0
-    finished_ttl: float = 7 * 24 * 3600.0
+    heartbeat_timeout: float = _DEFAULTS.heartbeat_timeout
+    inactive_ttl: float = _DEFAULTS.inactive_ttl
+    pending_ttl: float = _DEFAULTS.pending_ttl
+    finished_ttl: float = _DEFAULTS.finished_ttl
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **flags: float | None) -> GcBounds:
+        """The config file's bounds, each overridden by its flag when given (flag > config
+        file > default)."""
+        values = {f.name: getattr(settings, f.name) for f in fields(cls)}
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.store.engine import Store, StoreError
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
-from mcpctl_tui.virtual.codec import CodecError, decode_request, encode_event
+from mcpctl_tui.virtual.codec import CodecError, clean_text, decode_request, encode_event
 from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
 from mcpctl_tui.virtual.notify import (
     CANCEL_CHANNEL,
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 WRITE_RETRIES = 5
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
+# Claim retries while the store is unreachable: 0.5 s, doubling, at most 10 s.
+CLAIM_RETRY_MIN = 0.5
+CLAIM_RETRY_MAX = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,7 @@ class ChunkWriter:
         if isinstance(event, Finish):
             self._final = (TaskStatus.COMPLETED, None)
         elif isinstance(event, StreamError):
-            self._final = (TaskStatus.ERROR, event.message)
+            self._final = (TaskStatus.ERROR, clean_text(event.message))
         self._wake.set()
         return True
 
@@ -315,6 +318,7 @@ class ProviderSession:
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         sqlite = self.store.is_sqlite
         watch = SqliteChangeWatch(self.store) if sqlite else None
+        retry = CLAIM_RETRY_MIN
         while not stop.is_set():
             idle_wait = (
                 self.options.poll_interval
@@ -328,13 +332,16 @@ class ProviderSession:
                 if watch is None or (watch.changed() and await tasks.has_pending(self.store, ids)):
                     claimed = await tasks.claim_task(self.store, self.session_id, ids)
             except (StoreError, SQLAlchemyError, OSError) as exc:
+                # The store is unreachable (or refusing): back off, keep trying, recover.
                 self._slots.release()
-                log.warning("claim failed (%s); retrying in 1 s", store_reason(exc))
-                await sleep_unless(stop, 1.0)
+                log.warning("claim failed (%s); retrying in %g s", store_reason(exc), retry)
+                await sleep_unless(stop, retry)
+                retry = min(retry * 2, CLAIM_RETRY_MAX)
                 continue
             except BaseException:
                 self._slots.release()
                 raise
+            retry = CLAIM_RETRY_MIN
             if claimed is None:
                 self._slots.release()
                 await wait_event(self._claim_wake, idle_wait)

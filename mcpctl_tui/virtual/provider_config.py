@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from mcpctl_tui.config import data_dir
+from mcpctl_tui.config import data_dir, yaml_problem
+from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.secrets import KeyRefError, validate_key_ref
 
 COMMAND_TYPE = "command"
@@ -99,7 +100,15 @@ def load_provider_config(path: Path) -> ProviderConfig:
     except OSError as exc:
         raise ProviderConfigError(f"provider file {path} cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ProviderConfigError(f"provider file {path} is not valid YAML: {exc}") from None
+        line, problem = yaml_problem(exc)
+        at = f" (line {line})" if line is not None else ""
+        raise ProviderConfigError(
+            f"provider file {path} is not valid YAML{at}: {problem}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProviderConfigError(
+            f"provider file {path} is not UTF-8 text (byte {exc.start})"
+        ) from None
     return parse_provider_config(raw, source=path)
 
 
@@ -165,8 +174,13 @@ def parse_provider_config(raw: Any, source: Path | None = None) -> ProviderConfi
                     validate_key_ref(str(key_ref))
                 except KeyRefError as exc:
                     raise fail(f"{what}: upstream.apiKeyRef: {exc}") from None
+            llm_type = string(up.get("type"), f"{what}: upstream.type", required=True)
+            try:  # an unknown type fails here, before anything is registered
+                get_adapter(llm_type)
+            except UnknownLlmType as exc:
+                raise fail(f"{what}: upstream.type: {exc}") from None
             upstream = UpstreamConfig(
-                type=string(up.get("type"), f"{what}: upstream.type", required=True),
+                type=llm_type,
                 url=string(up.get("url"), f"{what}: upstream.url", required=True),
                 model=string(up.get("model"), f"{what}: upstream.model"),
                 api_key_ref=str(key_ref) if key_ref is not None else None,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.liveness import is_live as is_live  # re-exported: one rule
 from mcpctl_tui.store.models import RELAY_JSON, InferenceChunk, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, UtcDateTime, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
@@ -43,22 +44,6 @@ def store_reason(exc: BaseException) -> str:
     lines = str(orig).strip().splitlines()
     first = lines[0] if lines else type(orig).__name__
     return first if len(first) <= 200 else first[:199] + "…"
-
-
-def is_live(
-    status: LlmStatus,
-    last_heartbeat_at: datetime | None,
-    heartbeat_timeout: float,
-    now: datetime | None = None,
-) -> bool:
-    """A publisher is live while active and heard from within the heartbeat timeout (a
-    row still marked active whose provider died counts as gone before the GC says so)."""
-    now = now or utcnow()
-    return (
-        status == LlmStatus.ACTIVE
-        and last_heartbeat_at is not None
-        and last_heartbeat_at >= now - timedelta(seconds=heartbeat_timeout)
-    )
 
 
 def _rowcount(result: Any) -> int:

@@ -18,6 +18,7 @@ from mcpctl_tui.store.deletes import (
     delete_prompt,
 )
 from mcpctl_tui.store.errors import Invalid, NotFound
+from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Project
@@ -48,26 +49,29 @@ async def delete_named(
     *,
     agent: str | None = None,
     project: str | None = None,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> Deleted:
     """Delete one object named as on the command line, in the caller's transaction.
 
     A personality is named with its ``agent`` (optional when the name is unique); a
     prompt with its ``agent`` or ``project``, or neither for the global one. Raises
     NotFound, InUse (an llm still used by agents), or Invalid (an ambiguous name, a
-    virtual row).
+    virtual row whose provider session is live within ``heartbeat_timeout``; an
+    inactive virtual row may be deleted).
     """
     if kind is Kind.LLM:
         llm = await get_llm_by_name(s, name)
         if llm is None:
             raise NotFound("llm", name)
-        await delete_llm(s, llm.id)
+        await delete_llm(s, llm.id, heartbeat_timeout=heartbeat_timeout)
         return Deleted(f"llm/{name}")
     if kind is Kind.PROJECT:
         project_row = await _need_project(s, name)
         return Deleted(f"project/{name}", str(await delete_project(s, project_row.id)))
     if kind is Kind.AGENT:
         agent_row = await _need_agent(s, name)
-        return Deleted(f"agent/{name}", str(await delete_agent(s, agent_row.id)))
+        cascade = await delete_agent(s, agent_row.id, heartbeat_timeout=heartbeat_timeout)
+        return Deleted(f"agent/{name}", str(cascade))
     if kind is Kind.PERSONALITY:
         return await _delete_personality(s, name, agent)
     return await _delete_prompt(s, name, agent, project)
