@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,8 +32,10 @@ from tests.llm_servers import (
     LlmServer,
     Reply,
     ToolCallSpec,
+    openai_chunk,
     openai_events,
     openai_reply,
+    sse,
 )
 
 
@@ -440,3 +443,21 @@ async def test_closing_right_after_turn_started_leaves_nothing_pending(store: St
         ("user", MessageStatus.COMPLETE, "hi"),
         ("assistant", MessageStatus.CANCELLED, ""),
     ]
+
+
+async def test_nul_and_lone_surrogates_from_a_provider_are_stored(store: Store) -> None:
+    # JSON escapes (ensure_ascii), as a provider's JSON carries them: the text decodes to a
+    # str holding U+0000 and a lone U+D800, which neither backend can store as is.
+    pieces = ["ok \x00 ", "half \ud800 pair \U0001f600", " end"]
+    chunks = [
+        b"data: " + json.dumps(openai_chunk({"content": p})).encode() + b"\n\n" for p in pieces
+    ]
+    chunks.append(sse(openai_chunk({}, finish_reason="stop")) + b"data: [DONE]\n\n")
+    async with LlmServer(Reply(chunks)) as srv:
+        await _openai_agent(store, srv.url)
+        async with ChatService(store) as svc:
+            ended = await svc.run_one_inference("a", "user \x00 text")
+    assert ended.status == MessageStatus.COMPLETE
+    rows = await _messages(store, ended.thread_id)
+    assert rows[0].content == "user \ufffd text"
+    assert rows[1].content == "ok \ufffd half \ufffd pair \U0001f600 end"

@@ -38,6 +38,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
+from mcpctl_tui.store.text import storable
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 
 M = TypeVar("M", bound=Base)
@@ -697,31 +698,19 @@ _PG_APPEND = _PG_APPEND_DURABLE.replace(
 )
 
 
-def _scrub(value: Any) -> Any:
-    """NUL becomes U+FFFD: PostgreSQL stores NUL in neither text nor JSONB, and model output
-    (untrusted) may contain one. Applied on both backends so they hold the same text."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
 def _scrubbed(msg: NewMessage) -> NewMessage:
     return NewMessage(
         role=msg.role,
-        content=_scrub(msg.content),
+        content=storable(msg.content),
         status=msg.status,
-        tool_calls=_scrub(msg.tool_calls),
-        tool_call_id=_scrub(msg.tool_call_id),
-        error=_scrub(msg.error),
-        thinking=_scrub(msg.thinking),
-        usage=_scrub(msg.usage),
-        timing=_scrub(msg.timing),
-        personality=_scrub(msg.personality),
-        model=_scrub(msg.model),
+        tool_calls=storable(msg.tool_calls),
+        tool_call_id=storable(msg.tool_call_id),
+        error=storable(msg.error),
+        thinking=storable(msg.thinking),
+        usage=storable(msg.usage),
+        timing=storable(msg.timing),
+        personality=storable(msg.personality),
+        model=storable(msg.model),
     )
 
 
@@ -871,7 +860,7 @@ async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
         for key, value in fields.items():
             if not hasattr(ChatMessage, key):
                 raise TypeError(f"chat_message has no column {key!r}")
-            setattr(msg, key, _scrub(value))
+            setattr(msg, key, storable(value))
         await s.execute(
             update(ChatThread).where(ChatThread.id == msg.thread_id).values(last_turn_at=utcnow())
         )

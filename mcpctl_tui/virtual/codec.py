@@ -13,7 +13,6 @@ with U+FFFD (a proper pair is joined into its character).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mcpctl_tui.llm.events import (
@@ -27,21 +26,14 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import InferenceRequest, Message
+from mcpctl_tui.store.text import clean_surrogates
 
 
 class CodecError(ValueError):
     """A stored payload that is not an encoded event or request."""
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD (a pair becomes its
-    character); everything else, NUL included, is kept."""
-    if _SURROGATE.search(text) is None:  # the common case: one C-level scan, no copy
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+clean_text = clean_surrogates  # the relay keeps NUL (its JSON column holds it)
 
 
 def _opt(value: Any) -> Any:
