@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
@@ -611,6 +611,14 @@ class McpctlApp(App[None]):
     # --- slash commands ---------------------------------------------------------------
 
     async def run_slash(self, line: str) -> None:
+        """Run one slash command. A refusal (bad value, agent or thread gone, a rule of
+        the database) is a notification; the line stays in the input to fix."""
+        try:
+            await self._run_slash(line)
+        except (ChatError, StoreError) as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+
+    async def _run_slash(self, line: str) -> None:
         cmd, _, rest = line.partition(" ")
         rest = rest.strip()
         match cmd:
@@ -623,6 +631,7 @@ class McpctlApp(App[None]):
                     value: Any = json.loads(raw)
                 except ValueError:
                     value = raw.strip()
+                check_params({key: value})  # refused now, not at the next send or /save
                 self.overrides[key] = value
             case "/unset":
                 self.overrides.pop(rest, None)
@@ -765,8 +774,12 @@ class McpctlApp(App[None]):
         async def done(title: str | None) -> None:
             if title is None:
                 return
-            async with self.store.transaction() as s:
-                await queries.rename_thread(s, tid, title.strip())
+            try:
+                async with self.store.transaction() as s:
+                    await queries.rename_thread(s, tid, title.strip())
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
+                return
             if tid == self.thread_id:
                 self.set_thread_title(title.strip())
             self.refresh_thread_list()
@@ -777,8 +790,12 @@ class McpctlApp(App[None]):
         if self.thread_id is None or len(self.screen_stack) > 1:
             return
         tid, title = self.thread_id, self.thread_title
-        async with self.store.session() as s:
-            n = await v.thread_size(s, tid)
+        try:
+            async with self.store.session() as s:
+                n = await v.thread_size(s, tid)
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
         msg = Content.assemble(
             "Delete the thread ",
             literal(title, "bold"),
@@ -788,8 +805,12 @@ class McpctlApp(App[None]):
         async def done(yes: bool | None) -> None:
             if not yes:
                 return
-            async with self.store.transaction() as s:
-                await delete_thread(s, tid)
+            try:
+                async with self.store.transaction() as s:
+                    await delete_thread(s, tid)
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
+                return
             self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
             if tid == self.thread_id:
                 await self.start_new_thread()
@@ -813,9 +834,13 @@ class McpctlApp(App[None]):
         )
 
     async def export_thread(self, thread_id: int, path: Path) -> None:
-        async with self.store.session() as s:
-            thread = await queries.get_thread(s, thread_id)
-            rows = await queries.all_messages(s, thread_id)
+        try:
+            async with self.store.session() as s:
+                thread = await queries.get_thread(s, thread_id)
+                rows = await queries.all_messages(s, thread_id)
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
         title = thread.title
         if path.suffix == ".json":
             data = thread_to_json(title, thread_id, rows)
