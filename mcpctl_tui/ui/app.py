@@ -435,7 +435,7 @@ class McpctlApp(App[None]):
         if text is None and self.thread_id is None:
             return
         if text is not None:
-            self.chat_input.clear()
+            self.chat_input.consume(text)
         self.chat.anchor()  # sending brings the operator back to the bottom
         if text is not None:
             await self.chat.add(UserTurn(None, text=text))
@@ -681,7 +681,7 @@ class McpctlApp(App[None]):
                     literal(f"unknown command {cmd} (try /help)"), severity="error", markup=False
                 )
                 return
-        self.chat_input.clear()
+        self.chat_input.consume(line)
         self.refresh_status()
 
     # --- jumps (palette) -------------------------------------------------------------
