@@ -270,3 +270,39 @@ async def test_slash_refusals_are_notifications_and_keep_the_line(tmp_path: Path
         await pilot.pause()
         assert app.is_running
     await store.close()
+
+
+async def test_copy_any_chosen_message(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(
+        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[0])
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        user, reply = app.chat.turns[-2:]
+        assert user.plain_text() == "How do I add a health check to my service?"
+        await pilot.press("ctrl+y")  # nothing chosen: the last reply, as before
+        assert app.clipboard == reply.plain_text()
+        await pilot.press("alt+up")  # from the end: the reply, then the question
+        assert app.chat.selected is reply
+        await pilot.press("alt+up")
+        assert app.chat.selected is user
+        assert user.styles.outline_right[0] == "thick"
+        assert reply.styles.outline_right[0] == ""  # the mark moved with the choice
+        await pilot.press("ctrl+y")
+        assert app.clipboard == "How do I add a health check to my service?"
+        await pilot.press("ctrl+k")  # the question has no code block: said, nothing copied
+        assert app.clipboard == "How do I add a health check to my service?"
+        assert any("no code block in the chosen" in str(n.message) for n in app._notifications)
+        await pilot.press("alt+down")
+        await pilot.press("ctrl+k")
+        assert app.clipboard.startswith("async def healthz(request):")
+        await pilot.click(user)  # a click chooses too
+        assert app.chat.selected is user
+        # Another thread: the choice does not follow.
+        app.open_thread(ids.thread_ids[1])
+        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+        await pilot.pause()
+        assert app.chat.selected is None
+    await store.close()

@@ -86,7 +86,9 @@ class McpctlApp(App[None]):
         Binding("f2", "rename_thread", "Rename", show=False),
         Binding("ctrl+d", "delete_thread", "Delete thread", show=False, priority=True),
         Binding("ctrl+e", "export_thread", "Export", show=False, priority=True),
-        Binding("ctrl+y", "copy_reply", "Copy reply", show=False, priority=True),
+        Binding("alt+up", "select_turn(-1)", "Previous message", show=False),
+        Binding("alt+down", "select_turn(1)", "Next message", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy message", show=False, priority=True),
         Binding("ctrl+k", "copy_code", "Copy code", show=False, priority=True),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -853,18 +855,27 @@ class McpctlApp(App[None]):
             return
         self.notify(literal(f"exported {len(rows)} turns to {path}"), markup=False)
 
+    def action_select_turn(self, step: int) -> None:
+        if self.chat.select_step(step) is None:
+            self.notify("no messages in this thread", severity="warning")
+
     def action_copy_reply(self) -> None:
-        turn = self.chat.last_assistant()
+        """Copy the chosen message (Alt+Up/Down or a click), else the last reply."""
+        chosen = self.chat.selected
+        turn = chosen if chosen is not None else self.chat.last_assistant()
         if turn is None:
+            self.notify("no message to copy", severity="warning")
             return
         self.copy_to_clipboard(turn.plain_text())
-        self.notify("reply copied")
+        self.notify("message copied" if chosen is not None else "reply copied")
 
     def action_copy_code(self) -> None:
-        turn = self.chat.last_assistant()
+        chosen = self.chat.selected
+        turn = chosen if chosen is not None else self.chat.last_assistant()
         code = _last_code_block(turn.plain_text()) if turn else None
         if code is None:
-            self.notify("no code block in the last reply", severity="warning")
+            where = "the chosen message" if chosen is not None else "the last reply"
+            self.notify(f"no code block in {where}", severity="warning")
             return
         self.copy_to_clipboard(code)
         self.notify("code block copied")
