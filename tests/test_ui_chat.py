@@ -256,6 +256,8 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
         for ch in "next":
             app.post_message(events.Key(ch, ch))
         await wait_for(lambda: len(app.chat.turns) >= n + 2 and _done(app))
+        await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+        await pilot.pause()
         assert app.chat.turns[n].plain_text() == "burst"
         assert app.chat_input.text == "next"
     await store.close()
