@@ -216,3 +216,93 @@ async def test_start_options_open_agent_personality_thread(tmp_path: Path) -> No
         assert app.thread_id == ids.thread_ids[2]
         assert "Rotate the API gateway certs" in screen_text(app)
     await store.close()
+
+
+async def test_slash_refusals_are_notifications_and_keep_the_line(tmp_path: Path) -> None:
+    """A bad /set value is refused at once; /save against a thread or agent that another
+    process removed is a notification, never a crash; the line stays to fix."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(
+        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+
+        async def slash(line: str) -> None:
+            app.chat_input.text = line
+            app.chat_input.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+
+        def said(text: str) -> bool:
+            return any(text in str(n.message) for n in app._notifications)
+
+        await slash('/set api_key "sk-live-123"')
+        assert app.overrides == {}
+        assert app.chat_input.text == '/set api_key "sk-live-123"'
+        assert said("literal secret") and not said("sk-live-123")
+        await slash("/set temperature NaN")
+        assert app.overrides == {} and said("finite numbers")
+        await slash("/set temperature 0.5")
+        assert app.overrides == {"temperature": 0.5}
+
+        # The thread goes from under the app (another process deletes it).
+        async with store.transaction() as s:
+            await s.delete(await s.get(ChatThread, ids.thread_ids[1]))
+        await slash("/save Another title")
+        assert app.is_running
+        assert app.chat_input.text == "/save Another title"
+        assert said("thread")
+        # The agent goes too: /save of params is refused the same way.
+        async with store.transaction() as s:
+            await s.execute(ChatThread.__table__.delete())
+            await s.execute(Agent.__table__.delete().where(Agent.name == "ops"))
+        app.overrides = {"temperature": 0.5}
+        await slash("/save")
+        assert app.is_running and app.chat_input.text == "/save"
+        assert app.overrides == {"temperature": 0.5}  # nothing saved, nothing dropped
+        # F2 rename of the vanished thread: a notification as well.
+        app.thread_id = ids.thread_ids[1]
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running
+    await store.close()
+
+
+async def test_copy_any_chosen_message(tmp_path: Path) -> None:
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(
+        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[0])
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        user, reply = app.chat.turns[-2:]
+        assert user.plain_text() == "How do I add a health check to my service?"
+        await pilot.press("ctrl+y")  # nothing chosen: the last reply, as before
+        assert app.clipboard == reply.plain_text()
+        await pilot.press("alt+up")  # from the end: the reply, then the question
+        assert app.chat.selected is reply
+        await pilot.press("alt+up")
+        assert app.chat.selected is user
+        assert user.styles.outline_right[0] == "thick"
+        assert reply.styles.outline_right[0] == ""  # the mark moved with the choice
+        await pilot.press("ctrl+y")
+        assert app.clipboard == "How do I add a health check to my service?"
+        await pilot.press("ctrl+k")  # the question has no code block: said, nothing copied
+        assert app.clipboard == "How do I add a health check to my service?"
+        assert any("no code block in the chosen" in str(n.message) for n in app._notifications)
+        await pilot.press("alt+down")
+        await pilot.press("ctrl+k")
+        assert app.clipboard.startswith("async def healthz(request):")
+        await pilot.click(user)  # a click chooses too
+        assert app.chat.selected is user
+        # Another thread: the choice does not follow.
+        app.open_thread(ids.thread_ids[1])
+        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+        await pilot.pause()
+        assert app.chat.selected is None
+    await store.close()

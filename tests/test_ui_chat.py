@@ -234,3 +234,30 @@ async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path
             assert chat.scroll_y == chat.max_scroll_y
             assert "line 299" in screen_text(app)
         await store.close()
+
+
+async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) -> None:
+    """Keys arrive in one burst, as a terminal sends a fast typist's (or a paste without
+    bracketed paste): Enter must see every character typed before it, and nothing typed
+    after it may be cleared away."""
+    from textual import events
+
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        app.chat_input.focus()
+        await pilot.pause()
+        n = len(app.chat.turns)
+        for ch in "burst":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        for ch in "next":
+            app.post_message(events.Key(ch, ch))
+        await wait_for(lambda: len(app.chat.turns) >= n + 2 and _done(app))
+        await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+        await pilot.pause()
+        assert app.chat.turns[n].plain_text() == "burst"
+        assert app.chat_input.text == "next"
+    await store.close()

@@ -24,7 +24,7 @@ from textual.content import Content
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
@@ -86,7 +86,9 @@ class McpctlApp(App[None]):
         Binding("f2", "rename_thread", "Rename", show=False),
         Binding("ctrl+d", "delete_thread", "Delete thread", show=False, priority=True),
         Binding("ctrl+e", "export_thread", "Export", show=False, priority=True),
-        Binding("ctrl+y", "copy_reply", "Copy reply", show=False, priority=True),
+        Binding("alt+up", "select_turn(-1)", "Previous message", show=False),
+        Binding("alt+down", "select_turn(1)", "Next message", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy message", show=False, priority=True),
         Binding("ctrl+k", "copy_code", "Copy code", show=False, priority=True),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -435,7 +437,7 @@ class McpctlApp(App[None]):
         if text is None and self.thread_id is None:
             return
         if text is not None:
-            self.chat_input.clear()
+            self.chat_input.consume(text)
         self.chat.anchor()  # sending brings the operator back to the bottom
         if text is not None:
             await self.chat.add(UserTurn(None, text=text))
@@ -611,6 +613,14 @@ class McpctlApp(App[None]):
     # --- slash commands ---------------------------------------------------------------
 
     async def run_slash(self, line: str) -> None:
+        """Run one slash command. A refusal (bad value, agent or thread gone, a rule of
+        the database) is a notification; the line stays in the input to fix."""
+        try:
+            await self._run_slash(line)
+        except (ChatError, StoreError) as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+
+    async def _run_slash(self, line: str) -> None:
         cmd, _, rest = line.partition(" ")
         rest = rest.strip()
         match cmd:
@@ -623,6 +633,7 @@ class McpctlApp(App[None]):
                     value: Any = json.loads(raw)
                 except ValueError:
                     value = raw.strip()
+                check_params({key: value})  # refused now, not at the next send or /save
                 self.overrides[key] = value
             case "/unset":
                 self.overrides.pop(rest, None)
@@ -672,7 +683,7 @@ class McpctlApp(App[None]):
                     literal(f"unknown command {cmd} (try /help)"), severity="error", markup=False
                 )
                 return
-        self.chat_input.clear()
+        self.chat_input.consume(line)
         self.refresh_status()
 
     # --- jumps (palette) -------------------------------------------------------------
@@ -765,8 +776,12 @@ class McpctlApp(App[None]):
         async def done(title: str | None) -> None:
             if title is None:
                 return
-            async with self.store.transaction() as s:
-                await queries.rename_thread(s, tid, title.strip())
+            try:
+                async with self.store.transaction() as s:
+                    await queries.rename_thread(s, tid, title.strip())
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
+                return
             if tid == self.thread_id:
                 self.set_thread_title(title.strip())
             self.refresh_thread_list()
@@ -777,8 +792,12 @@ class McpctlApp(App[None]):
         if self.thread_id is None or len(self.screen_stack) > 1:
             return
         tid, title = self.thread_id, self.thread_title
-        async with self.store.session() as s:
-            n = await v.thread_size(s, tid)
+        try:
+            async with self.store.session() as s:
+                n = await v.thread_size(s, tid)
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
         msg = Content.assemble(
             "Delete the thread ",
             literal(title, "bold"),
@@ -788,8 +807,12 @@ class McpctlApp(App[None]):
         async def done(yes: bool | None) -> None:
             if not yes:
                 return
-            async with self.store.transaction() as s:
-                await delete_thread(s, tid)
+            try:
+                async with self.store.transaction() as s:
+                    await delete_thread(s, tid)
+            except StoreError as exc:
+                self.notify(literal(str(exc)), severity="error", markup=False)
+                return
             self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
             if tid == self.thread_id:
                 await self.start_new_thread()
@@ -813,9 +836,13 @@ class McpctlApp(App[None]):
         )
 
     async def export_thread(self, thread_id: int, path: Path) -> None:
-        async with self.store.session() as s:
-            thread = await queries.get_thread(s, thread_id)
-            rows = await queries.all_messages(s, thread_id)
+        try:
+            async with self.store.session() as s:
+                thread = await queries.get_thread(s, thread_id)
+                rows = await queries.all_messages(s, thread_id)
+        except StoreError as exc:
+            self.notify(literal(str(exc)), severity="error", markup=False)
+            return
         title = thread.title
         if path.suffix == ".json":
             data = thread_to_json(title, thread_id, rows)
@@ -828,18 +855,27 @@ class McpctlApp(App[None]):
             return
         self.notify(literal(f"exported {len(rows)} turns to {path}"), markup=False)
 
+    def action_select_turn(self, step: int) -> None:
+        if self.chat.select_step(step) is None:
+            self.notify("no messages in this thread", severity="warning")
+
     def action_copy_reply(self) -> None:
-        turn = self.chat.last_assistant()
+        """Copy the chosen message (Alt+Up/Down or a click), else the last reply."""
+        chosen = self.chat.selected
+        turn = chosen if chosen is not None else self.chat.last_assistant()
         if turn is None:
+            self.notify("no message to copy", severity="warning")
             return
         self.copy_to_clipboard(turn.plain_text())
-        self.notify("reply copied")
+        self.notify("message copied" if chosen is not None else "reply copied")
 
     def action_copy_code(self) -> None:
-        turn = self.chat.last_assistant()
+        chosen = self.chat.selected
+        turn = chosen if chosen is not None else self.chat.last_assistant()
         code = _last_code_block(turn.plain_text()) if turn else None
         if code is None:
-            self.notify("no code block in the last reply", severity="warning")
+            where = "the chosen message" if chosen is not None else "the last reply"
+            self.notify(f"no code block in {where}", severity="warning")
             return
         self.copy_to_clipboard(code)
         self.notify("code block copied")

@@ -14,8 +14,12 @@ class ChatInput(TextArea):
     DEFAULT_CSS = """
     ChatInput { height: auto; min-height: 3; max-height: 10; }
     """
+    # Enter is handled in ``_on_key``, in order with the keys typed before it. A priority
+    # binding runs on the app before earlier keys of the same burst reach this widget's
+    # queue: the message went out without its last characters (or not at all), and the
+    # clear after sending ate what was typed after Enter. The binding stays for the footer.
     BINDINGS = [
-        Binding("enter", "submit", "Send", show=True, priority=True),
+        Binding("enter", "submit", "Send", show=True),
         Binding("ctrl+j", "newline", "Newline", show=False),
     ]
 
@@ -31,10 +35,28 @@ class ChatInput(TextArea):
     def action_submit(self) -> None:
         self.post_message(self.Submitted(self.text))
 
+    def consume(self, sent: str) -> None:
+        """Take a sent message out of the input, keeping what was typed after its Enter
+        (keys keep arriving while the message is sent). If the input no longer starts
+        with it, nothing is removed: a word typed is never cleared away."""
+        current = self.text.lstrip()
+        sent = sent.strip()
+        if not current.startswith(sent):
+            return
+        rest = current[len(sent) :].lstrip()
+        self.clear()
+        if rest:
+            self.insert(rest)
+
     def action_newline(self) -> None:
         self.insert("\n")
 
     async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
         if event.key in NEWLINE_KEYS:
             event.stop()
             event.prevent_default()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual import events
+from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -49,6 +51,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.has_older = False
         self.first_turn_index: int | None = None
         self._loading_older = False
+        self._selected: Turn | None = None
 
     @property
     def turns(self) -> list[Turn]:
@@ -57,6 +60,7 @@ class ChatView(VerticalScroll, can_focus=True):
     async def show(self, rows: Sequence[TurnRow], *, has_older: bool) -> None:
         """Replace the view with ``rows`` (the newest turns of a thread) and go to the end."""
         self._loading_older = False
+        self._selected = None
         with self.app.batch_update():
             await self.remove_children()
             if not rows:
@@ -81,6 +85,7 @@ class ChatView(VerticalScroll, can_focus=True):
             self.post_message(self.NeedOlder(self.first_turn_index))
 
     async def show_empty(self, message: Content) -> None:
+        self._selected = None
         await self.remove_children()
         await self.mount(Static(message, classes="hint"))
         self.has_older = False
@@ -145,6 +150,48 @@ class ChatView(VerticalScroll, can_focus=True):
         stale = turns[last_user + 1 :]
         if stale:
             await self.remove_children(stale)
+
+    # --- the chosen turn (copy any message, not only the last reply) ---------------------
+
+    @property
+    def selected(self) -> Turn | None:
+        """The turn the operator chose (Alt+Up/Down or a click), while it is mounted."""
+        turn = self._selected
+        return turn if turn is not None and turn.parent is self else None
+
+    def select(self, turn: Turn | None) -> None:
+        old = self.selected
+        if old is not None:
+            old.styles.outline_right = None
+        self._selected = turn
+        if turn is not None:
+            # A bar on the turn's right padding column: an inline outline changes no layout
+            # and hides no text, and unlike a class it does not restyle every widget of a
+            # long reply.
+            accent = Color.parse(self.app.theme_variables.get("accent", "blue"))
+            turn.styles.outline_right = ("thick", accent)
+            self.scroll_to_widget(turn, animate=False)
+
+    def select_step(self, step: int) -> Turn | None:
+        """Move the choice ``step`` turns down (negative: up); from none, start at the end."""
+        turns = self.turns
+        if not turns:
+            return None
+        current = self.selected
+        if current is None:
+            index = len(turns) - 1
+        else:
+            index = max(0, min(len(turns) - 1, turns.index(current) + step))
+        self.select(turns[index])
+        return turns[index]
+
+    def on_click(self, event: events.Click) -> None:
+        node = event.widget
+        while node is not None and node is not self:
+            if isinstance(node, Turn):
+                self.select(node)
+                return
+            node = node.parent  # type: ignore[assignment]
 
     def last_assistant(self) -> AssistantTurn | None:
         for child in reversed(self.children):

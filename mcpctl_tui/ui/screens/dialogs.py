@@ -65,8 +65,9 @@ HELP = """\
   Enter            send the message            Ctrl+J  newline in the message
   Esc              cancel the streaming reply  Ctrl+R  regenerate the last reply
   Ctrl+N           new thread                  F2      rename thread
-  Ctrl+D           delete thread               Ctrl+E  export thread (Markdown / JSON)
-  Ctrl+Y           copy the last reply         Ctrl+K  copy the last code block
+  Ctrl+D           delete thread               Ctrl+E  export (.md or .json)
+  Alt+Up/Down      pick a message (or click)   Ctrl+Y  copy it (else last reply)
+  Ctrl+K           copy a code block of it (else of the last reply)
   Ctrl+P           command palette: every action, jump to any agent or thread
   Tab / Shift+Tab  move between panes          F1      this help
   Ctrl+Q           quit
@@ -77,7 +78,7 @@ HELP = """\
   /system TEXT        replace the system prompt (no TEXT: back to the agent's)
   /personality NAME   use this personality from the next turn ('none' for none)
   /clear              start a new thread
-  /save [TITLE]       keep the thread under TITLE
+  /save \\[TITLE]      /set overrides become the agent's defaults; TITLE renames
   /help               this help
 """
 

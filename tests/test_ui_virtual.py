@@ -1,0 +1,71 @@
+"""The TUI with a virtual agent served by a real provider subprocess (command upstream)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mcpctl_tui.store.engine import open_store
+from mcpctl_tui.store.models import Agent, ChatMessage, Llm
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
+from mcpctl_tui.ui.app import McpctlApp
+from tests.ui_helpers import fixed_clock, screen_text, sqlite_url, wait_for
+from tests.virtual_procs import ProviderProc, write_provider_file
+
+SIZE = (120, 40)
+
+
+async def test_virtual_agent_chats_then_goes_offline_on_screen(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    store = await open_store(url)
+    pf = write_provider_file(tmp_path / "p.yaml", ["relay"], state_file=tmp_path / "state")
+    prov = ProviderProc(url, pf, heartbeat_interval=0.3)
+    await prov.start()
+    try:
+        async with store.transaction() as s:
+            llm = (await s.execute(select(Llm).where(Llm.name == "relay"))).scalar_one()
+            assert llm.kind == LlmKind.VIRTUAL and llm.status == LlmStatus.ACTIVE
+            s.add(Agent(name="far", llm_id=llm.id))
+        # The app's own backend (ChatService.wired) reaches the provider.
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            assert app.current_agent is not None and app.current_agent.name == "far"
+            assert app.current_agent.kind == LlmKind.VIRTUAL
+            app.chat_input.text = "hello through the relay"
+            app.chat_input.focus()
+            await pilot.press("enter")
+            await wait_for(
+                lambda: (
+                    (t := app.chat.last_assistant()) is not None
+                    and t.status == MessageStatus.COMPLETE
+                    and not app.streaming
+                ),
+                limit=30,
+            )
+            turn = app.chat.last_assistant()
+            assert turn is not None and turn.plain_text() == "hello through the relay"
+            async with store.session() as s:
+                rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
+            assert [tuple(r) for r in rows] == [
+                ("user", "hello through the relay"),
+                ("assistant", "hello through the relay"),
+            ]
+
+            # The provider stops: the agent turns inactive on screen, no restart.
+            assert await prov.terminate() == 0
+            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE, limit=15)
+            await pilot.pause()
+            assert "inactive" in screen_text(app)
+
+            app.chat_input.text = "are you still there?"
+            app.chat_input.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.chat_input.text == "are you still there?"
+            assert any("publisher offline" in str(n.message) for n in app._notifications)
+            assert len(app.chat.turns) == 2  # nothing sent, nothing added
+    finally:
+        await prov.stop()
+        await store.close()
