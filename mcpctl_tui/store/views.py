@@ -101,4 +101,4 @@ async def search_threads(s: AsyncSession, text: str, *, limit: int = 20) -> list
     )
     if text:
         q = q.where(ChatThread.title.ilike(f"%{text}%"))
-    return [ThreadHit(*row) for row in (await s.execute(q)).tuples()]
+    return [ThreadHit(*row) for row in (await s.execute(q)).all()]
