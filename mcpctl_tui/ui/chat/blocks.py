@@ -69,6 +69,33 @@ class _FlatList:
     _flat: list[tuple[str, Content]] | None = None
     _flat_cache: tuple[int, list[Content]] | None = None
 
+    # Shared by both list kinds; ``super()`` reaches the Markdown list class mixed in after.
+    # (attributes below come from that class)
+    _blocks: list[MarkdownBlock]
+    content_size: Size
+
+    def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
+        yield from self._setup(list(items), self._bullets(items))
+        self._blocks.clear()
+
+    async def _update_from_block(self, block: MarkdownBlock) -> None:
+        if not await self._update_flat(block):
+            await super()._update_from_block(block)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self._flat is None:
+            return super().get_content_height(container, viewport, width)
+        return len(self._flat_lines(width))
+
+    def render(self) -> Content:
+        if self._flat is None:
+            return super().render()  # type: ignore[return-value]
+        return Content("\n").join(self._flat_lines(self.content_size.width))
+
     def _setup(self, blocks: list[object], bullets: list[str]) -> ComposeResult:
         simple = all(
             isinstance(b, MarkdownListItem)
@@ -132,25 +159,6 @@ class FlatBulletList(_FlatList, MarkdownBulletList):
     def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
         return [b.bullet for b in items]
 
-    def compose(self) -> ComposeResult:
-        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from self._setup(list(items), self._bullets(items))
-        self._blocks.clear()
-
-    async def _update_from_block(self, block: MarkdownBlock) -> None:
-        if not await self._update_flat(block):
-            await super()._update_from_block(block)
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if self._flat is None:
-            return super().get_content_height(container, viewport, width)
-        return len(self._flat_lines(width))
-
-    def render(self) -> Content:
-        if self._flat is None:
-            return super().render()  # type: ignore[return-value]
-        return Content("\n").join(self._flat_lines(self.content_size.width))
-
 
 class FlatOrderedList(_FlatList, MarkdownOrderedList):
     def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
@@ -163,25 +171,6 @@ class FlatOrderedList(_FlatList, MarkdownOrderedList):
         labels = [f"{n}. " for n in range(start, start + len(items))]
         size = max((len(x) for x in labels), default=0)
         return [x.rjust(size + 1) for x in labels]
-
-    def compose(self) -> ComposeResult:
-        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from self._setup(list(items), self._bullets(items))
-        self._blocks.clear()
-
-    async def _update_from_block(self, block: MarkdownBlock) -> None:
-        if not await self._update_flat(block):
-            await super()._update_from_block(block)
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if self._flat is None:
-            return super().get_content_height(container, viewport, width)
-        return len(self._flat_lines(width))
-
-    def render(self) -> Content:
-        if self._flat is None:
-            return super().render()  # type: ignore[return-value]
-        return Content("\n").join(self._flat_lines(self.content_size.width))
 
 
 class FlatFence(MarkdownFence):
