@@ -763,21 +763,7 @@ async def _append_sqlite(
     store: Store, thread_id: int, msg: NewMessage, now: datetime
 ) -> tuple[int, int]:
     stamp = fastread.sqlite_timestamp(now)
-    args = (
-        thread_id,
-        msg.role,
-        msg.content,
-        _json_param(msg.tool_calls),
-        msg.tool_call_id,
-        MessageStatus(msg.status).value,
-        msg.error,
-        msg.thinking,
-        _json_param(msg.usage),
-        _json_param(msg.timing),
-        msg.personality,
-        msg.model,
-        stamp,
-    )
+    args = _append_args(thread_id, msg, stamp)
     async with store.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         db = raw.driver_connection  # aiosqlite; autocommit mode (see engine), we BEGIN
@@ -797,6 +783,25 @@ async def _append_sqlite(
     return row[0], row[1]
 
 
+def _append_args(thread_id: int, msg: NewMessage, created_at: object) -> tuple[Any, ...]:
+    """The append statements' parameters, in their placeholder order (both backends)."""
+    return (
+        thread_id,
+        msg.role,
+        msg.content,
+        _json_param(msg.tool_calls),
+        msg.tool_call_id,
+        MessageStatus(msg.status).value,
+        msg.error,
+        msg.thinking,
+        _json_param(msg.usage),
+        _json_param(msg.timing),
+        msg.personality,
+        msg.model,
+        created_at,
+    )
+
+
 def _json_param(value: Any) -> str | None:
     # JSON text, as SQLAlchemy's JSON type writes it (SQLite) and its asyncpg jsonb codec takes.
     return None if value is None else json.dumps(value)
@@ -812,21 +817,7 @@ async def _append_pg(
 ) -> tuple[int, int]:
     import asyncpg
 
-    args = (
-        thread_id,
-        msg.role,
-        msg.content,
-        _json_param(msg.tool_calls),
-        msg.tool_call_id,
-        MessageStatus(msg.status).value,
-        msg.error,
-        msg.thinking,
-        _json_param(msg.usage),
-        _json_param(msg.timing),
-        msg.personality,
-        msg.model,
-        now,
-    )
+    args = _append_args(thread_id, msg, now)
     async with store.engine.connect() as conn:
         # The driver's own connection: this statement needs no SQLAlchemy processing, and
         # outside a transaction asyncpg autocommits each statement.
