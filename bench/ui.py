@@ -319,7 +319,13 @@ async def phase_render(chunks: int, *, big_thread: bool = False) -> dict[str, An
 
 
 async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
-    """100 chunks/s: per-chunk arrival-to-screen latency, and key-press latency meanwhile."""
+    """100 chunks/s: per-chunk arrival-to-screen latency, and key-press latency meanwhile.
+
+    A chunk arrives when the chat view is handed it; it is on screen when the first frame
+    after its update leaves the compositor. (Not ``call_after_refresh``: that waits for an
+    idle screen with nothing left to paint, which a streaming screen seldom is.)"""
+    from textual.screen import Screen
+
     from mcpctl_tui.ui.chat import stream as stream_mod
     from tests.llm_servers import LlmServer, Reply, openai_events
 
@@ -328,28 +334,32 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
     chunk_lat: list[float] = []
     key_lat: list[float] = []
     orig_write = stream_mod.CoalescingMarkdownStream.write
-    orig_flush = stream_mod.CoalescingMarkdownStream._flush_once
-    arrivals: list[float] = []
+    orig_flush = stream_mod.CoalescingMarkdownStream._flush
+    orig_paint = Screen._compositor_refresh
+    arrivals: list[float] = []  # chunks written, not yet on the widget
+    applied: list[float] = []  # chunks on the widget, not yet painted
 
     def write(self: Any, fragment: str) -> None:
         arrivals.append(time.perf_counter())
         orig_write(self, fragment)
 
-    async def flush(self: Any) -> None:
+    def flush(self: Any) -> None:
         n = len(self._pending)
-        batch = arrivals[:n]
+        orig_flush(self)
+        applied.extend(arrivals[:n])
         del arrivals[:n]
-        await orig_flush(self)
-        app = self.markdown.app
 
-        def painted() -> None:
+    def paint(self: Any) -> None:
+        # A frame leaves the compositor: every chunk applied before it is on screen.
+        orig_paint(self)
+        if applied and self is self.app.screen:
             now = time.perf_counter()
-            chunk_lat.extend(now - t for t in batch)
-
-        app.call_after_refresh(painted)
+            chunk_lat.extend(now - t for t in applied)
+            applied.clear()
 
     stream_mod.CoalescingMarkdownStream.write = write  # type: ignore[method-assign]
-    stream_mod.CoalescingMarkdownStream._flush_once = flush  # type: ignore[method-assign]
+    stream_mod.CoalescingMarkdownStream._flush = flush  # type: ignore[method-assign]
+    Screen._compositor_refresh = paint  # type: ignore[method-assign]
     try:
         with tempfile.TemporaryDirectory() as d:
             async with LlmServer(reply) as srv:
@@ -379,7 +389,8 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
                     await store.close()
     finally:
         stream_mod.CoalescingMarkdownStream.write = orig_write  # type: ignore[method-assign]
-        stream_mod.CoalescingMarkdownStream._flush_once = orig_flush  # type: ignore[method-assign]
+        stream_mod.CoalescingMarkdownStream._flush = orig_flush  # type: ignore[method-assign]
+        Screen._compositor_refresh = orig_paint  # type: ignore[method-assign]
     chunk_lat.sort()
     key_lat.sort()
 

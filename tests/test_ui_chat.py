@@ -220,9 +220,12 @@ async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path
             chat.focus()
             # The operator looks back. The key goes in as the terminal would send it: pilot's
             # press() waits for the app to go idle, which a streaming reply never does.
+            before = chat.scroll_y
             app.simulate_key("pageup")
-            await wait_for(lambda: not chat.following and chat.scroll_y < chat.max_scroll_y)
-            await app.animator.wait_until_complete()  # page-up scrolls with an animation
+            # Page-up scrolls with an animation: wait for it to start, then to end (the
+            # view growing below is not the scroll).
+            await wait_for(lambda: not chat.following and chat.scroll_y < before)
+            await app.animator.wait_until_complete()
             held = chat.scroll_y
             grown = chat.max_scroll_y
             await wait_for(lambda: chat.max_scroll_y > grown + 20)

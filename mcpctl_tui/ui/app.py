@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
@@ -44,6 +45,7 @@ from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
 from mcpctl_tui.ui.engine import make_backend
+from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import McpctlCommands
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen, HelpScreen
 from mcpctl_tui.ui.screens.editors import Choices, EditorScreen
@@ -126,6 +128,9 @@ class McpctlApp(App[None]):
         self._reply_text = ""
 
     # --- layout -------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return PacedScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):

@@ -21,6 +21,7 @@ from textual.widgets._markdown import (
     MarkdownBullet,
     MarkdownBulletList,
     MarkdownFence,
+    MarkdownHeader,
     MarkdownListItem,
     MarkdownOrderedList,
     MarkdownOrderedListItem,
@@ -83,7 +84,7 @@ class _FlatList:
         self._blocks.clear()
 
     async def _update_from_block(self, block: MarkdownBlock) -> None:
-        if not await self._update_flat(block):
+        if not self.update_flat(block):
             await super()._update_from_block(block)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -115,7 +116,7 @@ class _FlatList:
     def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
         raise NotImplementedError
 
-    async def _update_flat(self, block: object) -> bool:
+    def update_flat(self, block: object) -> bool:
         """Streaming grows the last list: take the new parse's items in place (a remount
         of the list per frame is the costly part) when both are tight lists."""
         if self._flat is None or type(block) is not type(self):
@@ -187,3 +188,23 @@ class FlatFence(MarkdownFence):
     def set_content(self, content: Content) -> None:
         self._content = content
         self.refresh(layout=True)
+
+
+def update_in_place(old: MarkdownBlock, new: MarkdownBlock) -> bool:
+    """Take ``new``'s content into the mounted ``old`` without a remount, when both are the
+    same kind of block and that kind can be updated synchronously (what grows while a
+    reply streams: a paragraph, a heading, a tight list, a code block). False: the caller
+    must replace ``old``."""
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, FlatFence):
+        old._copy_context(new)
+        old.set_content(old._highlighted_code)
+        return True
+    if isinstance(old, _FlatList):
+        return old.update_flat(new)
+    if isinstance(old, (MarkdownParagraph, MarkdownHeader)):
+        old._copy_context(new)
+        old.set_content(new._content)
+        return True
+    return False

@@ -1,50 +1,73 @@
-"""Feeding a streamed reply into a ``Markdown`` widget at most once per frame.
+"""Feeding a streamed reply into a ``Markdown`` widget, one update per batch of chunks.
 
 Chunks arrive far faster than a terminal repaints (thousands a second off a local socket).
-Re-rendering per chunk makes the cost grow with chunks x document; instead every chunk that
-lands within one frame is joined and handed to ``Markdown.append`` (which re-parses only the
-last top-level block) in one go. When the stream ends the document gets one full update so
-the final rendering is exactly what a fresh parse of the whole reply gives; that update is
-reconciled against the mounted blocks (``reconcile``) so it costs a parse, not a remount.
+Re-rendering per chunk makes the cost grow with chunks x document; instead the chunks that
+arrive while an update is being applied are joined and applied in one go, and only the
+reply's last top-level block is re-parsed (the rest of the document is settled). When the
+stream ends the document gets one full update so the final rendering is exactly what a
+fresh parse of the whole reply gives; that update is reconciled against the mounted blocks
+(``reconcile``) so it costs a parse, not a remount.
+
+Why not ``Markdown.append``: it re-splits the whole document into lines per call, builds a
+parser per call, and always updates under ``batch_update`` across awaits; a screen refresh
+that falls inside that window is skipped, which at a reading pace (100 chunks/s) put a
+chunk on screen up to three frames late. Here the usual update (the last paragraph, list
+or code block grows) is synchronous and leaves the refresh to Textual's own frame timer,
+and a block that changes kind is swapped without waiting for the swap.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from collections.abc import Callable
 
 from markdown_it import MarkdownIt
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
-FRAME_SECONDS = 1 / 60
+from mcpctl_tui.ui.chat.blocks import update_in_place
+
+log = logging.getLogger(__name__)
+
+# Above this many chunks a second nobody reads along: update 20 times a second and leave
+# the time to taking the chunks in (a flood off a local socket), instead of painting.
+FLOOD_RATE = 400.0
+FLOOD_INTERVAL = 0.05
+RATE_WINDOW = 0.1
 
 
 class CoalescingMarkdownStream:
-    """Like ``MarkdownStream``, but paced to the frame and cheap per chunk.
+    """Like ``MarkdownStream``, but cheap per chunk and never a frame behind.
 
     ``write`` is synchronous and O(1): the reader loop never waits for rendering.
     ``on_flush`` is called after each batch is on the widget (the chat view uses it to
-    keep following the bottom; the benchmark to time chunks).
+    keep following the bottom; the benchmark to time chunks). The widget must start
+    empty, and written text must use ``\\n`` line ends (the UI's ``clean`` guarantees
+    it): the re-parsed tail is cut by counting newlines, as markdown-it counts lines.
     """
 
     def __init__(
         self,
         markdown: Markdown,
         *,
-        frame: float = FRAME_SECONDS,
         on_flush: Callable[[], None] | None = None,
     ) -> None:
         self.markdown = markdown
-        self._frame = frame
         self._on_flush = on_flush
+        factory = markdown._parser_factory
+        self._parser = MarkdownIt("gfm-like") if factory is None else factory()
         self._pending: list[str] = []
         self._parts: list[str] = []
-        self._wake = asyncio.Event()
-        self._closed = False
+        self._tail = ""  # source from the start of the last top-level block on
+        self._tail_line = 0  # the line of the whole text where ``_tail`` starts
+        self._scheduled: asyncio.Handle | None = None
         self._last_flush = 0.0
-        self._task = asyncio.create_task(self._run())
+        self._interval = 0.0  # between updates: none at a reading pace, FLOOD_INTERVAL above
+        self._window_start = asyncio.get_running_loop().time()
+        self._window_chunks = 0
+        self._closed = False
+        self._broken = False  # an update failed: the rest waits for the final full update
         self.flushes = 0
         self.written = 0  # chunks accepted, for the status line and the benchmark
 
@@ -63,47 +86,102 @@ class CoalescingMarkdownStream:
         self._pending.append(fragment)
         self._parts.append(fragment)
         self.written += 1
-        self._wake.set()
+        self._schedule()
 
-    async def _flush_once(self) -> None:
-        if not self._pending:
+    def _schedule(self) -> None:
+        if self._scheduled is None:
+            # call_soon: every chunk the reader delivers in this loop pass joins the batch.
+            loop = asyncio.get_running_loop()
+            delay = self._last_flush + self._interval - loop.time()
+            self._scheduled = (
+                loop.call_later(delay, self._flush) if delay > 0 else loop.call_soon(self._flush)
+            )
+
+    def _flush(self) -> None:
+        self._scheduled = None
+        if not self._pending or self._broken:
             return
+        now = asyncio.get_running_loop().time()
+        self._window_chunks += len(self._pending)
+        if now - self._window_start >= RATE_WINDOW:
+            # Judged over a window: a few chunks that bunch up behind a slow frame are
+            # not a flood.
+            rate = self._window_chunks / (now - self._window_start)
+            self._interval = FLOOD_INTERVAL if rate > FLOOD_RATE else 0.0
+            self._window_start, self._window_chunks = now, 0
+        self._last_flush = now
         batch = "".join(self._pending)
         self._pending.clear()
-        await self.markdown.append(batch)
+        try:
+            self._apply(batch)
+        except Exception:
+            # A rendering bug must not cost the reply: the text is all in ``_parts`` and
+            # ``close`` renders it with a full parse.
+            log.exception("streamed markdown update failed; waiting for the full update")
+            self._broken = True
+            return
         self.flushes += 1
-        self._last_flush = time.monotonic()
         if self._on_flush is not None:
             self._on_flush()
 
-    async def _run(self) -> None:
-        while not self._closed:
-            await self._wake.wait()
-            self._wake.clear()
-            # Wait for the frame boundary so everything arriving meanwhile joins this batch.
-            delay = self._last_flush + self._frame - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self._closed:
+    def _apply(self, batch: str) -> None:
+        md = self.markdown
+        self._tail += batch
+        tokens = self._parser.parse(self._tail)
+        new_blocks = list(md._parse_markdown(tokens))
+        for block in new_blocks:
+            if block.source_range is not None:
+                start, end = block.source_range
+                block.source_range = (start + self._tail_line, end + self._tail_line)
+        md._markdown = self.text
+        # The last top-level block may still grow: the next parse starts there.
+        for token in reversed(tokens):
+            if token.map is not None and token.level == 0:
+                self._advance(token.map[0])
                 break
-            await self._flush_once()
+        blocks = _live_blocks(md)
+        last = blocks[-1] if blocks else None
+        first = new_blocks[0] if new_blocks else None
+        # The new parse starts where the last mounted block starts (unless that source
+        # made no block, an HTML block say): then its first block is that block, grown.
+        if last is not None and first is not None and _same_start(last, first):
+            if update_in_place(last, first):
+                last.source_range = first.source_range
+                new_blocks = new_blocks[1:]
+            else:
+                # A block that changed kind (a paragraph turned out to be a heading, a list,
+                # a table…): replaced without waiting. Hidden at once so no frame shows it
+                # twice; not under ``batch_update``, which would skip the frames meanwhile.
+                last.display = False
+                last.remove()
+        if new_blocks:
+            md.mount_all(new_blocks)  # in the DOM now; composed on the next message pass
+
+    def _advance(self, lines: int) -> None:
+        """Drop the first ``lines`` lines of the tail: they belong to settled blocks."""
+        if lines <= 0:
+            return
+        cut = 0
+        for _ in range(lines):
+            cut = self._tail.index("\n", cut) + 1
+        self._tail = self._tail[cut:]
+        self._tail_line += lines
 
     async def close(self, *, final_update: bool = True) -> str:
-        """Let an in-flight batch finish, then one full (reconciled) update of the text."""
+        """One full (reconciled) update of the text; or, with ``final_update=False``, just
+        the chunks not yet shown."""
         self._closed = True
-        self._wake.set()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         text = self.text
-        if final_update:
+        if final_update or self._broken:
             self._pending.clear()
             await reconcile(self.markdown, text)
             if self._on_flush is not None:
                 self._on_flush()
         else:
-            await self._flush_once()
+            self._flush()
         return text
 
 
@@ -128,7 +206,7 @@ async def reconcile(markdown: Markdown, text: str) -> None:
         if t.level == 0 and t.map is not None and (t.nesting == 1 or t.type in _SELF_CLOSED)
     ]
     async with markdown.lock:
-        existing = [c for c in markdown.children if isinstance(c, MarkdownBlock)]
+        existing = _live_blocks(markdown)
         keep = 0
         for (_i, tok), old in zip(starts, existing, strict=False):
             same = (
@@ -152,6 +230,19 @@ async def reconcile(markdown: Markdown, text: str) -> None:
         markdown._table_of_contents = None
         lines = text.splitlines()
         markdown._last_parsed_line = len(lines) - (1 if lines and lines[-1] else 0)
+
+
+def _same_start(old: MarkdownBlock, new: MarkdownBlock) -> bool:
+    return (
+        old.source_range is not None
+        and new.source_range is not None
+        and old.source_range[0] == new.source_range[0]
+    )
+
+
+def _live_blocks(markdown: Markdown) -> list[MarkdownBlock]:
+    """The document's blocks, without any still on its way out after a swap."""
+    return [c for c in markdown.children if isinstance(c, MarkdownBlock) and not c._pruning]
 
 
 _SELF_CLOSED = frozenset({"fence", "code_block", "hr"})

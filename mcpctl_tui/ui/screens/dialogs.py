@@ -6,11 +6,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from mcpctl_tui.ui.pacing import PacedModalScreen
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(PacedModalScreen[bool]):
     """Yes/no with a message that says exactly what goes."""
 
     BINDINGS = [
@@ -39,7 +40,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class AskScreen(ModalScreen[str | None]):
+class AskScreen(PacedModalScreen[str | None]):
     """One line of text (rename a thread, a file to export to)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -83,7 +84,7 @@ HELP = """\
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(PacedModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
     def compose(self) -> ComposeResult:

@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from mcpctl_tui.store.engine import Store, StoreError
@@ -37,6 +36,7 @@ from mcpctl_tui.store.manifest.documents import (
     label,
     shown_key_ref,
 )
+from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.text import literal
 
@@ -273,7 +273,7 @@ async def delete_doc(store: Store, kind: Kind, doc: Document) -> str:
     return str(done)
 
 
-class EditorScreen(ModalScreen[str | None]):
+class EditorScreen(PacedModalScreen[str | None]):
     """Create or edit one object; dismisses with a line saying what happened."""
 
     BINDINGS = [
