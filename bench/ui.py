@@ -333,7 +333,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
     reply = Reply(openai_events(pieces), delay=1 / rate, flush_each=True)
     chunk_lat: list[float] = []
     key_lat: list[float] = []
-    orig_write = stream_mod.CoalescingMarkdownStream.write
+    orig_write = stream_mod.CoalescingMarkdownStream.feed
     orig_flush = stream_mod.CoalescingMarkdownStream._flush
     orig_paint = Screen._compositor_refresh
     arrivals: list[float] = []  # chunks written, not yet on the widget
@@ -357,7 +357,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
             chunk_lat.extend(now - t for t in applied)
             applied.clear()
 
-    stream_mod.CoalescingMarkdownStream.write = write  # type: ignore[method-assign]
+    stream_mod.CoalescingMarkdownStream.feed = write  # type: ignore[method-assign]
     stream_mod.CoalescingMarkdownStream._flush = flush  # type: ignore[method-assign]
     Screen._compositor_refresh = paint  # type: ignore[method-assign]
     try:
@@ -388,7 +388,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
                 finally:
                     await store.close()
     finally:
-        stream_mod.CoalescingMarkdownStream.write = orig_write  # type: ignore[method-assign]
+        stream_mod.CoalescingMarkdownStream.feed = orig_write  # type: ignore[method-assign]
         stream_mod.CoalescingMarkdownStream._flush = orig_flush  # type: ignore[method-assign]
         Screen._compositor_refresh = orig_paint  # type: ignore[method-assign]
     chunk_lat.sort()

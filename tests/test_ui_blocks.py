@@ -51,7 +51,7 @@ async def test_close_reconciles_to_a_full_parse() -> None:
         stream = CoalescingMarkdownStream(md)
         # Streamed, "Title" is a paragraph until the "---" under it makes it a heading.
         for piece in ["1. one\n", "2. two\n\n", "Title\n", "---\n\nafter\n"]:
-            stream.write(piece)
+            stream.feed(piece)
             await pilot.pause(0.05)
         text = await stream.close()
         await pilot.pause()
@@ -127,7 +127,7 @@ async def test_every_chunking_shows_what_a_fresh_parse_shows_before_close() -> N
             text = ""
             for start in range(0, len(DOCUMENT), size):
                 piece = DOCUMENT[start : start + size]
-                stream.write(piece)
+                stream.feed(piece)
                 text += piece
                 if "\n" in piece or size > 7:  # compare at line ends (and for big chunks)
                     await pilot.pause()
@@ -150,7 +150,7 @@ async def test_a_chunk_at_reading_pace_is_applied_at_once() -> None:
         stream = CoalescingMarkdownStream(md)
         first = None
         for i in range(5):
-            stream.write(f"word{i} ")
+            stream.feed(f"word{i} ")
             await asyncio.sleep(0)
             assert stream.flushes == i + 1
             assert f"word{i}" in _blocks(md)[0][1]
@@ -169,7 +169,7 @@ async def test_a_flood_is_applied_in_a_few_batches() -> None:
         chunks = 0
         while asyncio.get_running_loop().time() - started < 0.5:
             for _ in range(20):
-                stream.write("tok ")
+                stream.feed("tok ")
                 chunks += 1
             await asyncio.sleep(0.001)
         text = await stream.close()

@@ -42,7 +42,7 @@ from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
-from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
+from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
 from mcpctl_tui.ui.engine import make_backend
 from mcpctl_tui.ui.pacing import PacedScreen
@@ -451,7 +451,7 @@ class McpctlApp(App[None]):
         turn = AssistantTurn(None, personality=self.personality_label())
         await self.chat.add(turn)
         self.reply_turn = turn
-        self.reply_stream = CoalescingMarkdownStream(turn.markdown)
+        self.reply_stream = ReplyMarkdown.get_stream(turn.markdown)
         self.stats = ReplyStats(state="streaming")
         self.refresh_status()
         # No cyclic collection while a reply streams (a full one is a 50-300 ms hitch);
@@ -493,7 +493,7 @@ class McpctlApp(App[None]):
                     case TextDelta(text=t):
                         if self.stats.ttft_ms is None:
                             self.stats.ttft_ms = (time.monotonic() - started) * 1000
-                        stream.write(clean(t))
+                        await stream.write(clean(t))
                     case TurnStarted() as ts:
                         self.thread_id = ts.thread_id
                         turn.model = ts.model or None

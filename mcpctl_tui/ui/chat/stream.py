@@ -1,5 +1,8 @@
 """Feeding a streamed reply into a ``Markdown`` widget, one update per batch of chunks.
 
+``ReplyMarkdown.get_stream`` returns this ``MarkdownStream``: the same contract as
+Textual's (``write`` fragments, ``stop`` at the end), a different engine.
+
 Chunks arrive far faster than a terminal repaints (thousands a second off a local socket).
 Re-rendering per chunk makes the cost grow with chunks x document; instead the chunks that
 arrive while an update is being applied are joined and applied in one go, and only the
@@ -24,7 +27,7 @@ from collections.abc import Callable
 
 from markdown_it import MarkdownIt
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock
+from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 from mcpctl_tui.ui.chat.blocks import update_in_place
 
@@ -37,10 +40,10 @@ FLOOD_INTERVAL = 0.05
 RATE_WINDOW = 0.1
 
 
-class CoalescingMarkdownStream:
-    """Like ``MarkdownStream``, but cheap per chunk and never a frame behind.
+class CoalescingMarkdownStream(MarkdownStream):
+    """Textual's ``MarkdownStream``, but cheap per chunk and never a frame behind.
 
-    ``write`` is synchronous and O(1): the reader loop never waits for rendering.
+    ``feed`` (and so ``write``) is O(1) and never waits for rendering.
     ``on_flush`` is called after each batch is on the widget (the chat view uses it to
     keep following the bottom; the benchmark to time chunks). The widget must start
     empty, and written text must use ``\\n`` line ends (the UI's ``clean`` guarantees
@@ -53,6 +56,7 @@ class CoalescingMarkdownStream:
         *,
         on_flush: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(markdown)
         self.markdown = markdown
         self._on_flush = on_flush
         factory = markdown._parser_factory
@@ -78,7 +82,17 @@ class CoalescingMarkdownStream:
             self._parts[:] = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
 
-    def write(self, fragment: str) -> None:
+    def start(self) -> None:
+        """Nothing to start: updates are scheduled as chunks arrive."""
+
+    async def write(self, markdown_fragment: str) -> None:
+        self.feed(markdown_fragment)
+
+    async def stop(self) -> None:
+        await self.close()
+
+    def feed(self, fragment: str) -> None:
+        """Take a chunk; it is on the widget within a loop pass (a flood: 1/20 s)."""
         if self._closed:
             raise RuntimeError("stream already closed")
         if not fragment:

@@ -18,6 +18,7 @@ from textual.widgets import Collapsible, Markdown, Static
 from mcpctl_tui.store.fastread import Turn as TurnRow
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.chat.blocks import FlatBulletList, FlatFence, FlatOrderedList
+from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.text import clean, literal
 
 
@@ -47,6 +48,10 @@ class ReplyMarkdown(Markdown):
 
     def __init__(self, text: str = "") -> None:
         super().__init__(clean(text), open_links=False)
+
+    @classmethod
+    def get_stream(cls, markdown: Markdown) -> CoalescingMarkdownStream:
+        return CoalescingMarkdownStream(markdown)
 
 
 class Turn(Vertical):
