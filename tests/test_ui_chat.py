@@ -264,3 +264,28 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
         assert app.chat.turns[n].plain_text() == "burst"
         assert app.chat_input.text == "next"
     await store.close()
+
+
+async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: Path) -> None:
+    """Every streamed update parses the growing block into a throwaway widget (a cycle);
+    young collections keep running during a reply, so these never pile up."""
+    import gc
+
+    from textual.widgets.markdown import MarkdownBlock
+
+    words = [f"w{i} " for i in range(600)]
+    async with LlmServer(Reply(openai_events(words), delay=0.004)) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+        await add_llm_agent(store, llm="wordy", agent="wordy", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "talk")
+            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.flushes > 300)
+            assert app.streaming
+            orphans = sum(
+                1 for o in gc.get_objects() if isinstance(o, MarkdownBlock) and o.parent is None
+            )
+            assert orphans < 100, orphans
+            await wait_for(lambda: _done(app), limit=30)
+        await store.close()

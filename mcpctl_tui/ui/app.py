@@ -55,6 +55,8 @@ from mcpctl_tui.ui.text import clean, literal
 THREAD_PAGE = 50
 LIVENESS_SECONDS = 5.0
 GC_SECONDS = 60.0
+GC_THRESHOLDS = (20_000, 20, 100)
+GC_STREAMING_YOUNG = 2_000
 
 WELCOME = (
     "[b]Welcome to mcpctl-tui.[/b]\n\n"
@@ -205,7 +207,7 @@ class McpctlApp(App[None]):
         # collect the young generation less often.
         gc.collect()
         gc.freeze()
-        gc.set_threshold(20_000, 20, 100)
+        gc.set_threshold(*GC_THRESHOLDS)
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
         self.set_interval(GC_SECONDS, self._idle_collect)
@@ -454,9 +456,7 @@ class McpctlApp(App[None]):
         self.reply_stream = ReplyMarkdown.get_stream(turn.markdown)
         self.stats = ReplyStats(state="streaming")
         self.refresh_status()
-        # No cyclic collection while a reply streams (a full one is a 50-300 ms hitch);
-        # the garbage of a reply is mostly acyclic anyway. Collected when it ends.
-        gc.disable()
+        _gc_while_streaming()
         personality = self.personality_choice
         overrides = ChatOverrides(system=self.system_replace, params=dict(self.overrides))
         if text is None:
@@ -583,7 +583,7 @@ class McpctlApp(App[None]):
         self.reply_stream = None
         self.reply_turn = None
         self.refresh_thread_list()
-        gc.enable()
+        gc.set_threshold(*GC_THRESHOLDS)
         self.set_timer(0.2, _collect_and_freeze)
 
     def action_cancel_reply(self) -> None:
@@ -884,6 +884,19 @@ class McpctlApp(App[None]):
             return
         self.copy_to_clipboard(code)
         self.notify("code block copied")
+
+
+def _gc_while_streaming() -> None:
+    """While a reply streams, collect only what the reply made, in small steps.
+
+    A full collection is a 50-300 ms hitch, so it waits for the reply's end. But the
+    reply's garbage must not wait: each update leaves the widgets it was parsed into, and
+    widgets are cycles (15 MB over an 8,000-chunk reply with collection off). Freezing
+    what exists now keeps it out of the scans; a small young generation (and the second
+    one every 20 of those) keeps each pause to 1-2 ms, at worst ~13 ms (measured).
+    """
+    gc.freeze()  # what exists now is not the reply's garbage: don't scan it meanwhile
+    gc.set_threshold(GC_STREAMING_YOUNG, 20, 1 << 30)
 
 
 def _collect_and_freeze() -> None:
