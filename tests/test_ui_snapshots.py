@@ -18,9 +18,9 @@ from mcpctl_tui.chat.events import ChatEvent, TurnStarted
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.types import LlmKind
+from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.ui.app import McpctlApp, StartAt
-from tests.ui_helpers import NOW, fixed_clock, wait_for
+from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, wait_for
 
 SMALL = (80, 24)
 LARGE = (160, 50)
@@ -34,6 +34,36 @@ def _demo_db(tmp_path: Path) -> str:
         store = await open_store(url)
         try:
             await seed_demo(store, now=NOW)
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    return url
+
+
+def _crowded_db(tmp_path: Path) -> str:
+    """The demo plus agents that stretch the Agents pane: virtual, inactive, hibernating,
+    no project, names and LLM names longer than the pane."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crowded.db'}"
+
+    async def seed() -> None:
+        store = await open_store(url)
+        try:
+            await seed_demo(store, now=NOW)
+            await add_llm_agent(
+                store,
+                llm="gpu-box-llama-70b-instruct",
+                agent="incident-commander-assistant",
+                kind=LlmKind.VIRTUAL,
+                status=LlmStatus.INACTIVE,
+            )
+            await add_llm_agent(
+                store,
+                llm="laptop-qwen",
+                agent="reviewer",
+                kind=LlmKind.VIRTUAL,
+                status=LlmStatus.HIBERNATING,
+            )
         finally:
             await store.close()
 
@@ -128,13 +158,24 @@ def test_browsing_code_block_reply(
     assert snap_compare(app, terminal_size=size, run_before=_run())
 
 
-def test_personality_selected(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_agents_of_every_kind_and_status(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """One line per agent at both sizes: what does not fit is cut or left out, never
+    wrapped."""
+    app = _app(_crowded_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_personality_selected(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def pick(pilot: Any) -> None:
         pilot.app.personalities.focus()
         await pilot.press("down")
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
-    assert snap_compare(app, terminal_size=LARGE, run_before=_run(pick))
+    assert snap_compare(app, terminal_size=size, run_before=_run(pick))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -152,14 +193,16 @@ def test_tool_call_reply(snap_compare: Any, tmp_path: Path, size: tuple[int, int
     assert snap_compare(app, terminal_size=size, run_before=_run(expand))
 
 
-def test_error_turn(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_error_turn(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = _app(_demo_db(tmp_path), StartAt(agent="writer"))
-    assert snap_compare(app, terminal_size=LARGE, run_before=_run())
+    assert snap_compare(app, terminal_size=size, run_before=_run())
 
 
-def test_cancelled_turn(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_cancelled_turn(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = _app(_demo_db(tmp_path), StartAt(agent="ops", thread_id=3))
-    assert snap_compare(app, terminal_size=SMALL, run_before=_run())
+    assert snap_compare(app, terminal_size=size, run_before=_run())
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -178,15 +221,17 @@ def test_reply_streaming_midpoint(snap_compare: Any, tmp_path: Path, size: tuple
     assert snap_compare(app, terminal_size=size, run_before=_run(send))
 
 
-def test_delete_confirmation(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_delete_confirmation(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def ask(pilot: Any) -> None:
         await pilot.press("ctrl+d")
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops", thread_id=2))
-    assert snap_compare(app, terminal_size=SMALL, run_before=_run(ask))
+    assert snap_compare(app, terminal_size=size, run_before=_run(ask))
 
 
-def test_palette(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_palette(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def palette(pilot: Any) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
@@ -204,17 +249,19 @@ def test_palette(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause(0.2)
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
-    assert snap_compare(app, terminal_size=LARGE, run_before=_run(palette))
+    assert snap_compare(app, terminal_size=size, run_before=_run(palette))
 
 
-def test_help(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def show(pilot: Any) -> None:
         await pilot.press("f1")
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
-    assert snap_compare(app, terminal_size=LARGE, run_before=_run(show))
+    assert snap_compare(app, terminal_size=size, run_before=_run(show))
 
 
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
     ("kind", "which"),
     [
@@ -225,10 +272,12 @@ def test_help(snap_compare: Any, tmp_path: Path) -> None:
         ("personality", "current"),
     ],
 )
-def test_editor(snap_compare: Any, tmp_path: Path, kind: str, which: str | None) -> None:
+def test_editor(
+    snap_compare: Any, tmp_path: Path, kind: str, which: str | None, size: tuple[int, int]
+) -> None:
     async def edit(pilot: Any) -> None:
         await pilot.app.action_edit(kind, which)
         await pilot.pause(0.2)
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
-    assert snap_compare(app, terminal_size=LARGE, run_before=_run(edit))
+    assert snap_compare(app, terminal_size=size, run_before=_run(edit))

@@ -145,7 +145,7 @@ class McpctlApp(App[None]):
                 yield ChatView(id="chat")
                 yield ChatInput(id="input")
                 yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)  # the normal spacing needs 87 cells: too wide at 80
 
     @property
     def chat(self) -> ChatView:

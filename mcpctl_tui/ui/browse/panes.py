@@ -1,8 +1,12 @@
-"""The left column: agents, personalities of the selected agent, threads (paged)."""
+"""The left column: agents, personalities of the selected agent, threads (paged).
+
+Rows never wrap (the CSS sets ``text-wrap: nowrap``, long text ends in an ellipsis):
+an agent is one line, a personality or a thread two (name, then a dim detail line)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from textual.content import Content
@@ -15,13 +19,8 @@ from mcpctl_tui.store.queries import ThreadCursor, ThreadSummary
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.backend import NO_PERSONALITY
+from mcpctl_tui.ui.browse.agent_row import AgentColumns, AgentLine
 from mcpctl_tui.ui.text import literal
-
-STATUS_STYLE = {
-    LlmStatus.ACTIVE: "$success",
-    LlmStatus.INACTIVE: "$error",
-    LlmStatus.HIBERNATING: "$warning",
-}
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -35,49 +34,37 @@ def ago(then: datetime, now: datetime) -> str:
     return "just now"
 
 
-def agent_prompt(a: AgentRow) -> Content:
-    """Two short lines (the pane is narrow at 80 columns): name and status, then how."""
-    kind = (
-        Content.styled("virtual", "bold $accent")
-        if a.kind == LlmKind.VIRTUAL
-        else Content.styled("public", "dim")
-    )
-    status = Content.styled(f"● {a.status.value}", STATUS_STYLE[a.status])
-    line2 = Content.assemble(
-        kind,
-        (" · ", "dim"),
-        literal(a.llm_name, "dim"),
-        (" · ", "dim"),
-        literal(a.project_name or "no project", "dim"),
-    )
-    return Content.assemble(literal(a.name, "bold"), " ", status, "\n", line2)
-
-
 class AgentList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[AgentRow] = []
+        self.columns = AgentColumns.of([])
         self.border_title = "Agents"
 
     def set_rows(self, rows: Sequence[AgentRow], select_id: int | None) -> None:
         self.rows = list(rows)
-        self.set_options([Option(agent_prompt(r), id=str(r.id)) for r in rows])
+        self.columns = AgentColumns.of(self.rows)
+        self.set_options([Option(AgentLine(r, self.columns), id=str(r.id)) for r in rows])
         if rows:
             idx = next((i for i, r in enumerate(rows) if r.id == select_id), 0)
             self.highlighted = idx
 
     def update_liveness(self, live: dict[int, tuple[LlmKind, LlmStatus]]) -> bool:
         """Refresh badges in place; True if anything changed."""
-        changed = False
+        changed = []
         for i, r in enumerate(self.rows):
             kind_status = live.get(r.id)
             if kind_status and kind_status != (r.kind, r.status):
-                from dataclasses import replace
-
                 self.rows[i] = replace(r, kind=kind_status[0], status=kind_status[1])
-                self.replace_option_prompt_at_index(i, agent_prompt(self.rows[i]))
-                changed = True
-        return changed
+                changed.append(i)
+        if changed:
+            # A new status or kind may widen a column: every row lines up again.
+            columns = AgentColumns.of(self.rows)
+            redo = range(len(self.rows)) if columns != self.columns else changed
+            self.columns = columns
+            for i in redo:
+                self.replace_option_prompt_at_index(i, AgentLine(self.rows[i], columns))
+        return bool(changed)
 
     @property
     def current(self) -> AgentRow | None:

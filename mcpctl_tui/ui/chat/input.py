@@ -8,6 +8,14 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
+# Longest first: the input shows the longest that fits its width (a placeholder is cut,
+# not wrapped, and a cut "/help for" helps nobody).
+PLACEHOLDERS = (
+    "Message  (Enter sends · Ctrl+J newline · /help for commands)",
+    "Message  (Enter sends · Ctrl+J newline · /help)",
+    "Message  (Enter sends · Ctrl+J newline)",
+    "Message",
+)
 
 
 class ChatInput(TextArea):
@@ -30,7 +38,11 @@ class ChatInput(TextArea):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.placeholder = "Message  (Enter sends · Ctrl+J newline · /help for commands)"
+        self.placeholder = PLACEHOLDERS[0]
+
+    def on_resize(self, event: events.Resize) -> None:
+        room = self.content_size.width - 1  # the cursor sits after the text
+        self.placeholder = next((p for p in PLACEHOLDERS if len(p) <= room), PLACEHOLDERS[-1])
 
     def action_submit(self) -> None:
         self.post_message(self.Submitted(self.text))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
@@ -61,32 +61,49 @@ class AskScreen(PacedModalScreen[str | None]):
         self.dismiss(event.value)
 
 
-HELP = """\
-[b]Keys[/b]
-  Enter            send the message            Ctrl+J  newline in the message
-  Esc              cancel the streaming reply  Ctrl+R  regenerate the last reply
-  Ctrl+N           new thread                  F2      rename thread
-  Ctrl+D           delete thread               Ctrl+E  export (.md or .json)
-  Alt+Up/Down      pick a message (or click)   Ctrl+Y  copy it (else last reply)
-  Ctrl+K           copy a code block of it (else of the last reply)
-  Ctrl+P           command palette: every action, jump to any agent or thread
-  Tab / Shift+Tab  move between panes          F1      this help
-  Ctrl+Q           quit
+# (key, what it does). Shown as a two-column grid whose second column wraps: a line
+# never runs past the dialog, at 80 columns as at 160.
+HELP_KEYS = [
+    ("Enter", "send the message"),
+    ("Ctrl+J", "newline in the message"),
+    ("Esc", "cancel the streaming reply"),
+    ("Ctrl+R", "regenerate the last reply"),
+    ("Ctrl+N", "new thread"),
+    ("F2", "rename thread"),
+    ("Ctrl+D", "delete thread"),
+    ("Ctrl+E", "export (.md or .json)"),
+    ("Alt+Up/Down", "pick a message (or click)"),
+    ("Ctrl+Y", "copy it (else last reply)"),
+    ("Ctrl+K", "copy a code block of it (else of the last reply)"),
+    ("Ctrl+P", "command palette: every action, jump to any agent or thread"),
+    ("Tab / Shift+Tab", "move between panes"),
+    ("F1", "this help"),
+    ("Ctrl+Q", "quit"),
+]
+HELP_SLASH = [
+    ("/set KEY VALUE", "override a parameter for this session (VALUE is JSON or text)"),
+    ("/unset KEY", "drop an override"),
+    ("/system TEXT", "replace the system prompt (no TEXT: back to the agent's)"),
+    ("/personality NAME", "use this personality from the next turn ('none' for none)"),
+    ("/clear", "start a new thread"),
+    ("/save [TITLE]", "/set overrides become the agent's defaults; TITLE renames"),
+    ("/help", "this help"),
+]
 
-[b]Slash commands[/b] (in the input)
-  /set KEY VALUE      override a parameter for this session (VALUE is JSON or text)
-  /unset KEY          drop an override
-  /system TEXT        replace the system prompt (no TEXT: back to the agent's)
-  /personality NAME   use this personality from the next turn ('none' for none)
-  /clear              start a new thread
-  /save \\[TITLE]      /set overrides become the agent's defaults; TITLE renames
-  /help               this help
-"""
+
+def _help_section(title: Content, rows: list[tuple[str, str]]) -> ComposeResult:
+    yield Static(title, classes="help-heading")
+    for key, what in rows:
+        yield Static(Content.styled(key, "bold"), classes="help-key")
+        yield Static(Content(what), classes="help-what")
 
 
 class HelpScreen(PacedModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog help"):
-            yield Static(Content.from_markup(HELP))
+        with VerticalScroll(classes="dialog help"), Grid(classes="help-grid"):
+            yield from _help_section(Content("Keys"), HELP_KEYS)
+            yield from _help_section(
+                Content.assemble("Slash commands ", ("(in the input)", "dim")), HELP_SLASH
+            )

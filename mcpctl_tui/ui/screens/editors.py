@@ -298,7 +298,8 @@ class EditorScreen(PacedModalScreen[str | None]):
                 for f in self.fields:
                     yield Label(f.label, classes="field-label")
                     yield self._widget(f)
-                    if f.help:
+                    if f.help:  # under its field: the label column stays empty
+                        yield Static("", classes="field-spacer")
                         yield Static(Content.styled(f.help, "dim"), classes="field-help")
             yield Static("", id="editor-error")
             with Horizontal(classes="dialog-buttons"):

@@ -1,0 +1,194 @@
+"""Layout at the two sizes the issue names (80x24, 160x50): nothing wraps, overlaps or is
+cut where it must not be. The snapshots show how it looks; these say what must hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.containers import VerticalScroll
+from textual.widgets import Button, Footer
+from textual.widgets._footer import FooterKey
+
+from mcpctl_tui.store.demo import seed_demo
+from mcpctl_tui.store.engine import open_store
+from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.views import AgentRow
+from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
+from mcpctl_tui.ui.chat.input import PLACEHOLDERS
+from mcpctl_tui.ui.screens.editors import EditorScreen
+from mcpctl_tui.ui.status import ReplyStats, StatusInfo, render_status
+from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, wait_for
+
+SMALL = (80, 24)
+LARGE = (160, 50)
+
+
+def _row(
+    name: str,
+    llm: str,
+    kind: LlmKind = LlmKind.PUBLIC,
+    status: LlmStatus = LlmStatus.ACTIVE,
+    project: str | None = "platform",
+) -> AgentRow:
+    return AgentRow(1, name, "", 1, llm, "echo", "m", kind, status, project, None)
+
+
+DEMO = [_row("ops", "echo-local"), _row("writer", "echo-local")]
+CROWDED = [
+    *DEMO,
+    _row(
+        "incident-commander-assistant",
+        "gpu-box-llama-70b-instruct",
+        LlmKind.VIRTUAL,
+        LlmStatus.INACTIVE,
+        None,
+    ),
+    _row("reviewer", "laptop-qwen", LlmKind.VIRTUAL, LlmStatus.HIBERNATING),
+]
+
+
+@pytest.mark.parametrize("rows", [DEMO, CROWDED], ids=["demo", "crowded"])
+def test_an_agent_row_is_one_line_that_fits_any_width(rows: list[AgentRow]) -> None:
+    cols = AgentColumns.of(rows)
+    for width in range(6, 120):
+        for r in rows:
+            line = agent_line(r, cols, width)
+            assert "\n" not in line.plain
+            assert line.cell_length <= width, (width, line.plain)
+            assert line.plain[0] in "●○◐"  # the status glyph always stays
+
+
+def test_agent_rows_drop_the_least_important_first() -> None:
+    cols = AgentColumns.of(DEMO)
+    # The sidebar at 160 columns: everything, whole.
+    wide = agent_line(DEMO[1], cols, 44).plain
+    for part in ("writer", "echo-local", "public", "active", "platform"):
+        assert part in wide
+    # At 80 columns (20 cells): project and status word go, the badge shortens, the
+    # LLM is cut with an ellipsis; the name stays whole.
+    narrow = agent_line(DEMO[1], cols, 20).plain
+    assert narrow.startswith("● writer") and "echo-l…" in narrow and "pub" in narrow
+    assert "platform" not in narrow and "active" not in narrow
+
+
+def test_columns_line_up_and_long_names_are_cut() -> None:
+    cols = AgentColumns.of(CROWDED)
+    lines = [agent_line(r, cols, 44).plain for r in CROWDED]
+    kind_at = {
+        line.index("public") if "public" in line else line.index("virtual") for line in lines
+    }
+    assert len(kind_at) == 1  # the badge column starts at the same cell on every row
+    assert "incident-c…" in lines[2] and "gpu-box-l…" in lines[2]
+    assert "inactive" in lines[2] and "hibernating" in lines[3]
+
+
+def test_the_status_line_keeps_the_state_and_fits() -> None:
+    agent = _row("ops", "echo-local")
+    stats = ReplyStats(output_tokens=123, ttft_ms=42, tokens_per_s=87.5, state="done")
+    info = StatusInfo(
+        agent=agent,
+        personality="oncall",
+        overrides={"temperature": 0.7, "max_tokens": 2048},
+        system_replaced=True,
+        stats=stats,
+    )
+    for width in (30, 54, 80, 110):
+        line = render_status(info, width).plain
+        assert len(line) <= width and "done" in line and line.startswith("ops")
+    wide = render_status(info, 200).plain
+    assert "temperature=0.7" in wide and "ttft 42 ms" in wide and "87.5 tok/s" in wide
+    # At the 80-column chat (54 cells) the figures stay right-aligned, details go.
+    narrow = render_status(info, 54).plain
+    assert narrow.endswith("done  123 tok") and "ttft" not in narrow
+
+
+async def _demo_app(tmp_path: Path, crowded: bool = False) -> McpctlApp:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'layout.db'}")
+    await seed_demo(store, now=NOW)
+    if crowded:
+        await add_llm_agent(
+            store,
+            llm="gpu-box-llama-70b-instruct",
+            agent="incident-commander-assistant",
+            kind=LlmKind.VIRTUAL,
+            status=LlmStatus.INACTIVE,
+        )
+    return McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+
+
+async def _ready(app: McpctlApp, pilot: Any) -> None:
+    await wait_for(lambda: app.loaded)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+async def test_main_view_nothing_wraps_or_overlaps(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = await _demo_app(tmp_path, crowded=True)
+    async with app.run_test(size=size) as pilot:
+        await _ready(app, pilot)
+        # One line per agent, two per personality and thread: nothing wrapped.
+        assert app.agents.virtual_size.height == len(app.agents.rows) == 3
+        assert app.personalities.virtual_size.height == 1 + 2 * 2
+        assert app.threads.virtual_size.height == 2 * len(app.threads.threads)
+        # The footer is one row and no key sits on another (the palette hint used to
+        # land on top of "f1 Help" at 80 columns).
+        footer = app.query_one(Footer)
+        keys = [k.region for k in footer.query(FooterKey)]
+        assert footer.region.height == 1 and len(keys) >= 6
+        assert all(r.y == footer.region.y for r in keys)
+        for i, a in enumerate(keys):
+            assert a.right <= size[0]
+            for b in keys[i + 1 :]:
+                assert not a.overlaps(b), (a, b)
+        # The input's hint is whole (the longest that fits, never a cut one).
+        hint = app.chat_input.placeholder
+        assert hint in PLACEHOLDERS and len(hint) < app.chat_input.content_size.width
+        assert "/help" in hint
+
+
+async def _editor(app: McpctlApp, pilot: Any, kind: str, which: str | None) -> EditorScreen:
+    await app.action_edit(kind, which)
+    await wait_for(lambda: isinstance(app.screen, EditorScreen))
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, EditorScreen)
+    return screen
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+async def test_an_editor_is_as_tall_as_its_form(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = await _demo_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _ready(app, pilot)
+        screen = await _editor(app, pilot, "project", None)
+        dialog = screen.query_one(".dialog")
+        fields = screen.query_one(".editor-fields", VerticalScroll)
+        assert dialog.region.width <= size[0]
+        # Two fields: no scrolling, and no empty space (it was 90% of the screen).
+        assert fields.max_scroll_y == 0
+        assert dialog.region.height == 15
+
+
+async def test_a_long_form_scrolls_between_title_and_buttons(tmp_path: Path) -> None:
+    app = await _demo_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await _ready(app, pilot)
+        screen = await _editor(app, pilot, "agent", "current")
+        dialog = screen.query_one(".dialog")
+        fields = screen.query_one(".editor-fields", VerticalScroll)
+        assert dialog.region.bottom <= SMALL[1] and dialog.region.right <= SMALL[0]
+        assert fields.max_scroll_y > 0  # the form is longer than the screen: it scrolls
+        for button in screen.query(Button):
+            assert dialog.region.contains_region(button.region), button.id
+            assert not fields.region.overlaps(button.region)
+        # An error shows above the buttons even with the form at its longest.
+        screen.query_one("#f-default_params").text = "{oops"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        error = screen.query_one("#editor-error")
+        assert error.display and dialog.region.contains_region(error.region)
+        assert not fields.region.overlaps(error.region)
+        assert all(not error.region.overlaps(b.region) for b in screen.query(Button))
