@@ -306,3 +306,24 @@ async def test_copy_any_chosen_message(tmp_path: Path) -> None:
         await pilot.pause()
         assert app.chat.selected is None
     await store.close()
+
+
+async def test_notifications_with_untrusted_text_paint_literally(tmp_path: Path) -> None:
+    """A notification quoting a name, an error or a command (untrusted text) is painted as
+    typed. Toasts are off in ``run_test`` by default, which hid that painting one crashed
+    the app; they are on here."""
+    store = await _store(tmp_path)
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="[b]nosuch[/b]"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.loaded)
+        app.chat_input.text = "/bogus [@click=app.quit]x[/]"
+        app.chat_input.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.is_running
+        shown = screen_text(app)
+        assert "no agent named [b]nosuch[/b]" in shown
+        assert "unknown command /bogus" in shown
+    assert app.return_code in (None, 0)
+    await store.close()

@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
@@ -215,6 +216,12 @@ class McpctlApp(App[None]):
         if not self.streaming:
             _collect_and_freeze()
 
+    def say(self, text: str, *, severity: SeverityLevel = "information", title: str = "") -> None:
+        """A notification whose text may be untrusted (names, errors, model text): shown
+        exactly as written. Textual's toast renders ``markup=False`` as ``Content(message)``,
+        which takes a str: a ``Content`` there crashed the app when the toast painted."""
+        self.notify(clean(text), title=clean(title), severity=severity, markup=False)
+
     # --- status -------------------------------------------------------------------
 
     def personality_label(self) -> str:
@@ -276,9 +283,7 @@ class McpctlApp(App[None]):
         if initial and self.start.agent:
             match = next((r for r in rows if r.name == self.start.agent), None)
             if match is None:
-                self.notify(
-                    literal(f"no agent named {self.start.agent}"), severity="error", markup=False
-                )
+                self.say(f"no agent named {self.start.agent}", severity="error")
             else:
                 want = match.id
         if initial and self.start.personality is not None:
@@ -309,10 +314,9 @@ class McpctlApp(App[None]):
             None,
             NO_PERSONALITY,
         ) and self.personality_choice not in {p.name for p in pers}:
-            self.notify(
-                literal(f"agent {agent.name} has no personality {self.personality_choice}"),
+            self.say(
+                f"agent {agent.name} has no personality {self.personality_choice}",
                 severity="warning",
-                markup=False,
             )
             self.personality_choice = None
         self.personalities.set_items(pers, agent.default_personality_id, self.personality_choice)
@@ -362,7 +366,7 @@ class McpctlApp(App[None]):
             try:
                 thread = await queries.get_thread(s, thread_id)
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
             turns = await queries.last_messages(s, thread_id, WINDOW + 1)
         has_older = len(turns) > WINDOW
@@ -433,10 +437,9 @@ class McpctlApp(App[None]):
             return
         if agent.kind == LlmKind.VIRTUAL and agent.status != LlmStatus.ACTIVE:
             # The typed message stays in the input.
-            self.notify(
-                literal(f"publisher offline: {agent.llm_name} is {agent.status.value}"),
+            self.say(
+                f"publisher offline: {agent.llm_name} is {agent.status.value}",
                 severity="error",
-                markup=False,
             )
             return
         if text is None and self.thread_id is None:
@@ -576,7 +579,7 @@ class McpctlApp(App[None]):
         }.get(status, "")
         self.refresh_status()
         if message is not None:
-            self.notify(literal(message), title="Reply failed", severity="error", markup=False)
+            self.say(message, title="Reply failed", severity="error")
             offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
             if offline and sent_text is not None and not self.chat_input.text:
                 self.chat_input.text = sent_text  # nothing typed is lost
@@ -613,7 +616,7 @@ class McpctlApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
-            self.notify(literal(f"{type(err).__name__}: {err}"), severity="error", markup=False)
+            self.say(f"{type(err).__name__}: {err}", severity="error")
 
     # --- slash commands ---------------------------------------------------------------
 
@@ -623,7 +626,7 @@ class McpctlApp(App[None]):
         try:
             await self._run_slash(line)
         except (ChatError, StoreError) as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
 
     async def _run_slash(self, line: str) -> None:
         cmd, _, rest = line.partition(" ")
@@ -657,16 +660,14 @@ class McpctlApp(App[None]):
                         agent.id, ChatOverrides(params=dict(self.overrides))
                     )
                     self.overrides.clear()
-                    self.notify(
-                        literal(f"saved to {agent.name}: {json.dumps(params)}"), markup=False
-                    )
+                    self.say(f"saved to {agent.name}: {json.dumps(params)}")
                     self.load_agents(select_id=agent.id)
                 if rest and self.thread_id is not None:
                     async with self.store.transaction() as s:
                         await queries.rename_thread(s, self.thread_id, rest)
                     self.set_thread_title(rest)
                     self.refresh_thread_list()
-                    self.notify(literal(f"thread renamed: {rest}"), markup=False)
+                    self.say(f"thread renamed: {rest}")
                 elif not self.overrides and not rest:
                     self.notify("nothing to save (no /set overrides)", severity="warning")
             case "/personality":
@@ -676,7 +677,7 @@ class McpctlApp(App[None]):
                 elif rest in names:
                     self.personality_choice = rest
                 else:
-                    self.notify(literal(f"no personality {rest}"), severity="error", markup=False)
+                    self.say(f"no personality {rest}", severity="error")
                     return
                 if self.personality_choice in names:
                     with self.personalities.prevent(OptionList.OptionHighlighted):
@@ -684,9 +685,7 @@ class McpctlApp(App[None]):
             case "/help":
                 self.push_screen(HelpScreen())
             case _:
-                self.notify(
-                    literal(f"unknown command {cmd} (try /help)"), severity="error", markup=False
-                )
+                self.say(f"unknown command {cmd} (try /help)", severity="error")
                 return
         self.chat_input.consume(line)
         self.refresh_status()
@@ -747,13 +746,13 @@ class McpctlApp(App[None]):
                     found = await get_objects(s, kind, name, agent=owner if scoped else None)
                 doc = found[0].doc
         except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
             return
         choices = await self.editor_choices(owner)
 
         async def done(result: str | None) -> None:
             if result:
-                self.notify(literal(result), markup=False)
+                self.say(result)
                 self.load_agents(select_id=agent.id if agent else None)
 
         self.push_screen(EditorScreen(self.store, kind, doc, choices), done)
@@ -785,7 +784,7 @@ class McpctlApp(App[None]):
                 async with self.store.transaction() as s:
                     await queries.rename_thread(s, tid, title.strip())
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
             if tid == self.thread_id:
                 self.set_thread_title(title.strip())
@@ -801,7 +800,7 @@ class McpctlApp(App[None]):
             async with self.store.session() as s:
                 n = await v.thread_size(s, tid)
         except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
             return
         msg = Content.assemble(
             "Delete the thread ",
@@ -816,9 +815,9 @@ class McpctlApp(App[None]):
                 async with self.store.transaction() as s:
                     await delete_thread(s, tid)
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
-            self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
+            self.say(f"deleted thread {title} ({n} turns)")
             if tid == self.thread_id:
                 await self.start_new_thread()
             self.refresh_thread_list()
@@ -846,7 +845,7 @@ class McpctlApp(App[None]):
                 thread = await queries.get_thread(s, thread_id)
                 rows = await queries.all_messages(s, thread_id)
         except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
             return
         title = thread.title
         if path.suffix == ".json":
@@ -856,9 +855,9 @@ class McpctlApp(App[None]):
         try:
             await asyncio.to_thread(_write_file, path, data)
         except OSError as exc:
-            self.notify(literal(f"export failed: {exc}"), severity="error", markup=False)
+            self.say(f"export failed: {exc}", severity="error")
             return
-        self.notify(literal(f"exported {len(rows)} turns to {path}"), markup=False)
+        self.say(f"exported {len(rows)} turns to {path}")
 
     def action_select_turn(self, step: int) -> None:
         if self.chat.select_step(step) is None:
