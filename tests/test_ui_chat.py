@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from textual import events
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.models import ChatMessage, ChatThread
+from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.chat.turns import AssistantTurn
@@ -187,10 +188,6 @@ async def test_inactive_virtual_agent_keeps_the_typed_message(tmp_path: Path) ->
 
 
 async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
-    from sqlalchemy import update
-
-    from mcpctl_tui.store.models import Llm
-
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
     await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
     app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
@@ -243,7 +240,6 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
     """Keys arrive in one burst, as a terminal sends a fast typist's (or a paste without
     bracketed paste): Enter must see every character typed before it, and nothing typed
     after it may be cleared away."""
-    from textual import events
 
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
     await seed_demo(store, now=NOW)
@@ -263,4 +259,62 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
         await pilot.pause()
         assert app.chat.turns[n].plain_text() == "burst"
         assert app.chat_input.text == "next"
+    await store.close()
+
+
+async def _send_then_type(app: McpctlApp, sent: str, typed: str) -> None:
+    """Type ``sent``, Enter, then ``typed`` in one burst: the operator goes on typing while
+    the send is refused."""
+
+    app.chat_input.focus()
+    for ch in sent:
+        app.post_message(events.Key(ch, ch))
+    app.post_message(events.Key("enter", "\r"))
+    for ch in typed:
+        app.post_message(events.Key(ch, ch))
+
+
+async def test_a_refused_send_puts_the_text_back_ahead_of_what_was_typed_since(
+    tmp_path: Path,
+) -> None:
+    """The personality chosen is deleted behind the app's back: the engine refuses the send
+    (nothing stored). The failed message comes back in front of the new text."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", personality="teacher"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        async with store.transaction() as s:
+            teacher = (
+                await s.execute(select(Personality).where(Personality.name == "teacher"))
+            ).scalar_one()
+            await s.delete(teacher)
+        await _send_then_type(app, "first", "second")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert app.chat_input.text == "first\nsecond"
+        # The cursor stays where the operator was typing: at the end of "second".
+        assert app.chat_input.cursor_location == (1, len("second"))
+    await store.close()
+
+
+async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
+    tmp_path: Path,
+) -> None:
+    """The screen still shows the virtual agent active (the liveness refresh has not run)
+    but its publisher is gone: the dispatcher answers "publisher offline"."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        async with store.transaction() as s:
+            await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
+        assert app.agents.rows[0].status == LlmStatus.ACTIVE
+        await _send_then_type(app, "are you there?", "and now?")
+        await wait_for(lambda: any("offline" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert app.chat_input.text == "are you there?\nand now?"
     await store.close()

@@ -529,8 +529,8 @@ class McpctlApp(App[None]):
         except (ChatError, StoreError) as exc:
             # Refused before anything was written (unknown personality, agent gone …).
             status, failure = MessageStatus.ERROR, str(exc)
-            if sent_text is not None and not self.chat_input.text:
-                self.chat_input.text = sent_text
+            if sent_text is not None:
+                self.chat_input.restore(sent_text)
         except Exception as exc:  # a bug below us: show it on the turn, never crash
             status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
@@ -581,8 +581,8 @@ class McpctlApp(App[None]):
         if message is not None:
             self.say(message, title="Reply failed", severity="error")
             offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
-            if offline and sent_text is not None and not self.chat_input.text:
-                self.chat_input.text = sent_text  # nothing typed is lost
+            if offline and sent_text is not None:
+                self.chat_input.restore(sent_text)  # nothing typed is lost
         self.reply_stream = None
         self.reply_turn = None
         self.refresh_thread_list()
