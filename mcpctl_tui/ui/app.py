@@ -265,8 +265,15 @@ class McpctlApp(App[None]):
         *,
         initial: bool = False,
         select_id: int | None = None,
+        select_name: str | None = None,
         thread_id: int | None = None,
+        keep_chat: bool = False,
     ) -> None:
+        """(Re)load the agents and open the selected one (``select_id``, else the agent
+        named ``select_name``, else the first). ``keep_chat``: a refresh after a change
+        (an editor saved, /save): if the same agent stays selected, the open thread (or
+        the new one being typed) stays open instead of jumping to the newest thread."""
+        shown = self.current_agent
         async with self.store.session() as s:
             rows = await v.list_agent_rows(s)
         if not rows:
@@ -280,6 +287,8 @@ class McpctlApp(App[None]):
             self.loaded += 1
             return
         want = select_id
+        if select_name is not None:
+            want = next((r.id for r in rows if r.name == select_name), want)
         if initial and self.start.agent:
             match = next((r for r in rows if r.name == self.start.agent), None)
             if match is None:
@@ -295,7 +304,8 @@ class McpctlApp(App[None]):
         if agent is not None:
             if thread_id is None and initial:
                 thread_id = self.start.thread_id
-            self.open_agent(agent, thread_id=thread_id)
+            keep = keep_chat and shown is not None and shown.id == agent.id
+            self.open_agent(agent, thread_id=thread_id, keep_chat=keep)
 
     @on(OptionList.OptionHighlighted, "#agents")
     def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -305,7 +315,9 @@ class McpctlApp(App[None]):
             self.open_agent(agent)
 
     @work(group="agent", exclusive=True, exit_on_error=False)
-    async def open_agent(self, agent: v.AgentRow, *, thread_id: int | None = None) -> None:
+    async def open_agent(
+        self, agent: v.AgentRow, *, thread_id: int | None = None, keep_chat: bool = False
+    ) -> None:
         async with self.store.session() as s:
             pers = await queries.list_personalities(s, agent.id)
             threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
@@ -324,6 +336,9 @@ class McpctlApp(App[None]):
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=more)
         self.refresh_status()
         try:
+            if keep_chat:
+                self._highlight_open_thread()
+                return
             if self.streaming:
                 return  # never pull the chat from under a streaming reply
             target = thread_id if thread_id is not None else (threads[0].id if threads else None)
@@ -607,6 +622,9 @@ class McpctlApp(App[None]):
         async with self.store.session() as s:
             threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=len(threads) > THREAD_PAGE)
+        self._highlight_open_thread()
+
+    def _highlight_open_thread(self) -> None:
         if self.thread_id is not None:
             idx = self.threads.index_of(self.thread_id)
             if idx is not None:
@@ -661,7 +679,7 @@ class McpctlApp(App[None]):
                     )
                     self.overrides.clear()
                     self.say(f"saved to {agent.name}: {json.dumps(params)}")
-                    self.load_agents(select_id=agent.id)
+                    self.load_agents(select_id=agent.id, keep_chat=True)
                 if rest and self.thread_id is not None:
                     async with self.store.transaction() as s:
                         await queries.rename_thread(s, self.thread_id, rest)
@@ -718,50 +736,84 @@ class McpctlApp(App[None]):
 
     async def action_edit(self, kind_name: str, which: str | None) -> None:
         """Open the editor for a new object (``which`` None), the selected one
-        (``"current"``), or one by name (``"NAME"`` / ``"NAME@AGENT"``)."""
-        if len(self.screen_stack) > 1:
-            return
+        (``"current"``), or one by name (``"NAME"``; a prompt or personality
+        ``"NAME@AGENT"``, else the selected agent's)."""
         kind = Kind(kind_name)
         agent = self.current_agent
-        doc = None
         owner = agent.name if agent else None
-        name: str | None = None
+        if which is None:
+            await self.open_editor(kind, None)
+            return
         if which == "current":
+            name: str | None = None
             if kind is Kind.LLM and agent:
                 name = agent.llm_name
             elif kind is Kind.AGENT and agent:
                 name = agent.name
-            elif kind is Kind.PERSONALITY:
-                name = self.personalities.current or None
+            elif kind is Kind.PERSONALITY and self.personalities.current != NO_PERSONALITY:
+                name = self.personalities.current
             if not name:
                 self.notify(f"no {kind.value} selected", severity="warning")
                 return
-        elif which:
+        else:
             name, _, at = which.partition("@")
             owner = at or owner
-        try:
-            if name is not None:
-                async with self.store.session() as s:
-                    scoped = kind in (Kind.PERSONALITY, Kind.PROMPT) and owner is not None
-                    found = await get_objects(s, kind, name, agent=owner if scoped else None)
-                doc = found[0].doc
-        except StoreError as exc:
-            self.say(str(exc), severity="error")
+        scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
+        await self.open_editor(kind, name, agent=owner if scoped else None)
+
+    async def open_editor(
+        self,
+        kind: Kind,
+        name: str | None,
+        *,
+        agent: str | None = None,
+        project: str | None = None,
+        delete: bool = False,
+    ) -> None:
+        """The editor of a new object (``name`` None) or of one named ``name``: a prompt
+        in exactly the scope given (``agent``, ``project``, or neither: the global one),
+        a personality of ``agent``. ``delete``: go straight to its delete confirmation."""
+        if len(self.screen_stack) > 1:
             return
-        choices = await self.editor_choices(owner)
+        selected = self.current_agent
+        doc = None
+        if name is not None:
+            try:
+                async with self.store.session() as s:
+                    found = await get_objects(s, kind, name, agent=agent, project=project)
+            except StoreError as exc:
+                self.say(str(exc), severity="error")
+                return
+            if kind is Kind.PROMPT:  # the global one is the one with neither owner
+                found = [e for e in found if (e.doc.agent, e.doc.project) == (agent, project)]
+                if not found:
+                    self.say(f"prompt {name} not found (global)", severity="error")
+                    return
+            doc = found[0].doc
+        # Personalities offered as an agent's default are that agent's own: none yet for
+        # a new agent. A new personality belongs to the selected agent unless changed.
+        editing_agent = doc.name if kind is Kind.AGENT and doc is not None else None
+        choices = await self.editor_choices(editing_agent)
+        defaults = {"agent": selected.name} if kind is Kind.PERSONALITY and selected else {}
+        editor = EditorScreen(self.store, kind, doc, choices, defaults=defaults, delete=delete)
 
         async def done(result: str | None) -> None:
-            if result:
-                self.say(result)
-                self.load_agents(select_id=agent.id if agent else None)
+            if not result:
+                return
+            self.say(result)
+            if kind is Kind.AGENT and doc is None and editor.saved is not None:
+                self.load_agents(select_name=editor.saved.name)  # a new agent: go to it
+            else:
+                self.load_agents(select_id=selected.id if selected else None, keep_chat=True)
 
-        self.push_screen(EditorScreen(self.store, kind, doc, choices), done)
+        self.push_screen(editor, done)
 
     async def action_delete_agent(self) -> None:
         agent = self.current_agent
         if agent is None:
+            self.notify("no agent selected", severity="warning")
             return
-        await self.action_edit("agent", "current")
+        await self.open_editor(Kind.AGENT, agent.name, delete=True)
 
     # --- thread actions ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ stored one is never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -281,13 +281,28 @@ class EditorScreen(PacedModalScreen[str | None]):
         Binding("ctrl+s", "save", "Save", priority=True),
     ]
 
-    def __init__(self, store: Store, kind: Kind, doc: Document | None, choices: Choices) -> None:
+    def __init__(
+        self,
+        store: Store,
+        kind: Kind,
+        doc: Document | None,
+        choices: Choices,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        delete: bool = False,
+    ) -> None:
+        """``defaults``: starting values of a new object's fields (e.g. the selected
+        agent); ``delete``: open straight onto the delete confirmation."""
         super().__init__()
         self.store = store
         self.kind = kind
         self.doc = doc
         self.fields = fields_for(kind, choices)
         self.initial = values_of(doc, kind)
+        if doc is None and defaults:
+            self.initial.update(defaults)
+        self._delete_at_once = delete and doc is not None
+        self.saved: Document | None = None  # what the last save wrote
 
     def compose(self) -> ComposeResult:
         verb = "Edit" if self.doc is not None else "New"
@@ -329,6 +344,8 @@ class EditorScreen(PacedModalScreen[str | None]):
         first = next((w for w in self.query("Input, TextArea, Select") if not w.disabled), None)
         if first is not None:
             first.focus()
+        if self._delete_at_once:
+            self.call_after_refresh(self._delete)
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -359,6 +376,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         except StoreError as exc:
             self.show_error(str(exc))
             return
+        self.saved = doc
         self.dismiss(str(applied))
 
     @on(Button.Pressed, "#save")
