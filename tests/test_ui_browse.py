@@ -327,3 +327,30 @@ async def test_notifications_with_untrusted_text_paint_literally(tmp_path: Path)
         assert "unknown command /bogus" in shown
     assert app.return_code in (None, 0)
     await store.close()
+
+
+async def test_start_thread_opens_with_its_own_agent(tmp_path: Path) -> None:
+    """``--thread`` of another agent's thread (or alone) opened it under the first or the
+    named agent, where a send is refused; an unknown thread left a blank chat."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    ops_thread, writer_thread = ids.thread_ids[2], ids.thread_ids[3]
+    cases = [
+        (StartAt(agent="writer", thread_id=ops_thread), "ops", ops_thread),
+        (StartAt(thread_id=writer_thread), "writer", writer_thread),
+        (StartAt(agent="writer", thread_id=999), "writer", writer_thread),
+    ]
+    for start, agent, thread in cases:
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda app=app: app.loaded)
+            await pilot.pause()
+            assert app.current_agent is not None and app.current_agent.name == agent
+            assert app.thread_id == thread
+            assert app.thread_title  # the thread's title, not a blank chat
+            said = [str(n.message) for n in app._notifications]
+            if start.thread_id == ops_thread:
+                assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
+            if start.thread_id == 999:
+                assert any("thread 999" in m and "not found" in m for m in said)
+    await store.close()

@@ -295,6 +295,9 @@ class McpctlApp(App[None]):
                 self.say(f"no agent named {self.start.agent}", severity="error")
             else:
                 want = match.id
+        start_thread: int | None = None
+        if initial and self.start.thread_id is not None:
+            want, start_thread = await self._start_thread(rows, want, self.start.thread_id)
         if initial and self.start.personality is not None:
             self.personality_choice = (
                 NO_PERSONALITY if self.start.personality == "none" else self.start.personality
@@ -303,9 +306,31 @@ class McpctlApp(App[None]):
         agent = self.agents.current
         if agent is not None:
             if thread_id is None and initial:
-                thread_id = self.start.thread_id
+                thread_id = start_thread
             keep = keep_chat and shown is not None and shown.id == agent.id
             self.open_agent(agent, thread_id=thread_id, keep_chat=keep)
+
+    async def _start_thread(
+        self, rows: list[v.AgentRow], want: int | None, tid: int
+    ) -> tuple[int | None, int | None]:
+        """``--thread ID``: the agent to select and the thread to open. The thread opens
+        with its own agent (shown under another, a send there is refused); an unknown
+        thread is said and the agent opens on its newest thread instead of a blank chat."""
+        try:
+            async with self.store.session() as s:
+                thread = await queries.get_thread(s, tid)
+        except StoreError as exc:
+            self.say(str(exc), severity="error")
+            return want, None
+        owner = next((r for r in rows if r.id == thread.agent_id), None)
+        if owner is None:
+            return want, None
+        if self.start.agent is not None and self.start.agent != owner.name:
+            self.say(
+                f"thread {tid} belongs to agent {owner.name}: opened with it",
+                severity="warning",
+            )
+        return owner.id, tid
 
     @on(OptionList.OptionHighlighted, "#agents")
     def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
