@@ -7,13 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from textual.widgets import Input
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.backend import NO_PERSONALITY
-from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
 from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
 
 SIZE = (120, 40)
@@ -353,4 +354,38 @@ async def test_start_thread_opens_with_its_own_agent(tmp_path: Path) -> None:
                 assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
             if start.thread_id == 999:
                 assert any("thread 999" in m and "not found" in m for m in said)
+    await store.close()
+
+
+async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_thread(
+    tmp_path: Path,
+) -> None:
+    """An empty title made an old thread look like "new thread"; F2, Ctrl+D and Ctrl+E on
+    a thread not yet sent did nothing at all."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    tid = ids.thread_ids[1]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.press("f2")
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        app.screen.query_one(Input).value = "   "
+        await pilot.press("enter")
+        await wait_for(lambda: not isinstance(app.screen, AskScreen))
+        await pilot.pause()
+        assert app.thread_title == "Disk usage on build hosts"
+        assert any("cannot be empty" in str(n.message) for n in app._notifications)
+
+        await app.action_new_thread()
+        app._notifications.clear()
+        for key in ("f2", "ctrl+d", "ctrl+e"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]  # no dialog for a thread not sent
+        said = [str(n.message) for n in app._notifications]
+        assert said.count("no thread yet: send a message first") == 3
+    async with store.session() as s:
+        thread = await s.get(ChatThread, tid)
+        assert thread is not None and thread.title == "Disk usage on build hosts"
     await store.close()

@@ -849,28 +849,40 @@ class McpctlApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def action_rename_thread(self) -> None:
+    def _no_thread(self) -> bool:
+        """True (and said) when no stored thread is open: a new one exists once sent."""
         if self.thread_id is None:
+            self.notify("no thread yet: send a message first", severity="warning")
+            return True
+        return False
+
+    def action_rename_thread(self) -> None:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid = self.thread_id
+        assert tid is not None
 
         async def done(title: str | None) -> None:
             if title is None:
                 return
+            title = title.strip()
+            if not title:  # an empty title showed as "new thread" on an old one
+                self.notify("a thread title cannot be empty: not renamed", severity="warning")
+                return
             try:
                 async with self.store.transaction() as s:
-                    await queries.rename_thread(s, tid, title.strip())
+                    await queries.rename_thread(s, tid, title)
             except StoreError as exc:
                 self.say(str(exc), severity="error")
                 return
             if tid == self.thread_id:
-                self.set_thread_title(title.strip())
+                self.set_thread_title(title)
             self.refresh_thread_list()
 
         self.push_screen(AskScreen(Content("Rename thread"), self.thread_title), done)
 
     async def action_delete_thread(self) -> None:
-        if self.thread_id is None or len(self.screen_stack) > 1:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid, title = self.thread_id, self.thread_title
         try:
@@ -902,7 +914,7 @@ class McpctlApp(App[None]):
         self.push_screen(ConfirmScreen(Content("Delete thread"), msg), done)
 
     def action_export_thread(self) -> None:
-        if self.thread_id is None or len(self.screen_stack) > 1:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid = self.thread_id
         default = f"thread-{tid}.md"
