@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from mcpctl_tui.store.demo import ECHO_LLM, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.manifest.apply import apply_one
-from mcpctl_tui.store.manifest.documents import PromptDoc
+from mcpctl_tui.store.manifest.documents import Kind, PromptDoc
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
@@ -308,4 +310,51 @@ async def test_delete_agent_action_asks_at_once(tmp_path: Path) -> None:
         assert "agent/writer" in screen_text(app)
         await pilot.click("#yes")
         await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "label_"),
+    [
+        ("llm", {"name": ECHO_LLM, "type": "openai"}, f"llm/{ECHO_LLM}"),
+        ("project", {"name": "platform"}, "project/platform"),
+        ("prompt", {"name": "terse", "scope": "agent:ops", "content": "x"}, "prompt/terse"),
+        ("personality", {"name": "oncall", "agent": "ops"}, "personality/oncall"),
+    ],
+)
+async def test_new_with_an_existing_name_is_refused_not_overwritten(
+    tmp_path: Path, kind: str, values: dict[str, str], label_: str
+) -> None:
+    """A "New …" form saved under an existing name replaced that object with the form's
+    mostly empty fields ("configured"): model, description, bound prompts gone."""
+    store = await _demo(tmp_path)
+    async with store.session() as s:
+        before = [e.doc for e in await get_objects(s, Kind(kind))]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, kind, None)
+        _fill(ed, **values)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is ed  # refused; the form and what was typed stay
+        assert f"{label_}" in screen_text(app) and "already exists" in screen_text(app)
+        assert ed.values()["name"] == values["name"]
+    async with store.session() as s:
+        assert [e.doc for e in await get_objects(s, Kind(kind))] == before
+    await store.close()
+
+
+async def test_refusals_read_without_manifest_jargon(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "personality", None)
+        _fill(ed, name="reviewer", prompts="nosuch:5")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "prompt 'nosuch' not found for agent 'ops'" in shown
+        assert "document 1" not in shown  # the manifest's index means nothing in a form
     await store.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.manifest.apply import apply_one
 from mcpctl_tui.store.manifest.delete import delete_named
 from mcpctl_tui.store.manifest.documents import (
@@ -30,15 +31,21 @@ from mcpctl_tui.store.manifest.documents import (
     Document,
     Kind,
     LlmDoc,
+    ManifestError,
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
+    identity,
     label,
     shown_key_ref,
 )
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.text import literal
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 FieldKind = Literal["text", "multiline", "int", "json", "choice", "bindings"]
 NONE = "(none)"
@@ -248,6 +255,25 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
     )
 
 
+async def exists(s: AsyncSession, doc: Document) -> bool:
+    """Whether an object with ``doc``'s identity (name, and scope) is stored."""
+    agent = doc.agent if isinstance(doc, PromptDoc | PersonalityDoc) else None
+    project = doc.project if isinstance(doc, PromptDoc) else None
+    try:
+        found = await get_objects(s, doc.KIND, doc.name, agent=agent, project=project)
+    except NotFound:
+        return False
+    return any(identity(e.doc) == identity(doc) for e in found)
+
+
+def plain_error(exc: StoreError) -> str:
+    """A refusal as the form shows it: the reasons, without the manifest's "document 1
+    kind/name:" prefix (the form's title already says which object)."""
+    if isinstance(exc, ManifestError):
+        return "\n".join(p.reason for p in exc.problems)
+    return str(exc)
+
+
 class _Rollback(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = detail
@@ -372,9 +398,13 @@ class EditorScreen(PacedModalScreen[str | None]):
             return
         try:
             async with self.store.transaction() as s:
+                if self.doc is None and await exists(s, doc):
+                    # Applying would overwrite it with this mostly empty form.
+                    self.show_error(f"{label(doc)} already exists: edit it instead (Ctrl+P)")
+                    return
                 applied = await apply_one(s, doc)
         except StoreError as exc:
-            self.show_error(str(exc))
+            self.show_error(plain_error(exc))
             return
         self.saved = doc
         self.dismiss(str(applied))
@@ -394,7 +424,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         try:
             detail = await preview_delete(self.store, self.kind, doc)
         except StoreError as exc:  # RESTRICT and friends: say why, delete nothing
-            self.show_error(str(exc))
+            self.show_error(plain_error(exc))
             return
         message = Content.assemble(
             "Delete ",
@@ -409,7 +439,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             try:
                 said = await delete_doc(self.store, self.kind, doc)
             except StoreError as exc:
-                self.show_error(str(exc))
+                self.show_error(plain_error(exc))
                 return
             self.dismiss(said)
 
