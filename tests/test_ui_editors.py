@@ -358,3 +358,32 @@ async def test_refusals_read_without_manifest_jargon(tmp_path: Path) -> None:
         assert "prompt 'nosuch' not found for agent 'ops'" in shown
         assert "document 1" not in shown  # the manifest's index means nothing in a form
     await store.close()
+
+
+async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path) -> None:
+    """Esc closed a filled-in form at once, everything typed gone."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", "current")
+        await pilot.press("escape")  # nothing changed: closes at once
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        ed = await _open(app, pilot, "agent", "current")
+        _fill(ed, system_prompt="A long prompt, typed with care.")
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        assert "Discard changes?" in screen_text(app)
+        await pilot.press("escape")  # no: back to the form, text intact
+        await wait_for(lambda: app.screen is ed)
+        assert ed.values()["system_prompt"] == "A long prompt, typed with care."
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+    async with store.session() as s:
+        ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+        assert ops.system_prompt == "You are a careful site reliability engineer."
+    await store.close()

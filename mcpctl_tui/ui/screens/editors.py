@@ -303,7 +303,7 @@ class EditorScreen(PacedModalScreen[str | None]):
     """Create or edit one object; dismisses with a line saying what happened."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save", priority=True),
     ]
 
@@ -329,6 +329,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             self.initial.update(defaults)
         self._delete_at_once = delete and doc is not None
         self.saved: Document | None = None  # what the last save wrote
+        self._pristine: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         verb = "Edit" if self.doc is not None else "New"
@@ -367,6 +368,7 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#editor-error", Static).display = False
+        self._pristine = self.values()  # what Cancel compares with
         first = next((w for w in self.query("Input, TextArea, Select") if not w.disabled), None)
         if first is not None:
             first.focus()
@@ -415,7 +417,22 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
-        self.dismiss(None)
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        """Close; with unsaved changes, ask first (Esc is easy to hit, a form is long)."""
+        if self.values() == self._pristine:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        message = Content("The changes in this form are not saved.")
+        self.app.push_screen(
+            ConfirmScreen(Content("Discard changes?"), message, yes="Discard"), answered
+        )
 
     @on(Button.Pressed, "#delete")
     async def _delete(self) -> None:
