@@ -389,3 +389,49 @@ async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_threa
         thread = await s.get(ChatThread, tid)
         assert thread is not None and thread.title == "Disk usage on build hosts"
     await store.close()
+
+
+def _key_shown(key: str) -> str:
+    """A binding's key as the help writes it: ctrl+s -> Ctrl+S, escape -> Esc."""
+    names = {"escape": "Esc", "enter": "Enter"}
+    return "+".join(
+        names.get(part, part.upper() if len(part) == 1 or part[1:].isdigit() else part.title())
+        for part in key.split("+")
+    )
+
+
+async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> None:
+    """The issue asks for every binding in the footer or on the help screen. Dialogs have
+    no footer of their own (the one below shows the main screen's keys), so their keys
+    (Ctrl+S, Esc, Y) must be in the help; Alt+Down was only implied by "Alt+Up/Down"."""
+    from textual.widgets import Footer
+
+    from mcpctl_tui.ui.chat.input import ChatInput
+    from mcpctl_tui.ui.screens.dialogs import HelpScreen
+    from mcpctl_tui.ui.screens.editors import EditorScreen
+
+    store = await _store(tmp_path)
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        in_footer = {b.key for _, b, enabled, _ in footer.screen.active_bindings.values()}
+        await pilot.press("f1")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        help_text = screen_text(app)
+    owners = [McpctlApp, ChatInput, EditorScreen, ConfirmScreen, AskScreen, HelpScreen]
+    missing = []
+    for owner in owners:
+        for binding in owner.BINDINGS:
+            assert not isinstance(binding, tuple)
+            for key in binding.key.split(","):
+                shown_in_footer = owner in (McpctlApp, ChatInput) and binding.show
+                if shown_in_footer and key in in_footer:
+                    continue
+                if _key_shown(key) not in help_text:
+                    missing.append(f"{owner.__name__}: {key}")
+    assert missing == []
+    await store.close()

@@ -63,15 +63,19 @@ class AskScreen(PacedModalScreen[str | None]):
 
 HELP = """\
 [b]Keys[/b]
-  Enter            send the message            Ctrl+J  newline in the message
+  Enter            send the message            Ctrl+J  newline (Shift+Enter too)
   Esc              cancel the streaming reply  Ctrl+R  regenerate the last reply
   Ctrl+N           new thread                  F2      rename thread
   Ctrl+D           delete thread               Ctrl+E  export (.md or .json)
-  Alt+Up/Down      pick a message (or click)   Ctrl+Y  copy it (else last reply)
+  Alt+Up/Alt+Down  pick a message (or click)   Ctrl+Y  copy it (else last reply)
   Ctrl+K           copy a code block of it (else of the last reply)
   Ctrl+P           command palette: every action, jump to any agent or thread
   Tab / Shift+Tab  move between panes          F1      this help
   Ctrl+Q           quit
+
+[b]In dialogs[/b]
+  Ctrl+S           save an editor's form       Esc     cancel (asks if changed)
+  Y                yes, delete (confirmations) Q / F1  close this help
 
 [b]Slash commands[/b] (in the input)
   /set KEY VALUE      override a parameter for this session (VALUE is JSON or text)
@@ -79,7 +83,7 @@ HELP = """\
   /system TEXT        replace the system prompt (no TEXT: back to the agent's)
   /personality NAME   use this personality from the next turn ('none' for none)
   /clear              start a new thread
-  /save \\[TITLE]      /set overrides become the agent's defaults; TITLE renames
+  /save \\[TITLE]       /set overrides become the agent's defaults; TITLE renames
   /help               this help
 """
 
