@@ -308,6 +308,11 @@ async def test_delete_agent_action_asks_at_once(tmp_path: Path) -> None:
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         assert "agent/writer" in screen_text(app)
+        await pilot.press("escape")  # no: back to the main screen, not to a form
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+        await app.run_action("delete_agent")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
         await pilot.click("#yes")
         await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
     await store.close()

@@ -452,6 +452,8 @@ class EditorScreen(PacedModalScreen[str | None]):
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
+                if self._delete_at_once:  # opened to delete: no form to go back to
+                    self.dismiss(None)
                 return
             try:
                 said = await delete_doc(self.store, self.kind, doc)
