@@ -318,3 +318,44 @@ async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
         await pilot.pause()
         assert app.chat_input.text == "are you there?\nand now?"
     await store.close()
+
+
+async def _delete_personality(store: Store, name: str) -> None:
+    async with store.transaction() as s:
+        row = (await s.execute(select(Personality).where(Personality.name == name))).scalar_one()
+        await s.delete(row)
+
+
+async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:
+    """A refusal writes nothing. The user turn shown for the send stayed on screen (and its
+    text was also back in the input: twice on the next send); a refused regenerate took the
+    reply it would replace off the screen though it is still stored."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    ids = await seed_demo(store, now=NOW)
+    start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[0])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        before = [t.plain_text() for t in app.chat.turns]
+        assert before and isinstance(app.chat.turns[-1], AssistantTurn)
+        await _delete_personality(store, "teacher")
+
+        await _type_and_send(app, pilot, "never sent")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert [t.plain_text() for t in app.chat.turns] == before
+        assert app.chat_input.text == "never sent"
+
+        app._notifications.clear()
+        app.chat_input.text = ""
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert [t.plain_text() for t in app.chat.turns] == before
+        assert app.chat_input.text == ""
+    rows = await _messages(store, ids.thread_ids[0])
+    assert len(rows) == len(before)
+    await store.close()

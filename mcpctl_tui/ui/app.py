@@ -530,6 +530,8 @@ class McpctlApp(App[None]):
         ended: TurnEnded | None = None
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
+        began = False  # the engine stored the user turn (TurnStarted)
+        refused = False
         try:
             async for event in events:
                 match event:
@@ -538,6 +540,7 @@ class McpctlApp(App[None]):
                             self.stats.ttft_ms = (time.monotonic() - started) * 1000
                         await stream.write(clean(t))
                     case TurnStarted() as ts:
+                        began = True
                         self.thread_id = ts.thread_id
                         turn.model = ts.model or None
                         turn.personality = ts.personality
@@ -567,9 +570,11 @@ class McpctlApp(App[None]):
                     case _:
                         pass
         except (ChatError, StoreError) as exc:
-            # Refused before anything was written (unknown personality, agent gone …).
             status, failure = MessageStatus.ERROR, str(exc)
-            if sent_text is not None:
+            # Refused before anything was written (unknown personality, agent gone …):
+            # the text goes back to the input, the turns shown for it come off below.
+            refused = not began
+            if refused and sent_text is not None:
                 self.chat_input.restore(sent_text)
         except Exception as exc:  # a bug below us: show it on the turn, never crash
             status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
@@ -583,6 +588,17 @@ class McpctlApp(App[None]):
                 except Exception:
                     pass
             await self._end_reply(turn, stream, status, ended, failure, tool_calls, sent_text)
+            if refused:
+                await self._show_stored()
+
+    async def _show_stored(self) -> None:
+        """The chat as stored, after a refused send or regenerate: the user turn shown for
+        it was never written (and its text is back in the input), and a regenerate took
+        the reply it would replace off the screen, though it is still there."""
+        if self.thread_id is None:
+            await self.start_new_thread()
+        else:
+            await self._open_thread(self.thread_id)
 
     async def _end_reply(
         self,
