@@ -392,3 +392,27 @@ async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path
         ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
         assert ops.system_prompt == "You are a careful site reliability engineer."
     await store.close()
+
+
+async def test_deleting_the_chosen_personality_refreshes_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    """Deleting the personality in use was followed by "agent ops has no personality
+    teacher", as if something had gone wrong."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", personality="teacher"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert app.personalities.current == "teacher"
+        await _open(app, pilot, "personality", "current")
+        await pilot.click("#delete")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await pilot.click("#yes")
+        await wait_for(lambda: "teacher" not in app.personalities.values)
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert said == ["personality/teacher (agent ops) deleted (0 prompt bindings)"]
+        assert app.personality_label() == "oncall"  # back to the agent's default
+    await store.close()

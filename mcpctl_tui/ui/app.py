@@ -35,7 +35,7 @@ from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, StoreError, open_store
-from mcpctl_tui.store.manifest.documents import Kind
+from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
@@ -842,12 +842,18 @@ class McpctlApp(App[None]):
             if not result:
                 return
             self.say(result)
+            if editor.deleted and isinstance(doc, PersonalityDoc) and self._is_chosen(doc):
+                self.personality_choice = None  # gone on purpose: no "has no …" warning
             if kind is Kind.AGENT and doc is None and editor.saved is not None:
                 self.load_agents(select_name=editor.saved.name)  # a new agent: go to it
             else:
                 self.load_agents(select_id=selected.id if selected else None, keep_chat=True)
 
         self.push_screen(editor, done)
+
+    def _is_chosen(self, doc: PersonalityDoc) -> bool:
+        agent = self.current_agent
+        return agent is not None and (agent.name, self.personality_choice) == (doc.agent, doc.name)
 
     async def action_delete_agent(self) -> None:
         agent = self.current_agent

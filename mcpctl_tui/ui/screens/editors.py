@@ -329,6 +329,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             self.initial.update(defaults)
         self._delete_at_once = delete and doc is not None
         self.saved: Document | None = None  # what the last save wrote
+        self.deleted = False  # dismissed after deleting ``doc``
         self._pristine: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
@@ -460,6 +461,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             except StoreError as exc:
                 self.show_error(plain_error(exc))
                 return
+            self.deleted = True
             self.dismiss(said)
 
         self.app.push_screen(
