@@ -435,3 +435,41 @@ async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> Non
                     missing.append(f"{owner.__name__}: {key}")
     assert missing == []
     await store.close()
+
+
+async def test_export_asks_before_replacing_a_file(tmp_path: Path) -> None:
+    """Ctrl+E wrote over an existing file without a word."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    kept = tmp_path / "notes.md"
+    kept.write_text("my notes")
+    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+
+        async def export_to(path: Path) -> None:
+            await pilot.press("ctrl+e")
+            await wait_for(lambda: isinstance(app.screen, AskScreen))
+            app.screen.query_one(Input).value = str(path)
+            await pilot.press("enter")
+            await wait_for(lambda: not isinstance(app.screen, AskScreen))
+            await pilot.pause()
+
+        await export_to(kept)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "exists. Replace it?" in screen_text(app)
+        assert app.screen._message.plain == f"{kept} exists. Replace it?"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert kept.read_text() == "my notes"
+
+        await export_to(kept)
+        await pilot.click("#yes")
+        await wait_for(lambda: kept.read_text().startswith("# Disk usage on build hosts"))
+
+        fresh = tmp_path / "fresh.json"
+        await export_to(fresh)  # a new file: no question
+        await wait_for(fresh.exists)
+        assert app.screen is app.screen_stack[0]
+    await store.close()

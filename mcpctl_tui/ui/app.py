@@ -942,9 +942,22 @@ class McpctlApp(App[None]):
         default = f"thread-{tid}.md"
 
         async def done(path: str | None) -> None:
-            if not path:
+            if not path or not path.strip():
                 return
-            await self.export_thread(tid, Path(path))
+            target = Path(path.strip())
+            if not await asyncio.to_thread(_file_exists, target):
+                await self.export_thread(tid, target)
+                return
+
+            async def overwrite(yes: bool | None) -> None:
+                if yes:
+                    await self.export_thread(tid, target)
+
+            # An export is one keystroke from replacing a file the operator keeps.
+            message = Content.assemble(literal(str(target), "bold"), " exists. Replace it?")
+            self.push_screen(
+                ConfirmScreen(Content("Export thread"), message, yes="Replace"), overwrite
+            )
 
         self.push_screen(
             AskScreen(Content("Export thread to (.md or .json)"), default, "thread.md"), done
@@ -1004,6 +1017,10 @@ def _collect_and_freeze() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def _file_exists(path: Path) -> bool:
+    return path.expanduser().exists()
 
 
 def _write_file(path: Path, data: str) -> None:
