@@ -359,3 +359,23 @@ async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: 
     rows = await _messages(store, ids.thread_ids[0])
     assert len(rows) == len(before)
     await store.close()
+
+
+async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _type_and_send(app, pilot, "measure me")
+        await wait_for(lambda: _done(app) and app.stats.state == "done")
+        await pilot.pause()
+        assert "done" in str(app.query_one("#status").render())
+        app.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
+        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+        await pilot.pause()
+        status = str(app.query_one("#status").render())
+        assert "done" not in status and "tok" not in status and "ttft" not in status
+    await store.close()

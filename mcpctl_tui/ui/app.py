@@ -378,9 +378,17 @@ class McpctlApp(App[None]):
         finally:
             self.loaded += 1
 
+    def _forget_reply_stats(self) -> None:
+        """Another thread opens: the last reply's figures (tokens, ttft) were about the
+        thread left, and stayed on the status line under this one."""
+        if not self.streaming and self.stats != ReplyStats():
+            self.stats = ReplyStats()
+            self.refresh_status()
+
     async def start_new_thread(self) -> None:
         self.thread_id = None
         self.set_thread_title("")
+        self._forget_reply_stats()
         await self.chat.show_empty(
             Content.styled("New thread: type a message below and press Enter.", "dim")
         )
@@ -412,6 +420,7 @@ class McpctlApp(App[None]):
         has_older = len(turns) > WINDOW
         self.thread_id = thread_id
         self.set_thread_title(thread.title or f"thread {thread_id}")
+        self._forget_reply_stats()
         await self.chat.show(turns[-WINDOW:], has_older=has_older)
 
     @on(ChatView.NeedOlder)
