@@ -473,3 +473,26 @@ async def test_export_asks_before_replacing_a_file(tmp_path: Path) -> None:
         await wait_for(fresh.exists)
         assert app.screen is app.screen_stack[0]
     await store.close()
+
+
+async def test_a_failed_export_asks_again_with_the_path_typed(tmp_path: Path) -> None:
+    """A path in a missing directory closed the dialog: the path typed was lost."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        typed = str(tmp_path / "no-such-dir" / "disk-usage-notes.md")
+        await pilot.press("ctrl+e")
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        app.screen.query_one(Input).value = typed
+        await pilot.press("enter")
+        await wait_for(lambda: any("export failed" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        assert app.screen.query_one(Input).value == typed
+        fixed = str(tmp_path / "disk-usage-notes.md")
+        app.screen.query_one(Input).value = fixed
+        await pilot.press("enter")
+        await wait_for(lambda: Path(fixed).exists())
+    await store.close()

@@ -947,20 +947,28 @@ class McpctlApp(App[None]):
     def action_export_thread(self) -> None:
         if len(self.screen_stack) > 1 or self._no_thread():
             return
-        tid = self.thread_id
-        default = f"thread-{tid}.md"
+        assert self.thread_id is not None
+        self._ask_export(self.thread_id, f"thread-{self.thread_id}.md")
+
+    def _ask_export(self, tid: int, value: str) -> None:
+        """Ask where to export; a path that fails (no such directory …) is asked again,
+        as typed, so the operator fixes it instead of typing it over."""
+
+        async def write(target: Path) -> None:
+            if not await self.export_thread(tid, target):
+                self._ask_export(tid, str(target))
 
         async def done(path: str | None) -> None:
             if not path or not path.strip():
                 return
             target = Path(path.strip())
             if not await asyncio.to_thread(_file_exists, target):
-                await self.export_thread(tid, target)
+                await write(target)
                 return
 
             async def overwrite(yes: bool | None) -> None:
                 if yes:
-                    await self.export_thread(tid, target)
+                    await write(target)
 
             # An export is one keystroke from replacing a file the operator keeps.
             message = Content.assemble(literal(str(target), "bold"), " exists. Replace it?")
@@ -969,17 +977,19 @@ class McpctlApp(App[None]):
             )
 
         self.push_screen(
-            AskScreen(Content("Export thread to (.md or .json)"), default, "thread.md"), done
+            AskScreen(Content("Export thread to (.md or .json)"), value, "thread.md"), done
         )
 
-    async def export_thread(self, thread_id: int, path: Path) -> None:
+    async def export_thread(self, thread_id: int, path: Path) -> bool:
+        """Write the thread to ``path`` (.json: JSON, else Markdown). False when the file
+        could not be written, which another path may fix; failures are notified."""
         try:
             async with self.store.session() as s:
                 thread = await queries.get_thread(s, thread_id)
                 rows = await queries.all_messages(s, thread_id)
         except StoreError as exc:
             self.say(str(exc), severity="error")
-            return
+            return True  # the thread is gone: another path would not help
         title = thread.title
         if path.suffix == ".json":
             data = thread_to_json(title, thread_id, rows)
@@ -989,8 +999,9 @@ class McpctlApp(App[None]):
             await asyncio.to_thread(_write_file, path, data)
         except OSError as exc:
             self.say(f"export failed: {exc}", severity="error")
-            return
+            return False
         self.say(f"exported {len(rows)} turns to {path}")
+        return True
 
     def action_select_turn(self, step: int) -> None:
         if self.chat.select_step(step) is None:
