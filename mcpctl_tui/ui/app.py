@@ -35,7 +35,7 @@ from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, StoreError, open_store
-from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
+from mcpctl_tui.store.manifest.documents import Document, Kind, PersonalityDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
@@ -835,7 +835,7 @@ class McpctlApp(App[None]):
                 self.say(str(exc), severity="error")
                 return
             if kind is Kind.PROMPT:  # the global one is the one with neither owner
-                found = [e for e in found if (e.doc.agent, e.doc.project) == (agent, project)]
+                found = [e for e in found if _prompt_scope(e.doc) == (agent, project)]
                 if not found:
                     self.say(f"prompt {name} not found (global)", severity="error")
                     return
@@ -916,6 +916,7 @@ class McpctlApp(App[None]):
         if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid, title = self.thread_id, self.thread_title
+        assert tid is not None
         try:
             async with self.store.session() as s:
                 n = await v.thread_size(s, tid)
@@ -1037,6 +1038,10 @@ def _collect_and_freeze() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def _prompt_scope(doc: Document) -> tuple[str | None, str | None]:
+    return (doc.agent, doc.project) if isinstance(doc, PromptDoc) else (None, None)
 
 
 def _file_exists(path: Path) -> bool:
