@@ -7,13 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from textual.widgets import Input
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.backend import NO_PERSONALITY
-from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
 from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
 
 SIZE = (120, 40)
@@ -305,4 +306,193 @@ async def test_copy_any_chosen_message(tmp_path: Path) -> None:
         await wait_for(lambda: app.thread_id == ids.thread_ids[1])
         await pilot.pause()
         assert app.chat.selected is None
+    await store.close()
+
+
+async def test_notifications_with_untrusted_text_paint_literally(tmp_path: Path) -> None:
+    """A notification quoting a name, an error or a command (untrusted text) is painted as
+    typed. Toasts are off in ``run_test`` by default, which hid that painting one crashed
+    the app; they are on here."""
+    store = await _store(tmp_path)
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="[b]nosuch[/b]"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.loaded)
+        app.chat_input.text = "/bogus [@click=app.quit]x[/]"
+        app.chat_input.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.is_running
+        shown = screen_text(app)
+        assert "no agent named [b]nosuch[/b]" in shown
+        assert "unknown command /bogus" in shown
+    assert app.return_code in (None, 0)
+    await store.close()
+
+
+async def test_start_thread_opens_with_its_own_agent(tmp_path: Path) -> None:
+    """``--thread`` of another agent's thread (or alone) opened it under the first or the
+    named agent, where a send is refused; an unknown thread left a blank chat."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    ops_thread, writer_thread = ids.thread_ids[2], ids.thread_ids[3]
+    cases = [
+        (StartAt(agent="writer", thread_id=ops_thread), "ops", ops_thread),
+        (StartAt(thread_id=writer_thread), "writer", writer_thread),
+        (StartAt(agent="writer", thread_id=999), "writer", writer_thread),
+    ]
+    for start, agent, thread in cases:
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda app=app: app.loaded)
+            await pilot.pause()
+            assert app.current_agent is not None and app.current_agent.name == agent
+            assert app.thread_id == thread
+            assert app.thread_title  # the thread's title, not a blank chat
+            said = [str(n.message) for n in app._notifications]
+            if start.thread_id == ops_thread:
+                assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
+            if start.thread_id == 999:
+                assert any("thread 999" in m and "not found" in m for m in said)
+    await store.close()
+
+
+async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_thread(
+    tmp_path: Path,
+) -> None:
+    """An empty title made an old thread look like "new thread"; F2, Ctrl+D and Ctrl+E on
+    a thread not yet sent did nothing at all."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    tid = ids.thread_ids[1]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.press("f2")
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        app.screen.query_one(Input).value = "   "
+        await pilot.press("enter")
+        await wait_for(lambda: not isinstance(app.screen, AskScreen))
+        await pilot.pause()
+        assert app.thread_title == "Disk usage on build hosts"
+        assert any("cannot be empty" in str(n.message) for n in app._notifications)
+
+        await app.action_new_thread()
+        app._notifications.clear()
+        for key in ("f2", "ctrl+d", "ctrl+e"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]  # no dialog for a thread not sent
+        said = [str(n.message) for n in app._notifications]
+        assert said.count("no thread yet: send a message first") == 3
+    async with store.session() as s:
+        thread = await s.get(ChatThread, tid)
+        assert thread is not None and thread.title == "Disk usage on build hosts"
+    await store.close()
+
+
+def _key_shown(key: str) -> str:
+    """A binding's key as the help writes it: ctrl+s -> Ctrl+S, escape -> Esc."""
+    names = {"escape": "Esc", "enter": "Enter"}
+    return "+".join(
+        names.get(part, part.upper() if len(part) == 1 or part[1:].isdigit() else part.title())
+        for part in key.split("+")
+    )
+
+
+async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> None:
+    """The issue asks for every binding in the footer or on the help screen. Dialogs have
+    no footer of their own (the one below shows the main screen's keys), so their keys
+    (Ctrl+S, Esc, Y) must be in the help; Alt+Down was only implied by "Alt+Up/Down"."""
+    from textual.widgets import Footer
+
+    from mcpctl_tui.ui.chat.input import ChatInput
+    from mcpctl_tui.ui.screens.dialogs import HelpScreen
+    from mcpctl_tui.ui.screens.editors import EditorScreen
+
+    store = await _store(tmp_path)
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        in_footer = {b.key for _, b, enabled, _ in footer.screen.active_bindings.values()}
+        await pilot.press("f1")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        help_text = screen_text(app)
+    owners = [McpctlApp, ChatInput, EditorScreen, ConfirmScreen, AskScreen, HelpScreen]
+    missing = []
+    for owner in owners:
+        for binding in owner.BINDINGS:
+            assert not isinstance(binding, tuple)
+            for key in binding.key.split(","):
+                shown_in_footer = owner in (McpctlApp, ChatInput) and binding.show
+                if shown_in_footer and key in in_footer:
+                    continue
+                if _key_shown(key) not in help_text:
+                    missing.append(f"{owner.__name__}: {key}")
+    assert missing == []
+    await store.close()
+
+
+async def test_export_asks_before_replacing_a_file(tmp_path: Path) -> None:
+    """Ctrl+E wrote over an existing file without a word."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    kept = tmp_path / "notes.md"
+    kept.write_text("my notes")
+    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+
+        async def export_to(path: Path) -> None:
+            await pilot.press("ctrl+e")
+            await wait_for(lambda: isinstance(app.screen, AskScreen))
+            app.screen.query_one(Input).value = str(path)
+            await pilot.press("enter")
+            await wait_for(lambda: not isinstance(app.screen, AskScreen))
+            await pilot.pause()
+
+        await export_to(kept)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "exists. Replace it?" in screen_text(app)
+        assert app.screen._message.plain == f"{kept} exists. Replace it?"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert kept.read_text() == "my notes"
+
+        await export_to(kept)
+        await pilot.click("#yes")
+        await wait_for(lambda: kept.read_text().startswith("# Disk usage on build hosts"))
+
+        fresh = tmp_path / "fresh.json"
+        await export_to(fresh)  # a new file: no question
+        await wait_for(fresh.exists)
+        assert app.screen is app.screen_stack[0]
+    await store.close()
+
+
+async def test_a_failed_export_asks_again_with_the_path_typed(tmp_path: Path) -> None:
+    """A path in a missing directory closed the dialog: the path typed was lost."""
+    store = await _store(tmp_path)
+    ids = await seed_demo(store, now=NOW)
+    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        typed = str(tmp_path / "no-such-dir" / "disk-usage-notes.md")
+        await pilot.press("ctrl+e")
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        app.screen.query_one(Input).value = typed
+        await pilot.press("enter")
+        await wait_for(lambda: any("export failed" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: isinstance(app.screen, AskScreen))
+        assert app.screen.query_one(Input).value == typed
+        fixed = str(tmp_path / "disk-usage-notes.md")
+        app.screen.query_one(Input).value = fixed
+        await pilot.press("enter")
+        await wait_for(lambda: Path(fixed).exists())
     await store.close()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from textual import events
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.models import ChatMessage, ChatThread
+from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.chat.turns import AssistantTurn
@@ -187,10 +188,6 @@ async def test_inactive_virtual_agent_keeps_the_typed_message(tmp_path: Path) ->
 
 
 async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
-    from sqlalchemy import update
-
-    from mcpctl_tui.store.models import Llm
-
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
     await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
     app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
@@ -243,7 +240,6 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
     """Keys arrive in one burst, as a terminal sends a fast typist's (or a paste without
     bracketed paste): Enter must see every character typed before it, and nothing typed
     after it may be cleared away."""
-    from textual import events
 
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
     await seed_demo(store, now=NOW)
@@ -288,4 +284,146 @@ async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: 
             )
             assert orphans < 100, orphans
             await wait_for(lambda: _done(app), limit=30)
+            # Let the thread-list refresh that follows a reply finish: a query cancelled
+            # by the app's exit can leave aiosqlite's close waiting forever (see the note).
+            await app.workers.wait_for_complete()
+        await store.close()
+
+
+async def _send_then_type(app: McpctlApp, sent: str, typed: str) -> None:
+    """Type ``sent``, Enter, then ``typed`` in one burst: the operator goes on typing while
+    the send is refused."""
+
+    app.chat_input.focus()
+    for ch in sent:
+        app.post_message(events.Key(ch, ch))
+    app.post_message(events.Key("enter", "\r"))
+    for ch in typed:
+        app.post_message(events.Key(ch, ch))
+
+
+async def test_a_refused_send_puts_the_text_back_ahead_of_what_was_typed_since(
+    tmp_path: Path,
+) -> None:
+    """The personality chosen is deleted behind the app's back: the engine refuses the send
+    (nothing stored). The failed message comes back in front of the new text."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", personality="teacher"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        async with store.transaction() as s:
+            teacher = (
+                await s.execute(select(Personality).where(Personality.name == "teacher"))
+            ).scalar_one()
+            await s.delete(teacher)
+        await _send_then_type(app, "first", "second")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert app.chat_input.text == "first\nsecond"
+        # The cursor stays where the operator was typing: at the end of "second".
+        assert app.chat_input.cursor_location == (1, len("second"))
+    await store.close()
+
+
+async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
+    tmp_path: Path,
+) -> None:
+    """The screen still shows the virtual agent active (the liveness refresh has not run)
+    but its publisher is gone: the dispatcher answers "publisher offline"."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        async with store.transaction() as s:
+            await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
+        assert app.agents.rows[0].status == LlmStatus.ACTIVE
+        await _send_then_type(app, "are you there?", "and now?")
+        await wait_for(lambda: any("offline" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert app.chat_input.text == "are you there?\nand now?"
+    await store.close()
+
+
+async def _delete_personality(store: Store, name: str) -> None:
+    async with store.transaction() as s:
+        row = (await s.execute(select(Personality).where(Personality.name == name))).scalar_one()
+        await s.delete(row)
+
+
+async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:
+    """A refusal writes nothing. The user turn shown for the send stayed on screen (and its
+    text was also back in the input: twice on the next send); a refused regenerate took the
+    reply it would replace off the screen though it is still stored."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    ids = await seed_demo(store, now=NOW)
+    start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[0])
+    app = McpctlApp(store, clock=fixed_clock, start=start)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        before = [t.plain_text() for t in app.chat.turns]
+        assert before and isinstance(app.chat.turns[-1], AssistantTurn)
+        await _delete_personality(store, "teacher")
+
+        await _type_and_send(app, pilot, "never sent")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert [t.plain_text() for t in app.chat.turns] == before
+        assert app.chat_input.text == "never sent"
+
+        app._notifications.clear()
+        app.chat_input.text = ""
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert [t.plain_text() for t in app.chat.turns] == before
+        assert app.chat_input.text == ""
+    rows = await _messages(store, ids.thread_ids[0])
+    assert len(rows) == len(before)
+    await store.close()
+
+
+async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    ids = await seed_demo(store, now=NOW)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _type_and_send(app, pilot, "measure me")
+        await wait_for(lambda: _done(app) and app.stats.state == "done")
+        await pilot.pause()
+        assert "done" in str(app.query_one("#status").render())
+        app.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
+        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+        await pilot.pause()
+        status = str(app.query_one("#status").render())
+        assert "done" not in status and "tok" not in status and "ttft" not in status
+    await store.close()
+
+
+async def test_quit_while_a_reply_streams_stores_it_cancelled_and_exits(tmp_path: Path) -> None:
+    words = [f"word{i} " for i in range(400)]
+    async with LlmServer(Reply(openai_events(words), delay=0.01)) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+        await add_llm_agent(store, llm="slow", agent="slowpoke", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _type_and_send(app, pilot, "go on")
+            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
+            thread_id = app.thread_id
+            app.simulate_key("ctrl+q")  # pilot.press would wait for an idle (streaming) app
+            await wait_for(lambda: not app.is_running)
+        assert thread_id is not None
+        rows = await _messages(store, thread_id)
+        assert rows[-1].status == MessageStatus.CANCELLED
+        assert rows[-1].content.startswith("word0 word1")
         await store.close()

@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from mcpctl_tui.store.demo import ECHO_LLM, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.manifest.apply import apply_one
+from mcpctl_tui.store.manifest.documents import Kind, PromptDoc
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
@@ -169,4 +173,246 @@ async def test_edit_project_and_prompt_and_delete_agent_with_confirmation(tmp_pa
         )
         names = (await s.execute(select(Agent.name))).scalars().all()
         assert list(names) == ["ops"]
+    await store.close()
+
+
+async def _palette_pick(app: McpctlApp, pilot: Any, query: str, pick: str) -> None:
+    """Open the palette, type ``query``, choose the hit whose text is ``pick``."""
+    from textual.command import CommandList
+
+    await pilot.press("ctrl+p")
+    await wait_for(lambda: app.screen.query(CommandList))
+    await pilot.press(*query)
+    commands = app.screen.query_one(CommandList)
+
+    def index() -> int | None:
+        for i in range(commands.option_count):
+            if str(commands.get_option_at_index(i).prompt).strip() == pick:
+                return i
+        return None
+
+    await wait_for(lambda: index() is not None)
+    commands.highlighted = index()
+    await pilot.press("enter")
+
+
+async def test_palette_edits_project_and_global_prompts_while_an_agent_is_selected(
+    tmp_path: Path,
+) -> None:
+    """A prompt hit opens that prompt, not the selected agent's prompt of that name (there
+    is none: the editor refused with "not found")."""
+    store = await _demo(tmp_path)
+    async with store.transaction() as s:
+        await apply_one(s, PromptDoc(name="safety", content="Be safe.", priority=2))
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _palette_pick(app, pilot, "edit house", "edit prompt/house-style (project platform)")
+        await wait_for(lambda: isinstance(app.screen, EditorScreen))
+        ed = app.screen
+        assert isinstance(ed, EditorScreen) and isinstance(ed.doc, PromptDoc)
+        assert (ed.doc.name, ed.doc.project, ed.doc.agent) == ("house-style", "platform", None)
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        await _palette_pick(app, pilot, "edit safety", "edit prompt/safety")
+        await wait_for(lambda: isinstance(app.screen, EditorScreen))
+        ed = app.screen
+        assert isinstance(ed, EditorScreen) and isinstance(ed.doc, PromptDoc)
+        assert (ed.doc.name, ed.doc.project, ed.doc.agent) == ("safety", None, None)
+        _fill(ed, priority="9")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+    async with store.session() as s:
+        safety = (await s.execute(select(Prompt).where(Prompt.name == "safety"))).scalar_one()
+        assert safety.priority == 9
+    await store.close()
+
+
+async def test_new_agent_offers_no_other_agents_personalities_and_opens_when_saved(
+    tmp_path: Path,
+) -> None:
+    from textual.widgets import Select
+
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", None)
+        select_ = ed.query_one("#f-default_personality", Select)
+        # ops' personalities (oncall, teacher) are not this new agent's to choose.
+        assert [str(p) for p, _ in select_._options] == ["(none)"]
+        _fill(ed, name="newbie", llm=ECHO_LLM)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        await wait_for(lambda: app.current_agent is not None and app.current_agent.name == "newbie")
+        await wait_for(lambda: app.thread_id is None and app.loaded >= 2)
+    await store.close()
+
+
+async def test_new_personality_belongs_to_the_selected_agent(tmp_path: Path) -> None:
+    from textual.widgets import Select
+
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "personality", None)
+        assert ed.query_one("#f-agent", Select).value == "writer"  # not the first agent, ops
+        _fill(ed, name="poet")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "poet" in app.personalities.values)
+    async with store.session() as s:
+        poet = (await s.execute(select(Personality).where(Personality.name == "poet"))).scalar_one()
+        writer = (await s.execute(select(Agent).where(Agent.name == "writer"))).scalar_one()
+        assert poet.agent_id == writer.id
+    await store.close()
+
+
+async def test_saving_an_editor_keeps_the_open_thread(tmp_path: Path) -> None:
+    """The panes refresh after a save, but the chat stays on the thread being read (it
+    jumped to the agent's newest thread), and a new thread being typed stays new."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
+    ids = await seed_demo(store, now=NOW)
+    older = ids.thread_ids[1]  # ops' second newest
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=older))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        assert app.thread_id == older
+        ed = await _open(app, pilot, "agent", "current")
+        _fill(ed, description="Operations helper, edited")
+        loads = app.loaded
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: app.loaded > loads)
+        await wait_for(lambda: app.current_agent.description == "Operations helper, edited")
+        await pilot.pause()
+        assert app.thread_id == older
+        assert app.threads.current is not None and app.threads.current.id == older
+
+        await app.action_new_thread()
+        ed = await _open(app, pilot, "project", "platform")
+        loads = app.loaded
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: app.loaded > loads)
+        await pilot.pause()
+        assert app.thread_id is None
+    await store.close()
+
+
+async def test_delete_agent_action_asks_at_once(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await app.run_action("delete_agent")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        assert "agent/writer" in screen_text(app)
+        await pilot.press("escape")  # no: back to the main screen, not to a form
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+        await app.run_action("delete_agent")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await pilot.click("#yes")
+        await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "label_"),
+    [
+        ("llm", {"name": ECHO_LLM, "type": "openai"}, f"llm/{ECHO_LLM}"),
+        ("project", {"name": "platform"}, "project/platform"),
+        ("prompt", {"name": "terse", "scope": "agent:ops", "content": "x"}, "prompt/terse"),
+        ("personality", {"name": "oncall", "agent": "ops"}, "personality/oncall"),
+    ],
+)
+async def test_new_with_an_existing_name_is_refused_not_overwritten(
+    tmp_path: Path, kind: str, values: dict[str, str], label_: str
+) -> None:
+    """A "New …" form saved under an existing name replaced that object with the form's
+    mostly empty fields ("configured"): model, description, bound prompts gone."""
+    store = await _demo(tmp_path)
+    async with store.session() as s:
+        before = [e.doc for e in await get_objects(s, Kind(kind))]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, kind, None)
+        _fill(ed, **values)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is ed  # refused; the form and what was typed stay
+        assert f"{label_}" in screen_text(app) and "already exists" in screen_text(app)
+        assert ed.values()["name"] == values["name"]
+    async with store.session() as s:
+        assert [e.doc for e in await get_objects(s, Kind(kind))] == before
+    await store.close()
+
+
+async def test_refusals_read_without_manifest_jargon(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "personality", None)
+        _fill(ed, name="reviewer", prompts="nosuch:5")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "prompt 'nosuch' not found for agent 'ops'" in shown
+        assert "document 1" not in shown  # the manifest's index means nothing in a form
+    await store.close()
+
+
+async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path) -> None:
+    """Esc closed a filled-in form at once, everything typed gone."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", "current")
+        await pilot.press("escape")  # nothing changed: closes at once
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+
+        ed = await _open(app, pilot, "agent", "current")
+        _fill(ed, system_prompt="A long prompt, typed with care.")
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        assert "Discard changes?" in screen_text(app)
+        await pilot.press("escape")  # no: back to the form, text intact
+        await wait_for(lambda: app.screen is ed)
+        assert ed.values()["system_prompt"] == "A long prompt, typed with care."
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+    async with store.session() as s:
+        ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+        assert ops.system_prompt == "You are a careful site reliability engineer."
+    await store.close()
+
+
+async def test_deleting_the_chosen_personality_refreshes_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    """Deleting the personality in use was followed by "agent ops has no personality
+    teacher", as if something had gone wrong."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", personality="teacher"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert app.personalities.current == "teacher"
+        await _open(app, pilot, "personality", "current")
+        await pilot.click("#delete")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await pilot.click("#yes")
+        await wait_for(lambda: "teacher" not in app.personalities.values)
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert said == ["personality/teacher (agent ops) deleted (0 prompt bindings)"]
+        assert app.personality_label() == "oncall"  # back to the agent's default
     await store.close()

@@ -7,6 +7,7 @@ reply run in workers (exclusive per group, so a newer selection cancels an older
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import time
@@ -21,9 +22,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
@@ -34,7 +36,7 @@ from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, StoreError, open_store
-from mcpctl_tui.store.manifest.documents import Kind
+from mcpctl_tui.store.manifest.documents import Document, Kind, PersonalityDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
@@ -55,6 +57,7 @@ from mcpctl_tui.ui.text import clean, literal
 THREAD_PAGE = 50
 LIVENESS_SECONDS = 5.0
 GC_SECONDS = 60.0
+QUIT_GRACE_SECONDS = 2.0
 GC_THRESHOLDS = (20_000, 20, 100)
 GC_STREAMING_YOUNG = 2_000
 
@@ -217,6 +220,12 @@ class McpctlApp(App[None]):
         if not self.streaming:
             _collect_and_freeze()
 
+    def say(self, text: str, *, severity: SeverityLevel = "information", title: str = "") -> None:
+        """A notification whose text may be untrusted (names, errors, model text): shown
+        exactly as written. Textual's toast renders ``markup=False`` as ``Content(message)``,
+        which takes a str: a ``Content`` there crashed the app when the toast painted."""
+        self.notify(clean(text), title=clean(title), severity=severity, markup=False)
+
     # --- status -------------------------------------------------------------------
 
     def personality_label(self) -> str:
@@ -260,8 +269,15 @@ class McpctlApp(App[None]):
         *,
         initial: bool = False,
         select_id: int | None = None,
+        select_name: str | None = None,
         thread_id: int | None = None,
+        keep_chat: bool = False,
     ) -> None:
+        """(Re)load the agents and open the selected one (``select_id``, else the agent
+        named ``select_name``, else the first). ``keep_chat``: a refresh after a change
+        (an editor saved, /save): if the same agent stays selected, the open thread (or
+        the new one being typed) stays open instead of jumping to the newest thread."""
+        shown = self.current_agent
         async with self.store.session() as s:
             rows = await v.list_agent_rows(s)
         if not rows:
@@ -275,14 +291,17 @@ class McpctlApp(App[None]):
             self.loaded += 1
             return
         want = select_id
+        if select_name is not None:
+            want = next((r.id for r in rows if r.name == select_name), want)
         if initial and self.start.agent:
             match = next((r for r in rows if r.name == self.start.agent), None)
             if match is None:
-                self.notify(
-                    literal(f"no agent named {self.start.agent}"), severity="error", markup=False
-                )
+                self.say(f"no agent named {self.start.agent}", severity="error")
             else:
                 want = match.id
+        start_thread: int | None = None
+        if initial and self.start.thread_id is not None:
+            want, start_thread = await self._start_thread(rows, want, self.start.thread_id)
         if initial and self.start.personality is not None:
             self.personality_choice = (
                 NO_PERSONALITY if self.start.personality == "none" else self.start.personality
@@ -291,8 +310,31 @@ class McpctlApp(App[None]):
         agent = self.agents.current
         if agent is not None:
             if thread_id is None and initial:
-                thread_id = self.start.thread_id
-            self.open_agent(agent, thread_id=thread_id)
+                thread_id = start_thread
+            keep = keep_chat and shown is not None and shown.id == agent.id
+            self.open_agent(agent, thread_id=thread_id, keep_chat=keep)
+
+    async def _start_thread(
+        self, rows: list[v.AgentRow], want: int | None, tid: int
+    ) -> tuple[int | None, int | None]:
+        """``--thread ID``: the agent to select and the thread to open. The thread opens
+        with its own agent (shown under another, a send there is refused); an unknown
+        thread is said and the agent opens on its newest thread instead of a blank chat."""
+        try:
+            async with self.store.session() as s:
+                thread = await queries.get_thread(s, tid)
+        except StoreError as exc:
+            self.say(str(exc), severity="error")
+            return want, None
+        owner = next((r for r in rows if r.id == thread.agent_id), None)
+        if owner is None:
+            return want, None
+        if self.start.agent is not None and self.start.agent != owner.name:
+            self.say(
+                f"thread {tid} belongs to agent {owner.name}: opened with it",
+                severity="warning",
+            )
+        return owner.id, tid
 
     @on(OptionList.OptionHighlighted, "#agents")
     def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -302,7 +344,9 @@ class McpctlApp(App[None]):
             self.open_agent(agent)
 
     @work(group="agent", exclusive=True, exit_on_error=False)
-    async def open_agent(self, agent: v.AgentRow, *, thread_id: int | None = None) -> None:
+    async def open_agent(
+        self, agent: v.AgentRow, *, thread_id: int | None = None, keep_chat: bool = False
+    ) -> None:
         async with self.store.session() as s:
             pers = await queries.list_personalities(s, agent.id)
             threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
@@ -311,10 +355,9 @@ class McpctlApp(App[None]):
             None,
             NO_PERSONALITY,
         ) and self.personality_choice not in {p.name for p in pers}:
-            self.notify(
-                literal(f"agent {agent.name} has no personality {self.personality_choice}"),
+            self.say(
+                f"agent {agent.name} has no personality {self.personality_choice}",
                 severity="warning",
-                markup=False,
             )
             self.personality_choice = None
         self.personalities.set_items(pers, agent.default_personality_id, self.personality_choice)
@@ -322,6 +365,9 @@ class McpctlApp(App[None]):
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=more)
         self.refresh_status()
         try:
+            if keep_chat:
+                self._highlight_open_thread()
+                return
             if self.streaming:
                 return  # never pull the chat from under a streaming reply
             target = thread_id if thread_id is not None else (threads[0].id if threads else None)
@@ -336,9 +382,17 @@ class McpctlApp(App[None]):
         finally:
             self.loaded += 1
 
+    def _forget_reply_stats(self) -> None:
+        """Another thread opens: the last reply's figures (tokens, ttft) were about the
+        thread left, and stayed on the status line under this one."""
+        if not self.streaming and self.stats != ReplyStats():
+            self.stats = ReplyStats()
+            self.refresh_status()
+
     async def start_new_thread(self) -> None:
         self.thread_id = None
         self.set_thread_title("")
+        self._forget_reply_stats()
         await self.chat.show_empty(
             Content.styled("New thread: type a message below and press Enter.", "dim")
         )
@@ -364,12 +418,13 @@ class McpctlApp(App[None]):
             try:
                 thread = await queries.get_thread(s, thread_id)
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
             turns = await queries.last_messages(s, thread_id, WINDOW + 1)
         has_older = len(turns) > WINDOW
         self.thread_id = thread_id
         self.set_thread_title(thread.title or f"thread {thread_id}")
+        self._forget_reply_stats()
         await self.chat.show(turns[-WINDOW:], has_older=has_older)
 
     @on(ChatView.NeedOlder)
@@ -435,10 +490,9 @@ class McpctlApp(App[None]):
             return
         if agent.kind == LlmKind.VIRTUAL and agent.status != LlmStatus.ACTIVE:
             # The typed message stays in the input.
-            self.notify(
-                literal(f"publisher offline: {agent.llm_name} is {agent.status.value}"),
+            self.say(
+                f"publisher offline: {agent.llm_name} is {agent.status.value}",
                 severity="error",
-                markup=False,
             )
             return
         if text is None and self.thread_id is None:
@@ -487,6 +541,8 @@ class McpctlApp(App[None]):
         ended: TurnEnded | None = None
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
+        began = False  # the engine stored the user turn (TurnStarted)
+        refused = False
         try:
             async for event in events:
                 match event:
@@ -495,6 +551,7 @@ class McpctlApp(App[None]):
                             self.stats.ttft_ms = (time.monotonic() - started) * 1000
                         await stream.write(clean(t))
                     case TurnStarted() as ts:
+                        began = True
                         self.thread_id = ts.thread_id
                         turn.model = ts.model or None
                         turn.personality = ts.personality
@@ -524,10 +581,12 @@ class McpctlApp(App[None]):
                     case _:
                         pass
         except (ChatError, StoreError) as exc:
-            # Refused before anything was written (unknown personality, agent gone …).
             status, failure = MessageStatus.ERROR, str(exc)
-            if sent_text is not None and not self.chat_input.text:
-                self.chat_input.text = sent_text
+            # Refused before anything was written (unknown personality, agent gone …):
+            # the text goes back to the input, the turns shown for it come off below.
+            refused = not began
+            if refused and sent_text is not None:
+                self.chat_input.restore(sent_text)
         except Exception as exc:  # a bug below us: show it on the turn, never crash
             status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
@@ -540,6 +599,17 @@ class McpctlApp(App[None]):
                 except Exception:
                     pass
             await self._end_reply(turn, stream, status, ended, failure, tool_calls, sent_text)
+            if refused:
+                await self._show_stored()
+
+    async def _show_stored(self) -> None:
+        """The chat as stored, after a refused send or regenerate: the user turn shown for
+        it was never written (and its text is back in the input), and a regenerate took
+        the reply it would replace off the screen, though it is still there."""
+        if self.thread_id is None:
+            await self.start_new_thread()
+        else:
+            await self._open_thread(self.thread_id)
 
     async def _end_reply(
         self,
@@ -576,15 +646,27 @@ class McpctlApp(App[None]):
         }.get(status, "")
         self.refresh_status()
         if message is not None:
-            self.notify(literal(message), title="Reply failed", severity="error", markup=False)
+            self.say(message, title="Reply failed", severity="error")
             offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
-            if offline and sent_text is not None and not self.chat_input.text:
-                self.chat_input.text = sent_text  # nothing typed is lost
+            if offline and sent_text is not None:
+                self.chat_input.restore(sent_text)  # nothing typed is lost
         self.reply_stream = None
         self.reply_turn = None
         self.refresh_thread_list()
         gc.set_threshold(*GC_THRESHOLDS)
         self.set_timer(0.2, _collect_and_freeze)
+
+    async def action_quit(self) -> None:
+        # A store query cancelled mid-flight by the exit can leave the SQLite driver's
+        # connection close waiting forever, and the process with it: stop the reply (it
+        # stores itself as cancelled) and let the short queries finish first.
+        self.workers.cancel_group(self, "reply")
+        waiters = [asyncio.ensure_future(_settled(w)) for w in self.workers if w.is_running]
+        if waiters:
+            _done, late = await asyncio.wait(waiters, timeout=QUIT_GRACE_SECONDS)
+            for waiter in late:
+                waiter.cancel()
+        self.exit()
 
     def action_cancel_reply(self) -> None:
         if self.streaming:
@@ -604,6 +686,9 @@ class McpctlApp(App[None]):
         async with self.store.session() as s:
             threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=len(threads) > THREAD_PAGE)
+        self._highlight_open_thread()
+
+    def _highlight_open_thread(self) -> None:
         if self.thread_id is not None:
             idx = self.threads.index_of(self.thread_id)
             if idx is not None:
@@ -613,7 +698,7 @@ class McpctlApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
-            self.notify(literal(f"{type(err).__name__}: {err}"), severity="error", markup=False)
+            self.say(f"{type(err).__name__}: {err}", severity="error")
 
     # --- slash commands ---------------------------------------------------------------
 
@@ -623,7 +708,7 @@ class McpctlApp(App[None]):
         try:
             await self._run_slash(line)
         except (ChatError, StoreError) as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
 
     async def _run_slash(self, line: str) -> None:
         cmd, _, rest = line.partition(" ")
@@ -657,16 +742,14 @@ class McpctlApp(App[None]):
                         agent.id, ChatOverrides(params=dict(self.overrides))
                     )
                     self.overrides.clear()
-                    self.notify(
-                        literal(f"saved to {agent.name}: {json.dumps(params)}"), markup=False
-                    )
-                    self.load_agents(select_id=agent.id)
+                    self.say(f"saved to {agent.name}: {json.dumps(params)}")
+                    self.load_agents(select_id=agent.id, keep_chat=True)
                 if rest and self.thread_id is not None:
                     async with self.store.transaction() as s:
                         await queries.rename_thread(s, self.thread_id, rest)
                     self.set_thread_title(rest)
                     self.refresh_thread_list()
-                    self.notify(literal(f"thread renamed: {rest}"), markup=False)
+                    self.say(f"thread renamed: {rest}")
                 elif not self.overrides and not rest:
                     self.notify("nothing to save (no /set overrides)", severity="warning")
             case "/personality":
@@ -676,7 +759,7 @@ class McpctlApp(App[None]):
                 elif rest in names:
                     self.personality_choice = rest
                 else:
-                    self.notify(literal(f"no personality {rest}"), severity="error", markup=False)
+                    self.say(f"no personality {rest}", severity="error")
                     return
                 if self.personality_choice in names:
                     with self.personalities.prevent(OptionList.OptionHighlighted):
@@ -684,9 +767,7 @@ class McpctlApp(App[None]):
             case "/help":
                 self.push_screen(HelpScreen())
             case _:
-                self.notify(
-                    literal(f"unknown command {cmd} (try /help)"), severity="error", markup=False
-                )
+                self.say(f"unknown command {cmd} (try /help)", severity="error")
                 return
         self.chat_input.consume(line)
         self.refresh_status()
@@ -719,50 +800,90 @@ class McpctlApp(App[None]):
 
     async def action_edit(self, kind_name: str, which: str | None) -> None:
         """Open the editor for a new object (``which`` None), the selected one
-        (``"current"``), or one by name (``"NAME"`` / ``"NAME@AGENT"``)."""
-        if len(self.screen_stack) > 1:
-            return
+        (``"current"``), or one by name (``"NAME"``; a prompt or personality
+        ``"NAME@AGENT"``, else the selected agent's)."""
         kind = Kind(kind_name)
         agent = self.current_agent
-        doc = None
         owner = agent.name if agent else None
-        name: str | None = None
+        if which is None:
+            await self.open_editor(kind, None)
+            return
         if which == "current":
+            name: str | None = None
             if kind is Kind.LLM and agent:
                 name = agent.llm_name
             elif kind is Kind.AGENT and agent:
                 name = agent.name
-            elif kind is Kind.PERSONALITY:
-                name = self.personalities.current or None
+            elif kind is Kind.PERSONALITY and self.personalities.current != NO_PERSONALITY:
+                name = self.personalities.current
             if not name:
                 self.notify(f"no {kind.value} selected", severity="warning")
                 return
-        elif which:
+        else:
             name, _, at = which.partition("@")
             owner = at or owner
-        try:
-            if name is not None:
-                async with self.store.session() as s:
-                    scoped = kind in (Kind.PERSONALITY, Kind.PROMPT) and owner is not None
-                    found = await get_objects(s, kind, name, agent=owner if scoped else None)
-                doc = found[0].doc
-        except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+        scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
+        await self.open_editor(kind, name, agent=owner if scoped else None)
+
+    async def open_editor(
+        self,
+        kind: Kind,
+        name: str | None,
+        *,
+        agent: str | None = None,
+        project: str | None = None,
+        delete: bool = False,
+    ) -> None:
+        """The editor of a new object (``name`` None) or of one named ``name``: a prompt
+        in exactly the scope given (``agent``, ``project``, or neither: the global one),
+        a personality of ``agent``. ``delete``: go straight to its delete confirmation."""
+        if len(self.screen_stack) > 1:
             return
-        choices = await self.editor_choices(owner)
+        selected = self.current_agent
+        doc = None
+        if name is not None:
+            try:
+                async with self.store.session() as s:
+                    found = await get_objects(s, kind, name, agent=agent, project=project)
+            except StoreError as exc:
+                self.say(str(exc), severity="error")
+                return
+            if kind is Kind.PROMPT:  # the global one is the one with neither owner
+                found = [e for e in found if _prompt_scope(e.doc) == (agent, project)]
+                if not found:
+                    self.say(f"prompt {name} not found (global)", severity="error")
+                    return
+            doc = found[0].doc
+        # Personalities offered as an agent's default are that agent's own: none yet for
+        # a new agent. A new personality belongs to the selected agent unless changed.
+        editing_agent = doc.name if kind is Kind.AGENT and doc is not None else None
+        choices = await self.editor_choices(editing_agent)
+        defaults = {"agent": selected.name} if kind is Kind.PERSONALITY and selected else {}
+        editor = EditorScreen(self.store, kind, doc, choices, defaults=defaults, delete=delete)
 
         async def done(result: str | None) -> None:
-            if result:
-                self.notify(literal(result), markup=False)
-                self.load_agents(select_id=agent.id if agent else None)
+            if not result:
+                return
+            self.say(result)
+            if editor.deleted and isinstance(doc, PersonalityDoc) and self._is_chosen(doc):
+                self.personality_choice = None  # gone on purpose: no "has no …" warning
+            if kind is Kind.AGENT and doc is None and editor.saved is not None:
+                self.load_agents(select_name=editor.saved.name)  # a new agent: go to it
+            else:
+                self.load_agents(select_id=selected.id if selected else None, keep_chat=True)
 
-        self.push_screen(EditorScreen(self.store, kind, doc, choices), done)
+        self.push_screen(editor, done)
+
+    def _is_chosen(self, doc: PersonalityDoc) -> bool:
+        agent = self.current_agent
+        return agent is not None and (agent.name, self.personality_choice) == (doc.agent, doc.name)
 
     async def action_delete_agent(self) -> None:
         agent = self.current_agent
         if agent is None:
+            self.notify("no agent selected", severity="warning")
             return
-        await self.action_edit("agent", "current")
+        await self.open_editor(Kind.AGENT, agent.name, delete=True)
 
     # --- thread actions ------------------------------------------------------------------
 
@@ -773,35 +894,48 @@ class McpctlApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def action_rename_thread(self) -> None:
+    def _no_thread(self) -> bool:
+        """True (and said) when no stored thread is open: a new one exists once sent."""
         if self.thread_id is None:
+            self.notify("no thread yet: send a message first", severity="warning")
+            return True
+        return False
+
+    def action_rename_thread(self) -> None:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid = self.thread_id
+        assert tid is not None
 
         async def done(title: str | None) -> None:
             if title is None:
                 return
+            title = title.strip()
+            if not title:  # an empty title showed as "new thread" on an old one
+                self.notify("a thread title cannot be empty: not renamed", severity="warning")
+                return
             try:
                 async with self.store.transaction() as s:
-                    await queries.rename_thread(s, tid, title.strip())
+                    await queries.rename_thread(s, tid, title)
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
             if tid == self.thread_id:
-                self.set_thread_title(title.strip())
+                self.set_thread_title(title)
             self.refresh_thread_list()
 
         self.push_screen(AskScreen(Content("Rename thread"), self.thread_title), done)
 
     async def action_delete_thread(self) -> None:
-        if self.thread_id is None or len(self.screen_stack) > 1:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
         tid, title = self.thread_id, self.thread_title
+        assert tid is not None
         try:
             async with self.store.session() as s:
                 n = await v.thread_size(s, tid)
         except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
+            self.say(str(exc), severity="error")
             return
         msg = Content.assemble(
             "Delete the thread ",
@@ -816,9 +950,9 @@ class McpctlApp(App[None]):
                 async with self.store.transaction() as s:
                     await delete_thread(s, tid)
             except StoreError as exc:
-                self.notify(literal(str(exc)), severity="error", markup=False)
+                self.say(str(exc), severity="error")
                 return
-            self.notify(literal(f"deleted thread {title} ({n} turns)"), markup=False)
+            self.say(f"deleted thread {title} ({n} turns)")
             if tid == self.thread_id:
                 await self.start_new_thread()
             self.refresh_thread_list()
@@ -826,28 +960,51 @@ class McpctlApp(App[None]):
         self.push_screen(ConfirmScreen(Content("Delete thread"), msg), done)
 
     def action_export_thread(self) -> None:
-        if self.thread_id is None or len(self.screen_stack) > 1:
+        if len(self.screen_stack) > 1 or self._no_thread():
             return
-        tid = self.thread_id
-        default = f"thread-{tid}.md"
+        assert self.thread_id is not None
+        self._ask_export(self.thread_id, f"thread-{self.thread_id}.md")
+
+    def _ask_export(self, tid: int, value: str) -> None:
+        """Ask where to export; a path that fails (no such directory …) is asked again,
+        as typed, so the operator fixes it instead of typing it over."""
+
+        async def write(target: Path) -> None:
+            if not await self.export_thread(tid, target):
+                self._ask_export(tid, str(target))
 
         async def done(path: str | None) -> None:
-            if not path:
+            if not path or not path.strip():
                 return
-            await self.export_thread(tid, Path(path))
+            target = Path(path.strip())
+            if not await asyncio.to_thread(_file_exists, target):
+                await write(target)
+                return
+
+            async def overwrite(yes: bool | None) -> None:
+                if yes:
+                    await write(target)
+
+            # An export is one keystroke from replacing a file the operator keeps.
+            message = Content.assemble(literal(str(target), "bold"), " exists. Replace it?")
+            self.push_screen(
+                ConfirmScreen(Content("Export thread"), message, yes="Replace"), overwrite
+            )
 
         self.push_screen(
-            AskScreen(Content("Export thread to (.md or .json)"), default, "thread.md"), done
+            AskScreen(Content("Export thread to (.md or .json)"), value, "thread.md"), done
         )
 
-    async def export_thread(self, thread_id: int, path: Path) -> None:
+    async def export_thread(self, thread_id: int, path: Path) -> bool:
+        """Write the thread to ``path`` (.json: JSON, else Markdown). False when the file
+        could not be written, which another path may fix; failures are notified."""
         try:
             async with self.store.session() as s:
                 thread = await queries.get_thread(s, thread_id)
                 rows = await queries.all_messages(s, thread_id)
         except StoreError as exc:
-            self.notify(literal(str(exc)), severity="error", markup=False)
-            return
+            self.say(str(exc), severity="error")
+            return True  # the thread is gone: another path would not help
         title = thread.title
         if path.suffix == ".json":
             data = thread_to_json(title, thread_id, rows)
@@ -856,9 +1013,10 @@ class McpctlApp(App[None]):
         try:
             await asyncio.to_thread(_write_file, path, data)
         except OSError as exc:
-            self.notify(literal(f"export failed: {exc}"), severity="error", markup=False)
-            return
-        self.notify(literal(f"exported {len(rows)} turns to {path}"), markup=False)
+            self.say(f"export failed: {exc}", severity="error")
+            return False
+        self.say(f"exported {len(rows)} turns to {path}")
+        return True
 
     def action_select_turn(self, step: int) -> None:
         if self.chat.select_step(step) is None:
@@ -886,6 +1044,11 @@ class McpctlApp(App[None]):
         self.notify("code block copied")
 
 
+async def _settled(worker: Worker[Any]) -> None:
+    with contextlib.suppress(WorkerCancelled, WorkerFailed):
+        await worker.wait()
+
+
 def _gc_while_streaming() -> None:
     """While a reply streams, collect only what the reply made, in small steps.
 
@@ -907,6 +1070,14 @@ def _collect_and_freeze() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def _prompt_scope(doc: Document) -> tuple[str | None, str | None]:
+    return (doc.agent, doc.project) if isinstance(doc, PromptDoc) else (None, None)
+
+
+def _file_exists(path: Path) -> bool:
+    return path.expanduser().exists()
 
 
 def _write_file(path: Path, data: str) -> None:

@@ -83,12 +83,17 @@ class McpctlCommands(Provider):
             text = f"edit {clean(label(doc))}"
             score = matcher.match(text)
             if score > 0:
-                owner = getattr(doc, "agent", None)
-                which = doc.name + (f"@{owner}" if owner else "")
+                # The exact scope: a project or global prompt is not the selected agent's.
                 yield Hit(
                     score * 0.8,
                     matcher.highlight(text),
-                    partial(app.action_edit, kind.value, which),
+                    partial(
+                        app.open_editor,
+                        kind,
+                        doc.name,
+                        agent=getattr(doc, "agent", None),
+                        project=getattr(doc, "project", None),
+                    ),
                     text=text,
                 )
         words = query.strip().removeprefix("thread:").strip()

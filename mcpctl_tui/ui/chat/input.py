@@ -60,6 +60,22 @@ class ChatInput(TextArea):
         if rest:
             self.insert(rest)
 
+    def restore(self, failed: str) -> None:
+        """Put back a message whose send failed before it was answered.
+
+        The operator may have typed on meanwhile: the failed text goes in front, on its
+        own line(s), and what they typed stays, the cursor where they were typing (the
+        insert shifts it). An empty input just takes the text back, cursor at its end."""
+        if not failed.strip():
+            return
+        if not self.text.strip():
+            self.text = failed
+            self.move_cursor(self.document.end)
+            return
+        if self.text.startswith(failed):
+            return  # never taken out (or already put back)
+        self.insert(failed.rstrip("\n") + "\n", (0, 0))
+
     def action_newline(self) -> None:
         self.insert("\n")
 

@@ -65,20 +65,26 @@ class AskScreen(PacedModalScreen[str | None]):
 # never runs past the dialog, at 80 columns as at 160.
 HELP_KEYS = [
     ("Enter", "send the message"),
-    ("Ctrl+J", "newline in the message"),
+    ("Ctrl+J", "newline in the message (Shift+Enter too)"),
     ("Esc", "cancel the streaming reply"),
     ("Ctrl+R", "regenerate the last reply"),
     ("Ctrl+N", "new thread"),
     ("F2", "rename thread"),
     ("Ctrl+D", "delete thread"),
     ("Ctrl+E", "export (.md or .json)"),
-    ("Alt+Up/Down", "pick a message (or click)"),
+    ("Alt+Up/Alt+Down", "pick a message (or click)"),
     ("Ctrl+Y", "copy it (else last reply)"),
     ("Ctrl+K", "copy a code block of it (else of the last reply)"),
     ("Ctrl+P", "command palette: every action, jump to any agent or thread"),
     ("Tab / Shift+Tab", "move between panes"),
     ("F1", "this help"),
     ("Ctrl+Q", "quit"),
+]
+HELP_DIALOGS = [
+    ("Ctrl+S", "save an editor's form"),
+    ("Esc", "cancel (asks first if the form changed)"),
+    ("Y", "yes, delete (confirmations)"),
+    ("Q / F1", "close this help"),
 ]
 HELP_SLASH = [
     ("/set KEY VALUE", "override a parameter for this session (VALUE is JSON or text)"),
@@ -91,8 +97,12 @@ HELP_SLASH = [
 ]
 
 
-def _help_section(title: Content, rows: list[tuple[str, str]]) -> ComposeResult:
-    yield Static(title, classes="help-heading")
+def _help_section(
+    title: Content, rows: list[tuple[str, str]], *, first: bool = False
+) -> ComposeResult:
+    # The gap above a heading is a line of its own: a margin inside a grid row is taken
+    # from the row's height and can hide the heading.
+    yield Static(title if first else Content.assemble("\n", title), classes="help-heading")
     for key, what in rows:
         yield Static(Content.styled(key, "bold"), classes="help-key")
         yield Static(Content(what), classes="help-what")
@@ -103,7 +113,8 @@ class HelpScreen(PacedModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"), Grid(classes="help-grid"):
-            yield from _help_section(Content("Keys"), HELP_KEYS)
+            yield from _help_section(Content("Keys"), HELP_KEYS, first=True)
+            yield from _help_section(Content("In dialogs"), HELP_DIALOGS)
             yield from _help_section(
                 Content.assemble("Slash commands ", ("(in the input)", "dim")), HELP_SLASH
             )

@@ -10,9 +10,9 @@ stored one is never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.manifest.apply import apply_one
 from mcpctl_tui.store.manifest.delete import delete_named
 from mcpctl_tui.store.manifest.documents import (
@@ -30,15 +31,21 @@ from mcpctl_tui.store.manifest.documents import (
     Document,
     Kind,
     LlmDoc,
+    ManifestError,
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
+    identity,
     label,
     shown_key_ref,
 )
+from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.text import literal
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 FieldKind = Literal["text", "multiline", "int", "json", "choice", "bindings"]
 NONE = "(none)"
@@ -248,6 +255,25 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
     )
 
 
+async def exists(s: AsyncSession, doc: Document) -> bool:
+    """Whether an object with ``doc``'s identity (name, and scope) is stored."""
+    agent = doc.agent if isinstance(doc, PromptDoc | PersonalityDoc) else None
+    project = doc.project if isinstance(doc, PromptDoc) else None
+    try:
+        found = await get_objects(s, doc.KIND, doc.name, agent=agent, project=project)
+    except NotFound:
+        return False
+    return any(identity(e.doc) == identity(doc) for e in found)
+
+
+def plain_error(exc: StoreError) -> str:
+    """A refusal as the form shows it: the reasons, without the manifest's "document 1
+    kind/name:" prefix (the form's title already says which object)."""
+    if isinstance(exc, ManifestError):
+        return "\n".join(p.reason for p in exc.problems)
+    return str(exc)
+
+
 class _Rollback(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = detail
@@ -277,17 +303,34 @@ class EditorScreen(PacedModalScreen[str | None]):
     """Create or edit one object; dismisses with a line saying what happened."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save", priority=True),
     ]
 
-    def __init__(self, store: Store, kind: Kind, doc: Document | None, choices: Choices) -> None:
+    def __init__(
+        self,
+        store: Store,
+        kind: Kind,
+        doc: Document | None,
+        choices: Choices,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        delete: bool = False,
+    ) -> None:
+        """``defaults``: starting values of a new object's fields (e.g. the selected
+        agent); ``delete``: open straight onto the delete confirmation."""
         super().__init__()
         self.store = store
         self.kind = kind
         self.doc = doc
         self.fields = fields_for(kind, choices)
         self.initial = values_of(doc, kind)
+        if doc is None and defaults:
+            self.initial.update(defaults)
+        self._delete_at_once = delete and doc is not None
+        self.saved: Document | None = None  # what the last save wrote
+        self.deleted = False  # dismissed after deleting ``doc``
+        self._pristine: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         verb = "Edit" if self.doc is not None else "New"
@@ -327,9 +370,12 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#editor-error", Static).display = False
+        self._pristine = self.values()  # what Cancel compares with
         first = next((w for w in self.query("Input, TextArea, Select") if not w.disabled), None)
         if first is not None:
             first.focus()
+        if self._delete_at_once:
+            self.call_after_refresh(self._delete)
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -356,10 +402,15 @@ class EditorScreen(PacedModalScreen[str | None]):
             return
         try:
             async with self.store.transaction() as s:
+                if self.doc is None and await exists(s, doc):
+                    # Applying would overwrite it with this mostly empty form.
+                    self.show_error(f"{label(doc)} already exists: edit it instead (Ctrl+P)")
+                    return
                 applied = await apply_one(s, doc)
         except StoreError as exc:
-            self.show_error(str(exc))
+            self.show_error(plain_error(exc))
             return
+        self.saved = doc
         self.dismiss(str(applied))
 
     @on(Button.Pressed, "#save")
@@ -368,7 +419,22 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
-        self.dismiss(None)
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        """Close; with unsaved changes, ask first (Esc is easy to hit, a form is long)."""
+        if self.values() == self._pristine:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        message = Content("The changes in this form are not saved.")
+        self.app.push_screen(
+            ConfirmScreen(Content("Discard changes?"), message, yes="Discard"), answered
+        )
 
     @on(Button.Pressed, "#delete")
     async def _delete(self) -> None:
@@ -377,7 +443,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         try:
             detail = await preview_delete(self.store, self.kind, doc)
         except StoreError as exc:  # RESTRICT and friends: say why, delete nothing
-            self.show_error(str(exc))
+            self.show_error(plain_error(exc))
             return
         message = Content.assemble(
             "Delete ",
@@ -388,12 +454,15 @@ class EditorScreen(PacedModalScreen[str | None]):
 
         async def confirmed(yes: bool | None) -> None:
             if not yes:
+                if self._delete_at_once:  # opened to delete: no form to go back to
+                    self.dismiss(None)
                 return
             try:
                 said = await delete_doc(self.store, self.kind, doc)
             except StoreError as exc:
-                self.show_error(str(exc))
+                self.show_error(plain_error(exc))
                 return
+            self.deleted = True
             self.dismiss(said)
 
         self.app.push_screen(
