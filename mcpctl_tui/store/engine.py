@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from mcpctl_tui.config import normalize_db_url, redact_url
+from mcpctl_tui.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -98,9 +99,11 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
         database = sa_url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-        )
+        connect_args = {
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+            "async_creator_fn": sqlite_driver.connect,
+        }
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _install_sqlite_pragmas(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
