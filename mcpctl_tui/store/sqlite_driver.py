@@ -8,21 +8,39 @@ still waiting behind the query when the second cancellation makes it force-close
 queues a stop; the graceful close then queues its own stop in its ``finally`` and waits on
 it. ``asyncio.run`` (and every test runner) waits for that task at exit, forever. In the app
 it happens whenever it exits while a worker is reading the store.
+
+The same exit leaves the thread finishing that query after the loop has closed; aiosqlite's
+thread then dies with a traceback on stderr (on the operator's restored terminal) when it
+reports the result. Nobody is waiting for it, so the thread here ends quietly instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from typing import Any
 
 import aiosqlite
+from aiosqlite.core import _connection_worker_thread
+
+
+def _worker(tx: Any) -> None:
+    try:
+        _connection_worker_thread(tx)
+    except RuntimeError:
+        # Raised only when reporting to a closed event loop: the asker has gone.
+        pass
 
 
 class OneStopConnection(aiosqlite.Connection):
     """An aiosqlite connection that queues at most one stop request for its thread."""
 
     _stop_queued = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._thread = threading.Thread(target=_worker, args=(self._tx,), daemon=True)
 
     def stop(self) -> asyncio.Future[Any] | None:
         if self._stop_queued:
@@ -45,7 +63,6 @@ def connect(*args: Any, **kwargs: Any) -> OneStopConnection:
         opened: sqlite3.Connection = sqlite3.connect(*args, **kwargs)
         return opened
 
-    connection = OneStopConnection(connector, iter_chunk_size=64)
-    # As the dialect does for its own: a thread left behind must not keep the process alive.
-    connection._thread.daemon = True
-    return connection
+    # The thread is a daemon, as the dialect makes its own: one left behind must not keep
+    # the process alive.
+    return OneStopConnection(connector, iter_chunk_size=64)
