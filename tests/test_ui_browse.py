@@ -401,9 +401,9 @@ def _key_shown(key: str) -> str:
 
 
 async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> None:
-    """The issue asks for every binding in the footer or on the help screen. Dialogs have
-    no footer of their own (the one below shows the main screen's keys), so their keys
-    (Ctrl+S, Esc, Y) must be in the help; Alt+Down was only implied by "Alt+Up/Down"."""
+    """The issue asks for every binding in the footer or on the help screen. A dialog's
+    keys (Ctrl+S, Esc, Y) are in its own footer only once it is open, so they must be in
+    the help too; Alt+Down was only implied by "Alt+Up/Down"."""
     from textual.widgets import Footer
 
     from mcpctl_tui.ui.chat.input import ChatInput

@@ -16,9 +16,9 @@ from mcpctl_tui.store.manifest.documents import Kind, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.ui.app import McpctlApp, StartAt
-from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, HelpScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
-from tests.ui_helpers import NOW, fixed_clock, screen_text, wait_for
+from tests.ui_helpers import NOW, fixed_clock, screen_rows, screen_text, wait_for
 
 SIZE = (120, 40)
 
@@ -391,6 +391,40 @@ async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path
     async with store.session() as s:
         ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
         assert ops.system_prompt == "You are a careful site reliability engineer."
+    await store.close()
+
+
+async def test_a_dialog_footer_lists_the_dialog_keys(tmp_path: Path) -> None:
+    """Under an editor or a confirmation the main screen's footer showed, with keys that
+    do not apply there ("esc Cancel reply" while Esc closes the dialog)."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+
+    def footer_reads(*present: str) -> bool:
+        bottom = screen_rows(app)[-1]
+        return all(p in bottom for p in present) and "Cancel reply" not in bottom
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert "esc Cancel reply" in screen_rows(app)[-1]  # the main screen's, on its own
+
+        await _open(app, pilot, "agent", "current")
+        await wait_for(lambda: footer_reads("esc Cancel", "^s Save"))
+        assert "New thread" not in screen_rows(app)[-1]
+
+        await pilot.click("#delete")  # a confirmation over the editor
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for(lambda: footer_reads("esc Cancel", "y Yes"))
+        assert "Save" not in screen_rows(app)[-1]  # the editor's keys wait below
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, EditorScreen))
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+
+        await pilot.press("f1")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await wait_for(lambda: footer_reads("esc Close"))
     await store.close()
 
 

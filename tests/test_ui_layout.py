@@ -18,6 +18,7 @@ from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS
+from mcpctl_tui.ui.screens.dialogs import HelpScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.status import ReplyStats, StatusInfo, render_status
 from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, wait_for
@@ -192,3 +193,53 @@ async def test_a_long_form_scrolls_between_title_and_buttons(tmp_path: Path) -> 
         assert error.display and dialog.region.contains_region(error.region)
         assert not fields.region.overlaps(error.region)
         assert all(not error.region.overlaps(b.region) for b in screen.query(Button))
+
+
+async def _open_dialog(app: McpctlApp, pilot: Any, which: str) -> None:
+    if which == "editor":
+        await app.action_edit("agent", "current")  # the longest form
+    else:
+        await pilot.press({"confirm": "ctrl+d", "ask": "f2", "help": "f1"}[which])
+    await wait_for(lambda: len(app.screen_stack) > 1)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("which", ["editor", "confirm", "ask", "help"])
+async def test_a_dialog_fits_above_its_own_footer(
+    tmp_path: Path, size: tuple[int, int], which: str
+) -> None:
+    app = await _demo_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _ready(app, pilot)
+        await _open_dialog(app, pilot, which)
+        footer = app.screen.query_one(Footer)
+        await wait_for(lambda: footer.query(FooterKey))
+        await pilot.pause()
+        assert footer.region.bottom == size[1] and footer.region.width == size[0]
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.region.bottom <= footer.region.y and dialog.region.right <= size[0]
+        for key in footer.query(FooterKey):
+            assert key.region.y == footer.region.y and key.region.right <= size[0]
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+async def test_each_help_section_has_its_gap_above_its_heading(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The "Slash commands" heading wrapped when the grid measured it at one column's
+    width: its row grew a line, and the gap showed below the heading as well."""
+    app = await _demo_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await _ready(app, pilot)
+        await pilot.press("f1")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        cells = list(app.screen.query_one(".help-grid").children)
+        headings = [i for i, cell in enumerate(cells) if cell.has_class("help-heading")]
+        assert len(headings) == 3
+        for n, i in enumerate(headings):
+            heading, first_row = cells[i], cells[i + 1]
+            lines = [heading.render_line(y).text.strip() for y in range(heading.size.height)]
+            assert lines[:-1] == ([] if n == 0 else [""]) and lines[-1], lines
+            assert first_row.virtual_region.y == heading.virtual_region.bottom, lines[-1]

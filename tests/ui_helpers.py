@@ -65,6 +65,18 @@ def screen_text(app: Any) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
 
 
+_SVG_TEXT = re.compile(r'<text [^>]*clip-path="url\(#[\w-]*line-(\d+)\)"[^>]*>([^<]*)</text>')
+
+
+def screen_rows(app: Any) -> list[str]:
+    """What is on screen, one string per row (from the SVG screenshot): what shows
+    through from below a dialog is in it, what the dialog covers is not."""
+    rows = [""] * app.size.height
+    for row, text in _SVG_TEXT.findall(app.export_screenshot()):
+        rows[int(row)] += html.unescape(text).replace("\xa0", " ")
+    return rows
+
+
 async def open_seeded(path: Path, seed: Callable[[Store], Any]) -> str:
     """Create a SQLite store at ``path``, run ``seed`` on it, close it; the URL."""
     url = f"sqlite+aiosqlite:///{path}"

@@ -6,9 +6,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from mcpctl_tui.ui.pacing import PacedModalScreen
+
+
+def dialog_footer() -> Footer:
+    """A modal screen's own footer, compact like the main one. Without it the main
+    screen's footer shows through with keys that do not apply ("esc Cancel reply")."""
+    return Footer(compact=True)
 
 
 class ConfirmScreen(PacedModalScreen[bool]):
@@ -16,7 +22,7 @@ class ConfirmScreen(PacedModalScreen[bool]):
 
     BINDINGS = [
         Binding("escape", "dismiss(False)", "Cancel"),
-        Binding("y", "dismiss(True)", "Yes", show=False),
+        Binding("y", "dismiss(True)", "Yes"),
     ]
 
     def __init__(self, title: Content, message: Content, *, yes: str = "Delete") -> None:
@@ -32,6 +38,7 @@ class ConfirmScreen(PacedModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")
+        yield dialog_footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -56,6 +63,7 @@ class AskScreen(PacedModalScreen[str | None]):
             yield Static(self._title, classes="dialog-title")
             yield Input(self._value, placeholder=self._placeholder, id="ask")
             yield Static(Content.styled("Enter to accept · Esc to cancel", "dim"))
+        yield dialog_footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -118,3 +126,4 @@ class HelpScreen(PacedModalScreen[None]):
             yield from _help_section(
                 Content.assemble("Slash commands ", ("(in the input)", "dim")), HELP_SLASH
             )
+        yield dialog_footer()

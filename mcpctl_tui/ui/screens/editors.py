@@ -41,7 +41,7 @@ from mcpctl_tui.store.manifest.documents import (
 )
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.ui.pacing import PacedModalScreen
-from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
+from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, dialog_footer
 from mcpctl_tui.ui.text import literal
 
 if TYPE_CHECKING:
@@ -350,6 +350,7 @@ class EditorScreen(PacedModalScreen[str | None]):
                     yield Button("Delete", variant="error", id="delete")
                 yield Button("Cancel", id="cancel")
                 yield Button("Save (Ctrl+S)", variant="primary", id="save")
+        yield dialog_footer()
 
     def _widget(self, f: Field) -> Any:
         value = self.initial.get(f.key, "")
