@@ -450,3 +450,37 @@ async def test_deleting_the_chosen_personality_refreshes_without_a_warning(
         assert said == ["personality/teacher (agent ops) deleted (0 prompt bindings)"]
         assert app.personality_label() == "oncall"  # back to the agent's default
     await store.close()
+
+
+async def test_quit_over_a_form_with_unsaved_changes_asks_first(tmp_path: Path) -> None:
+    """Ctrl+Q reaches the app over an editor; it threw a filled-in form away unasked."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", "current")
+        _fill(ed, system_prompt="A long prompt, typed with care.")
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        assert "Quit without saving?" in screen_text(app)
+        await pilot.press("escape")  # no: back to the form, text intact, still running
+        await wait_for(lambda: app.screen is ed)
+        assert app.is_running
+        assert ed.values()["system_prompt"] == "A long prompt, typed with care."
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(lambda: not app.is_running)
+    await store.close()
+
+
+async def test_quit_over_an_untouched_form_quits_at_once(tmp_path: Path) -> None:
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await _open(app, pilot, "agent", "current")
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: not app.is_running)
+    await store.close()

@@ -657,9 +657,22 @@ class McpctlApp(App[None]):
         self.set_timer(0.2, _collect_and_freeze)
 
     async def action_quit(self) -> None:
-        # A store query cancelled mid-flight by the exit can leave the SQLite driver's
-        # connection close waiting forever, and the process with it: stop the reply (it
-        # stores itself as cancelled) and let the short queries finish first.
+        # Ctrl+Q works over an editor too: a long form is not thrown away without asking.
+        if any(isinstance(s, EditorScreen) and s.unsaved for s in self.screen_stack):
+            message = Content("The changes in the open form are not saved.")
+            confirm = ConfirmScreen(Content("Quit without saving?"), message, yes="Quit")
+
+            async def answered(yes: bool | None) -> None:
+                if yes:
+                    await self._quit_settled()
+
+            self.push_screen(confirm, answered)
+            return
+        await self._quit_settled()
+
+    async def _quit_settled(self) -> None:
+        # Stop the reply (it stores itself as cancelled) and give the store work in flight a
+        # moment to finish, so what it was writing is not cut off by the exit.
         self.workers.cancel_group(self, "reply")
         waiters = [asyncio.ensure_future(_settled(w)) for w in self.workers if w.is_running]
         if waiters:

@@ -422,9 +422,13 @@ class EditorScreen(PacedModalScreen[str | None]):
     def _cancel(self) -> None:
         self.action_cancel()
 
+    @property
+    def unsaved(self) -> bool:
+        return self.values() != self._pristine
+
     def action_cancel(self) -> None:
         """Close; with unsaved changes, ask first (Esc is easy to hit, a form is long)."""
-        if self.values() == self._pristine:
+        if not self.unsaved:
             self.dismiss(None)
             return
 
