@@ -365,6 +365,24 @@ async def test_refusals_read_without_manifest_jargon(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_default_params_python_cannot_read_are_refused_in_the_form(
+    tmp_path: Path,
+) -> None:
+    """Valid JSON that Python will not read (an integer of over 4300 digits) raised a plain
+    ValueError, and the form read JSON-error fields off it: the app crashed on save."""
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", None)
+        _fill(ed, name="big", llm=ECHO_LLM, default_params='{"n": ' + "9" * 5000 + "}")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is ed  # refused, form kept
+        assert "default params: a number is too long" in screen_text(app)
+    await store.close()
+
+
 async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path) -> None:
     """Esc closed a filled-in form at once, everything typed gone."""
     store = await _demo(tmp_path)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from textual import constants
 from textual.screen import ModalScreen, Screen
@@ -72,13 +72,23 @@ class FramePacer:
             self._last_cost = loop.time() - self._last_start
 
 
-class PacedFrames:
+# Checked as the Screen it is mixed into (so the override below is checked against
+# Screen's); still a plain mixin at run time.
+if TYPE_CHECKING:
+    _ScreenBase = Screen[Any]
+else:
+    _ScreenBase = object
+
+
+class PacedFrames(_ScreenBase):
     """Mixin for a ``Screen``: its updates go through a ``FramePacer``."""
 
     _pacer: FramePacer | None = None
 
+    # Not a Timer, on purpose: Screen only pauses and resumes its update timer, and
+    # FramePacer does both (see above); the override is what this module is for.
     @property
-    def _update_timer(self) -> FramePacer:
+    def _update_timer(self) -> FramePacer:  # type: ignore[override]
         if self._pacer is None:
             screen = self
 

@@ -14,8 +14,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from mcpctl_tui.store.fastread import ThreadSummary
 from mcpctl_tui.store.models import Personality
-from mcpctl_tui.store.queries import ThreadCursor, ThreadSummary
+from mcpctl_tui.store.queries import ThreadCursor
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.backend import NO_PERSONALITY
@@ -87,7 +88,7 @@ class PersonalityList(OptionList):
         self.values = [NO_PERSONALITY]
         default_name: str | None = None
         for p in items:
-            label = [literal(p.name)]
+            label: list[str | Content] = [literal(p.name)]
             if p.id == default_id:
                 default_name = p.name
                 label += [" ", Content.styled("(default)", "$accent")]

@@ -11,7 +11,9 @@ wrap instead of scrolling sideways.
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Size
@@ -22,6 +24,7 @@ from textual.widgets._markdown import (
     MarkdownBulletList,
     MarkdownFence,
     MarkdownHeader,
+    MarkdownList,
     MarkdownListItem,
     MarkdownOrderedList,
     MarkdownOrderedListItem,
@@ -63,24 +66,28 @@ class FlatListItem(Widget):
         return Content("\n").join(self._lines(self.content_size.width))
 
 
-class _FlatList:
+# Mixed into both Markdown list kinds; ``super()`` reaches the one mixed in after. Checked
+# as a MarkdownList, but a plain mixin at run time: Textual takes a widget's CSS from its
+# first widget base, which must stay that Markdown list class.
+if TYPE_CHECKING:
+    _ListBase = MarkdownList
+else:
+    _ListBase = object
+
+
+class _FlatList(_ListBase):
     """A tight list (every item one paragraph, the usual case) drawn by the list widget
     itself: one widget for the whole list instead of four per item."""
 
     _flat: list[tuple[str, Content]] | None = None
     _flat_cache: tuple[int, list[Content]] | None = None
 
-    # Shared by both list kinds; ``super()`` reaches the Markdown list class mixed in after.
-    # (attributes below come from that class)
-    _blocks: list[MarkdownBlock]
-    content_size: Size
-
     def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
         items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
-        yield from self._setup(list(items), self._bullets(items))
+        yield from self._setup(items, self._bullets(items))
         self._blocks.clear()
 
     async def _update_from_block(self, block: MarkdownBlock) -> None:
@@ -92,48 +99,41 @@ class _FlatList:
             return super().get_content_height(container, viewport, width)
         return len(self._flat_lines(width))
 
-    def render(self) -> Content:
+    def render(self) -> RenderResult:
         if self._flat is None:
-            return super().render()  # type: ignore[return-value]
+            return super().render()
         return Content("\n").join(self._flat_lines(self.content_size.width))
 
-    def _setup(self, blocks: list[object], bullets: list[str]) -> ComposeResult:
+    def _setup(self, blocks: list[MarkdownListItem], bullets: list[str]) -> ComposeResult:
         simple = all(
-            isinstance(b, MarkdownListItem)
-            and len(b._blocks) == 1
-            and isinstance(b._blocks[0], MarkdownParagraph)
-            for b in blocks
+            len(b._blocks) == 1 and isinstance(b._blocks[0], MarkdownParagraph) for b in blocks
         )
         if simple:
             self._flat = [
-                (bullet, b._blocks[0]._content)  # type: ignore[attr-defined]
-                for b, bullet in zip(blocks, bullets, strict=True)
+                (bullet, b._blocks[0]._content) for b, bullet in zip(blocks, bullets, strict=True)
             ]
             return iter(())
         self._flat = None
         return _items(blocks, bullets)
 
-    def _bullets(self, items: list[MarkdownListItem]) -> list[str]:
-        raise NotImplementedError
-
-    def update_flat(self, block: object) -> bool:
+    def update_flat(self, block: MarkdownBlock) -> bool:
         """Streaming grows the last list: take the new parse's items in place (a remount
         of the list per frame is the costly part) when both are tight lists."""
         if self._flat is None or type(block) is not type(self):
             return False
-        items = [b for b in block._blocks if isinstance(b, MarkdownListItem)]  # type: ignore[attr-defined]
+        items = [b for b in block._blocks if isinstance(b, MarkdownListItem)]
         simple = all(
             len(b._blocks) == 1 and isinstance(b._blocks[0], MarkdownParagraph) for b in items
         )
-        if not simple or len(items) != len(block._blocks):  # type: ignore[attr-defined]
+        if not simple or len(items) != len(block._blocks):
             return False
         bullets = self._bullets(items)
         self._flat = [
             (bullet, b._blocks[0]._content) for b, bullet in zip(items, bullets, strict=True)
-        ]  # type: ignore[attr-defined]
+        ]
         self._flat_cache = None
-        self._copy_context(block)  # type: ignore[attr-defined]
-        self.refresh(layout=True)  # type: ignore[attr-defined]
+        self._copy_context(block)
+        self.refresh(layout=True)
         return True
 
     def _flat_lines(self, width: int) -> list[Content]:
@@ -144,9 +144,8 @@ class _FlatList:
         return self._flat_cache[1]
 
 
-def _items(blocks: list[object], bullets: list[str]) -> ComposeResult:
+def _items(blocks: list[MarkdownListItem], bullets: list[str]) -> ComposeResult:
     for block, symbol in zip(blocks, bullets, strict=True):
-        assert isinstance(block, MarkdownListItem)
         body = block._blocks
         if len(body) == 1 and isinstance(body[0], MarkdownParagraph):
             yield FlatListItem(symbol, body[0]._content)

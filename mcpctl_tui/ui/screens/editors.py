@@ -217,8 +217,10 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
         raw = str(v.get("default_params", "")).strip() or "{}"
         try:
             params = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise FormError(f"default params: not JSON ({exc.msg}, line {exc.lineno})") from None
+        except ValueError:  # valid JSON Python will not read: an integer over 4300 digits
+            raise FormError("default params: a number is too long (over 4300 digits)") from None
         if not isinstance(params, dict):
             raise FormError('default params: must be a JSON object ({"key": value})')
         llm = opt("llm")
