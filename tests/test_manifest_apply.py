@@ -9,10 +9,14 @@ from sqlalchemy import select
 
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.manifest import (
+    AgentDoc,
+    BindingDoc,
+    Document,
     Kind,
     LlmDoc,
     ManifestError,
     Outcome,
+    PersonalityDoc,
     ProjectDoc,
     apply_manifest,
     apply_one,
@@ -262,6 +266,28 @@ async def test_apply_one_validates_documents_built_in_code(store: Store) -> None
             await apply_one(s, ProjectDoc(name=""))
         again = await apply_one(s, LlmDoc(name="local", type="ollama", model="llama3"))
         assert again.outcome is Outcome.UNCHANGED
+
+
+async def test_apply_one_refusals_name_the_field_at_fault(store: Store) -> None:
+    """For an editor to go to it: the document's attribute, or None for no one field."""
+    cases: list[tuple[Document, str | None]] = [
+        (LlmDoc(name="x", type="openai", api_key_ref="sk-abc"), "api_key_ref"),
+        (AgentDoc(name="a", llm="ghost"), "llm"),
+        (AgentDoc(name="a", llm="l", default_params={"t": float("nan")}), "default_params"),
+        (AgentDoc(name="a", llm="l", default_personality="ghost"), "default_personality"),
+        (PersonalityDoc(name="p", agent="a", prompts=(BindingDoc(name="ghost"),)), "prompts"),
+        (PersonalityDoc(name="p", agent="ghost"), "agent"),
+        (LlmDoc(name="v", type="openai", description="changed"), None),  # virtual row
+    ]
+    async with store.transaction() as s:
+        s.add(Llm(name="v", type="openai", kind=LlmKind.VIRTUAL))
+        await apply_one(s, LlmDoc(name="l", type="echo"))
+        await apply_one(s, AgentDoc(name="a", llm="l"))
+    for doc, field in cases:
+        with pytest.raises(ManifestError) as err:
+            async with store.transaction() as s:
+                await apply_one(s, doc)
+        assert [p.field for p in err.value.problems] == [field], doc
 
 
 async def test_a_stored_literal_key_is_never_exported(store: Store) -> None:

@@ -12,13 +12,15 @@ from sqlalchemy import select
 from mcpctl_tui.store.demo import ECHO_LLM, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.manifest.apply import apply_one
-from mcpctl_tui.store.manifest.documents import Kind, PromptDoc
+from mcpctl_tui.store.manifest.delete import delete_named
+from mcpctl_tui.store.manifest.documents import Kind, LlmDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
+from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, HelpScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
-from tests.ui_helpers import NOW, fixed_clock, screen_rows, screen_text, wait_for
+from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_rows, screen_text, wait_for
 
 SIZE = (120, 40)
 
@@ -501,4 +503,122 @@ async def test_quit_over_an_untouched_form_quits_at_once(tmp_path: Path) -> None
         await _open(app, pilot, "agent", "current")
         await pilot.press("ctrl+q")
         await wait_for(lambda: not app.is_running)
+    await store.close()
+
+
+SMALL = (80, 24)  # the agent form scrolls between its fixed title and buttons
+
+
+async def test_refused_save_goes_to_the_field_at_fault_below_the_fold(tmp_path: Path) -> None:
+    """A refusal for a field out of view showed its message, and left the operator to
+    hunt for the field: the save now lands on it, marked until it is edited."""
+    from textual.widgets import TextArea
+
+    store = await _demo(tmp_path)
+    async with store.session() as s:
+        before = [e.doc for e in await get_objects(s, Kind.AGENT)]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", None)
+        _fill(ed, name="helper", llm=ECHO_LLM, default_params='{"temperature": 0.1')
+        await pilot.pause()
+        form = ed.query_one(".editor-fields")
+        params = ed.query_one("#f-default_params", TextArea)
+        assert not form.can_view_partial(params)  # below the fold, focus on the name
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: form.can_view_entire(params))
+        assert app.screen is ed and "default params: not JSON" in screen_text(app)
+        assert app.focused is params and params.has_class("-invalid")
+        assert ed.values()["name"] == "helper"  # nothing typed is lost
+        assert params.text == '{"temperature": 0.1'
+        await pilot.press("end", "}")  # edited: the mark goes, the message stays
+        await pilot.pause()
+        assert not params.has_class("-invalid") and "not JSON" in screen_text(app)
+        assert params.text == '{"temperature": 0.1}'
+        _fill(ed, default_params="[0.1]")  # saved at once: its Changed is still queued
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "must be a JSON object" in screen_text(app))
+        await pilot.pause()
+        assert params.has_class("-invalid")
+    async with store.session() as s:
+        assert [e.doc for e in await get_objects(s, Kind.AGENT)] == before
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "said"), [("", "name: required"), ("ops", "agent/ops already exists")]
+)
+async def test_refused_name_goes_back_up_to_the_name(tmp_path: Path, name: str, said: str) -> None:
+    from textual.widgets import Input, TextArea
+
+    store = await _demo(tmp_path)
+    async with store.session() as s:
+        before = [e.doc for e in await get_objects(s, Kind.AGENT)]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", None)
+        _fill(ed, name=name, llm=ECHO_LLM, system_prompt="Typed with care.")
+        form = ed.query_one(".editor-fields")
+        field = ed.query_one("#f-name", Input)
+        ed.query_one("#f-default_params", TextArea).focus()  # scrolls the name away
+        await wait_for(lambda: not form.can_view_partial(field))
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: form.can_view_entire(field))
+        assert app.screen is ed and said in screen_text(app)
+        assert app.focused is field and field.has_class("-invalid")
+        assert ed.values()["system_prompt"] == "Typed with care."
+        await pilot.press("tab")  # leaving it is not mending it
+        await pilot.pause()
+        assert app.focused is not field and field.has_class("-invalid")
+        await pilot.press("shift+tab", "x")
+        await pilot.pause()
+        assert not field.has_class("-invalid") and said in screen_text(app)
+    async with store.session() as s:
+        assert [e.doc for e in await get_objects(s, Kind.AGENT)] == before
+    await store.close()
+
+
+async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: Path) -> None:
+    """The store's rules name the field they are about (an LLM gone since the form
+    opened: the LLM select); a refusal about no one field leaves focus where it was."""
+    from textual.widgets import Input, Select
+
+    store = await _demo(tmp_path)
+    async with store.transaction() as s:
+        await apply_one(s, LlmDoc(name="spare", type="echo"))
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await _open(app, pilot, "agent", None)
+        _fill(ed, name="helper", llm="spare", description="Helps.")
+        async with store.transaction() as s:
+            await delete_named(s, Kind.LLM, "spare")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        llm = ed.query_one("#f-llm", Select)
+        await wait_for(lambda: app.focused is llm)
+        assert "llm 'spare' not found" in screen_text(app) and llm.has_class("-invalid")
+        assert ed.values()["description"] == "Helps."
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+
+        await app.open_editor(Kind.LLM, "remote")  # virtual: apply leaves it alone
+        await wait_for(lambda: isinstance(app.screen, EditorScreen))
+        ed = app.screen
+        assert isinstance(ed, EditorScreen)
+        await pilot.pause()
+        description = ed.query_one("#f-description", Input)
+        _fill(ed, url="http://127.0.0.1:1/v1")
+        description.focus()
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "is virtual" in screen_text(app))
+        await pilot.pause()
+        assert app.screen is ed and app.focused is description
+        assert not ed.query(".-invalid")
     await store.close()

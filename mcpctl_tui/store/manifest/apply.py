@@ -36,6 +36,7 @@ from mcpctl_tui.store.manifest.documents import (
     Problem,
     ProjectDoc,
     PromptDoc,
+    field_at,
     identity,
     label,
     parse_manifest,
@@ -124,7 +125,8 @@ async def _rows_named(
 def _fail(loc: Located, reason: str, path: str = "") -> NoReturn:
     """Refuse ``loc``; ``path`` (a field such as ``llm`` or ``prompts[2]``) picks the line."""
     line = loc.line_of(path)
-    raise ManifestError([Problem(loc.source, loc.index, line, label(loc.doc), reason)])
+    field = field_at(loc.doc.KIND, path)
+    raise ManifestError([Problem(loc.source, loc.index, line, label(loc.doc), reason, field)])
 
 
 def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
@@ -450,13 +452,10 @@ async def apply_documents(
 async def apply_one(s: AsyncSession, doc: Document) -> Applied:
     """Validate and apply one document in the caller's transaction (for UI editors).
 
-    Raises Invalid (a ManifestError) with the reason; references are resolved by name
-    exactly as in a manifest.
+    Raises Invalid (a ManifestError) with the reason, and the field at fault where there
+    is one; references are resolved by name exactly as in a manifest.
     """
-    try:
-        checked = validate(doc)
-    except Invalid as exc:
-        raise ManifestError([Problem(None, 1, None, label(doc), str(exc))]) from None
+    checked = validate(doc)
     (result,) = await apply_documents(s, [Located(checked, 1, None)])
     return result
 

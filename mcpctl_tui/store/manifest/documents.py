@@ -198,6 +198,7 @@ class Problem:
     line: int | None
     label: str | None
     reason: str
+    field: str | None = None  # the document's attribute at fault (``default_params``), if one
 
     def __str__(self) -> str:
         what = f" {self.label}" if self.label else ""
@@ -478,8 +479,20 @@ def document_from_mapping(raw: object) -> Document:
 
 
 def validate(doc: Document) -> Document:
-    """Check a document built in code (its dataclass does not check itself)."""
-    return document_from_mapping(to_mapping(doc))
+    """Check a document built in code (its dataclass does not check itself); a refusal is
+    a ManifestError whose one problem names the field at fault (for an editor to show)."""
+    try:
+        return _validate(to_mapping(doc))
+    except _Bad as exc:
+        problem = Problem(None, 1, None, label(doc), str(exc), field_at(doc.KIND, exc.path))
+        raise ManifestError([problem]) from None
+
+
+def field_at(kind: Kind, path: str) -> str | None:
+    """The attribute of a ``kind`` document that a field path (``defaultParams``,
+    ``prompts[2].agent``) starts in; None when it starts in none."""
+    head = re.split(r"[.\[]", path, maxsplit=1)[0]
+    return next((f.attr for f in _SCHEMAS[kind][1] if f.key == head), None)
 
 
 def shown_key_ref(ref: str | None) -> str | None:

@@ -165,7 +165,11 @@ def values_of(doc: Document | None, kind: Kind) -> dict[str, Any]:
 
 
 class FormError(ValueError):
-    pass
+    """A value the form itself refuses; ``key``: the form field at fault."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def parse_bindings(text: str) -> tuple[BindingDoc, ...]:
@@ -181,7 +185,8 @@ def parse_bindings(text: str) -> tuple[BindingDoc, ...]:
         try:
             out.append(BindingDoc(name=name.strip(), priority=int(prio)))
         except ValueError:
-            raise FormError(f"bound prompts, line {n}: priority {prio!r} is not a number") from None
+            reason = f"bound prompts, line {n}: priority {prio!r} is not a number"
+            raise FormError(reason, "prompts") from None
     return tuple(out)
 
 
@@ -197,11 +202,11 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
         try:
             return int(raw)
         except ValueError:
-            raise FormError(f"{key}: {raw!r} is not a whole number") from None
+            raise FormError(f"{key}: {raw!r} is not a whole number", key) from None
 
     name = str(v.get("name", "")).strip()
     if not name:
-        raise FormError("name: required")
+        raise FormError("name: required", "name")
     if kind is Kind.LLM:
         return LlmDoc(
             name=name,
@@ -218,14 +223,18 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
         try:
             params = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise FormError(f"default params: not JSON ({exc.msg}, line {exc.lineno})") from None
+            reason = f"default params: not JSON ({exc.msg}, line {exc.lineno})"
+            raise FormError(reason, "default_params") from None
         except ValueError:  # valid JSON Python will not read: an integer over 4300 digits
-            raise FormError("default params: a number is too long (over 4300 digits)") from None
+            reason = "default params: a number is too long (over 4300 digits)"
+            raise FormError(reason, "default_params") from None
         if not isinstance(params, dict):
-            raise FormError('default params: must be a JSON object ({"key": value})')
+            raise FormError(
+                'default params: must be a JSON object ({"key": value})', "default_params"
+            )
         llm = opt("llm")
         if llm is None:
-            raise FormError("llm: choose one (add an LLM first)")
+            raise FormError("llm: choose one (add an LLM first)", "llm")
         return AgentDoc(
             name=name,
             llm=llm,
@@ -247,7 +256,7 @@ def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
         )
     agent = opt("agent")
     if agent is None:
-        raise FormError("agent: choose one")
+        raise FormError("agent: choose one", "agent")
     return PersonalityDoc(
         name=name,
         agent=agent,
@@ -333,6 +342,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         self.saved: Document | None = None  # what the last save wrote
         self.deleted = False  # dismissed after deleting ``doc``
         self._pristine: dict[str, Any] = {}
+        self._fault: tuple[str, Any] | None = None  # field a refusal marked, its value then
 
     def compose(self) -> ComposeResult:
         verb = "Edit" if self.doc is not None else "New"
@@ -369,7 +379,10 @@ class EditorScreen(PacedModalScreen[str | None]):
             area = TextArea(text, id=wid, soft_wrap=True, classes=f"field-{f.kind}")
             area.disabled = disabled
             return area
-        return Input(str(value if value is not None else ""), id=wid, disabled=disabled)
+        # No validators, so no validation: Input's own would clear a refused save's
+        # -invalid mark on blur; the form clears it when the field is edited.
+        text = str(value if value is not None else "")
+        return Input(text, id=wid, disabled=disabled, validate_on=())
 
     def on_mount(self) -> None:
         self.query_one("#editor-error", Static).display = False
@@ -397,21 +410,63 @@ class EditorScreen(PacedModalScreen[str | None]):
         err.update(literal(message))
         err.display = True
 
+    def refuse(self, message: str, key: str | None) -> None:
+        """Say why a save was refused and go to the field at fault, marked until edited
+        (in a long form it may be scrolled out of view); no field: focus stays put."""
+        self.show_error(message)
+        for marked in self.query(".-invalid"):  # one mark: the field the message is about
+            marked.remove_class("-invalid")
+        self._fault = None
+        if key is None:
+            return
+        w = self.query_one(f"#f-{key}")
+        if w.disabled:
+            return
+        w.add_class("-invalid")
+        self._fault = (key, self.values()[key])
+        w.focus(scroll_visible=False)
+        # After the refresh that lays out the error line, which shrinks the form.
+        self.call_after_refresh(w.scroll_visible, animate=False)
+
+    def key_at_fault(self, exc: StoreError) -> str | None:
+        """The form field a store refusal is about, when it is about exactly one."""
+        if not isinstance(exc, ManifestError):
+            return None
+        fields = {p.field for p in exc.problems}
+        attr = fields.pop() if len(fields) == 1 else None
+        if self.kind is Kind.PROMPT and attr in ("agent", "project"):
+            attr = "scope"
+        return attr if any(f.key == attr for f in self.fields) else None
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    def _edited(self, event: Input.Changed | TextArea.Changed | Select.Changed) -> None:
+        # Compared with the refused value: a Changed still queued from typing before the
+        # save must not take off the mark the save just put on.
+        if self._fault is None or event.control.id != f"f-{self._fault[0]}":
+            return
+        key, refused = self._fault
+        if self.values()[key] != refused:
+            event.control.remove_class("-invalid")
+            self._fault = None
+
     async def action_save(self) -> None:
         try:
             doc = build_doc(self.kind, self.values())
         except FormError as exc:
-            self.show_error(str(exc))
+            self.refuse(str(exc), exc.key)
             return
         try:
             async with self.store.transaction() as s:
                 if self.doc is None and await exists(s, doc):
                     # Applying would overwrite it with this mostly empty form.
-                    self.show_error(f"{label(doc)} already exists: edit it instead (Ctrl+P)")
+                    said = f"{label(doc)} already exists: edit it instead (Ctrl+P)"
+                    self.refuse(said, "name")
                     return
                 applied = await apply_one(s, doc)
         except StoreError as exc:
-            self.show_error(plain_error(exc))
+            self.refuse(plain_error(exc), self.key_at_fault(exc))
             return
         self.saved = doc
         self.dismiss(str(applied))
