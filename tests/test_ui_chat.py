@@ -212,8 +212,9 @@ async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path
             await wait_for(lambda: app.loaded)
             await _type_and_send(app, pilot, "go")
             chat = app.chat
-            await wait_for(lambda: chat.max_scroll_y > 40)
-            assert chat.following and chat.scroll_y == chat.max_scroll_y
+            # The view grows a frame before it scrolls to its new bottom: wait for both.
+            await wait_for(lambda: chat.max_scroll_y > 40 and chat.scroll_y == chat.max_scroll_y)
+            assert chat.following
             chat.focus()
             # The operator looks back. The key goes in as the terminal would send it: pilot's
             # press() waits for the app to go idle, which a streaming reply never does.
