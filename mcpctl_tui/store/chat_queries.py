@@ -30,7 +30,6 @@ from mcpctl_tui.store.models import (
     Prompt,
 )
 from mcpctl_tui.store.queries import NewMessage
-from mcpctl_tui.store.text import storable
 from mcpctl_tui.store.types import MessageStatus, utcnow
 
 
@@ -222,24 +221,7 @@ async def insert_turns(
     (which holds the thread lock: see ``lock_thread``), in one statement; their ids."""
     now = utcnow()
     values = [
-        storable(
-            {
-                "thread_id": thread_id,
-                "turn_index": first_index + i,
-                "role": m.role,
-                "content": m.content,
-                "status": m.status,
-                "tool_calls": m.tool_calls,
-                "tool_call_id": m.tool_call_id,
-                "error": m.error,
-                "thinking": m.thinking,
-                "usage": m.usage,
-                "timing": m.timing,
-                "personality": m.personality,
-                "model": m.model,
-            }
-        )
-        | {"created_at": now}
+        {"thread_id": thread_id, "turn_index": first_index + i, "created_at": now} | m.columns()
         for i, m in enumerate(turns)
     ]
     return list((await s.execute(_INSERT_TURNS, values)).scalars().all())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -638,6 +638,12 @@ class NewMessage:
     personality: str | None = None
     model: str | None = None
 
+    def columns(self) -> dict[str, Any]:
+        """The turn's ``ChatMessage`` columns, fit to store: text and JSON pass through
+        ``storable`` (PostgreSQL refuses NUL and lone surrogates)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v if k == "status" else storable(v) for k, v in values.items()}
+
 
 @dataclass(slots=True)
 class AppendStats:
@@ -698,22 +704,6 @@ _PG_APPEND = _PG_APPEND_DURABLE.replace(
 )
 
 
-def _scrubbed(msg: NewMessage) -> NewMessage:
-    return NewMessage(
-        role=msg.role,
-        content=storable(msg.content),
-        status=msg.status,
-        tool_calls=storable(msg.tool_calls),
-        tool_call_id=storable(msg.tool_call_id),
-        error=storable(msg.error),
-        thinking=storable(msg.thinking),
-        usage=storable(msg.usage),
-        timing=storable(msg.timing),
-        personality=storable(msg.personality),
-        model=storable(msg.model),
-    )
-
-
 class AppendGaveUp(StoreError):
     """Every attempt to append collided with another writer (should never happen)."""
 
@@ -734,28 +724,14 @@ async def append_message(
     turn (a detached ``ChatMessage`` carrying its ``id`` and ``turn_index``).
     """
     now = utcnow()
-    msg = _scrubbed(msg)
+    msg = NewMessage(**msg.columns())
     if store.is_sqlite:
         message_id, turn_index = await _append_sqlite(store, thread_id, msg, now)
     else:
         sql = _PG_APPEND_DURABLE if durable else _PG_APPEND
         message_id, turn_index = await _append_pg(store, sql, thread_id, msg, now, stats)
     return ChatMessage(
-        id=message_id,
-        thread_id=thread_id,
-        turn_index=turn_index,
-        role=msg.role,
-        content=msg.content,
-        status=msg.status,
-        tool_calls=msg.tool_calls,
-        tool_call_id=msg.tool_call_id,
-        error=msg.error,
-        thinking=msg.thinking,
-        usage=msg.usage,
-        timing=msg.timing,
-        personality=msg.personality,
-        model=msg.model,
-        created_at=now,
+        id=message_id, thread_id=thread_id, turn_index=turn_index, created_at=now, **msg.columns()
     )
 
 
