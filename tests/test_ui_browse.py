@@ -5,23 +5,29 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
+from textual.pilot import Pilot
 from textual.widgets import Input
 
-from mcpctl_tui.store.demo import seed_demo
-from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.backend import NO_PERSONALITY
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
-from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
-
-SIZE = (120, 40)
-
-
-async def _store(tmp_path: Path, name: str = "b.db") -> Store:
-    return await open_store(f"sqlite+aiosqlite:///{tmp_path / name}")
+from tests.ui_helpers import (
+    NOW,
+    add_llm_agent,
+    demo_store,
+    enter_text,
+    fixed_clock,
+    notified,
+    running,
+    screen_text,
+    temp_store,
+    wait_for,
+)
 
 
 async def _many_threads(store: Store, agent_id: int, threads: int, turns: int = 0) -> list[int]:
@@ -51,149 +57,143 @@ async def _many_threads(store: Store, agent_id: int, threads: int, turns: int = 
     return ids
 
 
+async def _slash(app: McpctlApp, pilot: Pilot[Any], line: str) -> None:
+    """Send a line (a slash command) and let the app act on it."""
+    await enter_text(app, pilot, line)
+    await pilot.pause()
+
+
+async def _answer(app: McpctlApp, pilot: Pilot[Any], key: str, answer: str) -> None:
+    """Press ``key``, which asks a question (AskScreen), and enter ``answer`` to it."""
+    await pilot.press(key)
+    await wait_for(lambda: isinstance(app.screen, AskScreen))
+    app.screen.query_one(Input).value = answer
+    await pilot.press("enter")
+
+
 async def test_empty_store_shows_the_welcome(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        shown = screen_text(app)
-        assert "Welcome to mcpctl-tui" in shown
-        assert "apply -f" in shown and "mcpctl-tui demo" in shown
-        await app.send("hello")
-        await pilot.pause()
-        assert any("add an agent first" in str(n.message) for n in app._notifications)
-    await store.close()
+    async with temp_store(tmp_path) as store:
+        app = McpctlApp(store, clock=fixed_clock)
+        async with running(app) as pilot:
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "Welcome to mcpctl-tui" in shown
+            assert "apply -f" in shown and "mcpctl-tui demo" in shown
+            await app.send("hello")
+            await pilot.pause()
+            assert notified(app, "add an agent first")
 
 
 async def test_threads_page_as_the_list_scrolls(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    agent = await add_llm_agent(store, llm="l", agent="pager")
-    await _many_threads(store, agent, 120)
-    app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        assert len(app.threads.threads) == 50
-        assert app.threads.has_more
-        app.threads.focus()
-        await pilot.press("end")
-        await wait_for(lambda: len(app.threads.threads) == 100)
-        await pilot.press("end")
-        await wait_for(lambda: len(app.threads.threads) == 120)
-        titles = [t.title for t in app.threads.threads]
-        assert titles == [f"thread {i:03d}" for i in range(120)]  # newest first, no repeats
-        assert not app.threads.has_more
-    await store.close()
+    async with temp_store(tmp_path) as store:
+        agent = await add_llm_agent(store, llm="l", agent="pager")
+        await _many_threads(store, agent, 120)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with running(app) as pilot:
+            assert len(app.threads.threads) == 50
+            assert app.threads.has_more
+            app.threads.focus()
+            await pilot.press("end")
+            await wait_for(lambda: len(app.threads.threads) == 100)
+            await pilot.press("end")
+            await wait_for(lambda: len(app.threads.threads) == 120)
+            titles = [t.title for t in app.threads.threads]
+            assert titles == [f"thread {i:03d}" for i in range(120)]  # newest first, no repeats
+            assert not app.threads.has_more
 
 
 async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    agent = await add_llm_agent(store, llm="l", agent="talker")
-    await _many_threads(store, agent, 1, turns=400)
-    app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        first = app.chat.turns
-        assert first[-1].row is not None and first[-1].row.turn_index == 399
-        assert len(first) < 60  # a window, not the thread
-        assert "turn number 399" in screen_text(app)
-        mounted = len(app.chat.turns)
-        app.chat.focus()
-        for _ in range(3):
-            await pilot.press("home")
-            await pilot.pause(0.1)
-        await wait_for(lambda: len(app.chat.turns) > mounted)
-        indexes = [t.row.turn_index for t in app.chat.turns if t.row is not None]
-        assert indexes == sorted(indexes) and indexes[-1] == 399
-        assert len(indexes) == len(set(indexes))
-    await store.close()
+    async with temp_store(tmp_path) as store:
+        agent = await add_llm_agent(store, llm="l", agent="talker")
+        await _many_threads(store, agent, 1, turns=400)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with running(app) as pilot:
+            await pilot.pause()
+            first = app.chat.turns
+            assert first[-1].row is not None and first[-1].row.turn_index == 399
+            assert len(first) < 60  # a window, not the thread
+            assert "turn number 399" in screen_text(app)
+            mounted = len(app.chat.turns)
+            app.chat.focus()
+            for _ in range(3):
+                await pilot.press("home")
+                await pilot.pause(0.1)
+            await wait_for(lambda: len(app.chat.turns) > mounted)
+            indexes = [t.row.turn_index for t in app.chat.turns if t.row is not None]
+            assert indexes == sorted(indexes) and indexes[-1] == 399
+            assert len(indexes) == len(set(indexes))
 
 
 async def test_slash_commands(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-
-        async def slash(line: str) -> None:
-            app.chat_input.text = line
-            app.chat_input.focus()
-            await pilot.press("enter")
-            await pilot.pause()
-
-        await slash("/set temperature 0.7")
-        await slash('/set stop ["END"]')
-        assert app.overrides == {"temperature": 0.7, "stop": ["END"]}
-        assert app.chat_input.text == ""
-        assert "temperature=0.7" in screen_text(app)
-        await slash("/unset stop")
-        assert app.overrides == {"temperature": 0.7}
-        await slash("/system You answer in haiku.")
-        assert app.system_replace == "You answer in haiku."
-        await slash("/personality teacher")
-        assert app.personality_choice == "teacher"
-        assert app.personalities.current == "teacher"
-        await slash("/personality none")
-        assert app.personality_choice == NO_PERSONALITY
-        await slash("/personality nosuch")
-        assert app.chat_input.text == "/personality nosuch"  # kept, with an error
-        assert any("no personality nosuch" in str(n.message) for n in app._notifications)
-        await slash("/save")  # params become the agent's defaults
-        async with store.session() as s:
-            ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
-            assert ops.default_params["temperature"] == 0.7
-        assert app.overrides == {}
-        await slash("/save Renamed by save")
-        assert app.thread_title == "Renamed by save"
-        await slash("/clear")
-        assert app.thread_id is None
-        await slash("/bogus")
-        assert any("unknown command /bogus" in str(n.message) for n in app._notifications)
-    await store.close()
+    async with demo_store(tmp_path) as (store, _):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app) as pilot:
+            await _slash(app, pilot, "/set temperature 0.7")
+            await _slash(app, pilot, '/set stop ["END"]')
+            assert app.overrides == {"temperature": 0.7, "stop": ["END"]}
+            assert app.chat_input.text == ""
+            assert "temperature=0.7" in screen_text(app)
+            await _slash(app, pilot, "/unset stop")
+            assert app.overrides == {"temperature": 0.7}
+            await _slash(app, pilot, "/system You answer in haiku.")
+            assert app.system_replace == "You answer in haiku."
+            await _slash(app, pilot, "/personality teacher")
+            assert app.personality_choice == "teacher"
+            assert app.personalities.current == "teacher"
+            await _slash(app, pilot, "/personality none")
+            assert app.personality_choice == NO_PERSONALITY
+            await _slash(app, pilot, "/personality nosuch")
+            assert app.chat_input.text == "/personality nosuch"  # kept, with an error
+            assert notified(app, "no personality nosuch")
+            await _slash(app, pilot, "/save")  # params become the agent's defaults
+            async with store.session() as s:
+                ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+                assert ops.default_params["temperature"] == 0.7
+            assert app.overrides == {}
+            await _slash(app, pilot, "/save Renamed by save")
+            assert app.thread_title == "Renamed by save"
+            await _slash(app, pilot, "/clear")
+            assert app.thread_id is None
+            await _slash(app, pilot, "/bogus")
+            assert notified(app, "unknown command /bogus")
 
 
 async def test_delete_thread_asks_and_says_what_goes(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(
-        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[1])
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        assert app.thread_id == ids.thread_ids[1]
-        await pilot.press("ctrl+d")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.pause()
-        shown = screen_text(app)
-        assert "Disk usage on build hosts" in shown and "4 turns" in shown
-        await pilot.press("escape")  # cancel first: nothing goes
-        await pilot.pause()
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            assert app.thread_id == ids.thread_ids[1]
+            await pilot.press("ctrl+d")
+            await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "Disk usage on build hosts" in shown and "4 turns" in shown
+            await pilot.press("escape")  # cancel first: nothing goes
+            await pilot.pause()
+            async with store.session() as s:
+                assert await s.get(ChatThread, ids.thread_ids[1]) is not None
+            await pilot.press("ctrl+d")
+            await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.click("#yes")
+            await wait_for(lambda: app.thread_id is None)
+            await wait_for(lambda: ids.thread_ids[1] not in [t.id for t in app.threads.threads])
         async with store.session() as s:
-            assert await s.get(ChatThread, ids.thread_ids[1]) is not None
-        await pilot.press("ctrl+d")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.click("#yes")
-        await wait_for(lambda: app.thread_id is None)
-        await wait_for(lambda: ids.thread_ids[1] not in [t.id for t in app.threads.threads])
-    async with store.session() as s:
-        assert await s.get(ChatThread, ids.thread_ids[1]) is None
-        left = (
-            await s.execute(select(ChatMessage).where(ChatMessage.thread_id == ids.thread_ids[1]))
-        ).first()
-        assert left is None
-    await store.close()
+            assert await s.get(ChatThread, ids.thread_ids[1]) is None
+            left = (
+                await s.execute(
+                    select(ChatMessage).where(ChatMessage.thread_id == ids.thread_ids[1])
+                )
+            ).first()
+            assert left is None
 
 
 async def test_export_thread_markdown_and_json(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE):
-        await wait_for(lambda: app.loaded)
-        await app.export_thread(ids.thread_ids[1], tmp_path / "t.md")
-        await app.export_thread(ids.thread_ids[1], tmp_path / "t.json")
+    async with demo_store(tmp_path) as (store, ids):
+        app = McpctlApp(store, clock=fixed_clock)
+        async with running(app):
+            await app.export_thread(ids.thread_ids[1], tmp_path / "t.md")
+            await app.export_thread(ids.thread_ids[1], tmp_path / "t.json")
     md = (tmp_path / "t.md").read_text()
     assert md.startswith("# Disk usage on build hosts")
     assert "Tool call `disk_usage`" in md and "**build-2** is at 93%" in md
@@ -201,160 +201,130 @@ async def test_export_thread_markdown_and_json(tmp_path: Path) -> None:
     assert [t["role"] for t in data["turns"]] == ["user", "assistant", "tool", "assistant"]
     assert data["turns"][1]["tool_calls"][0]["function"]["name"] == "disk_usage"
     assert data["turns"][2]["tool_call_id"] == "call_1"
-    await store.close()
 
 
 async def test_start_options_open_agent_personality_thread(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[2])
-    app = McpctlApp(store, clock=fixed_clock, start=start)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        assert app.current_agent is not None and app.current_agent.name == "ops"
-        assert app.personalities.current == "teacher"
-        assert app.thread_id == ids.thread_ids[2]
-        assert "Rotate the API gateway certs" in screen_text(app)
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[2])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            await pilot.pause()
+            assert app.current_agent is not None and app.current_agent.name == "ops"
+            assert app.personalities.current == "teacher"
+            assert app.thread_id == ids.thread_ids[2]
+            assert "Rotate the API gateway certs" in screen_text(app)
 
 
 async def test_slash_refusals_are_notifications_and_keep_the_line(tmp_path: Path) -> None:
     """A bad /set value is refused at once; /save against a thread or agent that another
     process removed is a notification, never a crash; the line stays to fix."""
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(
-        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[1])
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            await _slash(app, pilot, '/set api_key "sk-live-123"')
+            assert app.overrides == {}
+            assert app.chat_input.text == '/set api_key "sk-live-123"'
+            assert notified(app, "literal secret") and not notified(app, "sk-live-123")
+            await _slash(app, pilot, "/set temperature NaN")
+            assert app.overrides == {} and notified(app, "finite numbers")
+            await _slash(app, pilot, "/set temperature 0.5")
+            assert app.overrides == {"temperature": 0.5}
 
-        async def slash(line: str) -> None:
-            app.chat_input.text = line
-            app.chat_input.focus()
+            # The thread goes from under the app (another process deletes it).
+            async with store.transaction() as s:
+                await s.delete(await s.get(ChatThread, ids.thread_ids[1]))
+            await _slash(app, pilot, "/save Another title")
+            assert app.is_running
+            assert app.chat_input.text == "/save Another title"
+            assert notified(app, "thread")
+            # The agent goes too: /save of params is refused the same way.
+            async with store.transaction() as s:
+                await s.execute(ChatThread.__table__.delete())
+                await s.execute(Agent.__table__.delete().where(Agent.name == "ops"))
+            app.overrides = {"temperature": 0.5}
+            await _slash(app, pilot, "/save")
+            assert app.is_running and app.chat_input.text == "/save"
+            assert app.overrides == {"temperature": 0.5}  # nothing saved, nothing dropped
+            # F2 rename of the vanished thread: a notification as well.
+            app.thread_id = ids.thread_ids[1]
+            await pilot.press("f2")
+            await pilot.pause()
             await pilot.press("enter")
             await pilot.pause()
-
-        def said(text: str) -> bool:
-            return any(text in str(n.message) for n in app._notifications)
-
-        await slash('/set api_key "sk-live-123"')
-        assert app.overrides == {}
-        assert app.chat_input.text == '/set api_key "sk-live-123"'
-        assert said("literal secret") and not said("sk-live-123")
-        await slash("/set temperature NaN")
-        assert app.overrides == {} and said("finite numbers")
-        await slash("/set temperature 0.5")
-        assert app.overrides == {"temperature": 0.5}
-
-        # The thread goes from under the app (another process deletes it).
-        async with store.transaction() as s:
-            await s.delete(await s.get(ChatThread, ids.thread_ids[1]))
-        await slash("/save Another title")
-        assert app.is_running
-        assert app.chat_input.text == "/save Another title"
-        assert said("thread")
-        # The agent goes too: /save of params is refused the same way.
-        async with store.transaction() as s:
-            await s.execute(ChatThread.__table__.delete())
-            await s.execute(Agent.__table__.delete().where(Agent.name == "ops"))
-        app.overrides = {"temperature": 0.5}
-        await slash("/save")
-        assert app.is_running and app.chat_input.text == "/save"
-        assert app.overrides == {"temperature": 0.5}  # nothing saved, nothing dropped
-        # F2 rename of the vanished thread: a notification as well.
-        app.thread_id = ids.thread_ids[1]
-        await pilot.press("f2")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.is_running
-    await store.close()
+            assert app.is_running
 
 
 async def test_copy_any_chosen_message(tmp_path: Path) -> None:
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(
-        store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=ids.thread_ids[0])
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        user, reply = app.chat.turns[-2:]
-        assert user.plain_text() == "How do I add a health check to my service?"
-        await pilot.press("ctrl+y")  # nothing chosen: the last reply, as before
-        assert app.clipboard == reply.plain_text()
-        await pilot.press("alt+up")  # from the end: the reply, then the question
-        assert app.chat.selected is reply
-        await pilot.press("alt+up")
-        assert app.chat.selected is user
-        assert user.styles.outline_right[0] == "thick"
-        assert reply.styles.outline_right[0] == ""  # the mark moved with the choice
-        await pilot.press("ctrl+y")
-        assert app.clipboard == "How do I add a health check to my service?"
-        await pilot.press("ctrl+k")  # the question has no code block: said, nothing copied
-        assert app.clipboard == "How do I add a health check to my service?"
-        assert any("no code block in the chosen" in str(n.message) for n in app._notifications)
-        await pilot.press("alt+down")
-        await pilot.press("ctrl+k")
-        assert app.clipboard.startswith("async def healthz(request):")
-        await pilot.click(user)  # a click chooses too
-        assert app.chat.selected is user
-        # Another thread: the choice does not follow.
-        app.open_thread(ids.thread_ids[1])
-        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
-        await pilot.pause()
-        assert app.chat.selected is None
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", thread_id=ids.thread_ids[0])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            user, reply = app.chat.turns[-2:]
+            assert user.plain_text() == "How do I add a health check to my service?"
+            await pilot.press("ctrl+y")  # nothing chosen: the last reply, as before
+            assert app.clipboard == reply.plain_text()
+            await pilot.press("alt+up")  # from the end: the reply, then the question
+            assert app.chat.selected is reply
+            await pilot.press("alt+up")
+            assert app.chat.selected is user
+            assert user.styles.outline_right[0] == "thick"
+            assert reply.styles.outline_right[0] == ""  # the mark moved with the choice
+            await pilot.press("ctrl+y")
+            assert app.clipboard == "How do I add a health check to my service?"
+            await pilot.press("ctrl+k")  # the question has no code block: said, nothing copied
+            assert app.clipboard == "How do I add a health check to my service?"
+            assert notified(app, "no code block in the chosen")
+            await pilot.press("alt+down")
+            await pilot.press("ctrl+k")
+            assert app.clipboard.startswith("async def healthz(request):")
+            await pilot.click(user)  # a click chooses too
+            assert app.chat.selected is user
+            # Another thread: the choice does not follow.
+            app.open_thread(ids.thread_ids[1])
+            await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+            await pilot.pause()
+            assert app.chat.selected is None
 
 
 async def test_notifications_with_untrusted_text_paint_literally(tmp_path: Path) -> None:
     """A notification quoting a name, an error or a command (untrusted text) is painted as
     typed. Toasts are off in ``run_test`` by default, which hid that painting one crashed
     the app; they are on here."""
-    store = await _store(tmp_path)
-    await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="[b]nosuch[/b]"))
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_for(lambda: app.loaded)
-        app.chat_input.text = "/bogus [@click=app.quit]x[/]"
-        app.chat_input.focus()
-        await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert app.is_running
-        shown = screen_text(app)
-        assert "no agent named [b]nosuch[/b]" in shown
-        assert "unknown command /bogus" in shown
-    assert app.return_code in (None, 0)
-    await store.close()
+    async with demo_store(tmp_path) as (store, _):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="[b]nosuch[/b]"))
+        async with running(app, notifications=True) as pilot:
+            await enter_text(app, pilot, "/bogus [@click=app.quit]x[/]")
+            await pilot.pause(0.2)
+            assert app.is_running
+            shown = screen_text(app)
+            assert "no agent named [b]nosuch[/b]" in shown
+            assert "unknown command /bogus" in shown
+        assert app.return_code in (None, 0)
 
 
 async def test_start_thread_opens_with_its_own_agent(tmp_path: Path) -> None:
     """``--thread`` of another agent's thread (or alone) opened it under the first or the
     named agent, where a send is refused; an unknown thread left a blank chat."""
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    ops_thread, writer_thread = ids.thread_ids[2], ids.thread_ids[3]
-    cases = [
-        (StartAt(agent="writer", thread_id=ops_thread), "ops", ops_thread),
-        (StartAt(thread_id=writer_thread), "writer", writer_thread),
-        (StartAt(agent="writer", thread_id=999), "writer", writer_thread),
-    ]
-    for start, agent, thread in cases:
-        app = McpctlApp(store, clock=fixed_clock, start=start)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda app=app: app.loaded)
-            await pilot.pause()
-            assert app.current_agent is not None and app.current_agent.name == agent
-            assert app.thread_id == thread
-            assert app.thread_title  # the thread's title, not a blank chat
-            said = [str(n.message) for n in app._notifications]
-            if start.thread_id == ops_thread:
-                assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
-            if start.thread_id == 999:
-                assert any("thread 999" in m and "not found" in m for m in said)
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        ops_thread, writer_thread = ids.thread_ids[2], ids.thread_ids[3]
+        cases = [
+            (StartAt(agent="writer", thread_id=ops_thread), "ops", ops_thread),
+            (StartAt(thread_id=writer_thread), "writer", writer_thread),
+            (StartAt(agent="writer", thread_id=999), "writer", writer_thread),
+        ]
+        for start, agent, thread in cases:
+            app = McpctlApp(store, clock=fixed_clock, start=start)
+            async with running(app) as pilot:
+                await pilot.pause()
+                assert app.current_agent is not None and app.current_agent.name == agent
+                assert app.thread_id == thread
+                assert app.thread_title  # the thread's title, not a blank chat
+                said = [str(n.message) for n in app._notifications]
+                if start.thread_id == ops_thread:
+                    assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
+                if start.thread_id == 999:
+                    assert any("thread 999" in m and "not found" in m for m in said)
 
 
 async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_thread(
@@ -362,33 +332,27 @@ async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_threa
 ) -> None:
     """An empty title made an old thread look like "new thread"; F2, Ctrl+D and Ctrl+E on
     a thread not yet sent did nothing at all."""
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    tid = ids.thread_ids[1]
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.press("f2")
-        await wait_for(lambda: isinstance(app.screen, AskScreen))
-        app.screen.query_one(Input).value = "   "
-        await pilot.press("enter")
-        await wait_for(lambda: not isinstance(app.screen, AskScreen))
-        await pilot.pause()
-        assert app.thread_title == "Disk usage on build hosts"
-        assert any("cannot be empty" in str(n.message) for n in app._notifications)
-
-        await app.action_new_thread()
-        app._notifications.clear()
-        for key in ("f2", "ctrl+d", "ctrl+e"):
-            await pilot.press(key)
+    async with demo_store(tmp_path) as (store, ids):
+        tid = ids.thread_ids[1]
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+        async with running(app) as pilot:
+            await _answer(app, pilot, "f2", "   ")
+            await wait_for(lambda: not isinstance(app.screen, AskScreen))
             await pilot.pause()
-            assert app.screen is app.screen_stack[0]  # no dialog for a thread not sent
-        said = [str(n.message) for n in app._notifications]
-        assert said.count("no thread yet: send a message first") == 3
-    async with store.session() as s:
-        thread = await s.get(ChatThread, tid)
-        assert thread is not None and thread.title == "Disk usage on build hosts"
-    await store.close()
+            assert app.thread_title == "Disk usage on build hosts"
+            assert notified(app, "cannot be empty")
+
+            await app.action_new_thread()
+            app._notifications.clear()
+            for key in ("f2", "ctrl+d", "ctrl+e"):
+                await pilot.press(key)
+                await pilot.pause()
+                assert app.screen is app.screen_stack[0]  # no dialog for a thread not sent
+            said = [str(n.message) for n in app._notifications]
+            assert said.count("no thread yet: send a message first") == 3
+        async with store.session() as s:
+            thread = await s.get(ChatThread, tid)
+            assert thread is not None and thread.title == "Disk usage on build hosts"
 
 
 def _key_shown(key: str) -> str:
@@ -410,18 +374,16 @@ async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> Non
     from mcpctl_tui.ui.screens.dialogs import HelpScreen
     from mcpctl_tui.ui.screens.editors import EditorScreen
 
-    store = await _store(tmp_path)
-    await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
-    async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        footer = app.screen.query_one(Footer)
-        in_footer = {b.key for _, b, enabled, _ in footer.screen.active_bindings.values()}
-        await pilot.press("f1")
-        await wait_for(lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause()
-        help_text = screen_text(app)
+    async with demo_store(tmp_path) as (store, _):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app, (160, 50)) as pilot:
+            await pilot.pause()
+            footer = app.screen.query_one(Footer)
+            in_footer = {b.key for _, b, enabled, _ in footer.screen.active_bindings.values()}
+            await pilot.press("f1")
+            await wait_for(lambda: isinstance(app.screen, HelpScreen))
+            await pilot.pause()
+            help_text = screen_text(app)
     owners = [McpctlApp, ChatInput, EditorScreen, ConfirmScreen, AskScreen, HelpScreen]
     missing = []
     for owner in owners:
@@ -434,65 +396,52 @@ async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> Non
                 if _key_shown(key) not in help_text:
                     missing.append(f"{owner.__name__}: {key}")
     assert missing == []
-    await store.close()
 
 
 async def test_export_asks_before_replacing_a_file(tmp_path: Path) -> None:
     """Ctrl+E wrote over an existing file without a word."""
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    kept = tmp_path / "notes.md"
-    kept.write_text("my notes")
-    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
-    app = McpctlApp(store, clock=fixed_clock, start=start)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
+    async with demo_store(tmp_path) as (store, ids):
+        kept = tmp_path / "notes.md"
+        kept.write_text("my notes")
+        start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
 
-        async def export_to(path: Path) -> None:
-            await pilot.press("ctrl+e")
-            await wait_for(lambda: isinstance(app.screen, AskScreen))
-            app.screen.query_one(Input).value = str(path)
-            await pilot.press("enter")
-            await wait_for(lambda: not isinstance(app.screen, AskScreen))
+            async def export_to(path: Path) -> None:
+                await _answer(app, pilot, "ctrl+e", str(path))
+                await wait_for(lambda: not isinstance(app.screen, AskScreen))
+                await pilot.pause()
+
+            await export_to(kept)
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "exists. Replace it?" in screen_text(app)
+            assert app.screen._message.plain == f"{kept} exists. Replace it?"
+            await pilot.press("escape")
             await pilot.pause()
+            assert kept.read_text() == "my notes"
 
-        await export_to(kept)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "exists. Replace it?" in screen_text(app)
-        assert app.screen._message.plain == f"{kept} exists. Replace it?"
-        await pilot.press("escape")
-        await pilot.pause()
-        assert kept.read_text() == "my notes"
+            await export_to(kept)
+            await pilot.click("#yes")
+            await wait_for(lambda: kept.read_text().startswith("# Disk usage on build hosts"))
 
-        await export_to(kept)
-        await pilot.click("#yes")
-        await wait_for(lambda: kept.read_text().startswith("# Disk usage on build hosts"))
-
-        fresh = tmp_path / "fresh.json"
-        await export_to(fresh)  # a new file: no question
-        await wait_for(fresh.exists)
-        assert app.screen is app.screen_stack[0]
-    await store.close()
+            fresh = tmp_path / "fresh.json"
+            await export_to(fresh)  # a new file: no question
+            await wait_for(fresh.exists)
+            assert app.screen is app.screen_stack[0]
 
 
 async def test_a_failed_export_asks_again_with_the_path_typed(tmp_path: Path) -> None:
     """A path in a missing directory closed the dialog: the path typed was lost."""
-    store = await _store(tmp_path)
-    ids = await seed_demo(store, now=NOW)
-    start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
-    app = McpctlApp(store, clock=fixed_clock, start=start)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        typed = str(tmp_path / "no-such-dir" / "disk-usage-notes.md")
-        await pilot.press("ctrl+e")
-        await wait_for(lambda: isinstance(app.screen, AskScreen))
-        app.screen.query_one(Input).value = typed
-        await pilot.press("enter")
-        await wait_for(lambda: any("export failed" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: isinstance(app.screen, AskScreen))
-        assert app.screen.query_one(Input).value == typed
-        fixed = str(tmp_path / "disk-usage-notes.md")
-        app.screen.query_one(Input).value = fixed
-        await pilot.press("enter")
-        await wait_for(lambda: Path(fixed).exists())
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            typed = str(tmp_path / "no-such-dir" / "disk-usage-notes.md")
+            await _answer(app, pilot, "ctrl+e", typed)
+            await wait_for(lambda: notified(app, "export failed"))
+            await wait_for(lambda: isinstance(app.screen, AskScreen))
+            assert app.screen.query_one(Input).value == typed
+            fixed = str(tmp_path / "disk-usage-notes.md")
+            app.screen.query_one(Input).value = fixed
+            await pilot.press("enter")
+            await wait_for(lambda: Path(fixed).exists())

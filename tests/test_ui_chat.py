@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from textual import events
+from textual.pilot import Pilot
 
-from mcpctl_tui.store.demo import seed_demo
-from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.chat.turns import AssistantTurn
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_events, openai_reply
-from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_text, wait_for
-
-SIZE = (120, 40)
+from tests.ui_helpers import (
+    add_llm_agent,
+    demo_store,
+    enter_text,
+    fixed_clock,
+    notified,
+    running,
+    screen_text,
+    temp_store,
+    wait_for,
+)
 
 
 async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
@@ -29,36 +40,83 @@ async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
         return list((await s.execute(q)).scalars())
 
 
-async def _type_and_send(app: McpctlApp, pilot: object, text: str) -> None:
-    app.chat_input.text = text
-    app.chat_input.focus()
-    await pilot.press("enter")  # type: ignore[attr-defined]
-
-
 def _done(app: McpctlApp) -> bool:
     return not app.streaming and app.reply_stream is None
 
 
+@asynccontextmanager
+async def _served_agent(
+    tmp_path: Path, reply: Reply | Sequence[Reply], *, llm: str, agent: str
+) -> AsyncIterator[tuple[Store, McpctlApp]]:
+    """A store whose one agent talks to a local LLM server answering ``reply``, and an
+    app on it (not started)."""
+    async with LlmServer(reply) as srv, temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm=llm, agent=agent, url=srv.url)
+        yield store, McpctlApp(store, clock=fixed_clock)
+
+
+async def _send_and_wait(
+    app: McpctlApp, pilot: Pilot[Any], text: str, status: MessageStatus
+) -> None:
+    """Send ``text`` and wait until its reply is over and stands in ``status``."""
+    await enter_text(app, pilot, text)
+    await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
+    await wait_for(lambda: app.chat.last_assistant().status == status)
+
+
+async def _until_refused(app: McpctlApp, pilot: Pilot[Any], why: str) -> None:
+    """Wait for the notification that says ``why`` a send was refused, and for the app to
+    settle after it."""
+    await wait_for(lambda: notified(app, why))
+    await wait_for(lambda: _done(app))
+    await pilot.pause()
+
+
+async def _last_stored(store: Store, thread_id: int | None) -> ChatMessage:
+    """The last message stored in the thread the app was on."""
+    assert thread_id is not None
+    return (await _messages(store, thread_id))[-1]
+
+
+async def _send_then_type(app: McpctlApp, sent: str, typed: str) -> None:
+    """Type ``sent``, Enter, then ``typed`` in one burst: the operator goes on typing while
+    the send is refused."""
+
+    app.chat_input.focus()
+    for ch in sent:
+        app.post_message(events.Key(ch, ch))
+    app.post_message(events.Key("enter", "\r"))
+    for ch in typed:
+        app.post_message(events.Key(ch, ch))
+
+
+async def _delete_personality(store: Store, name: str) -> None:
+    async with store.transaction() as s:
+        row = (await s.execute(select(Personality).where(Personality.name == name))).scalar_one()
+        await s.delete(row)
+
+
+async def _mark_llms_inactive(store: Store) -> None:
+    """Every LLM goes inactive behind the app's back (its publisher went away)."""
+    async with store.transaction() as s:
+        await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
+
+
 async def test_echo_reply_streams_and_is_stored(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        before = app.thread_id
-        await _type_and_send(app, pilot, "ping from the pilot")
-        await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
-        await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
-        turn = app.chat.last_assistant()
-        assert turn is not None
-        assert "ping from the pilot" in turn.plain_text()
-        assert app.chat_input.text == ""
-        assert app.thread_id == before
-    rows = await _messages(store, ids.thread_ids[3])
-    assert [r.role for r in rows[-2:]] == ["user", "assistant"]
-    assert rows[-1].status == MessageStatus.COMPLETE
-    assert "ping from the pilot" in rows[-1].content
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+        async with running(app) as pilot:
+            before = app.thread_id
+            await _send_and_wait(app, pilot, "ping from the pilot", MessageStatus.COMPLETE)
+            turn = app.chat.last_assistant()
+            assert turn is not None
+            assert "ping from the pilot" in turn.plain_text()
+            assert app.chat_input.text == ""
+            assert app.thread_id == before
+        rows = await _messages(store, ids.thread_ids[3])
+        assert [r.role for r in rows[-2:]] == ["user", "assistant"]
+        assert rows[-1].status == MessageStatus.COMPLETE
+        assert "ping from the pilot" in rows[-1].content
 
 
 async def test_markup_and_escapes_in_model_output_are_literal(tmp_path: Path) -> None:
@@ -68,37 +126,26 @@ async def test_markup_and_escapes_in_model_output_are_literal(tmp_path: Path) ->
         "\x1b[31mred\x1b[0m \x1b]0;title\x07",
         " done",
     ]
-    async with LlmServer(openai_reply(hostile)) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-        await add_llm_agent(store, llm="srv", agent="[b]agent[/b]", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "[@click=app.quit]me too[/]")
-            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
-            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
-            await pilot.click("#chat")
-            await pilot.pause()
-            assert app.is_running
-            shown = screen_text(app)
-            assert "[@click=app.quit]x[/]" in shown
-            assert "[bold red]alarm[/bold red]" in shown
-            assert "[@click=app.quit]me too[/]" in shown
-            assert "[b]agent[/b]" in shown
-            assert "\x1b" not in shown
-            assert "[31mred" in shown  # the ESC is gone, the rest is inert text
-        await store.close()
+    served = _served_agent(tmp_path, openai_reply(hostile), llm="srv", agent="[b]agent[/b]")
+    async with served as (_, app), running(app) as pilot:
+        await _send_and_wait(app, pilot, "[@click=app.quit]me too[/]", MessageStatus.COMPLETE)
+        await pilot.click("#chat")
+        await pilot.pause()
+        assert app.is_running
+        shown = screen_text(app)
+        assert "[@click=app.quit]x[/]" in shown
+        assert "[bold red]alarm[/bold red]" in shown
+        assert "[@click=app.quit]me too[/]" in shown
+        assert "[b]agent[/b]" in shown
+        assert "\x1b" not in shown
+        assert "[31mred" in shown  # the ESC is gone, the rest is inert text
 
 
 async def test_escape_cancels_and_keeps_the_partial_reply(tmp_path: Path) -> None:
     slow = Reply(openai_events([f"word{i} " for i in range(200)]), delay=0.02)
-    async with LlmServer(slow) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
-        await add_llm_agent(store, llm="slow", agent="slowpoke", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "take your time")
+    async with _served_agent(tmp_path, slow, llm="slow", agent="slowpoke") as (store, app):
+        async with running(app) as pilot:
+            await enter_text(app, pilot, "take your time")
             await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
             await pilot.press("escape")
             await wait_for(lambda: _done(app))
@@ -109,43 +156,29 @@ async def test_escape_cancels_and_keeps_the_partial_reply(tmp_path: Path) -> Non
             assert "word199" not in partial
             assert "cancelled" in screen_text(app)
             thread_id = app.thread_id
-        assert thread_id is not None
-        rows = await _messages(store, thread_id)
-        await wait_for(lambda: True)
-        assert rows[-1].status == MessageStatus.CANCELLED
-        assert rows[-1].content.startswith("word0 word1")
-        await store.close()
+        last = await _last_stored(store, thread_id)
+        assert last.status == MessageStatus.CANCELLED
+        assert last.content.startswith("word0 word1")
 
 
 async def test_provider_error_shows_in_turn_and_notification(tmp_path: Path) -> None:
-    async with LlmServer(error_reply(429, "slow down [bold]now[/bold]")) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
-        await add_llm_agent(store, llm="busy", agent="busy", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "hello?")
-            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
-            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.ERROR)
-            await pilot.pause()
-            assert app.is_running
-            shown = screen_text(app)
-            assert "rate_limit" in shown
-            assert "[bold]now[/bold]" in shown
-            assert any("rate_limit" in str(n.message) for n in app._notifications)
-        await store.close()
+    busy = error_reply(429, "slow down [bold]now[/bold]")
+    served = _served_agent(tmp_path, busy, llm="busy", agent="busy")
+    async with served as (_, app), running(app) as pilot:
+        await _send_and_wait(app, pilot, "hello?", MessageStatus.ERROR)
+        await pilot.pause()
+        assert app.is_running
+        shown = screen_text(app)
+        assert "rate_limit" in shown
+        assert "[bold]now[/bold]" in shown
+        assert notified(app, "rate_limit")
 
 
 async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
-    async with LlmServer([openai_reply(["first ", "answer"]), openai_reply(["second"])]) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
-        await add_llm_agent(store, llm="two", agent="twice", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "say something")
-            await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
-            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+    two = [openai_reply(["first ", "answer"]), openai_reply(["second"])]
+    async with _served_agent(tmp_path, two, llm="two", agent="twice") as (store, app):
+        async with running(app) as pilot:
+            await _send_and_wait(app, pilot, "say something", MessageStatus.COMPLETE)
             await pilot.press("ctrl+r")
             await wait_for(
                 lambda: app.streaming or app.chat.last_assistant().plain_text() == "second"
@@ -161,80 +194,70 @@ async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
             ("user", "say something"),
             ("assistant", "second"),
         ]
-        await store.close()
 
 
 async def test_inactive_virtual_agent_keeps_the_typed_message(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
-    await add_llm_agent(
-        store,
-        llm="remote",
-        agent="far",
-        type="openai",
-        kind=LlmKind.VIRTUAL,
-        status=LlmStatus.INACTIVE,
-    )
-    app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await _type_and_send(app, pilot, "are you there?")
-        await pilot.pause()
-        assert app.chat_input.text == "are you there?"
-        assert any("publisher offline" in str(n.message) for n in app._notifications)
-        assert not app.chat.turns
-        async with store.session() as s:
-            assert (await s.execute(select(ChatThread))).first() is None
-    await store.close()
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(
+            store,
+            llm="remote",
+            agent="far",
+            type="openai",
+            kind=LlmKind.VIRTUAL,
+            status=LlmStatus.INACTIVE,
+        )
+        app = McpctlApp(store, clock=fixed_clock)
+        async with running(app) as pilot:
+            await enter_text(app, pilot, "are you there?")
+            await pilot.pause()
+            assert app.chat_input.text == "are you there?"
+            assert notified(app, "publisher offline")
+            assert not app.chat.turns
+            async with store.session() as s:
+                assert (await s.execute(select(ChatThread))).first() is None
 
 
 async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
-    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
-    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        assert app.agents.rows[0].status == LlmStatus.ACTIVE
-        async with store.transaction() as s:
-            await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
-        await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE)
-        await pilot.pause()
-        assert "inactive" in screen_text(app)
-    await store.close()
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
+        async with running(app) as pilot:
+            assert app.agents.rows[0].status == LlmStatus.ACTIVE
+            await _mark_llms_inactive(store)
+            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE)
+            await pilot.pause()
+            assert "inactive" in screen_text(app)
 
 
 async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path: Path) -> None:
     lines = [f"line {i}\n\n" for i in range(300)]
-    async with LlmServer(Reply(openai_events(lines), delay=0.02)) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
-        await add_llm_agent(store, llm="long", agent="long", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "go")
-            chat = app.chat
-            # The view grows a frame before it scrolls to its new bottom: wait for both.
-            await wait_for(lambda: chat.max_scroll_y > 40 and chat.scroll_y == chat.max_scroll_y)
-            assert chat.following
-            chat.focus()
-            # The operator looks back. The key goes in as the terminal would send it: pilot's
-            # press() waits for the app to go idle, which a streaming reply never does.
-            before = chat.scroll_y
-            app.simulate_key("pageup")
-            # Page-up scrolls with an animation: wait for it to start, then to end (the
-            # view growing below is not the scroll).
-            await wait_for(lambda: not chat.following and chat.scroll_y < before)
-            await app.animator.wait_until_complete()
-            held = chat.scroll_y
-            grown = chat.max_scroll_y
-            await wait_for(lambda: chat.max_scroll_y > grown + 20)
-            assert chat.scroll_y == held  # not dragged down while reading
-            chat.scroll_end(animate=False, immediate=True)  # back to the bottom: follow again
-            await wait_for(lambda: chat.following)
-            await wait_for(lambda: _done(app))
-            await pilot.pause()
-            assert chat.scroll_y == chat.max_scroll_y
-            assert "line 299" in screen_text(app)
-        await store.close()
+    long = Reply(openai_events(lines), delay=0.02)
+    served = _served_agent(tmp_path, long, llm="long", agent="long")
+    async with served as (_, app), running(app, (100, 30)) as pilot:
+        await enter_text(app, pilot, "go")
+        chat = app.chat
+        # The view grows a frame before it scrolls to its new bottom: wait for both.
+        await wait_for(lambda: chat.max_scroll_y > 40 and chat.scroll_y == chat.max_scroll_y)
+        assert chat.following
+        chat.focus()
+        # The operator looks back. The key goes in as the terminal would send it: pilot's
+        # press() waits for the app to go idle, which a streaming reply never does.
+        before = chat.scroll_y
+        app.simulate_key("pageup")
+        # Page-up scrolls with an animation: wait for it to start, then to end (the
+        # view growing below is not the scroll).
+        await wait_for(lambda: not chat.following and chat.scroll_y < before)
+        await app.animator.wait_until_complete()
+        held = chat.scroll_y
+        grown = chat.max_scroll_y
+        await wait_for(lambda: chat.max_scroll_y > grown + 20)
+        assert chat.scroll_y == held  # not dragged down while reading
+        chat.scroll_end(animate=False, immediate=True)  # back to the bottom: follow again
+        await wait_for(lambda: chat.following)
+        await wait_for(lambda: _done(app))
+        await pilot.pause()
+        assert chat.scroll_y == chat.max_scroll_y
+        assert "line 299" in screen_text(app)
 
 
 async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) -> None:
@@ -242,25 +265,18 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
     bracketed paste): Enter must see every character typed before it, and nothing typed
     after it may be cleared away."""
 
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}")
-    await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        app.chat_input.focus()
-        await pilot.pause()
-        n = len(app.chat.turns)
-        for ch in "burst":
-            app.post_message(events.Key(ch, ch))
-        app.post_message(events.Key("enter", "\r"))
-        for ch in "next":
-            app.post_message(events.Key(ch, ch))
-        await wait_for(lambda: len(app.chat.turns) >= n + 2 and _done(app))
-        await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
-        await pilot.pause()
-        assert app.chat.turns[n].plain_text() == "burst"
-        assert app.chat_input.text == "next"
-    await store.close()
+    async with demo_store(tmp_path) as (store, _):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
+        async with running(app) as pilot:
+            app.chat_input.focus()
+            await pilot.pause()
+            n = len(app.chat.turns)
+            await _send_then_type(app, "burst", "next")
+            await wait_for(lambda: len(app.chat.turns) >= n + 2 and _done(app))
+            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+            await pilot.pause()
+            assert app.chat.turns[n].plain_text() == "burst"
+            assert app.chat_input.text == "next"
 
 
 async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: Path) -> None:
@@ -271,36 +287,20 @@ async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: 
     from textual.widgets.markdown import MarkdownBlock
 
     words = [f"w{i} " for i in range(600)]
-    async with LlmServer(Reply(openai_events(words), delay=0.004)) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-        await add_llm_agent(store, llm="wordy", agent="wordy", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "talk")
-            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.flushes > 300)
-            assert app.streaming
-            orphans = sum(
-                1 for o in gc.get_objects() if isinstance(o, MarkdownBlock) and o.parent is None
-            )
-            assert orphans < 100, orphans
-            await wait_for(lambda: _done(app), limit=30)
-            # Let the thread-list refresh that follows a reply finish: a query cancelled
-            # by the app's exit can leave aiosqlite's close waiting forever (see the note).
-            await app.workers.wait_for_complete()
-        await store.close()
-
-
-async def _send_then_type(app: McpctlApp, sent: str, typed: str) -> None:
-    """Type ``sent``, Enter, then ``typed`` in one burst: the operator goes on typing while
-    the send is refused."""
-
-    app.chat_input.focus()
-    for ch in sent:
-        app.post_message(events.Key(ch, ch))
-    app.post_message(events.Key("enter", "\r"))
-    for ch in typed:
-        app.post_message(events.Key(ch, ch))
+    wordy = Reply(openai_events(words), delay=0.004)
+    served = _served_agent(tmp_path, wordy, llm="wordy", agent="wordy")
+    async with served as (_, app), running(app) as pilot:
+        await enter_text(app, pilot, "talk")
+        await wait_for(lambda: app.reply_stream is not None and app.reply_stream.flushes > 300)
+        assert app.streaming
+        orphans = sum(
+            1 for o in gc.get_objects() if isinstance(o, MarkdownBlock) and o.parent is None
+        )
+        assert orphans < 100, orphans
+        await wait_for(lambda: _done(app), limit=30)
+        # Let the thread-list refresh that follows a reply finish: a query cancelled
+        # by the app's exit can leave aiosqlite's close waiting forever (see the note).
+        await app.workers.wait_for_complete()
 
 
 async def test_a_refused_send_puts_the_text_back_ahead_of_what_was_typed_since(
@@ -308,24 +308,16 @@ async def test_a_refused_send_puts_the_text_back_ahead_of_what_was_typed_since(
 ) -> None:
     """The personality chosen is deleted behind the app's back: the engine refuses the send
     (nothing stored). The failed message comes back in front of the new text."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
-    await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", personality="teacher"))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        async with store.transaction() as s:
-            teacher = (
-                await s.execute(select(Personality).where(Personality.name == "teacher"))
-            ).scalar_one()
-            await s.delete(teacher)
-        await _send_then_type(app, "first", "second")
-        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: _done(app))
-        await pilot.pause()
-        assert app.chat_input.text == "first\nsecond"
-        # The cursor stays where the operator was typing: at the end of "second".
-        assert app.chat_input.cursor_location == (1, len("second"))
-    await store.close()
+    async with demo_store(tmp_path) as (store, _):
+        start = StartAt(agent="ops", personality="teacher")
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            await _delete_personality(store, "teacher")
+            await _send_then_type(app, "first", "second")
+            await _until_refused(app, pilot, "teacher")
+            assert app.chat_input.text == "first\nsecond"
+            # The cursor stays where the operator was typing: at the end of "second".
+            assert app.chat_input.cursor_location == (1, len("second"))
 
 
 async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
@@ -333,98 +325,72 @@ async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
 ) -> None:
     """The screen still shows the virtual agent active (the liveness refresh has not run)
     but its publisher is gone: the dispatcher answers "publisher offline"."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
-    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
-    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        async with store.transaction() as s:
-            await s.execute(update(Llm).values(status=LlmStatus.INACTIVE))
-        assert app.agents.rows[0].status == LlmStatus.ACTIVE
-        await _send_then_type(app, "are you there?", "and now?")
-        await wait_for(lambda: any("offline" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: _done(app))
-        await pilot.pause()
-        assert app.chat_input.text == "are you there?\nand now?"
-    await store.close()
-
-
-async def _delete_personality(store: Store, name: str) -> None:
-    async with store.transaction() as s:
-        row = (await s.execute(select(Personality).where(Personality.name == name))).scalar_one()
-        await s.delete(row)
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
+        async with running(app) as pilot:
+            await _mark_llms_inactive(store)
+            assert app.agents.rows[0].status == LlmStatus.ACTIVE
+            await _send_then_type(app, "are you there?", "and now?")
+            await _until_refused(app, pilot, "offline")
+            assert app.chat_input.text == "are you there?\nand now?"
 
 
 async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:
     """A refusal writes nothing. The user turn shown for the send stayed on screen (and its
     text was also back in the input: twice on the next send); a refused regenerate took the
     reply it would replace off the screen though it is still stored."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-    ids = await seed_demo(store, now=NOW)
-    start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[0])
-    app = McpctlApp(store, clock=fixed_clock, start=start)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        before = [t.plain_text() for t in app.chat.turns]
-        assert before and isinstance(app.chat.turns[-1], AssistantTurn)
-        await _delete_personality(store, "teacher")
+    async with demo_store(tmp_path) as (store, ids):
+        start = StartAt(agent="ops", personality="teacher", thread_id=ids.thread_ids[0])
+        app = McpctlApp(store, clock=fixed_clock, start=start)
+        async with running(app) as pilot:
+            await pilot.pause()
+            before = [t.plain_text() for t in app.chat.turns]
+            assert before and isinstance(app.chat.turns[-1], AssistantTurn)
+            await _delete_personality(store, "teacher")
 
-        await _type_and_send(app, pilot, "never sent")
-        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: _done(app))
-        await pilot.pause()
-        assert [t.plain_text() for t in app.chat.turns] == before
-        assert app.chat_input.text == "never sent"
+            await enter_text(app, pilot, "never sent")
+            await _until_refused(app, pilot, "teacher")
+            assert [t.plain_text() for t in app.chat.turns] == before
+            assert app.chat_input.text == "never sent"
 
-        app._notifications.clear()
-        app.chat_input.text = ""
-        await pilot.press("ctrl+r")
-        await wait_for(lambda: any("teacher" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: _done(app))
-        await pilot.pause()
-        assert [t.plain_text() for t in app.chat.turns] == before
-        assert app.chat_input.text == ""
-    rows = await _messages(store, ids.thread_ids[0])
-    assert len(rows) == len(before)
-    await store.close()
+            app._notifications.clear()
+            app.chat_input.text = ""
+            await pilot.press("ctrl+r")
+            await _until_refused(app, pilot, "teacher")
+            assert [t.plain_text() for t in app.chat.turns] == before
+            assert app.chat_input.text == ""
+        rows = await _messages(store, ids.thread_ids[0])
+        assert len(rows) == len(before)
 
 
 async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
     tmp_path: Path,
 ) -> None:
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
-    ids = await seed_demo(store, now=NOW)
-    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await _type_and_send(app, pilot, "measure me")
-        await wait_for(lambda: _done(app) and app.stats.state == "done")
-        await pilot.pause()
-        assert "done" in str(app.query_one("#status").render())
-        app.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
-        await wait_for(lambda: app.thread_id == ids.thread_ids[1])
-        await pilot.pause()
-        status = str(app.query_one("#status").render())
-        assert "done" not in status and "tok" not in status and "ttft" not in status
-    await store.close()
+    async with demo_store(tmp_path) as (store, ids):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app) as pilot:
+            await enter_text(app, pilot, "measure me")
+            await wait_for(lambda: _done(app) and app.stats.state == "done")
+            await pilot.pause()
+            assert "done" in str(app.query_one("#status").render())
+            app.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
+            await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+            await pilot.pause()
+            status = str(app.query_one("#status").render())
+            assert "done" not in status and "tok" not in status and "ttft" not in status
 
 
 async def test_quit_while_a_reply_streams_stores_it_cancelled_and_exits(tmp_path: Path) -> None:
     words = [f"word{i} " for i in range(400)]
-    async with LlmServer(Reply(openai_events(words), delay=0.01)) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
-        await add_llm_agent(store, llm="slow", agent="slowpoke", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _type_and_send(app, pilot, "go on")
+    slow = Reply(openai_events(words), delay=0.01)
+    async with _served_agent(tmp_path, slow, llm="slow", agent="slowpoke") as (store, app):
+        async with running(app) as pilot:
+            await enter_text(app, pilot, "go on")
             await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
             thread_id = app.thread_id
             app.simulate_key("ctrl+q")  # pilot.press would wait for an idle (streaming) app
             await wait_for(lambda: not app.is_running)
-        assert thread_id is not None
-        rows = await _messages(store, thread_id)
-        assert rows[-1].status == MessageStatus.CANCELLED
-        assert rows[-1].content.startswith("word0 word1")
-        await store.close()
+        last = await _last_stored(store, thread_id)
+        assert last.status == MessageStatus.CANCELLED
+        assert last.content.startswith("word0 word1")

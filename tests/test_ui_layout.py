@@ -3,28 +3,34 @@ cut where it must not be. The snapshots show how it looks; these say what must h
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.containers import VerticalScroll
+from textual.pilot import Pilot
 from textual.widgets import Button, Footer
 from textual.widgets._footer import FooterKey
 
-from mcpctl_tui.store.demo import seed_demo
-from mcpctl_tui.store.engine import open_store
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS
 from mcpctl_tui.ui.screens.dialogs import HelpScreen
-from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.status import ReplyStats, StatusInfo, render_status
-from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, wait_for
-
-SMALL = (80, 24)
-LARGE = (160, 50)
+from tests.ui_helpers import (
+    SIZES,
+    SMALL,
+    add_crowded_agents,
+    demo_store,
+    fixed_clock,
+    open_editor,
+    running,
+    wait_for,
+)
 
 
 def _row(
@@ -106,30 +112,24 @@ def test_the_status_line_keeps_the_state_and_fits() -> None:
     assert narrow.endswith("done  123 tok") and "ttft" not in narrow
 
 
-async def _demo_app(tmp_path: Path, crowded: bool = False) -> McpctlApp:
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'layout.db'}")
-    await seed_demo(store, now=NOW)
-    if crowded:
-        await add_llm_agent(
-            store,
-            llm="gpu-box-llama-70b-instruct",
-            agent="incident-commander-assistant",
-            kind=LlmKind.VIRTUAL,
-            status=LlmStatus.INACTIVE,
-        )
-    return McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+@asynccontextmanager
+async def _demo_app(
+    tmp_path: Path, size: tuple[int, int], crowded: bool = False
+) -> AsyncIterator[tuple[McpctlApp, Pilot[Any]]]:
+    """The demo (with one agent too long for the Agents pane if ``crowded``) on ``ops``,
+    running at ``size``, loaded and drawn."""
+    async with demo_store(tmp_path) as (store, _):
+        if crowded:
+            await add_crowded_agents(store, how_many=1)
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app, size) as pilot:
+            await pilot.pause()
+            yield app, pilot
 
 
-async def _ready(app: McpctlApp, pilot: Any) -> None:
-    await wait_for(lambda: app.loaded)
-    await pilot.pause()
-
-
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", SIZES)
 async def test_main_view_nothing_wraps_or_overlaps(tmp_path: Path, size: tuple[int, int]) -> None:
-    app = await _demo_app(tmp_path, crowded=True)
-    async with app.run_test(size=size) as pilot:
-        await _ready(app, pilot)
+    async with _demo_app(tmp_path, size, crowded=True) as (app, _):
         # One line per agent, two per personality and thread: nothing wrapped.
         assert app.agents.virtual_size.height == len(app.agents.rows) == 3
         assert app.personalities.virtual_size.height == 1 + 2 * 2
@@ -150,21 +150,10 @@ async def test_main_view_nothing_wraps_or_overlaps(tmp_path: Path, size: tuple[i
         assert "/help" in hint
 
 
-async def _editor(app: McpctlApp, pilot: Any, kind: str, which: str | None) -> EditorScreen:
-    await app.action_edit(kind, which)
-    await wait_for(lambda: isinstance(app.screen, EditorScreen))
-    await pilot.pause()
-    screen = app.screen
-    assert isinstance(screen, EditorScreen)
-    return screen
-
-
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", SIZES)
 async def test_an_editor_is_as_tall_as_its_form(tmp_path: Path, size: tuple[int, int]) -> None:
-    app = await _demo_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _ready(app, pilot)
-        screen = await _editor(app, pilot, "project", None)
+    async with _demo_app(tmp_path, size) as (app, pilot):
+        screen = await open_editor(app, pilot, "project", None)
         dialog = screen.query_one(".dialog")
         fields = screen.query_one(".editor-fields", VerticalScroll)
         assert dialog.region.width <= size[0]
@@ -174,10 +163,8 @@ async def test_an_editor_is_as_tall_as_its_form(tmp_path: Path, size: tuple[int,
 
 
 async def test_a_long_form_scrolls_between_title_and_buttons(tmp_path: Path) -> None:
-    app = await _demo_app(tmp_path)
-    async with app.run_test(size=SMALL) as pilot:
-        await _ready(app, pilot)
-        screen = await _editor(app, pilot, "agent", "current")
+    async with _demo_app(tmp_path, SMALL) as (app, pilot):
+        screen = await open_editor(app, pilot, "agent", "current")
         dialog = screen.query_one(".dialog")
         fields = screen.query_one(".editor-fields", VerticalScroll)
         assert dialog.region.bottom <= SMALL[1] and dialog.region.right <= SMALL[0]
@@ -204,14 +191,12 @@ async def _open_dialog(app: McpctlApp, pilot: Any, which: str) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("which", ["editor", "confirm", "ask", "help"])
 async def test_a_dialog_fits_above_its_own_footer(
     tmp_path: Path, size: tuple[int, int], which: str
 ) -> None:
-    app = await _demo_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _ready(app, pilot)
+    async with _demo_app(tmp_path, size) as (app, pilot):
         await _open_dialog(app, pilot, which)
         footer = app.screen.query_one(Footer)
         await wait_for(lambda: footer.query(FooterKey))
@@ -223,15 +208,13 @@ async def test_a_dialog_fits_above_its_own_footer(
             assert key.region.y == footer.region.y and key.region.right <= size[0]
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x50"])
+@pytest.mark.parametrize("size", SIZES)
 async def test_each_help_section_has_its_gap_above_its_heading(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
     """The "Slash commands" heading wrapped when the grid measured it at one column's
     width: its row grew a line, and the gap showed below the heading as well."""
-    app = await _demo_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _ready(app, pilot)
+    async with _demo_app(tmp_path, size) as (app, pilot):
         await pilot.press("f1")
         await wait_for(lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause()

@@ -17,58 +17,28 @@ from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.events import ChatEvent, TurnStarted
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.demo import seed_demo
-from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp, StartAt
-from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, wait_for
+from tests.ui_helpers import NOW, SIZES, add_crowded_agents, fixed_clock, open_seeded, wait_for
 
-SMALL = (80, 24)
-LARGE = (160, 50)
-SIZES = [pytest.param(SMALL, id="80x24"), pytest.param(LARGE, id="160x50")]
+
+async def _demo(store: Store) -> None:
+    await seed_demo(store, now=NOW)
+
+
+async def _crowded(store: Store) -> None:
+    """The demo plus the agents that stretch the Agents pane (see add_crowded_agents)."""
+    await _demo(store)
+    await add_crowded_agents(store)
 
 
 def _demo_db(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'snap.db'}"
-
-    async def seed() -> None:
-        store = await open_store(url)
-        try:
-            await seed_demo(store, now=NOW)
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
-    return url
+    return asyncio.run(open_seeded(tmp_path / "snap.db", _demo))
 
 
 def _crowded_db(tmp_path: Path) -> str:
-    """The demo plus agents that stretch the Agents pane: virtual, inactive, hibernating,
-    no project, names and LLM names longer than the pane."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'crowded.db'}"
-
-    async def seed() -> None:
-        store = await open_store(url)
-        try:
-            await seed_demo(store, now=NOW)
-            await add_llm_agent(
-                store,
-                llm="gpu-box-llama-70b-instruct",
-                agent="incident-commander-assistant",
-                kind=LlmKind.VIRTUAL,
-                status=LlmStatus.INACTIVE,
-            )
-            await add_llm_agent(
-                store,
-                llm="laptop-qwen",
-                agent="reviewer",
-                kind=LlmKind.VIRTUAL,
-                status=LlmStatus.HIBERNATING,
-            )
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
-    return url
+    return asyncio.run(open_seeded(tmp_path / "crowded.db", _crowded))
 
 
 def _empty_db(tmp_path: Path) -> str:

@@ -1,4 +1,5 @@
-"""Shared pieces of the UI tests: a seeded SQLite store, a fixed clock, helpers to wait.
+"""Shared pieces of the UI tests: a seeded SQLite store, a fixed clock, the app running
+and loaded, helpers to wait and to act as the operator.
 
 UI tests run on SQLite only (one file per test): the store layer is tested on both
 backends elsewhere.
@@ -10,16 +11,28 @@ import asyncio
 import html
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from textual.pilot import Pilot
+
+from mcpctl_tui.store.demo import DemoIds, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.ui.app import McpctlApp
+from mcpctl_tui.ui.screens.editors import EditorScreen
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+SIZE = (120, 40)  # the terminal of the pilot tests that are not about a size
+# The two terminal sizes the layout must hold at.
+SMALL = (80, 24)
+LARGE = (160, 50)
+SIZES = [pytest.param(SMALL, id="80x24"), pytest.param(LARGE, id="160x50")]
 
 
 def fixed_clock() -> datetime:
@@ -51,6 +64,68 @@ async def add_llm_agent(
         return a.id
 
 
+async def add_crowded_agents(store: Store, how_many: int = 2) -> None:
+    """The first ``how_many`` of the agents that stretch the Agents pane: virtual, inactive
+    or hibernating, no project, names and LLM names longer than the pane."""
+    crowd = [
+        ("gpu-box-llama-70b-instruct", "incident-commander-assistant", LlmStatus.INACTIVE),
+        ("laptop-qwen", "reviewer", LlmStatus.HIBERNATING),
+    ]
+    for llm, agent, status in crowd[:how_many]:
+        await add_llm_agent(store, llm=llm, agent=agent, kind=LlmKind.VIRTUAL, status=status)
+
+
+@asynccontextmanager
+async def temp_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """An empty SQLite store in the test's directory, closed when the test is done."""
+    store = await open_store(sqlite_url(tmp_path))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def demo_store(tmp_path: Path) -> AsyncIterator[tuple[Store, DemoIds]]:
+    """``temp_store`` with the demo world in it (at ``NOW``), and the demo's ids."""
+    async with temp_store(tmp_path) as store:
+        yield store, await seed_demo(store, now=NOW)
+
+
+@asynccontextmanager
+async def running(
+    app: McpctlApp, size: tuple[int, int] = SIZE, *, notifications: bool = False
+) -> AsyncIterator[Pilot[Any]]:
+    """``app.run_test``, entered once the app's first load from the store is done."""
+    async with app.run_test(size=size, notifications=notifications) as pilot:
+        await wait_for(lambda: app.loaded)
+        yield pilot
+
+
+async def enter_text(app: McpctlApp, pilot: Pilot[Any], text: str) -> None:
+    """Put ``text`` in the chat input and press Enter, as the operator sends a line."""
+    app.chat_input.text = text
+    app.chat_input.focus()
+    await pilot.press("enter")
+
+
+def notified(app: McpctlApp, text: str) -> bool:
+    """Whether a notification so far says ``text``."""
+    return any(text in str(n.message) for n in app._notifications)
+
+
+async def open_editor(
+    app: McpctlApp, pilot: Pilot[Any], kind: str, which: str | None
+) -> EditorScreen:
+    """The editor of ``kind`` (``which`` one, or a new one for None), open and drawn."""
+    await app.action_edit(kind, which)
+    await wait_for(lambda: isinstance(app.screen, EditorScreen))
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, EditorScreen)
+    return screen
+
+
 async def wait_for(cond: Callable[[], Any], limit: float = 10.0) -> None:
     start = time.monotonic()
     while not cond():
@@ -79,7 +154,7 @@ def screen_rows(app: Any) -> list[str]:
 
 async def open_seeded(path: Path, seed: Callable[[Store], Any]) -> str:
     """Create a SQLite store at ``path``, run ``seed`` on it, close it; the URL."""
-    url = f"sqlite+aiosqlite:///{path}"
+    url = sqlite_url(path.parent, path.name)
     store = await open_store(url)
     try:
         await seed(store)
