@@ -20,7 +20,15 @@ from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, HelpScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
-from tests.ui_helpers import NOW, add_llm_agent, fixed_clock, screen_rows, screen_text, wait_for
+from tests.ui_helpers import (
+    NOW,
+    add_llm_agent,
+    fixed_clock,
+    open_editor,
+    screen_rows,
+    screen_text,
+    wait_for,
+)
 
 SIZE = (120, 40)
 
@@ -44,21 +52,12 @@ def _fill(screen: EditorScreen, **values: Any) -> None:
             w.value = value
 
 
-async def _open(app: McpctlApp, pilot: Any, kind: str, which: str | None) -> EditorScreen:
-    await app.action_edit(kind, which)
-    await wait_for(lambda: isinstance(app.screen, EditorScreen))
-    await pilot.pause()
-    screen = app.screen
-    assert isinstance(screen, EditorScreen)
-    return screen
-
-
 async def test_new_llm_and_agent_from_an_empty_store(tmp_path: Path) -> None:
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
     app = McpctlApp(store, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "llm", None)
+        ed = await open_editor(app, pilot, "llm", None)
         _fill(ed, name="local", type="openai", url="http://127.0.0.1:1/v1", model="m1")
         _fill(ed, api_key_ref="sk-literal-key-123")
         await pilot.press("ctrl+s")
@@ -69,7 +68,7 @@ async def test_new_llm_and_agent_from_an_empty_store(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
 
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         _fill(ed, name="helper", llm="local", default_params="{not json")
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -101,7 +100,7 @@ async def test_deleting_an_llm_in_use_says_who_uses_it(tmp_path: Path) -> None:
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        await _open(app, pilot, "llm", "current")
+        await open_editor(app, pilot, "llm", "current")
         await pilot.click("#delete")
         await pilot.pause()
         shown = screen_text(app)
@@ -117,7 +116,7 @@ async def test_personality_editor_binds_prompts_with_priority(tmp_path: Path) ->
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "personality", None)
+        ed = await open_editor(app, pilot, "personality", None)
         _fill(ed, name="reviewer", agent="ops", description="Reads diffs", priority="3")
         _fill(ed, prompts="terse:50\nhouse-style")
         await pilot.press("ctrl+s")
@@ -145,17 +144,17 @@ async def test_edit_project_and_prompt_and_delete_agent_with_confirmation(tmp_pa
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "project", "platform")
+        ed = await open_editor(app, pilot, "project", "platform")
         _fill(ed, description="Platform team, renamed")
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
 
-        ed = await _open(app, pilot, "prompt", None)
+        ed = await open_editor(app, pilot, "prompt", None)
         _fill(ed, name="global-rule", scope="global", priority="7", content="Never guess.")
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
 
-        await _open(app, pilot, "agent", "current")
+        await open_editor(app, pilot, "agent", "current")
         await pilot.click("#delete")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
@@ -240,7 +239,7 @@ async def test_new_agent_offers_no_other_agents_personalities_and_opens_when_sav
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         select_ = ed.query_one("#f-default_personality", Select)
         # ops' personalities (oncall, teacher) are not this new agent's to choose.
         assert [str(p) for p, _ in select_._options] == ["(none)"]
@@ -259,7 +258,7 @@ async def test_new_personality_belongs_to_the_selected_agent(tmp_path: Path) -> 
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "personality", None)
+        ed = await open_editor(app, pilot, "personality", None)
         assert ed.query_one("#f-agent", Select).value == "writer"  # not the first agent, ops
         _fill(ed, name="poet")
         await pilot.press("ctrl+s")
@@ -281,7 +280,7 @@ async def test_saving_an_editor_keeps_the_open_thread(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
         assert app.thread_id == older
-        ed = await _open(app, pilot, "agent", "current")
+        ed = await open_editor(app, pilot, "agent", "current")
         _fill(ed, description="Operations helper, edited")
         loads = app.loaded
         await pilot.press("ctrl+s")
@@ -292,7 +291,7 @@ async def test_saving_an_editor_keeps_the_open_thread(tmp_path: Path) -> None:
         assert app.threads.current is not None and app.threads.current.id == older
 
         await app.action_new_thread()
-        ed = await _open(app, pilot, "project", "platform")
+        ed = await open_editor(app, pilot, "project", "platform")
         loads = app.loaded
         await pilot.press("ctrl+s")
         await wait_for(lambda: app.loaded > loads)
@@ -340,7 +339,7 @@ async def test_new_with_an_existing_name_is_refused_not_overwritten(
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, kind, None)
+        ed = await open_editor(app, pilot, kind, None)
         _fill(ed, **values)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -357,7 +356,7 @@ async def test_refusals_read_without_manifest_jargon(tmp_path: Path) -> None:
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "personality", None)
+        ed = await open_editor(app, pilot, "personality", None)
         _fill(ed, name="reviewer", prompts="nosuch:5")
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -376,7 +375,7 @@ async def test_default_params_python_cannot_read_are_refused_in_the_form(
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         _fill(ed, name="big", llm=ECHO_LLM, default_params='{"n": ' + "9" * 5000 + "}")
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -391,11 +390,11 @@ async def test_escape_with_unsaved_changes_asks_before_discarding(tmp_path: Path
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", "current")
+        ed = await open_editor(app, pilot, "agent", "current")
         await pilot.press("escape")  # nothing changed: closes at once
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
 
-        ed = await _open(app, pilot, "agent", "current")
+        ed = await open_editor(app, pilot, "agent", "current")
         _fill(ed, system_prompt="A long prompt, typed with care.")
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
@@ -429,7 +428,7 @@ async def test_a_dialog_footer_lists_the_dialog_keys(tmp_path: Path) -> None:
         await pilot.pause()
         assert "esc Cancel reply" in screen_rows(app)[-1]  # the main screen's, on its own
 
-        await _open(app, pilot, "agent", "current")
+        await open_editor(app, pilot, "agent", "current")
         await wait_for(lambda: footer_reads("esc Cancel", "^s Save"))
         assert "New thread" not in screen_rows(app)[-1]
 
@@ -459,7 +458,7 @@ async def test_deleting_the_chosen_personality_refreshes_without_a_warning(
         await wait_for(lambda: app.loaded)
         await pilot.pause()
         assert app.personalities.current == "teacher"
-        await _open(app, pilot, "personality", "current")
+        await open_editor(app, pilot, "personality", "current")
         await pilot.click("#delete")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
@@ -478,7 +477,7 @@ async def test_quit_over_a_form_with_unsaved_changes_asks_first(tmp_path: Path) 
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", "current")
+        ed = await open_editor(app, pilot, "agent", "current")
         _fill(ed, system_prompt="A long prompt, typed with care.")
         await pilot.press("ctrl+q")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
@@ -500,7 +499,7 @@ async def test_quit_over_an_untouched_form_quits_at_once(tmp_path: Path) -> None
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.loaded)
-        await _open(app, pilot, "agent", "current")
+        await open_editor(app, pilot, "agent", "current")
         await pilot.press("ctrl+q")
         await wait_for(lambda: not app.is_running)
     await store.close()
@@ -520,7 +519,7 @@ async def test_refused_save_goes_to_the_field_at_fault_below_the_fold(tmp_path: 
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         _fill(ed, name="helper", llm=ECHO_LLM, default_params='{"temperature": 0.1')
         await pilot.pause()
         form = ed.query_one(".editor-fields")
@@ -558,7 +557,7 @@ async def test_refused_name_goes_back_up_to_the_name(tmp_path: Path, name: str, 
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         _fill(ed, name=name, llm=ECHO_LLM, system_prompt="Typed with care.")
         form = ed.query_one(".editor-fields")
         field = ed.query_one("#f-name", Input)
@@ -592,7 +591,7 @@ async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: P
     app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(lambda: app.loaded)
-        ed = await _open(app, pilot, "agent", None)
+        ed = await open_editor(app, pilot, "agent", None)
         _fill(ed, name="helper", llm="spare", description="Helps.")
         async with store.transaction() as s:
             await delete_named(s, Kind.LLM, "spare")
