@@ -621,3 +621,44 @@ async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: P
         assert app.screen is ed and app.focused is description
         assert not ed.query(".-invalid")
     await store.close()
+
+
+async def test_text_editing_keys_belong_to_the_form_over_an_editor(tmp_path: Path) -> None:
+    """Ctrl+D, Ctrl+E, Ctrl+K and Ctrl+Y are the app's (delete thread, export, copy) from
+    the chat input, and stole the fields' own editing keys inside an editor."""
+    from textual.widgets import Input, TextArea
+
+    store = await _demo(tmp_path)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        ed = await open_editor(app, pilot, "agent", "current")
+        name = ed.query_one("#f-description", Input)
+        name.focus()
+        name.value = "abc def"
+        name.cursor_position = 0
+        await pilot.press("ctrl+e")  # end of the line
+        assert name.cursor_position == len("abc def")
+        name.cursor_position = 3
+        await pilot.press("ctrl+d")  # delete right
+        assert name.value == "abcdef"
+        await pilot.press("ctrl+k")  # delete to the end
+        assert name.value == "abc"
+        prompt = ed.query_one("#f-system_prompt", TextArea)
+        prompt.focus()
+        prompt.text = "one two"
+        prompt.move_cursor((0, 3))
+        await pilot.press("ctrl+k")  # delete to the end of the line
+        assert prompt.text == "one"
+        await pilot.press("ctrl+z", "ctrl+y")  # undo, then redo
+        assert prompt.text == "one"
+        assert app.screen is ed  # no confirmation, no export dialog over the form
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(lambda: app.screen is app.screen_stack[0])
+        # Back on the main screen the keys are the app's again.
+        await pilot.press("ctrl+d")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Delete thread" in screen_text(app)
+    await store.close()

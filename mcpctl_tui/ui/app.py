@@ -58,6 +58,10 @@ THREAD_PAGE = 50
 LIVENESS_SECONDS = 5.0
 GC_SECONDS = 60.0
 QUIT_GRACE_SECONDS = 2.0
+# Priority keys (so they work from the chat input) that are also text-editing keys of an
+# Input or TextArea (Ctrl+D, Ctrl+E, Ctrl+K, Ctrl+Y): over a dialog or an editor they
+# belong to the field being typed in.
+MAIN_SCREEN_ACTIONS = frozenset({"delete_thread", "export_thread", "copy_reply", "copy_code"})
 GC_THRESHOLDS = (20_000, 20, 100)
 GC_STREAMING_YOUNG = 2_000
 
@@ -655,6 +659,9 @@ class McpctlApp(App[None]):
         self.refresh_thread_list()
         gc.set_threshold(*GC_THRESHOLDS)
         self.set_timer(0.2, _collect_and_freeze)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1)
 
     async def action_quit(self) -> None:
         # Ctrl+Q works over an editor too: a long form is not thrown away without asking.
