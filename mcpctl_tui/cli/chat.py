@@ -329,10 +329,10 @@ def build_overrides(
     if stop:
         params["stop"] = list(stop)
     for item in extra:
-        key, sep, value = item.partition("=")
+        key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
-        params[param_key(key)] = parse_value(value)
+        params[param_key(key)] = parse_value(text)
     try:
         check_params(params)
     except ChatError as exc:

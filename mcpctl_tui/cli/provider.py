@@ -104,8 +104,9 @@ def serve(
         heartbeat_timeout=timeout,
         gc_interval=max(0.0, settings.gc_interval if gc_interval is None else gc_interval),
         gc_bounds=GcBounds.from_settings(settings, heartbeat_timeout=timeout),
-        **({"poll_interval": poll_interval} if poll_interval else {}),
     )
+    if poll_interval:  # absent or 0: the ProviderOptions default
+        options = replace(options, poll_interval=poll_interval)
     try:
         # Held until this process ends: a second process on the same state file refuses.
         lock = lock_state_file(config.state_path())

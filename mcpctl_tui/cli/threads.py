@@ -21,7 +21,7 @@ from mcpctl_tui.cli.tables import table
 from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.models import ChatMessage
+from mcpctl_tui.store.fastread import ThreadSummary, Turn
 from mcpctl_tui.store.types import MessageStatus
 
 
@@ -41,7 +41,7 @@ def _when(at: datetime) -> str:
 def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
     """List AGENT's chat threads, newest first (IDs for 'chat --thread' and 'history')."""
 
-    async def go(store: Store) -> list[queries.ThreadSummary]:
+    async def go(store: Store) -> list[ThreadSummary]:
         async with store.session() as s:
             row = await queries.get_agent_by_name(s, agent)
             if row is None:
@@ -68,7 +68,7 @@ def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
         click.echo(table(["ID", "TURNS", "LAST TURN (UTC)", "TITLE"], rows))
 
 
-def _heading(m: ChatMessage) -> str:
+def _heading(m: Turn) -> str:
     parts = [f"[{m.turn_index}] {m.role}", _when(m.created_at)]
     if m.status != MessageStatus.COMPLETE:
         parts.append(m.status.value)
@@ -83,13 +83,13 @@ def _heading(m: ChatMessage) -> str:
     return heading + (f"\nerror: {one_line(m.error, 400)}" if m.error else "")
 
 
-def render_history(messages: Sequence[ChatMessage]) -> str:
+def render_history(messages: Sequence[Turn]) -> str:
     """Each turn as a heading line, then its text (control characters removed)."""
     blocks = [f"{_heading(m)}\n{for_terminal(m.content)}".rstrip("\n") for m in messages]
     return "\n\n".join(blocks)
 
 
-def _message_doc(m: ChatMessage) -> dict[str, Any]:
+def _message_doc(m: Turn) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "turn": m.turn_index,
         "role": m.role,
@@ -120,7 +120,7 @@ def _message_doc(m: ChatMessage) -> dict[str, Any]:
 def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) -> None:
     """Print a thread's turns in order: role, time, status, text."""
 
-    async def go(store: Store) -> list[ChatMessage]:
+    async def go(store: Store) -> list[Turn]:
         async with store.session() as s:
             await queries.get_thread(s, thread_id)  # NotFound for an unknown id
             if last is not None:
