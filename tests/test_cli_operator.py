@@ -440,3 +440,26 @@ async def test_repl_save_without_params_writes_nothing(store: Store, db_url: str
     async with store.session() as s:
         after = await s.get(Agent, a)
         assert after is not None and after.updated_at == before.updated_at
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["provider", "serve", "-f", "p.yaml", "--poll-interval", "0"], "positive"),
+        (["provider", "serve", "-f", "p.yaml", "--heartbeat-timeout", "-1"], "positive"),
+        (["provider", "serve", "-f", "p.yaml", "--heartbeat-interval", "inf"], "positive"),
+        (["provider", "status", "--heartbeat-timeout", "nan"], "positive"),
+        (["gc", "--watch", "0"], "positive"),
+        (["gc", "--pending-ttl", "soon"], "'soon' is not a number of seconds"),
+    ],
+)
+def test_intervals_must_be_positive_seconds(tmp_path: Path, args: list[str], said: str) -> None:
+    """Zero or a negative interval made a provider poll or beat without pause (0 was
+    quietly the default for some, and -1 went through)."""
+    from tests.manifest_util import cli as run
+
+    result = run(f"sqlite:///{tmp_path / 'db.sqlite'}", *args)
+    assert result.exit_code == 2
+    if said == "positive":
+        said = "must be a positive number of seconds"
+    assert f"Invalid value for '{args[-2]}': {said}" in result.output

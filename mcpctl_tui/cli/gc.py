@@ -8,6 +8,7 @@ import signal
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.params import SECONDS
 from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.store.engine import Store
 
@@ -22,28 +23,28 @@ def _settings() -> Settings:
 @main.command("gc")
 @click.option(
     "--heartbeat-timeout",
-    type=float,
+    type=SECONDS,
     help="Seconds without heartbeat before a virtual row goes inactive (config file, else 90).",
 )
 @click.option(
     "--inactive-ttl",
-    type=float,
+    type=SECONDS,
     help="Seconds inactive before a virtual row is deleted (default: config file, else 4 h).",
 )
 @click.option(
     "--pending-ttl",
-    type=float,
+    type=SECONDS,
     help="Seconds a task may stay unclaimed (default: config file, else 1 h).",
 )
 @click.option(
     "--finished-ttl",
-    type=float,
+    type=SECONDS,
     help="Seconds a finished task is kept (default: config file, else 7 days).",
 )
 @click.option(
     "--watch",
     "interval",
-    type=float,
+    type=SECONDS,
     metavar="INTERVAL",
     help="Keep sweeping every INTERVAL seconds until interrupted.",
 )
@@ -59,15 +60,6 @@ def gc(
     """Inactivate silent publishers, delete long-inactive ones, expire old tasks."""
     from mcpctl_tui.virtual.gc import GcBounds, SweepResult, sweep, sweep_forever
 
-    for name, value in (
-        ("--heartbeat-timeout", heartbeat_timeout),
-        ("--inactive-ttl", inactive_ttl),
-        ("--pending-ttl", pending_ttl),
-        ("--finished-ttl", finished_ttl),
-        ("--watch", interval),
-    ):
-        if value is not None and value <= 0:
-            raise click.BadParameter("must be a positive number of seconds", param_hint=name)
     bounds = GcBounds.from_settings(
         _settings(),
         heartbeat_timeout=heartbeat_timeout,

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.params import SECONDS
 from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.store.engine import Store, StoreError
 
@@ -43,15 +44,15 @@ def provider_group() -> None:
 )
 @click.option(
     "--heartbeat-interval",
-    type=float,
+    type=SECONDS,
     help="Seconds between heartbeats (default: the provider file, the config file, else 30).",
 )
 @click.option(
     "--heartbeat-timeout",
-    type=float,
+    type=SECONDS,
     help="A foreign row silent this long may be adopted (default 90).",
 )
-@click.option("--poll-interval", type=float, help="SQLite: seconds between looks for work.")
+@click.option("--poll-interval", type=SECONDS, help="SQLite: seconds between looks for work.")
 @click.option(
     "--gc-interval",
     type=float,
@@ -90,8 +91,6 @@ def serve(
     settings = _settings()
     if state_file is not None:
         config = replace(config, state_file=state_file)
-    if heartbeat_interval is not None and heartbeat_interval <= 0:
-        raise click.BadParameter("must be positive", param_hint="--heartbeat-interval")
     # --heartbeat-interval > the provider file > the config file (default 30 s).
     config = replace(
         config,
@@ -105,7 +104,7 @@ def serve(
         gc_interval=max(0.0, settings.gc_interval if gc_interval is None else gc_interval),
         gc_bounds=GcBounds.from_settings(settings, heartbeat_timeout=timeout),
     )
-    if poll_interval:  # absent or 0: the ProviderOptions default
+    if poll_interval is not None:
         options = replace(options, poll_interval=poll_interval)
     try:
         # Held until this process ends: a second process on the same state file refuses.
@@ -138,7 +137,7 @@ def serve(
 
 @provider_group.command("status")
 @click.option(
-    "--heartbeat-timeout", type=float, help="Seconds of silence that make a session stale."
+    "--heartbeat-timeout", type=SECONDS, help="Seconds of silence that make a session stale."
 )
 @click.pass_obj
 def status(state: CliState, heartbeat_timeout: float | None) -> None:
