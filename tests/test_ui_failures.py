@@ -1,0 +1,77 @@
+"""Failure paths as an operator meets them: a provider that refuses, a store that refuses
+the write, a publisher that went silent, a reply too long for a capped block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mcpctl_tui.store.engine import open_store
+from mcpctl_tui.store.models import ChatMessage
+from mcpctl_tui.store.types import MessageStatus
+from mcpctl_tui.ui.app import McpctlApp
+from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
+from tests.ui_helpers import add_llm_agent, fixed_clock, screen_text, wait_for
+
+SIZE = (80, 24)
+
+
+def _settled(app: McpctlApp) -> bool:
+    turn = app.chat.last_assistant()
+    return (
+        not app.streaming
+        and app.reply_stream is None
+        and turn is not None
+        and turn.status != MessageStatus.PENDING
+    )
+
+
+async def _send(app: McpctlApp, pilot: object, text: str) -> None:
+    app.chat_input.text = text
+    app.chat_input.focus()
+    await pilot.press("enter")  # type: ignore[attr-defined]
+
+
+async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
+    tmp_path: Path,
+) -> None:
+    """A proxy's HTML 502 page was five lines of markup on the turn; a 429 did not say
+    when to come back. Each now reads as one plain message, and once the provider
+    answers again Ctrl+R gets the reply without a second copy of the question."""
+    page = (
+        b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+        b"Gateway</h1></center><hr><center>nginx/1.25.3</center></body></html>\n"
+    )
+    html = Reply([page], status=502, headers={"content-type": "text/html"}, framing="length")
+    busy = error_reply(429, "Rate limit reached")
+    busy.headers = {**busy.headers, "retry-after": "20"}
+    async with LlmServer([html, busy, openai_reply(["back ", "again"])]) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+        await add_llm_agent(store, llm="flaky", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _send(app, pilot, "are you up?")
+            await wait_for(lambda: _settled(app))
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "HTTP 502 Bad Gateway" in shown
+            assert "<" not in shown and "nginx" not in shown
+
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: _settled(app) and len(srv.requests) == 2)
+            await pilot.pause()
+            assert "(retry after 20 s)" in screen_text(app)
+            assert any("retry after 20 s" in str(n.message) for n in app._notifications)
+
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: _settled(app) and len(srv.requests) == 3)
+            turn = app.chat.last_assistant()
+            assert turn is not None and turn.status == MessageStatus.COMPLETE
+            assert turn.plain_text() == "back again"
+            assert app.focused is app.chat_input
+        async with store.session() as s:
+            rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
+        assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
+        await store.close()
