@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.models import ChatMessage
+from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.app import McpctlApp
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
@@ -75,3 +75,42 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
         assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
         await store.close()
+
+
+async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: Path) -> None:
+    """A write the database refuses raised SQLAlchemy's OperationalError: a send showed
+    its three-line text and the message vanished (shown in the thread, never stored, not
+    in the input); a rename from its dialog crashed the app."""
+    path = tmp_path / "ro.db"
+    seed = await open_store(f"sqlite+aiosqlite:///{path}")
+    await add_llm_agent(seed, llm="srv", agent="helper", url="http://127.0.0.1:9")
+    async with seed.transaction() as s:
+        s.add(ChatThread(agent_id=1, title="kept"))
+    await seed.close()
+    store = await open_store(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await wait_for(lambda: app.thread_id is not None)
+        await _send(app, pilot, "please keep this")
+        await wait_for(lambda: any("database" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: not app.streaming and app.reply_stream is None)
+        await pilot.pause()
+        assert app.chat_input.text == "please keep this"
+        assert app.chat.turns == []  # the chat as stored: nothing was written
+        assert (
+            str(list(app._notifications)[-1].message)
+            == "cannot write to the database: attempt to write a readonly database"
+        )
+        assert "OperationalError" not in screen_text(app)
+
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("x", "enter")
+        await wait_for(lambda: len(app.screen_stack) == 1)
+        await pilot.pause()
+        assert app.is_running
+        assert app.thread_title == "kept"
+        assert app.focused is app.chat_input
+    assert app.return_code in (None, 0)
+    await store.close()
