@@ -3,10 +3,13 @@ the write, a publisher that went silent, a reply too long for a capped block."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from mcpctl_tui.store import engine as store_engine
 from mcpctl_tui.store.engine import open_store
 from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.types import MessageStatus
@@ -113,4 +116,37 @@ async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: 
         assert app.thread_title == "kept"
         assert app.focused is app.chat_input
     assert app.return_code in (None, 0)
+    await store.close()
+
+
+async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock; the send waits for it and the operator
+    presses Esc. The user turn was never written, yet it stayed on screen and its text
+    was gone from the input: lost once the thread was opened again."""
+    monkeypatch.setattr(store_engine, "SQLITE_BUSY_TIMEOUT_MS", 1500)
+    path = tmp_path / "lock.db"
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    async with LlmServer(openai_reply(["fine"])) as srv:
+        await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                await _send(app, pilot, "typed while locked")
+                await wait_for(lambda: app.streaming)
+                await pilot.pause(0.2)
+                await pilot.press("escape")
+                await wait_for(lambda: not app.streaming and app.reply_stream is None)
+                await pilot.pause()
+            finally:
+                holder.rollback()
+                holder.close()
+            assert app.chat_input.text == "typed while locked"
+            assert app.chat.turns == []
+    async with store.session() as s:
+        assert (await s.execute(select(ChatMessage))).first() is None
     await store.close()

@@ -542,7 +542,6 @@ class McpctlApp(App[None]):
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
         began = False  # the engine stored the user turn (TurnStarted)
-        refused = False
         try:
             async for event in events:
                 match event:
@@ -582,14 +581,16 @@ class McpctlApp(App[None]):
                         pass
         except (ChatError, StoreError) as exc:
             status, failure = MessageStatus.ERROR, str(exc)
-            # Refused before anything was written (unknown personality, agent gone …):
-            # the text goes back to the input, the turns shown for it come off below.
-            refused = not began
-            if refused and sent_text is not None:
-                self.chat_input.restore(sent_text)
         except Exception as exc:  # a bug below us: show it on the turn, never crash
             status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
+            # Ended before the engine stored the user turn: refused (unknown personality,
+            # agent gone …), the store failed (locked, read only), or Esc while the write
+            # waited. Nothing was written: the text goes back to the input, the turns
+            # shown for it come off below.
+            refused = not began
+            if refused and sent_text is not None:
+                self.chat_input.restore(sent_text)
             # Runs on Esc too (the worker is cancelled): close the engine's generator so
             # it stores the turn as cancelled; the partial reply stays on screen, marked.
             aclose = getattr(events, "aclose", None)
