@@ -4,15 +4,16 @@ the write, a publisher that went silent, a reply too long for a capped block."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mcpctl_tui.store import engine as store_engine
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.models import ChatMessage, ChatThread
-from mcpctl_tui.store.types import MessageStatus
+from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
 from tests.ui_helpers import add_llm_agent, fixed_clock, screen_text, wait_for
@@ -149,4 +150,31 @@ async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
             assert app.chat.turns == []
     async with store.session() as s:
         assert (await s.execute(select(ChatMessage))).first() is None
+    await store.close()
+
+
+async def test_a_silent_publisher_shows_offline_and_comes_back(tmp_path: Path) -> None:
+    """A provider killed outright never marks its rows inactive: the agent stayed
+    "active" on screen while every send to it was answered "publisher offline"."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    long_ago = utcnow() - timedelta(seconds=120)
+    async with store.transaction() as s:
+        await s.execute(update(Llm).values(last_heartbeat_at=long_ago))
+    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1, heartbeat_timeout=90)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert app.agents.rows[0].status == LlmStatus.INACTIVE
+        assert "inactive" in screen_text(app)
+        await _send(app, pilot, "hello?")
+        await pilot.pause()
+        assert app.chat_input.text == "hello?"  # refused here: nothing stored
+        assert app.chat.turns == []
+
+        async with store.transaction() as s:  # the provider is back and heartbeats
+            await s.execute(update(Llm).values(last_heartbeat_at=utcnow()))
+        await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE)
+        await pilot.pause()
+        assert "inactive" not in screen_text(app)
     await store.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, Llm
-from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -41,8 +41,19 @@ async def add_llm_agent(
     kind: LlmKind = LlmKind.PUBLIC,
     status: LlmStatus = LlmStatus.ACTIVE,
 ) -> int:
+    # A virtual LLM's publisher is heard from just now: an "active" row nobody heartbeats
+    # shows (and is refused) as offline.
+    beat = utcnow() if kind == LlmKind.VIRTUAL else None
     async with store.transaction() as s:
-        row = Llm(name=llm, type=type, url=url, model=model, kind=kind, status=status)
+        row = Llm(
+            name=llm,
+            type=type,
+            url=url,
+            model=model,
+            kind=kind,
+            status=status,
+            last_heartbeat_at=beat,
+        )
         s.add(row)
         await s.flush()
         a = Agent(name=agent, llm_id=row.id, kind=kind, status=status)

@@ -46,6 +46,7 @@ from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
+from mcpctl_tui.ui.engine import heartbeat_timeout as default_heartbeat_timeout
 from mcpctl_tui.ui.engine import make_backend
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import McpctlCommands
@@ -109,9 +110,12 @@ class McpctlApp(App[None]):
         start: StartAt | None = None,
         clock: Callable[[], datetime] = utcnow,
         liveness_seconds: float = LIVENESS_SECONDS,
+        heartbeat_timeout: float | None = None,
     ) -> None:
         """``store`` is an open Store, or a URL the app opens (and closes) on its own event
-        loop; ``backend`` defaults to a ChatService on the store, owned by the app."""
+        loop; ``backend`` defaults to a ChatService on the store, owned by the app.
+        ``heartbeat_timeout``: a virtual LLM's publisher silent this long shows inactive
+        (default: the dispatcher's bound, from the config file)."""
         super().__init__()
         self._store_url = store if isinstance(store, str) else None
         self._store: Store | None = None if isinstance(store, str) else store
@@ -120,6 +124,9 @@ class McpctlApp(App[None]):
         self.start = start or StartAt()
         self.clock = clock
         self.liveness_seconds = liveness_seconds
+        self.heartbeat_timeout = (
+            heartbeat_timeout if heartbeat_timeout is not None else default_heartbeat_timeout()
+        )
         self.thread_id: int | None = None
         self.thread_title = ""
         self.overrides: dict[str, Any] = {}
@@ -279,7 +286,7 @@ class McpctlApp(App[None]):
         the new one being typed) stays open instead of jumping to the newest thread."""
         shown = self.current_agent
         async with self.store.session() as s:
-            rows = await v.list_agent_rows(s)
+            rows = await v.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
         if not rows:
             await self.chat.show_empty(Content.from_markup(WELCOME))
             self.set_thread_title("")
@@ -461,7 +468,7 @@ class McpctlApp(App[None]):
         """The light periodic query: a provider that stops shows as inactive on its own."""
         try:
             async with self.store.session() as s:
-                live = await v.agent_liveness(s)
+                live = await v.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
         except StoreError:
             return
         if self.agents.update_liveness(live):
