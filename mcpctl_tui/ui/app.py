@@ -656,8 +656,10 @@ class McpctlApp(App[None]):
         if message is not None:
             self.say(message, title="Reply failed", severity="error")
             offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
-            if offline and sent_text is not None:
-                self.chat_input.restore(sent_text)  # nothing typed is lost
+            if offline and sent_text is not None and not text:
+                # Nothing typed is lost: the publisher never answered it. Once part of a
+                # reply came (the provider died mid-stream) it was delivered: not again.
+                self.chat_input.restore(sent_text)
         self.reply_stream = None
         self.reply_turn = None
         self.refresh_thread_list()
