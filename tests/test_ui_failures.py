@@ -3,6 +3,7 @@ the write, a publisher that went silent, a reply too long for a capped block."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
-from tests.ui_helpers import add_llm_agent, fixed_clock, screen_text, wait_for
+from tests.ui_helpers import add_llm_agent, fixed_clock, screen_rows, screen_text, wait_for
 
 SIZE = (80, 24)
 
@@ -178,3 +179,29 @@ async def test_a_silent_publisher_shows_offline_and_comes_back(tmp_path: Path) -
         await pilot.pause()
         assert "inactive" not in screen_text(app)
     await store.close()
+
+
+async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
+    """Code blocks were capped at 40 rows with nothing to scroll: a long one lost its
+    tail on screen without a sign."""
+    code = "".join(f"row_{i:03} = {i}\n" for i in range(120))
+    reply = openai_reply(["Here:\n\n```python\n", code, "```\n\nafter the code\n"])
+    async with LlmServer(reply) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+        await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _send(app, pilot, "code please")
+            await wait_for(lambda: _settled(app))
+            seen: set[str] = set()
+            app.chat.scroll_home(animate=False)
+            await pilot.pause()
+            while True:
+                seen.update(re.findall(r"row_\d{3}", "".join(screen_rows(app))))
+                if app.chat.scroll_y >= app.chat.max_scroll_y:
+                    break
+                app.chat.scroll_relative(y=10, animate=False)
+                await pilot.pause()
+            assert seen == {f"row_{i:03}" for i in range(120)}
+        await store.close()
