@@ -543,3 +543,37 @@ def test_max_tokens_becomes_max_completion_tokens_only_for_openai_itself() -> No
     assert hosted["max_completion_tokens"] == 9 and "max_tokens" not in hosted
     local = openai_body(Endpoint("vllm", "http://127.0.0.1:8000", "q"), req)
     assert local["max_tokens"] == 9 and "max_completion_tokens" not in local
+
+
+async def test_an_html_error_page_is_shown_as_its_title() -> None:
+    page = (
+        b"<html><head><title>Gateway &amp; proxy: upstream down</title>"
+        b"<style>body{color:red}</style></head><body><center><h1>502 Bad Gateway</h1>"
+        b"</center><hr><center>nginx/1.25.3</center></body></html>\n"
+    )
+    reply = Reply([page], status=502, headers={"content-type": "text/html"}, framing="length")
+    err = (await run(reply))[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.SERVER
+    assert err.message.startswith("HTTP 502 Bad Gateway from ")
+    assert err.message.endswith(": Gateway & proxy: upstream down")
+
+
+async def test_an_html_page_that_only_repeats_the_status_adds_nothing() -> None:
+    page = b"<html><head><title>500 Internal Server Error</title></head><body>x</body></html>"
+    reply = Reply([page], status=500, headers={"content-type": "text/html"}, framing="length")
+    err = (await run(reply))[0]
+    assert isinstance(err, StreamError)
+    assert err.message.startswith("HTTP 500 Internal Server Error from ")
+    assert err.message.count("Internal Server Error") == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "shown"),
+    [("20", "(retry after 20 s)"), ("Wed, 21 Oct 2037 07:28:00 GMT", "07:28:00 GMT)")],
+)
+async def test_retry_after_is_said(header: str, shown: str) -> None:
+    reply = error_reply(429, "slow down")
+    reply.headers = {**reply.headers, "retry-after": header}
+    err = (await run(reply))[0]
+    assert isinstance(err, StreamError) and err.kind is ErrorKind.RATE_LIMIT
+    assert "slow down" in err.message and err.message.endswith(shown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from mcpctl_tui.store.engine import open_store
@@ -68,4 +69,72 @@ async def test_virtual_agent_chats_then_goes_offline_on_screen(tmp_path: Path) -
             assert len(app.chat.turns) == 2  # nothing sent, nothing added
     finally:
         await prov.stop()
+        await store.close()
+
+
+async def test_a_provider_killed_mid_reply_then_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 mid-reply: the partial stays, marked error, and the question, delivered and
+    partly answered, did not come back into the input (it was put back, to be sent twice).
+    The agent shows inactive without a restart, a send to it keeps the text and writes
+    nothing, and the restarted provider brings it back."""
+    config = tmp_path / "config.yaml"
+    config.write_text("heartbeat_timeout: 2\n", encoding="utf-8")
+    monkeypatch.setenv("MCPCTL_TUI_CONFIG", str(config))  # the app's dispatcher and liveness
+    url = sqlite_url(tmp_path)
+    store = await open_store(url)
+    pf = write_provider_file(tmp_path / "p.yaml", ["relay"], state_file=tmp_path / "state")
+    prov = ProviderProc(url, pf, heartbeat_interval=0.3, heartbeat_timeout=2)
+    await prov.start()
+    again = ProviderProc(url, pf, heartbeat_interval=0.3, heartbeat_timeout=2)
+    try:
+        async with store.transaction() as s:
+            llm = (await s.execute(select(Llm).where(Llm.name == "relay"))).scalar_one()
+            s.add(Agent(name="far", llm_id=llm.id))
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            app.overrides = {"cmd_chunks": 400, "cmd_delay": 0.05}
+            app.chat_input.text = "tick "
+            app.chat_input.focus()
+            await pilot.press("enter")
+            await wait_for(
+                lambda: app.reply_stream is not None and app.reply_stream.written > 3, limit=30
+            )
+            await prov.kill()
+            await wait_for(lambda: not app.streaming and app.reply_stream is None, limit=30)
+            await pilot.pause()
+            turn = app.chat.last_assistant()
+            assert turn is not None and turn.status == MessageStatus.ERROR
+            assert turn.plain_text().startswith("tick tick tick")
+            assert "stopped responding" in screen_text(app)
+            assert app.chat_input.text == ""
+            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE, limit=15)
+
+            app.overrides = {}
+            app.chat_input.text = "still there?"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.chat_input.text == "still there?"
+            assert any("publisher offline" in str(n.message) for n in app._notifications)
+            assert len(app.chat.turns) == 2
+
+            await again.start()
+            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE, limit=15)
+            await pilot.press("enter")
+            await wait_for(
+                lambda: (
+                    (t := app.chat.last_assistant()) is not None
+                    and t.status == MessageStatus.COMPLETE
+                    and not app.streaming
+                ),
+                limit=30,
+            )
+            async with store.session() as s:
+                rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
+            assert [r.content for r in rows if r.role == "user"] == ["tick ", "still there?"]
+    finally:
+        await prov.stop()
+        await again.stop()
         await store.close()

@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 from mcpctl_tui.store.demo import DemoIds, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, Llm
-from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.editors import EditorScreen
 
@@ -54,8 +54,19 @@ async def add_llm_agent(
     kind: LlmKind = LlmKind.PUBLIC,
     status: LlmStatus = LlmStatus.ACTIVE,
 ) -> int:
+    # A virtual LLM's publisher is heard from just now: an "active" row nobody heartbeats
+    # shows (and is refused) as offline.
+    beat = utcnow() if kind == LlmKind.VIRTUAL else None
     async with store.transaction() as s:
-        row = Llm(name=llm, type=type, url=url, model=model, kind=kind, status=status)
+        row = Llm(
+            name=llm,
+            type=type,
+            url=url,
+            model=model,
+            kind=kind,
+            status=status,
+            last_heartbeat_at=beat,
+        )
         s.add(row)
         await s.flush()
         a = Agent(name=agent, llm_id=row.id, kind=kind, status=status)

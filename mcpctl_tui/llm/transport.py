@@ -8,9 +8,11 @@ cost close to a bare httpx loop.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -242,11 +244,44 @@ async def _status_error(response: httpx.Response, endpoint: Endpoint, host: str)
                 break
     except httpx.HTTPError:
         pass  # the status says enough
-    text = one_line(redact(provider_error_text(b"".join(parts)), endpoint))
+    body = provider_error_text(b"".join(parts))
+    if "html" in response.headers.get("content-type", "").lower():
+        body = _page_text(body)
+    text = one_line(redact(body, endpoint))
     status = response.status_code
     # HTTP/2 and many servers send no reason phrase ("HTTP 529  from" had two spaces)
     msg = " ".join(p for p in ("HTTP", str(status), response.reason_phrase, "from", host) if p)
+    if text and text in msg:  # a page titled "502 Bad Gateway" says nothing more
+        text = ""
+    wait = _retry_after(response.headers.get("retry-after", ""))
+    if wait:
+        text = f"{text} (retry after {wait})" if text else f"retry after {wait}"
     return StreamError(status_kind(status), f"{msg}: {text}" if text else msg, status)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _page_text(page: str) -> str:
+    """An HTML error page (a proxy's 502, a gateway's 500) as the words it shows: its
+    title, else its text without tags. The raw page was five lines of markup."""
+    title = _TITLE.search(page)
+    words = title.group(1) if title else _TAG.sub(" ", _HIDDEN.sub(" ", page))
+    return html.unescape(words)
+
+
+def _retry_after(value: str) -> str:
+    """A Retry-After header (seconds, or an HTTP date) as the operator should read it."""
+    value = value.strip()
+    if value.isdigit():
+        return f"{int(value)} s"
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return ""
+    return one_line(value, 60) if when is not None else ""
 
 
 def stream_error_event(obj: Any, endpoint: Endpoint) -> StreamError:

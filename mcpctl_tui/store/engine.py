@@ -84,9 +84,16 @@ class Store:
 
         On SQLite it takes the write lock at BEGIN (BEGIN IMMEDIATE) so read-then-write
         sequences from several processes queue behind the busy timeout instead of failing.
+
+        A database that refuses the write (locked past the busy timeout, disk full, read
+        only, gone) raises ``StoreUnavailable`` with the driver's one-line reason: callers
+        say it and carry on, where a raw ``OperationalError`` crashed an operator action.
         """
-        async with self._write() as session, session.begin():
-            yield session
+        try:
+            async with self._write() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot write to the database: {_short_reason(exc)}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -304,6 +304,7 @@ class AgentListing:
     project_name: str | None
     default_personality_id: int | None
     default_personality_name: str | None
+    llm_last_heartbeat_at: datetime | None  # a virtual LLM's publisher was last heard then
 
 
 _DEFAULT_PERSONALITY = aliased(Personality)
@@ -324,6 +325,7 @@ _AGENT_LISTING = (
         Project.name,
         Agent.default_personality_id,
         _DEFAULT_PERSONALITY.name,
+        Llm.last_heartbeat_at,
     )
     .join(Llm, Llm.id == Agent.llm_id)
     .outerjoin(Project, Project.id == Agent.project_id)

@@ -7,10 +7,12 @@ The UI calls these and never builds a query of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT, is_live
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread, Llm
 from mcpctl_tui.store.queries import AgentListing, list_agent_listings
 from mcpctl_tui.store.types import LlmKind, LlmStatus
@@ -39,18 +41,31 @@ class AgentRow:
 
 
 def effective(
-    agent_kind: LlmKind, agent_status: LlmStatus, llm_kind: LlmKind, llm_status: LlmStatus
+    agent_kind: LlmKind,
+    agent_status: LlmStatus,
+    llm_kind: LlmKind,
+    llm_status: LlmStatus,
+    llm_heartbeat: datetime | None = None,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> tuple[LlmKind, LlmStatus]:
     kind = LlmKind.VIRTUAL if LlmKind.VIRTUAL in (agent_kind, llm_kind) else LlmKind.PUBLIC
     if LlmStatus.INACTIVE in (agent_status, llm_status):
+        return kind, LlmStatus.INACTIVE
+    # A publisher killed outright never marks its rows inactive, and until some process
+    # runs the GC they stay "active": judged as the dispatcher judges it (one rule), the
+    # agent shows inactive as soon as a send would be answered "publisher offline".
+    stale = llm_kind == LlmKind.VIRTUAL and llm_status == LlmStatus.ACTIVE
+    if stale and not is_live(llm_status, llm_heartbeat, heartbeat_timeout):
         return kind, LlmStatus.INACTIVE
     if LlmStatus.HIBERNATING in (agent_status, llm_status):
         return kind, LlmStatus.HIBERNATING
     return kind, LlmStatus.ACTIVE
 
 
-def _row(a: AgentListing) -> AgentRow:
-    kind, status = effective(a.kind, a.status, a.llm_kind, a.llm_status)
+def _row(a: AgentListing, heartbeat_timeout: float) -> AgentRow:
+    kind, status = effective(
+        a.kind, a.status, a.llm_kind, a.llm_status, a.llm_last_heartbeat_at, heartbeat_timeout
+    )
     return AgentRow(
         id=a.id,
         name=a.name,
@@ -66,16 +81,23 @@ def _row(a: AgentListing) -> AgentRow:
     )
 
 
-async def list_agent_rows(s: AsyncSession) -> list[AgentRow]:
-    return [_row(a) for a in await list_agent_listings(s)]
+async def list_agent_rows(
+    s: AsyncSession, *, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+) -> list[AgentRow]:
+    return [_row(a, heartbeat_timeout) for a in await list_agent_listings(s)]
 
 
-async def agent_liveness(s: AsyncSession) -> dict[int, tuple[LlmKind, LlmStatus]]:
+async def agent_liveness(
+    s: AsyncSession, *, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+) -> dict[int, tuple[LlmKind, LlmStatus]]:
     """Kind and status of every agent: the light query the UI polls for virtual LLMs."""
-    q = select(Agent.id, Agent.kind, Agent.status, Llm.kind, Llm.status).join(
-        Llm, Llm.id == Agent.llm_id
-    )
-    return {aid: effective(ak, ast, lk, lst) for aid, ak, ast, lk, lst in (await s.execute(q))}
+    q = select(
+        Agent.id, Agent.kind, Agent.status, Llm.kind, Llm.status, Llm.last_heartbeat_at
+    ).join(Llm, Llm.id == Agent.llm_id)
+    return {
+        aid: effective(ak, ast, lk, lst, beat, heartbeat_timeout)
+        for aid, ak, ast, lk, lst, beat in (await s.execute(q))
+    }
 
 
 async def thread_size(s: AsyncSession, thread_id: int) -> int:

@@ -46,6 +46,7 @@ from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
+from mcpctl_tui.ui.engine import heartbeat_timeout as default_heartbeat_timeout
 from mcpctl_tui.ui.engine import make_backend
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import McpctlCommands
@@ -113,9 +114,12 @@ class McpctlApp(App[None]):
         start: StartAt | None = None,
         clock: Callable[[], datetime] = utcnow,
         liveness_seconds: float = LIVENESS_SECONDS,
+        heartbeat_timeout: float | None = None,
     ) -> None:
         """``store`` is an open Store, or a URL the app opens (and closes) on its own event
-        loop; ``backend`` defaults to a ChatService on the store, owned by the app."""
+        loop; ``backend`` defaults to a ChatService on the store, owned by the app.
+        ``heartbeat_timeout``: a virtual LLM's publisher silent this long shows inactive
+        (default: the dispatcher's bound, from the config file)."""
         super().__init__()
         self._store_url = store if isinstance(store, str) else None
         self._store: Store | None = None if isinstance(store, str) else store
@@ -124,6 +128,9 @@ class McpctlApp(App[None]):
         self.start = start or StartAt()
         self.clock = clock
         self.liveness_seconds = liveness_seconds
+        self.heartbeat_timeout = (
+            heartbeat_timeout if heartbeat_timeout is not None else default_heartbeat_timeout()
+        )
         self.thread_id: int | None = None
         self.thread_title = ""
         self.overrides: dict[str, Any] = {}
@@ -283,7 +290,7 @@ class McpctlApp(App[None]):
         the new one being typed) stays open instead of jumping to the newest thread."""
         shown = self.current_agent
         async with self.store.session() as s:
-            rows = await v.list_agent_rows(s)
+            rows = await v.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
         if not rows:
             await self.chat.show_empty(Content.from_markup(WELCOME))
             self.set_thread_title("")
@@ -465,7 +472,7 @@ class McpctlApp(App[None]):
         """The light periodic query: a provider that stops shows as inactive on its own."""
         try:
             async with self.store.session() as s:
-                live = await v.agent_liveness(s)
+                live = await v.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
         except StoreError:
             return
         if self.agents.update_liveness(live):
@@ -546,7 +553,6 @@ class McpctlApp(App[None]):
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
         began = False  # the engine stored the user turn (TurnStarted)
-        refused = False
         try:
             async for event in events:
                 match event:
@@ -586,14 +592,16 @@ class McpctlApp(App[None]):
                         pass
         except (ChatError, StoreError) as exc:
             status, failure = MessageStatus.ERROR, str(exc)
-            # Refused before anything was written (unknown personality, agent gone …):
-            # the text goes back to the input, the turns shown for it come off below.
-            refused = not began
-            if refused and sent_text is not None:
-                self.chat_input.restore(sent_text)
         except Exception as exc:  # a bug below us: show it on the turn, never crash
             status, failure = MessageStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
+            # Ended before the engine stored the user turn: refused (unknown personality,
+            # agent gone …), the store failed (locked, read only), or Esc while the write
+            # waited. Nothing was written: the text goes back to the input, the turns
+            # shown for it come off below.
+            refused = not began
+            if refused and sent_text is not None:
+                self.chat_input.restore(sent_text)
             # Runs on Esc too (the worker is cancelled): close the engine's generator so
             # it stores the turn as cancelled; the partial reply stays on screen, marked.
             aclose = getattr(events, "aclose", None)
@@ -652,8 +660,10 @@ class McpctlApp(App[None]):
         if message is not None:
             self.say(message, title="Reply failed", severity="error")
             offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
-            if offline and sent_text is not None:
-                self.chat_input.restore(sent_text)  # nothing typed is lost
+            if offline and sent_text is not None and not text:
+                # Nothing typed is lost: the publisher never answered it. Once part of a
+                # reply came (the provider died mid-stream) it was delivered: not again.
+                self.chat_input.restore(sent_text)
         self.reply_stream = None
         self.reply_turn = None
         self.refresh_thread_list()

@@ -1,0 +1,207 @@
+"""Failure paths as an operator meets them: a provider that refuses, a store that refuses
+the write, a publisher that went silent, a reply too long for a capped block."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from mcpctl_tui.store import engine as store_engine
+from mcpctl_tui.store.engine import open_store
+from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
+from mcpctl_tui.ui.app import McpctlApp
+from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
+from tests.ui_helpers import add_llm_agent, fixed_clock, screen_rows, screen_text, wait_for
+
+SIZE = (80, 24)
+
+
+def _settled(app: McpctlApp) -> bool:
+    turn = app.chat.last_assistant()
+    return (
+        not app.streaming
+        and app.reply_stream is None
+        and turn is not None
+        and turn.status != MessageStatus.PENDING
+    )
+
+
+async def _send(app: McpctlApp, pilot: object, text: str) -> None:
+    app.chat_input.text = text
+    app.chat_input.focus()
+    await pilot.press("enter")  # type: ignore[attr-defined]
+
+
+async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
+    tmp_path: Path,
+) -> None:
+    """A proxy's HTML 502 page was five lines of markup on the turn; a 429 did not say
+    when to come back. Each now reads as one plain message, and once the provider
+    answers again Ctrl+R gets the reply without a second copy of the question."""
+    page = (
+        b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+        b"Gateway</h1></center><hr><center>nginx/1.25.3</center></body></html>\n"
+    )
+    html = Reply([page], status=502, headers={"content-type": "text/html"}, framing="length")
+    busy = error_reply(429, "Rate limit reached")
+    busy.headers = {**busy.headers, "retry-after": "20"}
+    async with LlmServer([html, busy, openai_reply(["back ", "again"])]) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+        await add_llm_agent(store, llm="flaky", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _send(app, pilot, "are you up?")
+            await wait_for(lambda: _settled(app))
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "HTTP 502 Bad Gateway" in shown
+            assert "<" not in shown and "nginx" not in shown
+
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: _settled(app) and len(srv.requests) == 2)
+            await pilot.pause()
+            assert "(retry after 20 s)" in screen_text(app)
+            assert any("retry after 20 s" in str(n.message) for n in app._notifications)
+
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: _settled(app) and len(srv.requests) == 3)
+            turn = app.chat.last_assistant()
+            assert turn is not None and turn.status == MessageStatus.COMPLETE
+            assert turn.plain_text() == "back again"
+            assert app.focused is app.chat_input
+        async with store.session() as s:
+            rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
+        assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
+        await store.close()
+
+
+async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: Path) -> None:
+    """A write the database refuses raised SQLAlchemy's OperationalError: a send showed
+    its three-line text and the message vanished (shown in the thread, never stored, not
+    in the input); a rename from its dialog crashed the app."""
+    path = tmp_path / "ro.db"
+    seed = await open_store(f"sqlite+aiosqlite:///{path}")
+    await add_llm_agent(seed, llm="srv", agent="helper", url="http://127.0.0.1:9")
+    async with seed.transaction() as s:
+        s.add(ChatThread(agent_id=1, title="kept"))
+    await seed.close()
+    store = await open_store(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
+    app = McpctlApp(store, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await wait_for(lambda: app.thread_id is not None)
+        await _send(app, pilot, "please keep this")
+        await wait_for(lambda: any("database" in str(n.message) for n in app._notifications))
+        await wait_for(lambda: not app.streaming and app.reply_stream is None)
+        await pilot.pause()
+        assert app.chat_input.text == "please keep this"
+        assert app.chat.turns == []  # the chat as stored: nothing was written
+        assert (
+            str(list(app._notifications)[-1].message)
+            == "cannot write to the database: attempt to write a readonly database"
+        )
+        assert "OperationalError" not in screen_text(app)
+
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("x", "enter")
+        await wait_for(lambda: len(app.screen_stack) == 1)
+        await pilot.pause()
+        assert app.is_running
+        assert app.thread_title == "kept"
+        assert app.focused is app.chat_input
+    assert app.return_code in (None, 0)
+    await store.close()
+
+
+async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock; the send waits for it and the operator
+    presses Esc. The user turn was never written, yet it stayed on screen and its text
+    was gone from the input: lost once the thread was opened again."""
+    monkeypatch.setattr(store_engine, "SQLITE_BUSY_TIMEOUT_MS", 1500)
+    path = tmp_path / "lock.db"
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    async with LlmServer(openai_reply(["fine"])) as srv:
+        await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                await _send(app, pilot, "typed while locked")
+                await wait_for(lambda: app.streaming)
+                await pilot.pause(0.2)
+                await pilot.press("escape")
+                await wait_for(lambda: not app.streaming and app.reply_stream is None)
+                await pilot.pause()
+            finally:
+                holder.rollback()
+                holder.close()
+            assert app.chat_input.text == "typed while locked"
+            assert app.chat.turns == []
+    async with store.session() as s:
+        assert (await s.execute(select(ChatMessage))).first() is None
+    await store.close()
+
+
+async def test_a_silent_publisher_shows_offline_and_comes_back(tmp_path: Path) -> None:
+    """A provider killed outright never marks its rows inactive: the agent stayed
+    "active" on screen while every send to it was answered "publisher offline"."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
+    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+    long_ago = utcnow() - timedelta(seconds=120)
+    async with store.transaction() as s:
+        await s.execute(update(Llm).values(last_heartbeat_at=long_ago))
+    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1, heartbeat_timeout=90)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.loaded)
+        await pilot.pause()
+        assert app.agents.rows[0].status == LlmStatus.INACTIVE
+        assert "inactive" in screen_text(app)
+        await _send(app, pilot, "hello?")
+        await pilot.pause()
+        assert app.chat_input.text == "hello?"  # refused here: nothing stored
+        assert app.chat.turns == []
+
+        async with store.transaction() as s:  # the provider is back and heartbeats
+            await s.execute(update(Llm).values(last_heartbeat_at=utcnow()))
+        await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE)
+        await pilot.pause()
+        assert "inactive" not in screen_text(app)
+    await store.close()
+
+
+async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
+    """Code blocks were capped at 40 rows with nothing to scroll: a long one lost its
+    tail on screen without a sign."""
+    code = "".join(f"row_{i:03} = {i}\n" for i in range(120))
+    reply = openai_reply(["Here:\n\n```python\n", code, "```\n\nafter the code\n"])
+    async with LlmServer(reply) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+        await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _send(app, pilot, "code please")
+            await wait_for(lambda: _settled(app))
+            seen: set[str] = set()
+            app.chat.scroll_home(animate=False)
+            await pilot.pause()
+            while True:
+                seen.update(re.findall(r"row_\d{3}", "".join(screen_rows(app))))
+                if app.chat.scroll_y >= app.chat.max_scroll_y:
+                    break
+                app.chat.scroll_relative(y=10, animate=False)
+                await pilot.pause()
+            assert seen == {f"row_{i:03}" for i in range(120)}
+        await store.close()
