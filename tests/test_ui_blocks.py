@@ -167,20 +167,23 @@ async def test_a_flood_is_applied_in_a_few_batches() -> None:
         stream = CoalescingMarkdownStream(md)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        chunks = passes = first_window_passes = 0
+        sent: list[str] = []
+        passes = first_window_passes = 0
         # Counted in loop passes as well as time, so a busy machine (slower passes) still
-        # makes a flood long enough to judge.
+        # makes a flood long enough to judge. 50 chunks a pass: a flood unless a pass
+        # takes over 0.1 s. Short paragraphs, so an update stays cheap as the reply grows.
         while loop.time() - started < 0.5 or passes < 300:
-            for _ in range(20):
-                stream.feed("tok ")
-                chunks += 1
+            for _ in range(50):
+                chunk = "tok\n\n" if len(sent) % 40 == 39 else "tok "
+                stream.feed(chunk)
+                sent.append(chunk)
             await asyncio.sleep(0.001)
             passes += 1
             if loop.time() - started < 0.1:
                 first_window_passes += 1
         elapsed = loop.time() - started
         text = await stream.close()
-        assert text == "tok " * chunks
+        assert text == "".join(sent)
         # At a reading pace every loop pass would be an update. After the first 0.1 s
         # window the rate is seen: about 20 updates a second from then on.
         assert stream.flushes <= first_window_passes + elapsed / FLOOD_INTERVAL + 5
