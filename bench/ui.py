@@ -50,18 +50,32 @@ def markdown_reply(chunks: int) -> list[str]:
             f"```bash\nkubectl rollout restart deploy/svc-{k}\n"
             f"kubectl get pods -l app=svc-{k}\n```\n\n"
         )
-    text = "".join(parts) + LAST_SENTENCE + "\n"
+    out = chunked("".join(parts) + LAST_SENTENCE + "\n")
+    # Stretch or shrink to exactly ``chunks`` pieces by merging at the front.
+    while len(out) > chunks:
+        out[0:2] = [out[0] + out[1]]
+    return out
+
+
+def code_reply(lines: int) -> list[str]:
+    """One fenced Python block of ``lines`` lines, then the last sentence, in 4-5 character
+    chunks: a model writing out a whole file."""
+    body = "".join(
+        f"    total_{i} = compute(items[{i}], limit={i % 7}, name='step {i}')  # line {i}\n"
+        for i in range(lines)
+    )
+    return chunked(f"Here is the file:\n\n```python\ndef main():\n{body}```\n\n{LAST_SENTENCE}\n")
+
+
+def chunked(text: str) -> list[str]:
+    """``text`` in pieces of 5 and 4 characters, alternately, as a model streams tokens."""
     out: list[str] = []
-    i = 0
-    n = 0
+    i = n = 0
     while i < len(text):
         size = 4 if n % 2 else 5
         out.append(text[i : i + size])
         i += size
         n += 1
-    # Stretch or shrink to exactly ``chunks`` pieces by merging at the front.
-    while len(out) > chunks:
-        out[0:2] = [out[0] + out[1]]
     return out
 
 
@@ -270,11 +284,14 @@ def screen_text(app: Any) -> str:
 # --- phases ---------------------------------------------------------------------------
 
 
-async def phase_render(chunks: int, *, big_thread: bool = False) -> dict[str, Any]:
-    """Send; time until the whole reply is on screen; check the view followed; peak RSS."""
+async def phase_render(
+    chunks: int, *, big_thread: bool = False, code_lines: int = 0
+) -> dict[str, Any]:
+    """Send; time until the whole reply is on screen; check the view followed; peak RSS.
+    With ``code_lines``: the reply is one code block that long instead."""
     from tests.llm_servers import LlmServer, Reply, openai_events
 
-    pieces = markdown_reply(chunks)
+    pieces = code_reply(code_lines) if code_lines else markdown_reply(chunks)
     reply = Reply(openai_events(pieces), flush_each=False)
     with tempfile.TemporaryDirectory() as d:
         async with LlmServer(reply) as srv:
@@ -507,6 +524,8 @@ PHASES: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "render8000": lambda: phase_render(8_000),
     "render8000big": lambda: phase_render(8_000, big_thread=True),
     "paced": lambda: phase_paced(),
+    "code250": lambda: phase_render(0, code_lines=250),
+    "code1000": lambda: phase_render(0, code_lines=1000),
     "startup": phase_startup,
 }
 
@@ -549,6 +568,8 @@ def main() -> None:
     r8 = run_phase("render8000")
     rb = run_phase("render8000big")
     pc = run_phase("paced")
+    c1 = run_phase("code250")
+    c4 = run_phase("code1000")
     st = run_phase("startup")
     s0, s1 = st["empty"], st["full"]
     ratio = r8["seconds"] / r2["seconds"]
@@ -572,6 +593,11 @@ def main() -> None:
     print(
         f"keys    while streaming: p50 {pc['key_p50_ms']:.1f} ms, p95 {pc['key_p95_ms']:.1f} ms"
         f" ({pc['keys']} presses)   {verdict(pc['key_p95_ms'] <= 50)} target p95 <= 50 ms"
+    )
+    cr = c4["seconds"] / c1["seconds"]
+    print(
+        f"code    one code block streamed: 250 lines {c1['seconds']:.2f} s, 1,000 lines "
+        f"{c4['seconds']:.2f} s; ratio {cr:.2f}x   {verdict(cr <= 4.5)} linear: <= 4.5x"
     )
     sr = s1["startup_s"] / s0["startup_s"]
     print(

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from markdown_it.token import Token
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets._markdown import (
+    Markdown,
     MarkdownBlock,
     MarkdownBullet,
     MarkdownBulletList,
@@ -30,6 +32,8 @@ from textual.widgets._markdown import (
     MarkdownOrderedListItem,
     MarkdownParagraph,
 )
+
+from mcpctl_tui.ui.chat import fence_highlight
 
 
 def _wrap_item(bullet: str, body: Content, width: int) -> list[Content]:
@@ -177,6 +181,38 @@ class FlatFence(MarkdownFence):
     DEFAULT_CSS = """
     FlatFence { overflow: hidden hidden; padding: 1 2; }
     """
+
+    def __init__(self, markdown: Markdown, token: Token, code: str) -> None:
+        # Built while its reply streams: highlighted a few lines at a time (see
+        # ``fence_highlight``), to be highlighted whole once the reply ends (``settle``).
+        self.approximate = fence_highlight.current() is not None
+        super().__init__(markdown, token, code)
+
+    @classmethod
+    def highlight(cls, code: str, language: str, ansi: bool = False, dark: bool = False) -> Content:
+        streaming = fence_highlight.current()
+        if streaming is None:
+            return MarkdownFence.highlight(code, language, ansi, dark)
+        return streaming.highlight(
+            code, language, ansi, dark, lambda c, lang: MarkdownFence.highlight(c, lang, ansi, dark)
+        )
+
+    def _copy_context(self, block: MarkdownBlock) -> None:
+        super()._copy_context(block)
+        if isinstance(block, FlatFence):
+            self.approximate = block.approximate
+
+    def settle(self) -> None:
+        """Highlight the whole code again if it was highlighted piecemeal while streaming."""
+        if self.approximate:
+            self.approximate = False
+            self._highlighted_code = self.highlight(
+                self.code,
+                self.lexer,
+                ansi=self.app.native_ansi_color,
+                dark=self.app.current_theme.dark,
+            )
+            self.set_content(self._highlighted_code)
 
     def compose(self) -> ComposeResult:
         yield from ()

@@ -29,7 +29,8 @@ from markdown_it import MarkdownIt
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
-from mcpctl_tui.ui.chat.blocks import update_in_place
+from mcpctl_tui.ui.chat import fence_highlight
+from mcpctl_tui.ui.chat.blocks import FlatFence, update_in_place
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class CoalescingMarkdownStream(MarkdownStream):
         self._closed = False
         self._broken = False  # an update failed: the rest waits for the final full update
         self.flushes = 0
+        self._highlighter = fence_highlight.IncrementalHighlighter()
         self.written = 0  # chunks accepted, for the status line and the benchmark
 
     @property
@@ -142,7 +144,8 @@ class CoalescingMarkdownStream(MarkdownStream):
         md = self.markdown
         self._tail += batch
         tokens = self._parser.parse(self._tail)
-        new_blocks = list(md._parse_markdown(tokens))
+        with fence_highlight.streaming(self._highlighter):
+            new_blocks = list(md._parse_markdown(tokens))
         for block in new_blocks:
             if block.source_range is not None:
                 start, end = block.source_range
@@ -232,6 +235,9 @@ async def reconcile(markdown: Markdown, text: str) -> None:
             if not same:
                 break
             keep += 1
+        for old in existing[:keep]:
+            if isinstance(old, FlatFence):
+                old.settle()  # kept as streamed: highlight it whole now
         if keep < len(existing) or keep < len(starts):
             first = starts[keep][0] if keep < len(starts) else len(tokens)
             new_blocks = list(markdown._parse_markdown(tokens[first:]))
