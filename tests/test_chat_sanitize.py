@@ -19,3 +19,9 @@ def test_split_sequences_cannot_reassemble() -> None:
 def test_one_line() -> None:
     assert one_line("bad\n\x1b[1mthing\r\n  happened\t!") == "bad [1mthing happened !"
     assert one_line("x" * 400, 10) == "x" * 9 + "…"
+
+
+def test_bidi_overrides_removed_right_to_left_text_kept() -> None:
+    # "rm -rf /tmp/x" that an RLO would show reversed; Hebrew and Arabic stay as they are.
+    raw = "run \u202erm -rf /tmp/x\u202c and \u2067isolated\u2069 \u202aemb\u202b: שלום مرحبا"
+    assert for_terminal(raw) == "run rm -rf /tmp/x and isolated emb: שלום مرحبا"

@@ -7,6 +7,11 @@ DEL, and every C1 control (including the 8-bit CSI/OSC introducers). With ESC an
 introducers gone, the rest of a sequence is inert printable text, so this works on a
 stream chunk by chunk: a sequence split across chunks cannot reassemble.
 
+It also removes the bidirectional embedding, override and isolate controls (U+202A-E,
+U+2066-9): on a terminal that reorders right-to-left text they make the characters show
+in an order other than the one they are in (a command that reads one way and runs another).
+Right-to-left text needs none of them to show right.
+
 Markup is a separate concern: the UI must also render model text as text (never Rich or
 Textual markup); this module only makes it safe for a raw terminal.
 """
@@ -14,8 +19,9 @@ Textual markup); this module only makes it safe for a raw terminal.
 from __future__ import annotations
 
 _KEEP = {ord("\n"), ord("\t")}
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 _TABLE: dict[int, None] = {
-    c: None for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)) if c not in _KEEP
+    c: None for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_BIDI) if c not in _KEEP
 }
 
 
