@@ -467,17 +467,6 @@ def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
     return values
 
 
-def document_from_mapping(raw: object) -> Document:
-    """One mapping (as YAML or JSON would give) -> a validated document, or Invalid.
-
-    For callers outside a manifest (UI editors): the same rules as ``apply -f``.
-    """
-    try:
-        return _validate(raw)
-    except _Bad as exc:
-        raise Invalid(str(exc)) from None
-
-
 def validate(doc: Document) -> Document:
     """Check a document built in code (its dataclass does not check itself); a refusal is
     a ManifestError whose one problem names the field at fault (for an editor to show)."""
