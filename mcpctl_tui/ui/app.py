@@ -61,8 +61,11 @@ GC_SECONDS = 60.0
 QUIT_GRACE_SECONDS = 2.0
 # Priority keys (so they work from the chat input) that are also text-editing keys of an
 # Input or TextArea (Ctrl+D, Ctrl+E, Ctrl+K, Ctrl+Y): over a dialog or an editor they
-# belong to the field being typed in.
-MAIN_SCREEN_ACTIONS = frozenset({"delete_thread", "export_thread", "copy_reply", "copy_code"})
+# belong to the field being typed in. The palette's actions all act on the main screen:
+# it does not open over a dialog either.
+MAIN_SCREEN_ACTIONS = frozenset(
+    {"delete_thread", "export_thread", "copy_reply", "copy_code", "command_palette"}
+)
 GC_THRESHOLDS = (20_000, 20, 100)
 GC_STREAMING_YOUNG = 2_000
 
