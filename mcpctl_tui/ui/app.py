@@ -20,6 +20,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.notifications import SeverityLevel
@@ -63,9 +64,7 @@ QUIT_GRACE_SECONDS = 2.0
 # Input or TextArea (Ctrl+D, Ctrl+E, Ctrl+K, Ctrl+Y): over a dialog or an editor they
 # belong to the field being typed in. The palette's actions all act on the main screen:
 # it does not open over a dialog either.
-MAIN_SCREEN_ACTIONS = frozenset(
-    {"delete_thread", "export_thread", "copy_reply", "copy_code", "command_palette"}
-)
+MAIN_SCREEN_ACTIONS = frozenset({"delete_thread", "export_thread", "copy_reply", "copy_code"})
 GC_THRESHOLDS = (20_000, 20, 100)
 GC_STREAMING_YOUNG = 2_000
 
@@ -674,7 +673,11 @@ class McpctlApp(App[None]):
         self.set_timer(0.2, _collect_and_freeze)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1)
+        if len(self.screen_stack) == 1:
+            return True
+        if action == "command_palette":  # over the palette itself: Textual's own business
+            return isinstance(self.screen, CommandPalette)
+        return action not in MAIN_SCREEN_ACTIONS
 
     async def action_quit(self) -> None:
         # Ctrl+Q works over an editor too: a long form is not thrown away without asking.
