@@ -21,6 +21,7 @@ from tests.ui_helpers import (
     add_llm_agent,
     demo_store,
     enter_text,
+    error_shown,
     fixed_clock,
     notified,
     running,
@@ -169,9 +170,9 @@ async def test_provider_error_shows_in_turn_and_notification(tmp_path: Path) -> 
         await pilot.pause()
         assert app.is_running
         shown = screen_text(app)
-        assert "rate_limit" in shown
+        assert "HTTP 429 Too Many Requests" in shown
         assert "[bold]now[/bold]" in shown
-        assert notified(app, "rate_limit")
+        assert notified(app, "HTTP 429 Too Many Requests")
 
 
 async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
@@ -336,6 +337,23 @@ async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
             assert app.chat_input.text == "are you there?\nand now?"
 
 
+async def test_a_virtual_error_says_its_kind_once(tmp_path: Path) -> None:
+    """The turn and the notification read "offline: publisher offline: …": the kind put in
+    front of a message that already says it."""
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
+        async with running(app) as pilot:
+            await _mark_llms_inactive(store)
+            await _send_and_wait(app, pilot, "are you there?", MessageStatus.ERROR)
+            await pilot.pause()
+            shown = error_shown(app)
+            assert shown.startswith("publisher offline: virtual LLM remote")
+            assert shown.count("offline") == 1
+            assert notified(app, shown)
+            assert not notified(app, "offline: publisher offline")
+
+
 async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:
     """A refusal writes nothing. The user turn shown for the send stayed on screen (and its
     text was also back in the input: twice on the next send); a refused regenerate took the
@@ -379,6 +397,34 @@ async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
             await pilot.pause()
             status = str(app.query_one("#status").render())
             assert "done" not in status and "tok" not in status and "ttft" not in status
+
+
+async def test_a_new_thread_is_listed_while_its_first_reply_is_still_coming(
+    tmp_path: Path,
+) -> None:
+    """A new thread showed in the Threads pane only once its first reply ended: during a
+    slow or stalled reply the operator could not see it in the list."""
+    stalled = Reply(openai_events(["late"]), first_delay=30)
+    served = _served_agent(tmp_path, stalled, llm="slow", agent="slowpoke")
+    async with served as (store, app):
+        async with store.transaction() as s:
+            s.add(ChatThread(agent_id=1, title="older"))
+        async with running(app) as pilot:
+            await pilot.press("ctrl+n")
+            await wait_for(lambda: app.thread_id is None)
+            await enter_text(app, pilot, "a question that takes a while")
+            await wait_for(lambda: app.thread_id is not None)
+            await wait_for(lambda: len(app.threads.threads) == 2)
+            await pilot.pause()
+            assert app.streaming and app.stats.ttft_ms is None  # no reply yet
+            assert app.threads.threads[0].id == app.thread_id
+            assert app.threads.highlighted == 0
+            await pilot.press("escape")
+            await wait_for(lambda: _done(app))
+            # The refresh after the reply: see the note in the follow test above.
+            await app.workers.wait_for_complete()
+            assert [t.title for t in app.threads.threads] == [app.thread_title, "older"]
+            assert app.threads.highlighted == 0
 
 
 async def test_quit_while_a_reply_streams_stores_it_cancelled_and_exits(tmp_path: Path) -> None:

@@ -17,7 +17,14 @@ from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
-from tests.ui_helpers import add_llm_agent, fixed_clock, screen_rows, screen_text, wait_for
+from tests.ui_helpers import (
+    add_llm_agent,
+    error_shown,
+    fixed_clock,
+    screen_rows,
+    screen_text,
+    wait_for,
+)
 
 SIZE = (80, 24)
 
@@ -67,7 +74,7 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             await pilot.press("ctrl+r")
             await wait_for(lambda: _settled(app) and len(srv.requests) == 2)
             await pilot.pause()
-            assert "(retry after 20 s)" in screen_text(app)
+            assert "(retry after 20 s)" in error_shown(app)
             assert any("retry after 20 s" in str(n.message) for n in app._notifications)
 
             await pilot.press("ctrl+r")
@@ -80,6 +87,31 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
         assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
         await store.close()
+
+
+async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: Path) -> None:
+    """Live, the error turn read "server: HTTP 500 …"; the same turn read "HTTP 500 …"
+    once the app was restarted (the kind is not stored). One text for both now."""
+    async with LlmServer(error_reply(500, "the model fell over")) as srv:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+        await add_llm_agent(store, llm="shaky", agent="helper", url=srv.url)
+        app = McpctlApp(store, clock=fixed_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: app.loaded)
+            await _send(app, pilot, "still there?")
+            await wait_for(lambda: _settled(app))
+            await pilot.pause()
+            live = error_shown(app)
+            await app.workers.wait_for_complete()
+        again = McpctlApp(store, clock=fixed_clock)
+        async with again.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: again.loaded and again.chat.last_assistant() is not None)
+            await pilot.pause()
+            reloaded = error_shown(again)
+        await store.close()
+    assert reloaded == live
+    assert live.startswith("HTTP 500 Internal Server Error from 127.0.0.1")
+    assert "the model fell over" in live
 
 
 async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: Path) -> None:

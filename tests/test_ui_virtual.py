@@ -11,7 +11,7 @@ from mcpctl_tui.store.engine import open_store
 from mcpctl_tui.store.models import Agent, ChatMessage, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
 from mcpctl_tui.ui.app import McpctlApp
-from tests.ui_helpers import fixed_clock, screen_text, sqlite_url, wait_for
+from tests.ui_helpers import error_shown, fixed_clock, screen_text, sqlite_url, wait_for
 from tests.virtual_procs import ProviderProc, write_provider_file
 
 SIZE = (120, 40)
@@ -108,7 +108,7 @@ async def test_a_provider_killed_mid_reply_then_restarted(
             turn = app.chat.last_assistant()
             assert turn is not None and turn.status == MessageStatus.ERROR
             assert turn.plain_text().startswith("tick tick tick")
-            assert "stopped responding" in screen_text(app)
+            assert "stopped responding" in error_shown(app)
             assert app.chat_input.text == ""
             await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE, limit=15)
 

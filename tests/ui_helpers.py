@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from mcpctl_tui.store.demo import DemoIds, seed_demo
 from mcpctl_tui.store.engine import Store, open_store
@@ -143,6 +144,14 @@ async def wait_for(cond: Callable[[], Any], limit: float = 10.0) -> None:
         if time.monotonic() - start > limit:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+def error_shown(app: McpctlApp) -> str:
+    """The error on the last reply, as its turn shows it: one string, however the screen
+    wraps it."""
+    turn = app.chat.last_assistant()
+    assert turn is not None
+    return str(turn.query_one(".turn-error", Static).render())
 
 
 def screen_text(app: Any) -> str:

@@ -570,6 +570,8 @@ class McpctlApp(App[None]):
                         turn.set_status(MessageStatus.PENDING)
                         if ts.new_thread:
                             self.set_thread_title(ts.thread_title)
+                            # Listed (and highlighted) now, not when a slow reply ends.
+                            self.refresh_thread_list()
                     case ToolCallDelta(index=i, id=cid, name=name, arguments=args):
                         call = tool_calls.setdefault(
                             i,
@@ -643,10 +645,9 @@ class McpctlApp(App[None]):
             calls = [tool_calls[i] for i in sorted(tool_calls)]
         if calls:
             await turn.set_tool_calls(calls)
-        message = failure
-        if ended is not None and ended.error:
-            kind = ended.error_kind.value if ended.error_kind else "error"
-            message = f"{kind}: {ended.error}"
+        # The error as stored, shown as a reloaded turn shows it: the kind is not stored,
+        # and the message names what went wrong already ("HTTP 429 …", "publisher offline").
+        message = ended.error if ended is not None and ended.error else failure
         turn.set_status(status, message)
         if ended is not None:
             self.stats.input_tokens = ended.input_tokens
