@@ -174,7 +174,7 @@ async def test_a_flood_is_applied_in_a_few_batches() -> None:
         # takes over 0.1 s. Short paragraphs, so an update stays cheap as the reply grows.
         while loop.time() - started < 0.5 or passes < 300:
             for _ in range(50):
-                chunk = "tok\n\n" if len(sent) % 40 == 39 else "tok "
+                chunk = "tok\n\n" if len(sent) % 400 == 399 else "tok "
                 stream.feed(chunk)
                 sent.append(chunk)
             await asyncio.sleep(0.001)
@@ -186,5 +186,7 @@ async def test_a_flood_is_applied_in_a_few_batches() -> None:
         assert text == "".join(sent)
         # At a reading pace every loop pass would be an update. After the first 0.1 s
         # window the rate is seen: about 20 updates a second from then on.
-        assert stream.flushes <= first_window_passes + elapsed / FLOOD_INTERVAL + 5
-        assert stream.flushes < passes / 2
+        # (A pass slowed past 0.1 s by a loaded machine can make a window look like a
+        # reading pace: some slack for those.)
+        assert stream.flushes <= first_window_passes + elapsed / FLOOD_INTERVAL + passes / 10
+        assert stream.flushes < passes / 3
