@@ -19,10 +19,13 @@ from mcpctl_tui.ui.app import McpctlApp
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_reply
 from tests.ui_helpers import (
     add_llm_agent,
+    enter_text,
     error_shown,
     fixed_clock,
+    running,
     screen_rows,
     screen_text,
+    temp_store,
     wait_for,
 )
 
@@ -39,12 +42,6 @@ def _settled(app: McpctlApp) -> bool:
     )
 
 
-async def _send(app: McpctlApp, pilot: object, text: str) -> None:
-    app.chat_input.text = text
-    app.chat_input.focus()
-    await pilot.press("enter")  # type: ignore[attr-defined]
-
-
 async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
     tmp_path: Path,
 ) -> None:
@@ -58,13 +55,14 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
     html = Reply([page], status=502, headers={"content-type": "text/html"}, framing="length")
     busy = error_reply(429, "Rate limit reached")
     busy.headers = {**busy.headers, "retry-after": "20"}
-    async with LlmServer([html, busy, openai_reply(["back ", "again"])]) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+    async with (
+        LlmServer([html, busy, openai_reply(["back ", "again"])]) as srv,
+        temp_store(tmp_path) as store,
+    ):
         await add_llm_agent(store, llm="flaky", agent="helper", url=srv.url)
         app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _send(app, pilot, "are you up?")
+        async with running(app, SIZE) as pilot:
+            await enter_text(app, pilot, "are you up?")
             await wait_for(lambda: _settled(app))
             await pilot.pause()
             shown = screen_text(app)
@@ -86,19 +84,19 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
         async with store.session() as s:
             rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
         assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
-        await store.close()
 
 
 async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: Path) -> None:
     """Live, the error turn read "server: HTTP 500 …"; the same turn read "HTTP 500 …"
     once the app was restarted (the kind is not stored). One text for both now."""
-    async with LlmServer(error_reply(500, "the model fell over")) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    async with (
+        LlmServer(error_reply(500, "the model fell over")) as srv,
+        temp_store(tmp_path) as store,
+    ):
         await add_llm_agent(store, llm="shaky", agent="helper", url=srv.url)
         app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _send(app, pilot, "still there?")
+        async with running(app, SIZE) as pilot:
+            await enter_text(app, pilot, "still there?")
             await wait_for(lambda: _settled(app))
             await pilot.pause()
             live = error_shown(app)
@@ -108,7 +106,6 @@ async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: P
             await wait_for(lambda: again.loaded and again.chat.last_assistant() is not None)
             await pilot.pause()
             reloaded = error_shown(again)
-        await store.close()
     assert reloaded == live
     assert live.startswith("HTTP 500 Internal Server Error from 127.0.0.1")
     assert "the model fell over" in live
@@ -126,10 +123,9 @@ async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: 
     await seed.close()
     store = await open_store(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
     app = McpctlApp(store, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
+    async with running(app, SIZE) as pilot:
         await wait_for(lambda: app.thread_id is not None)
-        await _send(app, pilot, "please keep this")
+        await enter_text(app, pilot, "please keep this")
         await wait_for(lambda: any("database" in str(n.message) for n in app._notifications))
         await wait_for(lambda: not app.streaming and app.reply_stream is None)
         await pilot.pause()
@@ -165,12 +161,11 @@ async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
     async with LlmServer(openai_reply(["fine"])) as srv:
         await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
         app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
+        async with running(app, SIZE) as pilot:
             holder = sqlite3.connect(path, isolation_level=None)
             holder.execute("BEGIN EXCLUSIVE")
             try:
-                await _send(app, pilot, "typed while locked")
+                await enter_text(app, pilot, "typed while locked")
                 await wait_for(lambda: app.streaming)
                 await pilot.pause(0.2)
                 await pilot.press("escape")
@@ -189,28 +184,26 @@ async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
 async def test_a_silent_publisher_shows_offline_and_comes_back(tmp_path: Path) -> None:
     """A provider killed outright never marks its rows inactive: the agent stayed
     "active" on screen while every send to it was answered "publisher offline"."""
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
-    await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
-    long_ago = utcnow() - timedelta(seconds=120)
-    async with store.transaction() as s:
-        await s.execute(update(Llm).values(last_heartbeat_at=long_ago))
-    app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1, heartbeat_timeout=90)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.loaded)
-        await pilot.pause()
-        assert app.agents.rows[0].status == LlmStatus.INACTIVE
-        assert "inactive" in screen_text(app)
-        await _send(app, pilot, "hello?")
-        await pilot.pause()
-        assert app.chat_input.text == "hello?"  # refused here: nothing stored
-        assert app.chat.turns == []
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
+        long_ago = utcnow() - timedelta(seconds=120)
+        async with store.transaction() as s:
+            await s.execute(update(Llm).values(last_heartbeat_at=long_ago))
+        app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1, heartbeat_timeout=90)
+        async with running(app, SIZE) as pilot:
+            await pilot.pause()
+            assert app.agents.rows[0].status == LlmStatus.INACTIVE
+            assert "inactive" in screen_text(app)
+            await enter_text(app, pilot, "hello?")
+            await pilot.pause()
+            assert app.chat_input.text == "hello?"  # refused here: nothing stored
+            assert app.chat.turns == []
 
-        async with store.transaction() as s:  # the provider is back and heartbeats
-            await s.execute(update(Llm).values(last_heartbeat_at=utcnow()))
-        await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE)
-        await pilot.pause()
-        assert "inactive" not in screen_text(app)
-    await store.close()
+            async with store.transaction() as s:  # the provider is back and heartbeats
+                await s.execute(update(Llm).values(last_heartbeat_at=utcnow()))
+            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE)
+            await pilot.pause()
+            assert "inactive" not in screen_text(app)
 
 
 async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
@@ -218,13 +211,11 @@ async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
     tail on screen without a sign."""
     code = "".join(f"row_{i:03} = {i}\n" for i in range(120))
     reply = openai_reply(["Here:\n\n```python\n", code, "```\n\nafter the code\n"])
-    async with LlmServer(reply) as srv:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    async with LlmServer(reply) as srv, temp_store(tmp_path) as store:
         await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
         app = McpctlApp(store, clock=fixed_clock)
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: app.loaded)
-            await _send(app, pilot, "code please")
+        async with running(app, SIZE) as pilot:
+            await enter_text(app, pilot, "code please")
             await wait_for(lambda: _settled(app))
             seen: set[str] = set()
             app.chat.scroll_home(animate=False)
@@ -236,4 +227,3 @@ async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
                 app.chat.scroll_relative(y=10, animate=False)
                 await pilot.pause()
             assert seen == {f"row_{i:03}" for i in range(120)}
-        await store.close()
