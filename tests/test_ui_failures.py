@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from mcpctl_tui.store import engine as store_engine
-from mcpctl_tui.store.engine import open_store
+from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
@@ -42,6 +44,15 @@ def _settled(app: McpctlApp) -> bool:
     )
 
 
+@asynccontextmanager
+async def _helper_app(tmp_path: Path, llm: str, url: str) -> AsyncIterator[tuple[Store, McpctlApp]]:
+    """A store whose one agent, helper, talks to the provider at ``url`` through the LLM
+    ``llm``, and an app on it, not yet running; the store is open until the block ends."""
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm=llm, agent="helper", url=url)
+        yield store, McpctlApp(store, clock=fixed_clock)
+
+
 async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
     tmp_path: Path,
 ) -> None:
@@ -57,10 +68,8 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
     busy.headers = {**busy.headers, "retry-after": "20"}
     async with (
         LlmServer([html, busy, openai_reply(["back ", "again"])]) as srv,
-        temp_store(tmp_path) as store,
+        _helper_app(tmp_path, "flaky", srv.url) as (store, app),
     ):
-        await add_llm_agent(store, llm="flaky", agent="helper", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
         async with running(app, SIZE) as pilot:
             await enter_text(app, pilot, "are you up?")
             await wait_for(lambda: _settled(app))
@@ -91,10 +100,8 @@ async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: P
     once the app was restarted (the kind is not stored). One text for both now."""
     async with (
         LlmServer(error_reply(500, "the model fell over")) as srv,
-        temp_store(tmp_path) as store,
+        _helper_app(tmp_path, "shaky", srv.url) as (store, app),
     ):
-        await add_llm_agent(store, llm="shaky", agent="helper", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
         async with running(app, SIZE) as pilot:
             await enter_text(app, pilot, "still there?")
             await wait_for(lambda: _settled(app))
@@ -211,19 +218,20 @@ async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
     tail on screen without a sign."""
     code = "".join(f"row_{i:03} = {i}\n" for i in range(120))
     reply = openai_reply(["Here:\n\n```python\n", code, "```\n\nafter the code\n"])
-    async with LlmServer(reply) as srv, temp_store(tmp_path) as store:
-        await add_llm_agent(store, llm="srv", agent="helper", url=srv.url)
-        app = McpctlApp(store, clock=fixed_clock)
-        async with running(app, SIZE) as pilot:
-            await enter_text(app, pilot, "code please")
-            await wait_for(lambda: _settled(app))
-            seen: set[str] = set()
-            app.chat.scroll_home(animate=False)
+    async with (
+        LlmServer(reply) as srv,
+        _helper_app(tmp_path, "srv", srv.url) as (_, app),
+        running(app, SIZE) as pilot,
+    ):
+        await enter_text(app, pilot, "code please")
+        await wait_for(lambda: _settled(app))
+        seen: set[str] = set()
+        app.chat.scroll_home(animate=False)
+        await pilot.pause()
+        while True:
+            seen.update(re.findall(r"row_\d{3}", "".join(screen_rows(app))))
+            if app.chat.scroll_y >= app.chat.max_scroll_y:
+                break
+            app.chat.scroll_relative(y=10, animate=False)
             await pilot.pause()
-            while True:
-                seen.update(re.findall(r"row_\d{3}", "".join(screen_rows(app))))
-                if app.chat.scroll_y >= app.chat.max_scroll_y:
-                    break
-                app.chat.scroll_relative(y=10, animate=False)
-                await pilot.pause()
-            assert seen == {f"row_{i:03}" for i in range(120)}
+        assert seen == {f"row_{i:03}" for i in range(120)}
