@@ -1,4 +1,4 @@
-"""The data model (DESIGN.md, "Data model") in SQLAlchemy 2 typed ORM.
+"""The data model (docs/architecture.md, "Data model") in SQLAlchemy 2 typed ORM.
 
 Relationships are deliberately absent: every rule (RESTRICT, CASCADE, SET NULL) lives in
 the database so it holds for every writer, and queries in ``store.queries`` join

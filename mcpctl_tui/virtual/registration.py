@@ -1,8 +1,9 @@
 """A provider session's rows: register (adopt, refuse), heartbeat, go offline, status.
 
-Rules (DESIGN.md, "Virtual LLMs"): a provider never overwrites a public row nor a row of
-another session that is still live (active, heartbeat within the timeout); it adopts the
-rows of a foreign session that went away; its own heartbeat revives its inactive rows.
+Rules (docs/architecture.md, "Virtual LLMs"): a provider never overwrites a public row nor
+a row of another session that is still live (active, heartbeat within the timeout); it
+adopts the rows of a foreign session that went away; its own heartbeat revives its
+inactive rows.
 """
 
 from __future__ import annotations
