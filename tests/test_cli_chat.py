@@ -205,7 +205,7 @@ async def test_repl_slash_commands(store: Store, db_url: str) -> None:
     assert "never sent" not in replies
     assert "has no personality 'ninja'" in res.err
     assert "unknown command /bogus" in res.err
-    assert "/set KEY VALUE" in res.err  # /help
+    assert "/set KEY [VALUE]" in res.err  # /help
     threads = await _all_threads(store, a)
     assert len(threads) == 2  # /clear started a new one
     assert sorted(t.turn_count for t in threads) == [2, 4]

@@ -277,6 +277,11 @@ class ChatService:
         ctx = await self.prepare(agent)
         return await merge_agent_default_params(self.store, ctx.agent.id, overrides.params)
 
+    async def rename_thread(self, thread_id: int, title: str) -> None:
+        """Give a thread a new title (``/save TITLE``); renaming is not a turn."""
+        async with self.store.transaction() as s:
+            await queries.rename_thread(s, thread_id, title)
+
     # --- internals -------------------------------------------------------------------
 
     async def _begin_send(

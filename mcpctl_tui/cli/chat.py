@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
+from mcpctl_tui.chat import commands
 from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
@@ -37,26 +37,6 @@ T = TypeVar("T")
 EXIT_PROVIDER_ERROR = 1
 EXIT_CANCELLED = 130
 
-REPL_HELP = """commands:
-  /set KEY VALUE     set a parameter for this session (VALUE is JSON or text; no VALUE unsets)
-  /system TEXT       replace the system prompt for this session (no TEXT: back to the agent's)
-  /personality NAME  use this personality (no NAME: list them)
-  /clear             start a new thread
-  /save              write the session's parameters into the agent's default params
-  /quit              leave (also Ctrl-D); Ctrl-C cancels a reply"""
-
-
-def parse_value(raw: str) -> Any:
-    """A parameter value: JSON when it parses (numbers, true, lists …), else the text."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def param_key(raw: str) -> str:
-    return raw.strip().replace("-", "_")
-
 
 @dataclass
 class Session:
@@ -64,8 +44,7 @@ class Session:
 
     agent: str
     thread_id: int | None = None
-    personality: str | None = None
-    overrides: ChatOverrides = field(default_factory=ChatOverrides)
+    settings: commands.SessionSettings = field(default_factory=commands.SessionSettings)
     stream: bool = True
 
 
@@ -96,8 +75,8 @@ async def run_turn(
         sess.agent,
         text,
         thread_id=sess.thread_id,
-        personality=sess.personality,
-        overrides=sess.overrides,
+        personality=sess.settings.personality,
+        overrides=sess.settings.overrides,
     )
     try:
         # aclosing: if writing fails (a closed pipe), the turn is still stored, now.
@@ -208,13 +187,14 @@ class LineReader:
 
 
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
-    ctx = await svc.prepare(sess.agent, sess.thread_id, sess.personality, sess.overrides)
+    ctx = await svc.prepare(
+        sess.agent, sess.thread_id, sess.settings.personality, sess.settings.overrides
+    )
     err.write(
         f"chatting with {ctx.agent.name} ({ctx.llm.name}, {ctx.llm_kind})"
         f"{f' as {ctx.personality}' if ctx.personality else ''}"
         f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
     )
-    sess.personality = sess.personality or ctx.personality
     reader = LineReader(sys.stdin)
     while True:
         line = await reader.read("> ", err)
@@ -225,76 +205,55 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
         line = line.rstrip("\n")
         if not line.strip():
             continue
-        if line.startswith("/"):
-            try:
-                if not await slash_command(svc, sess, line, err):
-                    return 0
-            except (ChatError, StoreError) as exc:
-                err.write(f"error: {exc}\n")
-            continue
         try:
-            await _cancellable(run_turn(svc, sess, line, out, err, own_line=True))
+            command = commands.parse(line)
+            if isinstance(command, commands.Quit):
+                return 0
+            if isinstance(command, commands.SendText):
+                await _cancellable(run_turn(svc, sess, command.text, out, err, own_line=True))
+            else:
+                err.write(await slash_command(svc, sess, command) + "\n")
         except (ChatError, StoreError) as exc:
             err.write(f"error: {exc}\n")
 
 
-async def slash_command(svc: ChatService, sess: Session, line: str, err: TextIO) -> bool:
-    """Apply one slash command; False means quit."""
-    cmd, _, rest = line.partition(" ")
-    rest = rest.strip()
-    if cmd in ("/quit", "/exit", "/q"):
-        return False
-    if cmd == "/help":
-        err.write(REPL_HELP + "\n")
-    elif cmd == "/set":
-        key, _, value = rest.partition(" ")
-        if not key:
-            shown = json.dumps(dict(sess.overrides.params), sort_keys=True)
-            err.write(f"session params: {shown}\n")
-            return True
-        params = dict(sess.overrides.params)
-        if value.strip():
-            params[param_key(key)] = parse_value(value.strip())
-        else:
-            params.pop(param_key(key), None)
-        check_params(params)  # a literal secret, NaN …: refused before it is echoed or kept
-        sess.overrides = replace(sess.overrides, params=params)
-        if param_key(key) in params:
-            err.write(f"{param_key(key)} = {json.dumps(params[param_key(key)])}\n")
-        else:
-            err.write(f"{param_key(key)} unset\n")
-    elif cmd == "/system":
-        sess.overrides = replace(sess.overrides, system=rest or None)
-        err.write(
-            "system prompt replaced for this session\n"
-            if rest
-            else "agent's system prompt restored\n"
-        )
-    elif cmd == "/personality":
-        if not rest:
-            ctx = await svc.prepare(sess.agent, None, sess.personality)
+async def slash_command(svc: ChatService, sess: Session, command: commands.Command) -> str:
+    """Run one slash command (``chat.commands`` parsed it); what to tell the operator."""
+    match command:
+        case (
+            commands.SetParam()
+            | commands.UnsetParam()
+            | commands.ShowParams()
+            | commands.SetSystem()
+        ):
+            sess.settings, said = commands.apply_setting(sess.settings, command)
+            return said
+        case commands.ListPersonalities() | commands.ChoosePersonality():
+            ctx = await svc.prepare(sess.agent, None, sess.settings.personality)
             async with svc.store.session() as s:
                 names = await personality_names(s, ctx.agent.id)
-            shown = ", ".join(names) or "none"
-            err.write(f"personality: {ctx.personality or '(none)'}; available: {shown}\n")
-            return True
-        await svc.prepare(sess.agent, None, rest)  # unknown -> UnknownPersonality
-        sess.personality = rest
-        err.write(f"personality: {rest}\n")
-    elif cmd == "/clear":
-        sess.thread_id = None
-        err.write("new thread\n")
-    elif cmd == "/save":
-        if not sess.overrides.params:  # as the UI: nothing to write, updated_at stays
-            err.write("nothing to save (no /set parameters)\n")
-            return True
-        saved = await svc.save_overrides(sess.agent, sess.overrides)
-        err.write(
-            f"saved to agent {sess.agent} default params: {json.dumps(saved, sort_keys=True)}\n"
-        )
-    else:
-        err.write(f"unknown command {one_line(cmd, 40)}; /help lists them\n")
-    return True
+            if isinstance(command, commands.ListPersonalities):
+                return commands.list_personalities(ctx.personality or commands.NONE_NAME, names)
+            sess.settings, said = commands.choose_personality(
+                sess.settings, command.name, agent=ctx.agent.name, available=names
+            )
+            return said
+        case commands.NewThread():
+            sess.thread_id = None
+            return "new thread"
+        case commands.Save(title=title):
+            saved = await commands.save(
+                svc,
+                sess.settings,
+                agent=sess.agent,
+                agent_name=sess.agent,
+                thread_id=sess.thread_id,
+                title=title,
+            )
+            sess.settings = saved.settings
+            return saved.message
+        case _:
+            return commands.help_text()
 
 
 def build_overrides(
@@ -332,7 +291,7 @@ def build_overrides(
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise click.UsageError(f"--extra {item!r}: expected KEY=VALUE")
-        params[param_key(key)] = parse_value(text)
+        params[commands.param_key(key)] = commands.parse_value(text)
     try:
         check_params(params)
     except ChatError as exc:
@@ -395,8 +354,7 @@ def chat_command(
     sess = Session(
         agent=agent,
         thread_id=thread_id,
-        personality=personality,
-        overrides=overrides,
+        settings=commands.SessionSettings(personality=personality, overrides=overrides),
         stream=not no_stream,
     )
     out, err = sys.stdout, sys.stderr

@@ -9,18 +9,19 @@ much earlier. ``FramePacer`` keeps Textual's contract (``pause``/``resume``, at 
 frame per interval) but schedules the next frame from when the last one *started*: a
 change that arrives after a slow frame is painted at once.
 
-Relies on ``Screen._update_timer`` (pause/resume only), pinned by ``textual<9``;
-``tests/test_ui_pacing.py`` fails if Textual stops going through it.
+The timer is swapped in through ``textual_internals.PacedFrames`` (Textual's private
+API); ``tests/ui/test_pacing.py`` fails if Textual stops going through it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from textual import constants
 from textual.screen import ModalScreen, Screen
+
+from mcpctl_tui.ui.textual_internals import PacedFrames, max_fps
 
 DUTY = 1.5
 
@@ -72,47 +73,17 @@ class FramePacer:
             self._last_cost = loop.time() - self._last_start
 
 
-# Checked as the Screen it is mixed into (so the override below is checked against
-# Screen's); still a plain mixin at run time.
-if TYPE_CHECKING:
-    _ScreenBase = Screen[Any]
-else:
-    _ScreenBase = object
+class _Paced(PacedFrames):
+    def make_frame_timer(self, frame: Callable[[], None]) -> FramePacer:
+        return FramePacer(frame, 1 / max_fps())
 
 
-class PacedFrames(_ScreenBase):
-    """Mixin for a ``Screen``: its updates go through a ``FramePacer``."""
-
-    _pacer: FramePacer | None = None
-
-    # Not a Timer, on purpose: Screen only pauses and resumes its update timer, and
-    # FramePacer does both (see above); the override is what this module is for.
-    @property
-    def _update_timer(self) -> FramePacer:  # type: ignore[override]
-        if self._pacer is None:
-            screen = self
-
-            def frame() -> None:
-                assert isinstance(screen, Screen)
-                try:
-                    screen._on_timer_update()
-                except Exception as error:  # as Textual's timer does: the app reports it
-                    screen.app._handle_exception(error)
-
-            self._pacer = FramePacer(frame, 1 / constants.MAX_FPS)
-        return self._pacer
-
-    def _on_unmount(self) -> None:
-        if self._pacer is not None:
-            self._pacer.stop()
-
-
-class PacedScreen(PacedFrames, Screen[None]):
+class PacedScreen(_Paced, Screen[None]):
     """The app's main screen."""
 
 
 ResultType = TypeVar("ResultType")
 
 
-class PacedModalScreen(PacedFrames, ModalScreen[ResultType], Generic[ResultType]):
+class PacedModalScreen(_Paced, ModalScreen[ResultType], Generic[ResultType]):
     """Dialogs and editors."""

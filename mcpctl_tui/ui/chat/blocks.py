@@ -19,7 +19,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets._markdown import (
+
+from mcpctl_tui.ui.chat import fence_highlight
+from mcpctl_tui.ui.textual_internals import (
+    BlockUpdateHooks,
     Markdown,
     MarkdownBlock,
     MarkdownBullet,
@@ -31,9 +34,13 @@ from textual.widgets._markdown import (
     MarkdownOrderedList,
     MarkdownOrderedListItem,
     MarkdownParagraph,
+    block_content,
+    child_blocks,
+    copy_block,
+    fence_code,
+    keep_block_content,
+    set_fence_code,
 )
-
-from mcpctl_tui.ui.chat import fence_highlight
 
 
 def _wrap_item(bullet: str, body: Content, width: int) -> list[Content]:
@@ -79,7 +86,7 @@ else:
     _ListBase = object
 
 
-class _FlatList(_ListBase):
+class _FlatList(BlockUpdateHooks, _ListBase):
     """A tight list (every item one paragraph, the usual case) drawn by the list widget
     itself: one widget for the whole list instead of four per item."""
 
@@ -90,13 +97,13 @@ class _FlatList(_ListBase):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        items = [b for b in self._blocks if isinstance(b, MarkdownListItem)]
+        parsed = child_blocks(self)
+        items = [b for b in parsed if isinstance(b, MarkdownListItem)]
         yield from self._setup(items, self._bullets(items))
-        self._blocks.clear()
+        parsed.clear()
 
-    async def _update_from_block(self, block: MarkdownBlock) -> None:
-        if not self.update_flat(block):
-            await super()._update_from_block(block)
+    def update_from(self, block: MarkdownBlock) -> bool:
+        return self.update_flat(block)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._flat is None:
@@ -109,34 +116,23 @@ class _FlatList(_ListBase):
         return Content("\n").join(self._flat_lines(self.content_size.width))
 
     def _setup(self, blocks: list[MarkdownListItem], bullets: list[str]) -> ComposeResult:
-        simple = all(
-            len(b._blocks) == 1 and isinstance(b._blocks[0], MarkdownParagraph) for b in blocks
-        )
-        if simple:
-            self._flat = [
-                (bullet, b._blocks[0]._content) for b, bullet in zip(blocks, bullets, strict=True)
-            ]
-            return iter(())
-        self._flat = None
-        return _items(blocks, bullets)
+        flat = _tight(blocks, bullets)
+        self._flat = flat
+        return iter(()) if flat is not None else _items(blocks, bullets)
 
     def update_flat(self, block: MarkdownBlock) -> bool:
         """Streaming grows the last list: take the new parse's items in place (a remount
         of the list per frame is the costly part) when both are tight lists."""
         if self._flat is None or type(block) is not type(self):
             return False
-        items = [b for b in block._blocks if isinstance(b, MarkdownListItem)]
-        simple = all(
-            len(b._blocks) == 1 and isinstance(b._blocks[0], MarkdownParagraph) for b in items
-        )
-        if not simple or len(items) != len(block._blocks):
+        parsed = child_blocks(block)
+        items = [b for b in parsed if isinstance(b, MarkdownListItem)]
+        flat = _tight(items, self._bullets(items)) if len(items) == len(parsed) else None
+        if flat is None:
             return False
-        bullets = self._bullets(items)
-        self._flat = [
-            (bullet, b._blocks[0]._content) for b, bullet in zip(items, bullets, strict=True)
-        ]
+        self._flat = flat
         self._flat_cache = None
-        self._copy_context(block)
+        copy_block(self, block)
         self.refresh(layout=True)
         return True
 
@@ -148,11 +144,19 @@ class _FlatList(_ListBase):
         return self._flat_cache[1]
 
 
+def _tight(items: list[MarkdownListItem], bullets: list[str]) -> list[tuple[str, Content]] | None:
+    """(bullet, text) per item when every item is one paragraph (a tight list), else None."""
+    bodies = [child_blocks(item) for item in items]
+    if not all(len(b) == 1 and isinstance(b[0], MarkdownParagraph) for b in bodies):
+        return None
+    return [(bullet, block_content(b[0])) for b, bullet in zip(bodies, bullets, strict=True)]
+
+
 def _items(blocks: list[MarkdownListItem], bullets: list[str]) -> ComposeResult:
     for block, symbol in zip(blocks, bullets, strict=True):
-        body = block._blocks
+        body = child_blocks(block)
         if len(body) == 1 and isinstance(body[0], MarkdownParagraph):
-            yield FlatListItem(symbol, body[0]._content)
+            yield FlatListItem(symbol, block_content(body[0]))
         else:
             bullet = MarkdownBullet()
             bullet.symbol = symbol
@@ -177,7 +181,7 @@ class FlatOrderedList(_FlatList, MarkdownOrderedList):
         return [x.rjust(size + 1) for x in labels]
 
 
-class FlatFence(MarkdownFence):
+class FlatFence(BlockUpdateHooks, MarkdownFence):
     DEFAULT_CSS = """
     FlatFence { overflow: hidden hidden; padding: 1 2; }
     """
@@ -197,8 +201,7 @@ class FlatFence(MarkdownFence):
             code, language, ansi, dark, lambda c, lang: MarkdownFence.highlight(c, lang, ansi, dark)
         )
 
-    def _copy_context(self, block: MarkdownBlock) -> None:
-        super()._copy_context(block)
+    def copied_from(self, block: MarkdownBlock) -> None:
         if isinstance(block, FlatFence):
             self.approximate = block.approximate
 
@@ -206,22 +209,23 @@ class FlatFence(MarkdownFence):
         """Highlight the whole code again if it was highlighted piecemeal while streaming."""
         if self.approximate:
             self.approximate = False
-            self._highlighted_code = self.highlight(
+            code = self.highlight(
                 self.code,
                 self.lexer,
                 ansi=self.app.native_ansi_color,
                 dark=self.app.current_theme.dark,
             )
-            self.set_content(self._highlighted_code)
+            set_fence_code(self, code)
+            self.set_content(code)
 
     def compose(self) -> ComposeResult:
         yield from ()
 
     def render(self) -> Content:
-        return self._highlighted_code
+        return fence_code(self)
 
     def set_content(self, content: Content) -> None:
-        self._content = content
+        keep_block_content(self, content)
         self.refresh(layout=True)
 
 
@@ -233,13 +237,13 @@ def update_in_place(old: MarkdownBlock, new: MarkdownBlock) -> bool:
     if type(old) is not type(new):
         return False
     if isinstance(old, FlatFence):
-        old._copy_context(new)
-        old.set_content(old._highlighted_code)
+        copy_block(old, new)
+        old.set_content(fence_code(old))
         return True
     if isinstance(old, _FlatList):
         return old.update_flat(new)
     if isinstance(old, (MarkdownParagraph, MarkdownHeader)):
-        old._copy_context(new)
-        old.set_content(new._content)
+        copy_block(old, new)
+        old.set_content(block_content(new))
         return True
     return False

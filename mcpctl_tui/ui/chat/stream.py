@@ -25,12 +25,19 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from markdown_it import MarkdownIt
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 from mcpctl_tui.ui.chat import fence_highlight
 from mcpctl_tui.ui.chat.blocks import FlatFence, update_in_place
+from mcpctl_tui.ui.textual_internals import (
+    block_token,
+    build_blocks,
+    is_pruning,
+    markdown_parser,
+    note_source,
+    settle_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +67,7 @@ class CoalescingMarkdownStream(MarkdownStream):
         super().__init__(markdown)
         self.markdown = markdown
         self._on_flush = on_flush
-        factory = markdown._parser_factory
-        self._parser = MarkdownIt("gfm-like") if factory is None else factory()
+        self._parser = markdown_parser(markdown)
         self._pending: list[str] = []
         self._parts: list[str] = []
         self._tail = ""  # source from the start of the last top-level block on
@@ -145,12 +151,12 @@ class CoalescingMarkdownStream(MarkdownStream):
         self._tail += batch
         tokens = self._parser.parse(self._tail)
         with fence_highlight.streaming(self._highlighter):
-            new_blocks = list(md._parse_markdown(tokens))
+            new_blocks = list(build_blocks(md, tokens))
         for block in new_blocks:
             if block.source_range is not None:
                 start, end = block.source_range
                 block.source_range = (start + self._tail_line, end + self._tail_line)
-        md._markdown = self.text
+        note_source(md, self.text)
         # The last top-level block may still grow: the next parse starts there.
         for token in reversed(tokens):
             if token.map is not None and token.level == 0:
@@ -210,11 +216,9 @@ async def reconcile(markdown: Markdown, text: str) -> None:
     where later text changed an earlier block's shape; a top-level block of the same type
     over the same source lines of the same (append-only) text renders the same, so the
     common prefix is kept and only the rest is replaced. Uses Markdown internals (the
-    block factory and parse state), pinned by textual<9.
+    block factory and parse state, through ``textual_internals``).
     """
-    factory = markdown._parser_factory
-    parser = MarkdownIt("gfm-like") if factory is None else factory()
-    tokens = parser.parse(text)
+    tokens = markdown_parser(markdown).parse(text)
     # Top-level block starts, compared without building widgets (a fence's widget runs
     # the syntax highlighter in its constructor).
     starts = [
@@ -226,9 +230,10 @@ async def reconcile(markdown: Markdown, text: str) -> None:
         existing = _live_blocks(markdown)
         keep = 0
         for (_i, tok), old in zip(starts, existing, strict=False):
+            token = block_token(old)
             same = (
-                old._token.type == tok.type
-                and old._token.tag == tok.tag
+                token.type == tok.type
+                and token.tag == tok.tag
                 and tok.map is not None
                 and old.source_range == (tok.map[0], tok.map[1])
             )
@@ -240,16 +245,13 @@ async def reconcile(markdown: Markdown, text: str) -> None:
                 old.settle()  # kept as streamed: highlight it whole now
         if keep < len(existing) or keep < len(starts):
             first = starts[keep][0] if keep < len(starts) else len(tokens)
-            new_blocks = list(markdown._parse_markdown(tokens[first:]))
+            new_blocks = list(build_blocks(markdown, tokens[first:]))
             with markdown.app.batch_update():
                 if keep < len(existing):
                     await markdown.remove_children(existing[keep:])
                 if new_blocks:
                     await markdown.mount_all(new_blocks)
-        markdown._markdown = text
-        markdown._table_of_contents = None
-        lines = text.splitlines()
-        markdown._last_parsed_line = len(lines) - (1 if lines and lines[-1] else 0)
+        settle_source(markdown, text)
 
 
 def _same_start(old: MarkdownBlock, new: MarkdownBlock) -> bool:
@@ -262,7 +264,7 @@ def _same_start(old: MarkdownBlock, new: MarkdownBlock) -> bool:
 
 def _live_blocks(markdown: Markdown) -> list[MarkdownBlock]:
     """The document's blocks, without any still on its way out after a swap."""
-    return [c for c in markdown.children if isinstance(c, MarkdownBlock) and not c._pruning]
+    return [c for c in markdown.children if isinstance(c, MarkdownBlock) and not is_pruning(c)]
 
 
 _SELF_CLOSED = frozenset({"fence", "code_block", "hr"})

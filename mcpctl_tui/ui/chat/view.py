@@ -19,6 +19,7 @@ from textual.widgets import Static
 from mcpctl_tui.store.fastread import Turn as TurnRow
 from mcpctl_tui.store.types import MessageRole
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
+from mcpctl_tui.ui.textual_internals import anchor_released, scroll_keeping_anchor
 
 WINDOW = 6  # turns mounted when a thread opens (more follow if they do not fill the view)
 PAGE = 20  # turns added per step when scrolling up
@@ -112,8 +113,7 @@ class ChatView(VerticalScroll, can_focus=True):
             if self.following:
                 return  # the compositor keeps an anchored view at the bottom
             grown = self.virtual_size.height - before
-            # Not scroll_to: that releases the anchor, and the operator did not scroll.
-            self._scroll_to(y=self.scroll_y + grown, animate=False, release_anchor=False)
+            scroll_keeping_anchor(self, self.scroll_y + grown)
 
         self.call_after_refresh(keep_position)
         self.call_after_refresh(self._fill)
@@ -129,7 +129,7 @@ class ChatView(VerticalScroll, can_focus=True):
     @property
     def following(self) -> bool:
         """True while the view sticks to the bottom (the compositor keeps it there)."""
-        return self.is_anchored and not self._anchor_released
+        return self.is_anchored and not anchor_released(self)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
