@@ -31,7 +31,8 @@ def _open_app(
     url: str, agent: str | None = None, personality: str | None = None, thread_id: int | None = None
 ) -> None:
     # Textual is imported only when the screen opens: the other verbs stay quick.
-    from mcpctl_tui.ui.app import McpctlApp, StartAt
+    from mcpctl_tui.ui.app import McpctlApp
+    from mcpctl_tui.ui.screens.main import StartAt
 
     McpctlApp(url, start=StartAt(agent=agent, personality=personality, thread_id=thread_id)).run()
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
@@ -23,6 +24,9 @@ from mcpctl_tui.ui.backend import NO_PERSONALITY
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, AgentLine
 from mcpctl_tui.ui.text import literal
 
+DELETE_THREAD_HELP = "delete the open thread and its turns (asks first)"
+EXPORT_THREAD_HELP = "export the open thread (.md or .json)"
+
 
 def ago(then: datetime, now: datetime) -> str:
     """Relative time, coarse on purpose (it is read at a glance)."""
@@ -36,6 +40,15 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 class AgentList(OptionList):
+    BINDINGS = [
+        Binding(
+            "ctrl+d",
+            "screen.delete_agent",
+            "Delete agent",
+            tooltip="delete the selected agent and its threads (asks first)",
+        ),
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[AgentRow] = []
@@ -108,6 +121,11 @@ class PersonalityList(OptionList):
 
 class ThreadList(OptionList):
     """Threads of an agent, newest first; the next page loads as the list scrolls."""
+
+    BINDINGS = [
+        Binding("ctrl+d", "screen.delete_thread", "Delete thread", tooltip=DELETE_THREAD_HELP),
+        Binding("ctrl+e", "screen.export_thread", "Export", tooltip=EXPORT_THREAD_HELP),
+    ]
 
     class NeedMore(Message):
         def __init__(self, cursor: ThreadCursor) -> None:

@@ -27,8 +27,16 @@ class ChatInput(TextArea):
     # queue: the message went out without its last characters (or not at all), and the
     # clear after sending ate what was typed after Enter. The binding stays for the footer.
     BINDINGS = [
-        Binding("enter", "submit", "Send", show=True),
-        Binding("ctrl+j", "newline", "Newline", show=False),
+        Binding(
+            "enter", "submit", "Send", show=True, tooltip="send the message, or run a /command"
+        ),
+        Binding(
+            "ctrl+j",
+            "newline",
+            "Newline",
+            show=False,
+            tooltip="newline (Shift+Enter, Alt+Enter too)",
+        ),
     ]
 
     class Submitted(Message):

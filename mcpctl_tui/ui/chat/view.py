@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual import events
+from textual.binding import Binding
 from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -18,6 +19,7 @@ from textual.widgets import Static
 
 from mcpctl_tui.store.fastread import Turn as TurnRow
 from mcpctl_tui.store.types import MessageRole
+from mcpctl_tui.ui.browse.panes import DELETE_THREAD_HELP, EXPORT_THREAD_HELP
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
 from mcpctl_tui.ui.textual_internals import anchor_released, scroll_keeping_anchor
 
@@ -39,6 +41,21 @@ class ChatView(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
     ChatView { layout: stream; }
     """
+    # Keys of the open thread, while the chat has focus (in the message box these keys
+    # edit the message: Ctrl+D deletes a character, Ctrl+E goes to the line's end …).
+    BINDINGS = [
+        Binding(
+            "ctrl+y", "copy_message", "Copy", tooltip="copy the chosen message, else the last reply"
+        ),
+        Binding(
+            "ctrl+k",
+            "copy_code",
+            "Copy code",
+            tooltip="copy a code block of the chosen message, else of the last reply",
+        ),
+        Binding("ctrl+d", "screen.delete_thread", "Delete thread", tooltip=DELETE_THREAD_HELP),
+        Binding("ctrl+e", "screen.export_thread", "Export", tooltip=EXPORT_THREAD_HELP),
+    ]
 
     class NeedOlder(Message):
         """The top of the window is visible and older turns exist."""
@@ -198,3 +215,42 @@ class ChatView(VerticalScroll, can_focus=True):
             if isinstance(child, AssistantTurn):
                 return child
         return None
+
+    def action_copy_message(self) -> None:
+        """Copy the chosen message (Alt+Up/Down or a click), else the last reply."""
+        chosen = self.selected
+        turn = chosen if chosen is not None else self.last_assistant()
+        if turn is None:
+            self.notify("no message to copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(turn.plain_text())
+        self.notify("message copied" if chosen is not None else "reply copied")
+
+    def action_copy_code(self) -> None:
+        """Copy the last code block of the chosen message, else of the last reply."""
+        chosen = self.selected
+        turn = chosen if chosen is not None else self.last_assistant()
+        code = last_code_block(turn.plain_text()) if turn else None
+        if code is None:
+            where = "the chosen message" if chosen is not None else "the last reply"
+            self.notify(f"no code block in {where}", severity="warning")
+            return
+        self.app.copy_to_clipboard(code)
+        self.notify("code block copied")
+
+
+def last_code_block(text: str) -> str | None:
+    """The body of the last fenced code block of ``text`` (Markdown), if any."""
+    blocks: list[str] = []
+    inside = False
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            if inside:
+                blocks.append("\n".join(current))
+                current = []
+            inside = not inside
+            continue
+        if inside:
+            current.append(line)
+    return blocks[-1] if blocks else None

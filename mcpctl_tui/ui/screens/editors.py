@@ -1,280 +1,33 @@
 """Editors for LLMs, projects, agents, prompts and personalities (modal forms).
 
-A form builds the same document a manifest holds and saves it with the manifest's
-``apply_one`` (one validation, one set of rules, readable errors); a delete goes through
-``delete_named``. Nothing here knows SQL. The API key field takes a reference
-(``env:NAME`` / ``keyring:SERVICE/USER``); a literal key is refused by validation and a
-stored one is never shown.
+The form (``editor_forms``) builds the document a manifest holds; a save applies it and a
+delete removes it through ``UiData`` (the manifest's validation and rules, readable
+errors, the configured heartbeat timeout). A save refused for one field goes to that
+field, marked until edited. Esc on a changed form and Delete both ask first, awaited
+inside the screen's workers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from textual import on
-from textual.app import ComposeResult
+from textual import on, work
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from mcpctl_tui.store.engine import Store, StoreError
-from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.manifest.apply import apply_one
-from mcpctl_tui.store.manifest.delete import delete_named
-from mcpctl_tui.store.manifest.documents import (
-    AgentDoc,
-    BindingDoc,
-    Document,
-    Kind,
-    LlmDoc,
-    ManifestError,
-    PersonalityDoc,
-    ProjectDoc,
-    PromptDoc,
-    identity,
-    label,
-    shown_key_ref,
-)
-from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.manifest.documents import Document, Kind, ManifestError, label
+from mcpctl_tui.ui.data import Choices, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, dialog_footer
-from mcpctl_tui.ui.text import literal
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-FieldKind = Literal["text", "multiline", "int", "json", "choice", "bindings"]
-NONE = "(none)"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    key: str
-    label: str
-    kind: FieldKind = "text"
-    choices: Sequence[str] = ()
-    help: str = ""
-    create_only: bool = False
-
-
-@dataclass(slots=True)
-class Choices:
-    """What the selects offer (names from the store, loaded by the app)."""
-
-    llm_types: list[str] = field(default_factory=list)
-    llms: list[str] = field(default_factory=list)
-    projects: list[str] = field(default_factory=list)
-    agents: list[str] = field(default_factory=list)
-    personalities: list[str] = field(default_factory=list)  # of the agent being edited
-
-
-def fields_for(kind: Kind, c: Choices) -> list[Field]:
-    if kind is Kind.LLM:
-        return [
-            Field("name", "Name", create_only=True),
-            Field("type", "Type", "choice", c.llm_types),
-            Field("url", "URL", help="base URL, e.g. http://127.0.0.1:8000/v1 (echo: empty)"),
-            Field("model", "Model"),
-            Field("api_key_ref", "API key reference", help="env:NAME or keyring:SERVICE/USER"),
-            Field("description", "Description"),
-        ]
-    if kind is Kind.PROJECT:
-        return [Field("name", "Name", create_only=True), Field("description", "Description")]
-    if kind is Kind.AGENT:
-        return [
-            Field("name", "Name", create_only=True),
-            Field("llm", "LLM", "choice", c.llms),
-            Field("project", "Project", "choice", [NONE, *c.projects]),
-            Field("description", "Description"),
-            Field("system_prompt", "System prompt", "multiline"),
-            Field("default_params", "Default params (JSON object)", "json"),
-            Field("default_personality", "Default personality", "choice", [NONE, *c.personalities]),
-        ]
-    if kind is Kind.PROMPT:
-        scopes = (
-            ["global"] + [f"project:{p}" for p in c.projects] + [f"agent:{a}" for a in c.agents]
-        )
-        return [
-            Field("name", "Name", create_only=True),
-            Field("scope", "Scope", "choice", scopes, create_only=True),
-            Field("priority", "Priority", "int", help="higher comes first"),
-            Field("content", "Content", "multiline"),
-        ]
-    return [
-        Field("name", "Name", create_only=True),
-        Field("agent", "Agent", "choice", c.agents, create_only=True),
-        Field("description", "Description"),
-        Field("priority", "Priority", "int"),
-        Field(
-            "prompts",
-            "Bound prompts",
-            "bindings",
-            help="one per line: NAME or NAME:PRIORITY (the binding's priority override)",
-        ),
-    ]
-
-
-def values_of(doc: Document | None, kind: Kind) -> dict[str, Any]:
-    """Form values for ``doc`` (None: a new one)."""
-    if doc is None:
-        base: dict[str, Any] = {"priority": 0, "default_params": {}}
-        return base
-    if isinstance(doc, LlmDoc):
-        return {
-            "name": doc.name,
-            "type": doc.type,
-            "url": doc.url,
-            "model": doc.model,
-            "api_key_ref": shown_key_ref(doc.api_key_ref) or "",
-            "description": doc.description,
-        }
-    if isinstance(doc, ProjectDoc):
-        return {"name": doc.name, "description": doc.description}
-    if isinstance(doc, AgentDoc):
-        return {
-            "name": doc.name,
-            "llm": doc.llm,
-            "project": doc.project or NONE,
-            "description": doc.description,
-            "system_prompt": doc.system_prompt,
-            "default_params": doc.default_params,
-            "default_personality": doc.default_personality or NONE,
-        }
-    if isinstance(doc, PromptDoc):
-        scope = (
-            f"agent:{doc.agent}"
-            if doc.agent
-            else f"project:{doc.project}"
-            if doc.project
-            else "global"
-        )
-        return {"name": doc.name, "scope": scope, "priority": doc.priority, "content": doc.content}
-    return {
-        "name": doc.name,
-        "agent": doc.agent,
-        "description": doc.description,
-        "priority": doc.priority,
-        "prompts": "\n".join(
-            b.name if b.priority is None else f"{b.name}:{b.priority}" for b in doc.prompts
-        ),
-    }
-
-
-class FormError(ValueError):
-    """A value the form itself refuses; ``key``: the form field at fault."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-def parse_bindings(text: str) -> tuple[BindingDoc, ...]:
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        name, sep, prio = line.rpartition(":") if ":" in line else (line, "", "")
-        if not sep:
-            out.append(BindingDoc(name=line))
-            continue
-        try:
-            out.append(BindingDoc(name=name.strip(), priority=int(prio)))
-        except ValueError:
-            reason = f"bound prompts, line {n}: priority {prio!r} is not a number"
-            raise FormError(reason, "prompts") from None
-    return tuple(out)
-
-
-def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
-    """A document from form values; FormError for what the form itself can tell."""
-
-    def opt(key: str) -> str | None:
-        value = v.get(key)
-        return None if value in (None, "", NONE) else str(value)
-
-    def integer(key: str) -> int:
-        raw = str(v.get(key, "0")).strip() or "0"
-        try:
-            return int(raw)
-        except ValueError:
-            raise FormError(f"{key}: {raw!r} is not a whole number", key) from None
-
-    name = str(v.get("name", "")).strip()
-    if not name:
-        raise FormError("name: required", "name")
-    if kind is Kind.LLM:
-        return LlmDoc(
-            name=name,
-            type=str(v.get("type") or ""),
-            url=str(v.get("url", "")).strip(),
-            model=str(v.get("model", "")).strip(),
-            api_key_ref=opt("api_key_ref"),
-            description=str(v.get("description", "")),
-        )
-    if kind is Kind.PROJECT:
-        return ProjectDoc(name=name, description=str(v.get("description", "")))
-    if kind is Kind.AGENT:
-        raw = str(v.get("default_params", "")).strip() or "{}"
-        try:
-            params = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            reason = f"default params: not JSON ({exc.msg}, line {exc.lineno})"
-            raise FormError(reason, "default_params") from None
-        except ValueError:  # valid JSON Python will not read: an integer over 4300 digits
-            reason = "default params: a number is too long (over 4300 digits)"
-            raise FormError(reason, "default_params") from None
-        if not isinstance(params, dict):
-            raise FormError(
-                'default params: must be a JSON object ({"key": value})', "default_params"
-            )
-        llm = opt("llm")
-        if llm is None:
-            raise FormError("llm: choose one (add an LLM first)", "llm")
-        return AgentDoc(
-            name=name,
-            llm=llm,
-            project=opt("project"),
-            description=str(v.get("description", "")),
-            system_prompt=str(v.get("system_prompt", "")),
-            default_params=params,
-            default_personality=opt("default_personality"),
-        )
-    if kind is Kind.PROMPT:
-        scope = str(v.get("scope") or "global")
-        where, _, owner = scope.partition(":")
-        return PromptDoc(
-            name=name,
-            content=str(v.get("content", "")),
-            priority=integer("priority"),
-            agent=owner if where == "agent" else None,
-            project=owner if where == "project" else None,
-        )
-    agent = opt("agent")
-    if agent is None:
-        raise FormError("agent: choose one", "agent")
-    return PersonalityDoc(
-        name=name,
-        agent=agent,
-        description=str(v.get("description", "")),
-        priority=integer("priority"),
-        prompts=parse_bindings(str(v.get("prompts", ""))),
-    )
-
-
-async def exists(s: AsyncSession, doc: Document) -> bool:
-    """Whether an object with ``doc``'s identity (name, and scope) is stored."""
-    agent = doc.agent if isinstance(doc, PromptDoc | PersonalityDoc) else None
-    project = doc.project if isinstance(doc, PromptDoc) else None
-    try:
-        found = await get_objects(s, doc.KIND, doc.name, agent=agent, project=project)
-    except NotFound:
-        return False
-    return any(identity(e.doc) == identity(doc) for e in found)
+from mcpctl_tui.ui.screens.editor_forms import Field, FormError, build_doc, fields_for, values_of
+from mcpctl_tui.ui.text import literal, say
 
 
 def plain_error(exc: StoreError) -> str:
@@ -285,34 +38,10 @@ def plain_error(exc: StoreError) -> str:
     return str(exc)
 
 
-class _Rollback(Exception):
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-
-
-async def preview_delete(store: Store, kind: Kind, doc: Document) -> str:
-    """What deleting ``doc`` would take with it: the delete runs, reports, rolls back."""
-    agent = doc.agent if isinstance(doc, PromptDoc | PersonalityDoc) else None
-    project = doc.project if isinstance(doc, PromptDoc) else None
-    try:
-        async with store.transaction() as s:
-            done = await delete_named(s, kind, doc.name, agent=agent, project=project)
-            raise _Rollback(done.cascade)
-    except _Rollback as rb:
-        return rb.detail
-
-
-async def delete_doc(store: Store, kind: Kind, doc: Document) -> str:
-    agent = doc.agent if isinstance(doc, PromptDoc | PersonalityDoc) else None
-    project = doc.project if isinstance(doc, PromptDoc) else None
-    async with store.transaction() as s:
-        done = await delete_named(s, kind, doc.name, agent=agent, project=project)
-    return str(done)
-
-
 class EditorScreen(PacedModalScreen[str | None]):
     """Create or edit one object; dismisses with a line saying what happened."""
 
+    CSS_PATH = ["dialogs.tcss", "editors.tcss"]
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save", priority=True),
@@ -320,7 +49,7 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     def __init__(
         self,
-        store: Store,
+        data: UiData,
         kind: Kind,
         doc: Document | None,
         choices: Choices,
@@ -331,7 +60,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         """``defaults``: starting values of a new object's fields (e.g. the selected
         agent); ``delete``: open straight onto the delete confirmation."""
         super().__init__()
-        self.store = store
+        self.data = data
         self.kind = kind
         self.doc = doc
         self.fields = fields_for(kind, choices)
@@ -391,7 +120,7 @@ class EditorScreen(PacedModalScreen[str | None]):
         if first is not None:
             first.focus()
         if self._delete_at_once:
-            self.call_after_refresh(self._delete)
+            self.call_after_refresh(self.delete)
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -458,13 +187,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             self.refuse(str(exc), exc.key)
             return
         try:
-            async with self.store.transaction() as s:
-                if self.doc is None and await exists(s, doc):
-                    # Applying would overwrite it with this mostly empty form.
-                    said = f"{label(doc)} already exists: edit it instead (Ctrl+P)"
-                    self.refuse(said, "name")
-                    return
-                applied = await apply_one(s, doc)
+            applied = await self.data.save(doc, new=self.doc is None)
         except StoreError as exc:
             self.refuse(plain_error(exc), self.key_at_fault(exc))
             return
@@ -488,22 +211,25 @@ class EditorScreen(PacedModalScreen[str | None]):
         if not self.unsaved:
             self.dismiss(None)
             return
+        self.discard()
 
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
+    @work(group="dialog", exit_on_error=False)
+    async def discard(self) -> None:
         message = Content("The changes in this form are not saved.")
-        self.app.push_screen(
-            ConfirmScreen(Content("Discard changes?"), message, yes="Discard"), answered
-        )
+        ask = ConfirmScreen(Content("Discard changes?"), message, yes="Discard")
+        if await self.app.push_screen_wait(ask):
+            self.dismiss(None)
 
     @on(Button.Pressed, "#delete")
-    async def _delete(self) -> None:
+    def _delete_pressed(self) -> None:
+        self.delete()
+
+    @work(group="dialog", exit_on_error=False)
+    async def delete(self) -> None:
         doc = self.doc
         assert doc is not None
         try:
-            detail = await preview_delete(self.store, self.kind, doc)
+            detail = await self.data.preview_delete(self.kind, doc)
         except StoreError as exc:  # RESTRICT and friends: say why, delete nothing
             self.show_error(plain_error(exc))
             return
@@ -513,20 +239,62 @@ class EditorScreen(PacedModalScreen[str | None]):
             "?",
             (f"\nAlso goes: {detail}." if detail else ""),
         )
+        ask = ConfirmScreen(Content(f"Delete {self.kind.value}"), message)
+        if not await self.app.push_screen_wait(ask):
+            if self._delete_at_once:  # opened to delete: no form to go back to
+                self.dismiss(None)
+            return
+        try:
+            done = await self.data.delete(self.kind, doc)
+        except StoreError as exc:
+            self.show_error(plain_error(exc))
+            return
+        self.deleted = True
+        self.dismiss(str(done))
 
-        async def confirmed(yes: bool | None) -> None:
-            if not yes:
-                if self._delete_at_once:  # opened to delete: no form to go back to
-                    self.dismiss(None)
-                return
-            try:
-                said = await delete_doc(self.store, self.kind, doc)
-            except StoreError as exc:
-                self.show_error(plain_error(exc))
-                return
-            self.deleted = True
-            self.dismiss(said)
 
-        self.app.push_screen(
-            ConfirmScreen(Content(f"Delete {self.kind.value}"), message), confirmed
-        )
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """What an editor did: the line that says it, the object as it was opened (None: a
+    new one), what the save wrote, whether it was deleted."""
+
+    message: str
+    doc: Document | None
+    saved: Document | None
+    deleted: bool
+
+
+async def run_editor(
+    app: App[Any],
+    data: UiData,
+    kind: Kind,
+    name: str | None,
+    *,
+    over: Screen[Any],
+    agent: str | None = None,
+    project: str | None = None,
+    selected_agent: str | None = None,
+    delete: bool = False,
+) -> Edited | None:
+    """Open the editor of a new object (``name`` None) or of the one named ``name`` (a
+    prompt in exactly the scope given: ``agent``, ``project``, or neither for the global
+    one; a personality of ``agent``) over the screen ``over``, and wait for it. ``delete``:
+    straight to the delete confirmation. None: nothing was done (cancelled, refused, or
+    another dialog opened meanwhile)."""
+    doc = None
+    try:
+        if name is not None:
+            doc = await data.document(kind, name, agent=agent, project=project)
+        # Personalities offered as an agent's default are that agent's own: none yet for
+        # a new agent. A new personality belongs to the selected agent unless changed.
+        editing = doc.name if kind is Kind.AGENT and doc is not None else None
+        choices = await data.choices(editing)
+    except StoreError as exc:
+        say(app, str(exc), severity="error")
+        return None
+    if app.screen is not over:
+        return None
+    defaults = {"agent": selected_agent} if kind is Kind.PERSONALITY and selected_agent else {}
+    editor = EditorScreen(data, kind, doc, choices, defaults=defaults, delete=delete)
+    result = await app.push_screen_wait(editor)
+    return Edited(result, doc, editor.saved, editor.deleted) if result else None

@@ -1,0 +1,301 @@
+"""The chat panel: the open thread, the message box, the status line, and the reply.
+
+``state`` (a ``ChatState``) is the chat being edited; the main screen sets it when the
+operator picks an agent or a thread, the panel when a send opens a thread or a slash
+command changes a setting, and the status line, the title and the side panes follow it.
+A reply runs in the panel's ``reply`` worker: Esc cancels that worker, which stores the
+turn as cancelled with its partial text. A send the engine refused before storing
+anything gives the text back to the message box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual.worker import WorkerState
+
+from mcpctl_tui.chat import commands
+from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.events import ChatEvent, TurnStarted
+from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.ui import memory
+from mcpctl_tui.ui.backend import ChatBackend
+from mcpctl_tui.ui.chat.input import ChatInput
+from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd
+from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
+from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
+from mcpctl_tui.ui.data import StoreError, UiData
+from mcpctl_tui.ui.state import ChatState, ReplyStats
+from mcpctl_tui.ui.status import StatusLine
+from mcpctl_tui.ui.text import literal, say
+
+NEW_THREAD = Content.styled("New thread: type a message below and press Enter.", "dim")
+
+
+class ChatPanel(Vertical):
+    state: reactive[ChatState] = reactive(ChatState, init=False)
+    stats: reactive[ReplyStats] = reactive(ReplyStats, init=False)
+
+    class ThreadsChanged(Message):
+        """The agent's thread list changed (a thread was stored, renamed or answered)."""
+
+    def __init__(self, data: UiData, backend: ChatBackend, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data = data
+        self.backend = backend
+        self.reply: Reply | None = None  # the reply streaming now
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="thread-title")
+        yield ChatView(id="chat")
+        yield ChatInput(id="input")
+        yield StatusLine(id="status").data_bind(ChatPanel.state, ChatPanel.stats)
+
+    @property
+    def chat(self) -> ChatView:
+        return self.query_one(ChatView)
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self.query_one(ChatInput)
+
+    @property
+    def streaming(self) -> bool:
+        return any(
+            w.group == "reply" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+        )
+
+    def watch_state(self, old: ChatState, new: ChatState) -> None:
+        if (old.thread_id, old.title) != (new.thread_id, new.title) or old.agent != new.agent:
+            self._show_title(new)
+
+    def _show_title(self, state: ChatState) -> None:
+        if state.agent is None:
+            label = Content.styled("Welcome", "bold")
+        elif state.title:
+            label = literal(state.title, "bold")
+        else:
+            label = Content.styled("new thread", "dim italic")
+        self.query_one("#thread-title", Static).update(label)
+
+    # --- what the chat shows ------------------------------------------------------------
+
+    async def show_welcome(self, text: Content) -> None:
+        self.state = ChatState()
+        self._show_title(self.state)
+        await self.chat.show_empty(text)
+
+    async def start_new_thread(self) -> None:
+        self.state = self.state.in_thread(None)
+        self._forget_reply_stats()
+        await self.chat.show_empty(NEW_THREAD)
+
+    async def show_thread(self, thread_id: int) -> bool:
+        """Show the newest turns of ``thread_id``; False (and said) if it cannot be read."""
+        try:
+            window = await self.data.thread_window(thread_id, WINDOW)
+        except StoreError as exc:
+            say(self, str(exc), severity="error")
+            return False
+        self.state = self.state.in_thread(thread_id, window.title)
+        self._forget_reply_stats()
+        await self.chat.show(window.turns, has_older=window.has_older)
+        return True
+
+    @work(group="thread", exclusive=True, exit_on_error=False)
+    async def open_thread(self, thread_id: int) -> None:
+        await self.show_thread(thread_id)
+
+    def _forget_reply_stats(self) -> None:
+        """The last reply's figures were about the thread left: not shown under another."""
+        if not self.streaming:
+            self.stats = ReplyStats()
+
+    @on(ChatView.NeedOlder)
+    def _need_older(self, event: ChatView.NeedOlder) -> None:
+        if self.state.thread_id is not None:
+            self.load_older(self.state.thread_id, event.before_turn)
+
+    @work(group="older", exclusive=True, exit_on_error=False)
+    async def load_older(self, thread_id: int, before_turn: int) -> None:
+        turns, has_older = await self.data.older_turns(thread_id, before_turn, PAGE)
+        if thread_id == self.state.thread_id:
+            await self.chat.prepend(turns, has_older=has_older)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    @on(ChatInput.Submitted)
+    async def _submitted(self, event: ChatInput.Submitted) -> None:
+        if not event.text.strip():
+            return
+        try:
+            command = commands.parse(event.text)
+        except ChatError as exc:  # the line stays in the box, to fix
+            say(self, str(exc), severity="error")
+            return
+        if isinstance(command, commands.SendText):
+            await self.send(command.text, typed=event.text)
+            return
+        try:
+            done = await self._run_command(command)
+        except (ChatError, StoreError) as exc:
+            say(self, str(exc), severity="error")
+            return
+        if done:
+            self.chat_input.consume(event.text)
+
+    async def send(self, text: str | None, *, typed: str | None = None) -> None:
+        """Send ``text`` (None: answer the last message again) and stream the reply.
+        ``typed``: the line as it stands in the message box, taken out once sent."""
+        agent = self.state.agent
+        if agent is None:
+            self.notify("add an agent first (Ctrl+P → New agent)", severity="warning")
+            return
+        if self.streaming:
+            self.notify("a reply is still streaming (Esc cancels it)", severity="warning")
+            return
+        if agent.kind == LlmKind.VIRTUAL and agent.status != LlmStatus.ACTIVE:
+            offline = f"publisher offline: {agent.llm_name} is {agent.status.value}"
+            say(self, offline, severity="error")  # the message stays in the box
+            return
+        thread_id = self.state.thread_id
+        if text is None and thread_id is None:
+            return
+        if text is not None:
+            self.chat_input.consume(typed if typed is not None else text)
+        self.chat.anchor()  # sending brings the operator back to the bottom
+        if text is not None:
+            await self.chat.add(UserTurn(None, text=text))
+        else:
+            await self.chat.drop_after_last_user()
+        turn = AssistantTurn(None, personality=self.state.personality_label)
+        await self.chat.add(turn)
+        self.reply = Reply(turn, self)
+        memory.reply_started()
+        settings = self.state.settings
+        if text is None:
+            assert thread_id is not None
+            events = self.backend.regenerate(
+                thread_id, personality=settings.personality, overrides=settings.overrides
+            )
+        else:
+            events = self.backend.send(
+                agent.id,
+                text,
+                thread_id=thread_id,
+                personality=settings.personality,
+                overrides=settings.overrides,
+            )
+        self.run_reply(self.reply, events, typed if typed is not None else text)
+
+    async def regenerate(self) -> None:
+        if self.state.thread_id is None or self.chat.last_assistant() is None:
+            self.notify("nothing to regenerate", severity="warning")
+            return
+        await self.send(None)
+
+    def cancel(self) -> None:
+        if self.streaming:
+            self.workers.cancel_group(self, "reply")
+
+    @work(group="reply", exclusive=True, exit_on_error=False)
+    async def run_reply(
+        self, reply: Reply, events: AsyncIterator[ChatEvent], sent: str | None
+    ) -> None:
+        try:
+            await reply.run(events)
+        finally:  # on Esc too: the reply ended (cancelled) before the worker stops
+            if reply.end is not None:
+                await self._reply_ended(reply.end, sent)
+
+    # ReplyHost: what the live reply reports.
+
+    def reply_started(self, started: TurnStarted) -> None:
+        title = started.thread_title if started.new_thread else self.state.title
+        self.state = self.state.in_thread(started.thread_id, title)
+        if started.new_thread:  # listed (and highlighted) now, not when a slow reply ends
+            self.post_message(self.ThreadsChanged())
+
+    def reply_stats(self, stats: ReplyStats) -> None:
+        self.stats = stats
+
+    async def _reply_ended(self, end: ReplyEnd, sent: str | None) -> None:
+        self.reply = None
+        if end.error is not None:
+            say(self, end.error, title="Reply failed", severity="error")
+        if sent is not None and end.unanswered:
+            # Nothing typed is lost: the engine refused it before storing anything, or
+            # the publisher never answered. A reply that came in part was delivered.
+            self.chat_input.restore(sent)
+        if not end.began:
+            # The chat as stored: the user turn shown was never written, and a
+            # regenerate took the reply it would replace off the screen.
+            if self.state.thread_id is None:
+                await self.start_new_thread()
+            else:
+                await self.show_thread(self.state.thread_id)
+        self.post_message(self.ThreadsChanged())
+        memory.reply_ended()
+        self.set_timer(0.2, memory.collect_and_freeze)
+
+    # --- slash commands ---------------------------------------------------------------------
+
+    async def _run_command(self, command: commands.Command) -> bool:
+        """Run one slash command; False when it did not run (the line stays to fix)."""
+        state = self.state
+        match command:
+            case (
+                commands.SetParam()
+                | commands.UnsetParam()
+                | commands.ShowParams()
+                | commands.SetSystem()
+            ):
+                settings, said = commands.apply_setting(state.settings, command)
+                self.state = replace(state, settings=settings)
+                say(self, said)
+            case commands.ListPersonalities():
+                names = state.personalities
+                say(self, commands.list_personalities(state.personality_label, names))
+            case commands.ChoosePersonality(name=name):
+                if state.agent is None:
+                    return False
+                settings, said = commands.choose_personality(
+                    state.settings, name, agent=state.agent.name, available=state.personalities
+                )
+                self.state = replace(state, settings=settings)
+                say(self, said)
+            case commands.NewThread():
+                await self.start_new_thread()
+            case commands.Save(title=title):
+                if state.agent is None:
+                    return False
+                saved = await commands.save(
+                    self.backend,
+                    state.settings,
+                    agent=state.agent.id,
+                    agent_name=state.agent.name,
+                    thread_id=state.thread_id,
+                    title=title,
+                )
+                self.state = replace(
+                    self.state, settings=saved.settings, title=saved.renamed or self.state.title
+                )
+                if saved.renamed is not None:
+                    self.post_message(self.ThreadsChanged())
+                say(self, saved.message, severity="information" if saved.changed else "warning")
+            case commands.ShowHelp():
+                await self.run_action("screen.help")
+            case commands.Quit():
+                await self.run_action("app.quit")
+            case commands.SendText():  # parsed as a message: the caller sends it
+                return False
+        return True

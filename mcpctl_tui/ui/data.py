@@ -1,0 +1,253 @@
+"""The UI's one door to the store: opening it, and every read and write a screen needs.
+
+Nothing else in ``ui/`` opens a store session or imports SQLAlchemy or the store's
+engine (an import-linter contract checks it). Each method is one short transaction and
+returns plain typed rows; refusals arrive as ``StoreError`` with a message fit to show.
+Writes that depend on who is live take the configured heartbeat timeout, the bound the
+agent list judges by and the chat engine refuses sends by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcpctl_tui.chat.service import ChatService
+from mcpctl_tui.llm.registry import known_types
+from mcpctl_tui.store import queries
+from mcpctl_tui.store import views as v
+from mcpctl_tui.store.deletes import delete_thread
+from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.fastread import ThreadSummary
+from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.manifest import edit
+from mcpctl_tui.store.manifest.apply import Applied
+from mcpctl_tui.store.manifest.delete import Deleted
+from mcpctl_tui.store.manifest.documents import Document, Kind
+from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.models import Personality
+from mcpctl_tui.store.queries import ThreadCursor
+from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
+from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.views import AgentRow, ThreadHit
+from mcpctl_tui.virtual.dispatch import DispatchOptions
+
+__all__ = [
+    "AgentRow",
+    "Choices",
+    "Page",
+    "Personality",
+    "Store",
+    "StoreError",
+    "ThreadCursor",
+    "ThreadHit",
+    "ThreadSummary",
+    "TurnRow",
+    "UiData",
+    "open_store",
+]
+
+THREAD_PAGE = 50
+PALETTE_THREADS = 2_000  # the newest threads the palette can jump to
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Threads of an agent, newest first, and whether older ones exist."""
+
+    threads: list[ThreadSummary]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    personalities: list[Personality]
+    threads: Page
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadWindow:
+    title: str
+    agent_id: int
+    turns: list[TurnRow]
+    has_older: bool
+
+
+@dataclass(slots=True)
+class Choices:
+    """What the editors' selects offer (names from the store)."""
+
+    llm_types: list[str]
+    llms: list[str]
+    projects: list[str]
+    agents: list[str]
+    personalities: list[str]  # of the agent being edited
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteIndex:
+    """What the command palette searches, read once when it opens."""
+
+    editable: list[tuple[Kind, Document]]
+    threads: list[ThreadHit]
+
+
+def make_backend(store: Store) -> ChatService:
+    """The chat engine the app runs on (one per app), for public and virtual LLMs."""
+    return ChatService.wired(store)
+
+
+def default_heartbeat_timeout() -> float:
+    """How long a virtual LLM's publisher may be silent before it counts as offline: the
+    bound the wired dispatcher refuses sends by (config file, else the default), so an
+    agent shows inactive exactly when a send to it would be refused."""
+    return DispatchOptions.from_settings().heartbeat_timeout
+
+
+class UiData:
+    def __init__(self, store: Store, *, heartbeat_timeout: float) -> None:
+        self.store = store
+        self.heartbeat_timeout = heartbeat_timeout
+
+    # --- agents ------------------------------------------------------------------------
+
+    async def agents(self) -> list[AgentRow]:
+        async with self.store.session() as s:
+            return await v.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
+
+    async def liveness(self) -> dict[int, tuple[LlmKind, LlmStatus]]:
+        """Kind and status of every agent: the light query polled for virtual LLMs."""
+        async with self.store.session() as s:
+            return await v.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
+
+    async def agent_view(self, agent_id: int) -> AgentView:
+        async with self.store.session() as s:
+            personalities = await queries.list_personalities(s, agent_id)
+            threads = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1)
+        return AgentView(list(personalities), _page(threads))
+
+    # --- threads -------------------------------------------------------------------------
+
+    async def threads(self, agent_id: int, after: ThreadCursor | None = None) -> Page:
+        async with self.store.session() as s:
+            found = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=after)
+        return _page(found)
+
+    async def thread_owner(self, thread_id: int) -> int:
+        """The agent a thread belongs to (``NotFound`` if there is no such thread)."""
+        async with self.store.session() as s:
+            return (await queries.get_thread(s, thread_id)).agent_id
+
+    async def thread_window(self, thread_id: int, size: int) -> ThreadWindow:
+        """A thread's title and its newest ``size`` turns."""
+        async with self.store.session() as s:
+            thread = await queries.get_thread(s, thread_id)
+            turns = await queries.last_messages(s, thread_id, size + 1)
+        title = thread.title or f"thread {thread_id}"
+        return ThreadWindow(title, thread.agent_id, turns[-size:], len(turns) > size)
+
+    async def older_turns(
+        self, thread_id: int, before_turn: int, size: int
+    ) -> tuple[list[TurnRow], bool]:
+        """The ``size`` turns before ``before_turn``, and whether there are more."""
+        async with self.store.session() as s:
+            rows = await queries.messages_before(s, thread_id, before_turn, size + 1)
+        return rows[-size:], len(rows) > size
+
+    async def thread_size(self, thread_id: int) -> int:
+        async with self.store.session() as s:
+            return await v.thread_size(s, thread_id)
+
+    async def rename_thread(self, thread_id: int, title: str) -> None:
+        async with self.store.transaction() as s:
+            await queries.rename_thread(s, thread_id, title)
+
+    async def delete_thread(self, thread_id: int) -> None:
+        async with self.store.transaction() as s:
+            await delete_thread(s, thread_id)
+
+    async def export_thread(self, thread_id: int, path: Path) -> int:
+        """Write the thread to ``path`` (.json: JSON, else Markdown); the turns written.
+        ``StoreError``: the thread cannot be read; ``OSError``: the file cannot be written."""
+        async with self.store.session() as s:
+            thread = await queries.get_thread(s, thread_id)
+            rows = await queries.all_messages(s, thread_id)
+        if path.suffix == ".json":
+            text = thread_to_json(thread.title, thread_id, rows)
+        else:
+            text = thread_to_markdown(thread.title, rows)
+        await asyncio.to_thread(_write, path, text)
+        return len(rows)
+
+    # --- editors ---------------------------------------------------------------------------
+
+    async def choices(self, agent_name: str | None) -> Choices:
+        """Names the editors offer; ``agent_name``: whose personalities (an agent's default)."""
+        async with self.store.session() as s:
+            llms = [e.doc.name for e in await get_objects(s, Kind.LLM)]
+            projects = [e.doc.name for e in await get_objects(s, Kind.PROJECT)]
+            agents = [r.name for r in await v.list_agent_rows(s)]
+            personalities: list[str] = []
+            if agent_name:
+                found = await get_objects(s, Kind.PERSONALITY, agent=agent_name)
+                personalities = [e.doc.name for e in found]
+        return Choices(known_types(), llms, projects, agents, personalities)
+
+    async def document(
+        self, kind: Kind, name: str, *, agent: str | None = None, project: str | None = None
+    ) -> Document:
+        async with self.store.session() as s:
+            return await edit.find(s, kind, name, agent=agent, project=project)
+
+    async def save(self, doc: Document, *, new: bool) -> Applied:
+        async with self.store.transaction() as s:
+            return await edit.save(s, doc, new=new)
+
+    async def preview_delete(self, kind: Kind, doc: Document) -> str:
+        """What deleting ``doc`` would take with it: the delete runs, reports, rolls back."""
+        try:
+            async with self.store.transaction() as s:
+                done = await edit.delete(s, kind, doc, heartbeat_timeout=self.heartbeat_timeout)
+                raise _Rollback(done)
+        except _Rollback as rollback:
+            return rollback.done.cascade
+
+    async def delete(self, kind: Kind, doc: Document) -> Deleted:
+        async with self.store.transaction() as s:
+            return await edit.delete(s, kind, doc, heartbeat_timeout=self.heartbeat_timeout)
+
+    # --- palette -----------------------------------------------------------------------------
+
+    async def palette_index(self) -> PaletteIndex:
+        async with self.store.session() as s:
+            editable = [
+                (kind, e.doc)
+                for kind in (Kind.LLM, Kind.PROJECT, Kind.PROMPT, Kind.PERSONALITY)
+                for e in await get_objects(s, kind)
+            ]
+            threads = await v.search_threads(s, "", limit=PALETTE_THREADS)
+        return PaletteIndex(editable, threads)
+
+
+class _Rollback(Exception):
+    def __init__(self, done: Deleted) -> None:
+        self.done = done
+
+
+def _page(found: Sequence[ThreadSummary]) -> Page:
+    return Page(list(found[:THREAD_PAGE]), len(found) > THREAD_PAGE)
+
+
+def _write(path: Path, text: str) -> None:
+    path.expanduser().write_text(text, encoding="utf-8")
+
+
+def _exists(path: Path) -> bool:
+    return path.expanduser().exists()
+
+
+async def file_exists(path: Path) -> bool:
+    """Whether an export to ``path`` would replace a file (asked off the event loop)."""
+    return await asyncio.to_thread(_exists, path)

@@ -1,0 +1,501 @@
+"""The main screen: agents, their personalities and threads on the left, the chat on the right.
+
+The screen holds the workflow (what opens when the operator picks something, the
+dialogs, the editors); the app holds the services. Its keys are in ``BINDINGS`` here and
+in the widgets they belong to (the thread list, the chat), never priority keys: a modal
+screen on top makes them all inert, and a focused text field keeps its editing keys.
+Loads run in workers, exclusive per group, so a newer selection cancels an older load;
+dialogs are awaited (``push_screen_wait``) inside workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Footer, OptionList
+
+from mcpctl_tui.chat.context import NO_PERSONALITY
+from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
+from mcpctl_tui.ui.backend import ChatBackend
+from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
+from mcpctl_tui.ui.chat.input import ChatInput
+from mcpctl_tui.ui.chat.panel import ChatPanel
+from mcpctl_tui.ui.chat.view import ChatView
+from mcpctl_tui.ui.data import AgentRow, StoreError, ThreadCursor, UiData
+from mcpctl_tui.ui.pacing import PacedScreen
+from mcpctl_tui.ui.palette import MainCommands
+from mcpctl_tui.ui.screens import thread_dialogs
+from mcpctl_tui.ui.screens.editors import run_editor
+from mcpctl_tui.ui.screens.help import HelpScreen, KeyGroup
+from mcpctl_tui.ui.state import ChatState
+from mcpctl_tui.ui.text import say
+
+WELCOME = (
+    "[b]Welcome to mcpctl-tui.[/b]\n\n"
+    "There is nothing in this database yet. To chat you need an [b]LLM[/b] and an "
+    "[b]agent[/b] that uses it:\n\n"
+    "• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];\n\n"
+    "• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, "
+    "agent, prompt, personality);\n\n"
+    "• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM "
+    "(no key, no network).\n\n"
+    "[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit\n"
+)
+
+
+@dataclass(slots=True)
+class StartAt:
+    """Where the app opens (``--agent``, ``--personality``, ``--thread``)."""
+
+    agent: str | None = None
+    personality: str | None = None
+    thread_id: int | None = None
+
+
+class MainScreen(PacedScreen):
+    CSS_PATH = "main.tcss"
+    COMMANDS = {MainCommands}
+    BINDINGS = [
+        Binding(
+            "escape", "cancel_reply", "Cancel reply", tooltip="cancel the reply (what came stays)"
+        ),
+        Binding("ctrl+n", "new_thread", "New thread", tooltip="start a new thread"),
+        Binding("ctrl+r", "regenerate", "Regenerate", tooltip="answer the last message again"),
+        Binding("f2", "rename_thread", "Rename thread", show=False, tooltip="rename the thread"),
+        Binding(
+            "alt+up",
+            "select_turn(-1)",
+            "Previous message",
+            show=False,
+            tooltip="pick the message above (or click one): the chat takes focus",
+        ),
+        Binding(
+            "alt+down",
+            "select_turn(1)",
+            "Next message",
+            show=False,
+            tooltip="pick the message below",
+        ),
+        Binding("f1", "help", "Help", tooltip="this help"),
+    ]
+
+    def __init__(
+        self,
+        data: UiData,
+        backend: ChatBackend,
+        *,
+        start: StartAt,
+        clock: Callable[[], datetime],
+        liveness_seconds: float,
+    ) -> None:
+        super().__init__(id="_default")
+        self.data = data
+        self.backend = backend
+        self.start = start
+        self.clock = clock
+        self.liveness_seconds = liveness_seconds
+        self.loaded = 0  # agent loads completed (tests wait for the first)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield AgentList(id="agents")
+                yield PersonalityList(id="personalities")
+                yield ThreadList(clock=self.clock, id="threads")
+            yield ChatPanel(self.data, self.backend, id="right")
+        yield Footer(compact=True)  # the normal spacing needs 87 cells: too wide at 80
+
+    @property
+    def panel(self) -> ChatPanel:
+        return self.query_one(ChatPanel)
+
+    @property
+    def agents(self) -> AgentList:
+        return self.query_one(AgentList)
+
+    @property
+    def personalities(self) -> PersonalityList:
+        return self.query_one(PersonalityList)
+
+    @property
+    def threads(self) -> ThreadList:
+        return self.query_one(ThreadList)
+
+    @property
+    def state(self) -> ChatState:
+        return self.panel.state
+
+    def on_mount(self) -> None:
+        self.watch(self.panel, "state", self._state_changed, init=False)
+        self.load_agents(initial=True)
+        self.set_interval(self.liveness_seconds, self.refresh_liveness)
+        self.panel.chat_input.focus()
+
+    # --- loading ----------------------------------------------------------------------------
+
+    @work(group="agents", exclusive=True, exit_on_error=False)
+    async def load_agents(
+        self,
+        *,
+        initial: bool = False,
+        select_id: int | None = None,
+        select_name: str | None = None,
+        thread_id: int | None = None,
+        keep_chat: bool = False,
+    ) -> None:
+        """(Re)load the agents and open the selected one (``select_id``, else the agent
+        named ``select_name``, else the first). ``keep_chat``: a refresh after a change
+        (an editor saved): if the same agent stays selected, the open thread (or the new
+        one being typed) stays open instead of jumping to the newest thread."""
+        rows = await self.data.agents()
+        if not rows:
+            self.agents.set_rows([], None)
+            self.personalities.set_items([], None, None)
+            self.threads.set_threads([], has_more=False)
+            await self.panel.show_welcome(Content.from_markup(WELCOME))
+            self.loaded += 1
+            return
+        want = select_id
+        if select_name is not None:
+            want = next((r.id for r in rows if r.name == select_name), want)
+        personality: str | None = None
+        if initial:
+            want, thread_id = await self._start_selection(rows, want)
+            if self.start.personality is not None:
+                wanted = self.start.personality
+                personality = NO_PERSONALITY if wanted == "none" else wanted
+        self.agents.set_rows(rows, want)
+        agent = self.agents.current
+        if agent is not None:
+            keep = keep_chat and self.state.agent is not None and self.state.agent.id == agent.id
+            self.open_agent(agent, thread_id=thread_id, keep_chat=keep, personality=personality)
+
+    async def _start_selection(
+        self, rows: list[AgentRow], want: int | None
+    ) -> tuple[int | None, int | None]:
+        """``--agent`` and ``--thread``: the agent to select and the thread to open. A
+        thread opens with its own agent; an unknown thread is said and the agent opens
+        on its newest thread instead of a blank chat."""
+        start = self.start
+        if start.agent:
+            match = next((r for r in rows if r.name == start.agent), None)
+            if match is None:
+                say(self, f"no agent named {start.agent}", severity="error")
+            else:
+                want = match.id
+        if start.thread_id is None:
+            return want, None
+        try:
+            owner_id = await self.data.thread_owner(start.thread_id)
+        except StoreError as exc:
+            say(self, str(exc), severity="error")
+            return want, None
+        owner = next((r for r in rows if r.id == owner_id), None)
+        if owner is None:
+            return want, None
+        if start.agent is not None and start.agent != owner.name:
+            say(
+                self,
+                f"thread {start.thread_id} belongs to agent {owner.name}: opened with it",
+                severity="warning",
+            )
+        return owner.id, start.thread_id
+
+    @work(group="agent", exclusive=True, exit_on_error=False)
+    async def open_agent(
+        self,
+        agent: AgentRow,
+        *,
+        thread_id: int | None = None,
+        keep_chat: bool = False,
+        personality: str | None = None,
+    ) -> None:
+        """Show ``agent``'s personalities and threads, and open ``thread_id`` (else its
+        newest thread). ``personality``: the choice to start with (None: the default)."""
+        try:
+            await self._open_agent(agent, thread_id, keep_chat, personality)
+        finally:
+            self.loaded += 1
+
+    async def _open_agent(
+        self, agent: AgentRow, thread_id: int | None, keep_chat: bool, personality: str | None
+    ) -> None:
+        view = await self.data.agent_view(agent.id)
+        names = tuple(p.name for p in view.personalities)
+        default_id = agent.default_personality_id
+        default = next((p.name for p in view.personalities if p.id == default_id), None)
+        state = self.state
+        choice = state.settings.personality if keep_chat else personality
+        if choice not in (None, NO_PERSONALITY) and choice not in names:
+            say(self, f"agent {agent.name} has no personality {choice}", severity="warning")
+            choice = None
+        self.personalities.set_items(view.personalities, default_id, choice)
+        self.threads.set_threads(view.threads.threads, has_more=view.threads.has_more)
+        self.panel.state = replace(
+            state,
+            agent=agent,
+            settings=replace(state.settings, personality=choice),
+            default_personality=default,
+            personalities=names,
+        )
+        if keep_chat:
+            self._highlight_open_thread()
+            return
+        if self.panel.streaming:
+            return  # never pull the chat from under a streaming reply
+        target = thread_id
+        if target is None and view.threads.threads:
+            target = view.threads.threads[0].id
+        if target is None:
+            await self.panel.start_new_thread()
+            return
+        self._highlight_thread(target)
+        await self.panel.show_thread(target)
+
+    @work(group="threads-refresh", exclusive=True, exit_on_error=False)
+    async def refresh_thread_list(self) -> None:
+        agent = self.state.agent
+        if agent is None:
+            return
+        page = await self.data.threads(agent.id)
+        if self.state.agent is not None and self.state.agent.id == agent.id:
+            self.threads.set_threads(page.threads, has_more=page.has_more)
+            self._highlight_open_thread()
+
+    @on(ThreadList.NeedMore)
+    def _need_more_threads(self, event: ThreadList.NeedMore) -> None:
+        if self.state.agent is not None:
+            self.load_more_threads(self.state.agent.id, event.cursor)
+
+    @work(group="threads-more", exclusive=True, exit_on_error=False)
+    async def load_more_threads(self, agent_id: int, cursor: ThreadCursor) -> None:
+        page = await self.data.threads(agent_id, after=cursor)
+        if self.state.agent is not None and self.state.agent.id == agent_id:
+            self.threads.add_page(page.threads, has_more=page.has_more)
+
+    @work(group="liveness", exclusive=True, exit_on_error=False)
+    async def refresh_liveness(self) -> None:
+        """The light periodic query: a provider that stops shows as inactive on its own."""
+        try:
+            live = await self.data.liveness()
+        except StoreError:
+            return
+        if self.agents.update_liveness(live):
+            shown = self.state.agent
+            row = next((r for r in self.agents.rows if shown and r.id == shown.id), None)
+            if row is not None and row != shown:
+                self.panel.state = replace(self.state, agent=row)
+
+    # --- following the operator -------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#agents")
+    def _agent_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        agent = self.agents.current
+        if agent is not None and event.option_list.has_focus:
+            self.open_agent(agent)
+
+    @on(OptionList.OptionHighlighted, "#threads")
+    def _thread_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        t = self.threads.current
+        if t is not None and event.option_list.has_focus and t.id != self.state.thread_id:
+            self.panel.open_thread(t.id)
+
+    @on(OptionList.OptionHighlighted, "#personalities")
+    def _personality_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.has_focus:
+            state = self.state
+            choice = self.personalities.current
+            self.panel.state = replace(state, settings=replace(state.settings, personality=choice))
+
+    @on(ChatPanel.ThreadsChanged)
+    def _threads_changed(self) -> None:
+        self.refresh_thread_list()
+
+    def _state_changed(self, old: ChatState, new: ChatState) -> None:
+        if new.settings.personality != old.settings.personality:
+            want = new.settings.personality
+            if want is None:
+                want = new.default_personality or NO_PERSONALITY
+            if want in self.personalities.values and self.personalities.current != want:
+                with self.personalities.prevent(OptionList.OptionHighlighted):
+                    self.personalities.highlighted = self.personalities.values.index(want)
+        if new.thread_id != old.thread_id:
+            self._highlight_open_thread()
+
+    def _highlight_open_thread(self) -> None:
+        if self.state.thread_id is not None:
+            self._highlight_thread(self.state.thread_id)
+
+    def _highlight_thread(self, thread_id: int) -> None:
+        idx = self.threads.index_of(thread_id)
+        if idx is not None and self.threads.highlighted != idx:
+            with self.threads.prevent(OptionList.OptionHighlighted):
+                self.threads.highlighted = idx
+
+    def jump_to_agent(self, agent_id: int) -> None:
+        self.load_agents(select_id=agent_id)
+
+    def jump_to_thread(self, agent_id: int, thread_id: int) -> None:
+        self.load_agents(select_id=agent_id, thread_id=thread_id)
+
+    # --- chat keys -----------------------------------------------------------------------
+
+    def action_cancel_reply(self) -> None:
+        self.panel.cancel()
+
+    async def action_new_thread(self) -> None:
+        await self.panel.start_new_thread()
+        self.panel.chat_input.focus()
+
+    async def action_regenerate(self) -> None:
+        await self.panel.regenerate()
+
+    def action_select_turn(self, step: int) -> None:
+        """Choose a message to copy: the chat takes focus, where Ctrl+Y copies it."""
+        chat = self.panel.chat
+        if chat.select_step(step) is None:
+            self.notify("no messages in this thread", severity="warning")
+            return
+        chat.focus(scroll_visible=False)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.key_groups()))
+
+    @staticmethod
+    def key_groups() -> list[KeyGroup]:
+        return [
+            KeyGroup("Main screen", MainScreen.BINDINGS),
+            KeyGroup("In the message box (its editing keys are its own)", ChatInput.BINDINGS),
+            KeyGroup("In the chat (Tab to it, or pick a message)", ChatView.BINDINGS),
+            KeyGroup("In the thread list", ThreadList.BINDINGS),
+            KeyGroup("In the agent list", AgentList.BINDINGS),
+        ]
+
+    # --- the open thread ---------------------------------------------------------------------
+
+    def _open_thread_id(self) -> int | None:
+        """The stored thread open now; None (and said) for a new one."""
+        tid = self.state.thread_id
+        if tid is None:
+            self.notify("no thread yet: send a message first", severity="warning")
+        return tid
+
+    def action_rename_thread(self) -> None:
+        self.rename_thread()
+
+    @work(group="dialog", exit_on_error=False)
+    async def rename_thread(self) -> None:
+        tid = self._open_thread_id()
+        if tid is None:
+            return
+        title = await thread_dialogs.rename(self.app, self.data, tid, self.state.title)
+        if title is not None:
+            if self.state.thread_id == tid:
+                self.panel.state = replace(self.state, title=title)
+            self.refresh_thread_list()
+
+    def action_delete_thread(self) -> None:
+        self.delete_thread()
+
+    @work(group="dialog", exit_on_error=False)
+    async def delete_thread(self) -> None:
+        tid = self._open_thread_id()
+        if tid is None:
+            return
+        if await thread_dialogs.delete(self.app, self.data, tid, self.state.title):
+            if self.state.thread_id == tid:
+                await self.panel.start_new_thread()
+            self.refresh_thread_list()
+
+    def action_export_thread(self) -> None:
+        self.export_thread()
+
+    @work(group="dialog", exit_on_error=False)
+    async def export_thread(self) -> None:
+        tid = self._open_thread_id()
+        if tid is not None:
+            await thread_dialogs.export(self.app, self.data, tid)
+
+    # --- editors --------------------------------------------------------------------------
+
+    def action_edit(self, kind_name: str, which: str | None) -> None:
+        """Open the editor for a new object (``which`` None), the selected one
+        (``"current"``), or one by name (``"NAME"``; a prompt or personality
+        ``"NAME@AGENT"``, else the selected agent's)."""
+        kind = Kind(kind_name)
+        agent = self.state.agent
+        owner = agent.name if agent else None
+        if which is None:
+            self.edit(kind, None)
+            return
+        if which == "current":
+            name: str | None = None
+            if kind is Kind.LLM and agent:
+                name = agent.llm_name
+            elif kind is Kind.AGENT and agent:
+                name = agent.name
+            elif kind is Kind.PERSONALITY and self.personalities.current != NO_PERSONALITY:
+                name = self.personalities.current
+            if not name:
+                self.notify(f"no {kind.value} selected", severity="warning")
+                return
+        else:
+            name, _, at = which.partition("@")
+            owner = at or owner
+        scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
+        self.edit(kind, name, agent=owner if scoped else None)
+
+    def action_delete_agent(self) -> None:
+        agent = self.state.agent
+        if agent is None:
+            self.notify("no agent selected", severity="warning")
+            return
+        self.edit(Kind.AGENT, agent.name, delete=True)
+
+    @work(group="dialog", exit_on_error=False)
+    async def edit(
+        self,
+        kind: Kind,
+        name: str | None,
+        *,
+        agent: str | None = None,
+        project: str | None = None,
+        delete: bool = False,
+    ) -> None:
+        """An editor (``editors.run_editor``); what it changed shows when it closes."""
+        selected = self.state.agent
+        edited = await run_editor(
+            self.app,
+            self.data,
+            kind,
+            name,
+            over=self,
+            agent=agent,
+            project=project,
+            selected_agent=selected.name if selected else None,
+            delete=delete,
+        )
+        if edited is None:
+            return
+        say(self, edited.message)
+        doc = edited.doc
+        if edited.deleted and isinstance(doc, PersonalityDoc) and self._is_chosen(doc):
+            # Gone on purpose: no "has no personality" warning.
+            settings = replace(self.state.settings, personality=None)
+            self.panel.state = replace(self.state, settings=settings)
+        if kind is Kind.AGENT and doc is None and edited.saved is not None:
+            self.load_agents(select_name=edited.saved.name)  # a new agent: go to it
+        else:
+            self.load_agents(select_id=selected.id if selected else None, keep_chat=True)
+
+    def _is_chosen(self, doc: PersonalityDoc) -> bool:
+        state = self.state
+        chosen = (state.agent.name if state.agent else None, state.settings.personality)
+        return chosen == (doc.agent, doc.name)
