@@ -221,24 +221,24 @@ class Sampler:
 def reply_done(app: Any) -> bool:
     from mcpctl_tui.ui.chat.turns import AssistantTurn
 
-    turn = app.chat.last_assistant()
+    turn = app.main.panel.chat.last_assistant()
     return (
         isinstance(turn, AssistantTurn)
-        and app.reply_stream is None
+        and app.main.panel.reply_stream is None
         and turn.markdown.source.rstrip().endswith(LAST_SENTENCE)
     )
 
 
 def last_sentence_visible(app: Any) -> bool:
     """The reply's last block holds the last sentence and is inside the chat's viewport."""
-    turn = app.chat.last_assistant()
+    turn = app.main.panel.chat.last_assistant()
     if turn is None or not turn.markdown.children:
         return False
     block = turn.markdown.children[-1]
     content = getattr(block, "_content", None)
     if content is None or LAST_SENTENCE not in content.plain:
         return False
-    chat_region = app.chat.region
+    chat_region = app.main.panel.chat.region
     return (bool(block.region) and chat_region.contains_region(block.region)) or (
         bool(block.region)
         and block.region.bottom <= chat_region.bottom
@@ -256,7 +256,7 @@ async def with_app(
     try:
         app = McpctlApp(store, service, **app_kw)
         async with app.run_test(size=SIZE) as pilot:
-            await until(lambda: app.chat.turns or app.chat.query(".hint"))
+            await until(lambda: app.main.panel.chat.turns or app.main.panel.chat.query(".hint"))
             await pilot.pause()
             return await fn(app, pilot)
     finally:
@@ -266,8 +266,8 @@ async def with_app(
 async def send(app: Any, pilot: Any, text: str) -> tuple[float, asyncio.Task[None]]:
     """Type ``text``; press Enter. The clock starts at the key press; the press runs as a
     task because ``pilot.press`` itself waits for the app to go idle."""
-    app.chat_input.text = text
-    app.chat_input.focus()
+    app.main.panel.chat_input.text = text
+    app.main.panel.chat_input.focus()
     await pilot.pause()
     t0 = time.perf_counter()
     return t0, asyncio.create_task(pilot.press("enter"))
@@ -302,11 +302,11 @@ async def phase_render(
 
                 async def run(app: Any, pilot: Any) -> dict[str, Any]:
                     if big is not None:
-                        app.jump_to_thread(aid, big)
+                        app.main.jump_to_thread(aid, big)
                         await until(
                             lambda: any(
                                 t.row is not None and t.row.turn_index == 9_999
-                                for t in app.chat.turns
+                                for t in app.main.panel.chat.turns
                             )
                         )
                         await pilot.pause()
@@ -324,7 +324,8 @@ async def phase_render(
                         "chars": sum(map(len, pieces)),
                         "seconds": t1 - t0,
                         "stored_s": t2 - t0,
-                        "followed": app.chat.scroll_y >= app.chat.max_scroll_y - 1,
+                        "followed": app.main.panel.chat.scroll_y
+                        >= app.main.panel.chat.max_scroll_y - 1,
                         "last_sentence_on_screen": LAST_SENTENCE.split(",")[0] in shot,
                         "flushes": None,
                         "peak_rss_mb": peak,
@@ -386,15 +387,19 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
                     async def run(app: Any, pilot: Any) -> dict[str, Any]:
                         _t0, press = await send(app, pilot, "Write the runbook.")
                         await press
-                        await until(lambda: app.streaming and bool(arrivals or chunk_lat))
-                        app.chat_input.focus()
+                        await until(
+                            lambda: app.main.panel.streaming and bool(arrivals or chunk_lat)
+                        )
+                        app.main.panel.chat_input.focus()
                         presses = []
-                        while app.streaming:
-                            before = app.chat_input.text
+                        while app.main.panel.streaming:
+                            before = app.main.panel.chat_input.text
                             t0 = time.perf_counter()
                             # Not awaited: pilot.press waits for the app to go idle.
                             presses.append(asyncio.create_task(pilot.press("x")))
-                            await until(lambda b=before: app.chat_input.text != b, limit=5)
+                            await until(
+                                lambda b=before: app.main.panel.chat_input.text != b, limit=5
+                            )
                             key_lat.append(time.perf_counter() - t0)
                             await asyncio.sleep(0.1)
                         await asyncio.gather(*presses)
@@ -485,14 +490,18 @@ async def one_startup(store: Any, aid: int, big: int | None) -> tuple[float, flo
     app = McpctlApp(store, service)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await until(lambda: bool(app.chat.turns or app.chat.query(".hint")))
+            await until(
+                lambda: bool(app.main.panel.chat.turns or app.main.panel.chat.query(".hint"))
+            )
             shown = time.perf_counter() - t0
             await pilot.pause()
             if big is not None:
                 # Open the 10,000-turn thread from the agent's other thread, as a click does.
-                await until(lambda: app.thread_id is not None and app.thread_id != big)
+                await until(
+                    lambda: app.main.state.thread_id is not None and app.main.state.thread_id != big
+                )
                 t1 = time.perf_counter()
-                app.open_thread(big)
+                app.main.panel.open_thread(big)
                 await until(lambda: shows_turn(app, 9_999))
                 opened = (time.perf_counter() - t1) * 1000
     finally:
@@ -502,7 +511,7 @@ async def one_startup(store: Any, aid: int, big: int | None) -> tuple[float, flo
 
 
 def shows_turn(app: Any, index: int) -> bool:
-    turns = app.chat.turns
+    turns = app.main.panel.chat.turns
     return (
         bool(turns)
         and turns[-1].row is not None
@@ -512,11 +521,13 @@ def shows_turn(app: Any, index: int) -> bool:
 
 
 def last_turn_visible(app: Any) -> bool:
-    turns = app.chat.turns
+    turns = app.main.panel.chat.turns
     if not turns:
         return False
     r = turns[-1].region
-    return bool(r) and r.y >= app.chat.region.y and r.y < app.chat.region.bottom
+    return (
+        bool(r) and r.y >= app.main.panel.chat.region.y and r.y < app.main.panel.chat.region.bottom
+    )
 
 
 PHASES: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {

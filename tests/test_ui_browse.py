@@ -13,18 +13,22 @@ from textual.widgets import Input
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
-from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.backend import NO_PERSONALITY
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
+from mcpctl_tui.ui.screens.main import StartAt
 from tests.ui_helpers import (
     NOW,
     add_llm_agent,
+    clear_notifications,
     demo_store,
     enter_text,
     fixed_clock,
+    notifications,
     notified,
     running,
     screen_text,
+    set_params,
     temp_store,
     wait_for,
 )
@@ -65,6 +69,8 @@ async def _slash(app: McpctlApp, pilot: Pilot[Any], line: str) -> None:
 
 async def _answer(app: McpctlApp, pilot: Pilot[Any], key: str, answer: str) -> None:
     """Press ``key``, which asks a question (AskScreen), and enter ``answer`` to it."""
+    if key in ("ctrl+d", "ctrl+e"):
+        app.main.panel.chat.focus()  # the thread's keys act outside the message box
     await pilot.press(key)
     await wait_for(lambda: isinstance(app.screen, AskScreen))
     app.screen.query_one(Input).value = answer
@@ -79,7 +85,7 @@ async def test_empty_store_shows_the_welcome(tmp_path: Path) -> None:
             shown = screen_text(app)
             assert "Welcome to mcpctl-tui" in shown
             assert "apply -f" in shown and "mcpctl-tui demo" in shown
-            await app.send("hello")
+            await app.main.panel.send("hello")
             await pilot.pause()
             assert notified(app, "add an agent first")
 
@@ -90,16 +96,16 @@ async def test_threads_page_as_the_list_scrolls(tmp_path: Path) -> None:
         await _many_threads(store, agent, 120)
         app = McpctlApp(store, clock=fixed_clock)
         async with running(app) as pilot:
-            assert len(app.threads.threads) == 50
-            assert app.threads.has_more
-            app.threads.focus()
+            assert len(app.main.threads.threads) == 50
+            assert app.main.threads.has_more
+            app.main.threads.focus()
             await pilot.press("end")
-            await wait_for(lambda: len(app.threads.threads) == 100)
+            await wait_for(lambda: len(app.main.threads.threads) == 100)
             await pilot.press("end")
-            await wait_for(lambda: len(app.threads.threads) == 120)
-            titles = [t.title for t in app.threads.threads]
+            await wait_for(lambda: len(app.main.threads.threads) == 120)
+            titles = [t.title for t in app.main.threads.threads]
             assert titles == [f"thread {i:03d}" for i in range(120)]  # newest first, no repeats
-            assert not app.threads.has_more
+            assert not app.main.threads.has_more
 
 
 async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: Path) -> None:
@@ -109,17 +115,17 @@ async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: P
         app = McpctlApp(store, clock=fixed_clock)
         async with running(app) as pilot:
             await pilot.pause()
-            first = app.chat.turns
+            first = app.main.panel.chat.turns
             assert first[-1].row is not None and first[-1].row.turn_index == 399
             assert len(first) < 60  # a window, not the thread
             assert "turn number 399" in screen_text(app)
-            mounted = len(app.chat.turns)
-            app.chat.focus()
+            mounted = len(app.main.panel.chat.turns)
+            app.main.panel.chat.focus()
             for _ in range(3):
                 await pilot.press("home")
                 await pilot.pause(0.1)
-            await wait_for(lambda: len(app.chat.turns) > mounted)
-            indexes = [t.row.turn_index for t in app.chat.turns if t.row is not None]
+            await wait_for(lambda: len(app.main.panel.chat.turns) > mounted)
+            indexes = [t.row.turn_index for t in app.main.panel.chat.turns if t.row is not None]
             assert indexes == sorted(indexes) and indexes[-1] == 399
             assert len(indexes) == len(set(indexes))
 
@@ -130,30 +136,30 @@ async def test_slash_commands(tmp_path: Path) -> None:
         async with running(app) as pilot:
             await _slash(app, pilot, "/set temperature 0.7")
             await _slash(app, pilot, '/set stop ["END"]')
-            assert app.overrides == {"temperature": 0.7, "stop": ["END"]}
-            assert app.chat_input.text == ""
+            assert app.main.state.settings.params == {"temperature": 0.7, "stop": ["END"]}
+            assert app.main.panel.chat_input.text == ""
             assert "temperature=0.7" in screen_text(app)
             await _slash(app, pilot, "/unset stop")
-            assert app.overrides == {"temperature": 0.7}
+            assert app.main.state.settings.params == {"temperature": 0.7}
             await _slash(app, pilot, "/system You answer in haiku.")
-            assert app.system_replace == "You answer in haiku."
+            assert app.main.state.settings.overrides.system == "You answer in haiku."
             await _slash(app, pilot, "/personality teacher")
-            assert app.personality_choice == "teacher"
-            assert app.personalities.current == "teacher"
+            assert app.main.state.settings.personality == "teacher"
+            assert app.main.personalities.current == "teacher"
             await _slash(app, pilot, "/personality none")
-            assert app.personality_choice == NO_PERSONALITY
+            assert app.main.state.settings.personality == NO_PERSONALITY
             await _slash(app, pilot, "/personality nosuch")
-            assert app.chat_input.text == "/personality nosuch"  # kept, with an error
-            assert notified(app, "no personality nosuch")
+            assert app.main.panel.chat_input.text == "/personality nosuch"  # kept, with an error
+            assert notified(app, "has no personality 'nosuch'")
             await _slash(app, pilot, "/save")  # params become the agent's defaults
             async with store.session() as s:
                 ops = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
                 assert ops.default_params["temperature"] == 0.7
-            assert app.overrides == {}
+            assert app.main.state.settings.params == {}
             await _slash(app, pilot, "/save Renamed by save")
-            assert app.thread_title == "Renamed by save"
+            assert app.main.state.title == "Renamed by save"
             await _slash(app, pilot, "/clear")
-            assert app.thread_id is None
+            assert app.main.state.thread_id is None
             await _slash(app, pilot, "/bogus")
             assert notified(app, "unknown command /bogus")
 
@@ -163,7 +169,8 @@ async def test_delete_thread_asks_and_says_what_goes(tmp_path: Path) -> None:
         start = StartAt(agent="ops", thread_id=ids.thread_ids[1])
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
-            assert app.thread_id == ids.thread_ids[1]
+            assert app.main.state.thread_id == ids.thread_ids[1]
+            app.main.threads.focus()  # the thread's keys act outside the message box
             await pilot.press("ctrl+d")
             await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.pause()
@@ -176,8 +183,10 @@ async def test_delete_thread_asks_and_says_what_goes(tmp_path: Path) -> None:
             await pilot.press("ctrl+d")
             await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.click("#yes")
-            await wait_for(lambda: app.thread_id is None)
-            await wait_for(lambda: ids.thread_ids[1] not in [t.id for t in app.threads.threads])
+            await wait_for(lambda: app.main.state.thread_id is None)
+            await wait_for(
+                lambda: ids.thread_ids[1] not in [t.id for t in app.main.threads.threads]
+            )
         async with store.session() as s:
             assert await s.get(ChatThread, ids.thread_ids[1]) is None
             left = (
@@ -192,8 +201,8 @@ async def test_export_thread_markdown_and_json(tmp_path: Path) -> None:
     async with demo_store(tmp_path) as (store, ids):
         app = McpctlApp(store, clock=fixed_clock)
         async with running(app):
-            await app.export_thread(ids.thread_ids[1], tmp_path / "t.md")
-            await app.export_thread(ids.thread_ids[1], tmp_path / "t.json")
+            await app.data.export_thread(ids.thread_ids[1], tmp_path / "t.md")
+            await app.data.export_thread(ids.thread_ids[1], tmp_path / "t.json")
     md = (tmp_path / "t.md").read_text()
     assert md.startswith("# Disk usage on build hosts")
     assert "Tool call `disk_usage`" in md and "**build-2** is at 93%" in md
@@ -209,9 +218,9 @@ async def test_start_options_open_agent_personality_thread(tmp_path: Path) -> No
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
             await pilot.pause()
-            assert app.current_agent is not None and app.current_agent.name == "ops"
-            assert app.personalities.current == "teacher"
-            assert app.thread_id == ids.thread_ids[2]
+            assert app.main.state.agent is not None and app.main.state.agent.name == "ops"
+            assert app.main.personalities.current == "teacher"
+            assert app.main.state.thread_id == ids.thread_ids[2]
             assert "Rotate the API gateway certs" in screen_text(app)
 
 
@@ -223,31 +232,33 @@ async def test_slash_refusals_are_notifications_and_keep_the_line(tmp_path: Path
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
             await _slash(app, pilot, '/set api_key "sk-live-123"')
-            assert app.overrides == {}
-            assert app.chat_input.text == '/set api_key "sk-live-123"'
+            assert app.main.state.settings.params == {}
+            assert app.main.panel.chat_input.text == '/set api_key "sk-live-123"'
             assert notified(app, "literal secret") and not notified(app, "sk-live-123")
             await _slash(app, pilot, "/set temperature NaN")
-            assert app.overrides == {} and notified(app, "finite numbers")
+            assert app.main.state.settings.params == {} and notified(app, "finite numbers")
             await _slash(app, pilot, "/set temperature 0.5")
-            assert app.overrides == {"temperature": 0.5}
+            assert app.main.state.settings.params == {"temperature": 0.5}
 
             # The thread goes from under the app (another process deletes it).
             async with store.transaction() as s:
                 await s.delete(await s.get(ChatThread, ids.thread_ids[1]))
             await _slash(app, pilot, "/save Another title")
             assert app.is_running
-            assert app.chat_input.text == "/save Another title"
+            assert app.main.panel.chat_input.text == "/save Another title"
             assert notified(app, "thread")
             # The agent goes too: /save of params is refused the same way.
             async with store.transaction() as s:
                 await s.execute(ChatThread.__table__.delete())
                 await s.execute(Agent.__table__.delete().where(Agent.name == "ops"))
-            app.overrides = {"temperature": 0.5}
+            set_params(app, {"temperature": 0.5})
             await _slash(app, pilot, "/save")
-            assert app.is_running and app.chat_input.text == "/save"
-            assert app.overrides == {"temperature": 0.5}  # nothing saved, nothing dropped
+            assert app.is_running and app.main.panel.chat_input.text == "/save"
+            assert app.main.state.settings.params == {
+                "temperature": 0.5
+            }  # nothing saved, nothing dropped
             # F2 rename of the vanished thread: a notification as well.
-            app.thread_id = ids.thread_ids[1]
+            app.main.panel.state = app.main.state.in_thread(ids.thread_ids[1], "gone")
             await pilot.press("f2")
             await pilot.pause()
             await pilot.press("enter")
@@ -260,14 +271,15 @@ async def test_copy_any_chosen_message(tmp_path: Path) -> None:
         start = StartAt(agent="ops", thread_id=ids.thread_ids[0])
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
-            user, reply = app.chat.turns[-2:]
+            user, reply = app.main.panel.chat.turns[-2:]
             assert user.plain_text() == "How do I add a health check to my service?"
-            await pilot.press("ctrl+y")  # nothing chosen: the last reply, as before
+            app.main.panel.chat.focus()  # the chat's keys (in the message box, Ctrl+Y redoes)
+            await pilot.press("ctrl+y")  # nothing chosen: the last reply
             assert app.clipboard == reply.plain_text()
             await pilot.press("alt+up")  # from the end: the reply, then the question
-            assert app.chat.selected is reply
+            assert app.main.panel.chat.selected is reply
             await pilot.press("alt+up")
-            assert app.chat.selected is user
+            assert app.main.panel.chat.selected is user
             assert user.styles.outline_right[0] == "thick"
             assert reply.styles.outline_right[0] == ""  # the mark moved with the choice
             await pilot.press("ctrl+y")
@@ -279,12 +291,12 @@ async def test_copy_any_chosen_message(tmp_path: Path) -> None:
             await pilot.press("ctrl+k")
             assert app.clipboard.startswith("async def healthz(request):")
             await pilot.click(user)  # a click chooses too
-            assert app.chat.selected is user
+            assert app.main.panel.chat.selected is user
             # Another thread: the choice does not follow.
-            app.open_thread(ids.thread_ids[1])
-            await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+            app.main.panel.open_thread(ids.thread_ids[1])
+            await wait_for(lambda: app.main.state.thread_id == ids.thread_ids[1])
             await pilot.pause()
-            assert app.chat.selected is None
+            assert app.main.panel.chat.selected is None
 
 
 async def test_notifications_with_untrusted_text_paint_literally(tmp_path: Path) -> None:
@@ -317,10 +329,10 @@ async def test_start_thread_opens_with_its_own_agent(tmp_path: Path) -> None:
             app = McpctlApp(store, clock=fixed_clock, start=start)
             async with running(app) as pilot:
                 await pilot.pause()
-                assert app.current_agent is not None and app.current_agent.name == agent
-                assert app.thread_id == thread
-                assert app.thread_title  # the thread's title, not a blank chat
-                said = [str(n.message) for n in app._notifications]
+                assert app.main.state.agent is not None and app.main.state.agent.name == agent
+                assert app.main.state.thread_id == thread
+                assert app.main.state.title  # the thread's title, not a blank chat
+                said = [str(n.message) for n in notifications(app)]
                 if start.thread_id == ops_thread:
                     assert f"thread {ops_thread} belongs to agent ops: opened with it" in said
                 if start.thread_id == 999:
@@ -339,16 +351,17 @@ async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_threa
             await _answer(app, pilot, "f2", "   ")
             await wait_for(lambda: not isinstance(app.screen, AskScreen))
             await pilot.pause()
-            assert app.thread_title == "Disk usage on build hosts"
+            assert app.main.state.title == "Disk usage on build hosts"
             assert notified(app, "cannot be empty")
 
-            await app.action_new_thread()
-            app._notifications.clear()
+            await app.main.action_new_thread()
+            clear_notifications(app)
+            app.main.panel.chat.focus()  # where Ctrl+D and Ctrl+E act on the thread
             for key in ("f2", "ctrl+d", "ctrl+e"):
                 await pilot.press(key)
                 await pilot.pause()
                 assert app.screen is app.screen_stack[0]  # no dialog for a thread not sent
-            said = [str(n.message) for n in app._notifications]
+            said = [str(n.message) for n in notifications(app)]
             assert said.count("no thread yet: send a message first") == 3
         async with store.session() as s:
             thread = await s.get(ChatThread, tid)
@@ -370,9 +383,12 @@ async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> Non
     the help too; Alt+Down was only implied by "Alt+Up/Down"."""
     from textual.widgets import Footer
 
+    from mcpctl_tui.ui.browse.panes import AgentList, ThreadList
     from mcpctl_tui.ui.chat.input import ChatInput
-    from mcpctl_tui.ui.screens.dialogs import HelpScreen
+    from mcpctl_tui.ui.chat.view import ChatView
     from mcpctl_tui.ui.screens.editors import EditorScreen
+    from mcpctl_tui.ui.screens.help import HelpScreen
+    from mcpctl_tui.ui.screens.main import MainScreen
 
     async with demo_store(tmp_path) as (store, _):
         app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
@@ -384,13 +400,24 @@ async def test_every_binding_is_in_the_footer_or_the_help(tmp_path: Path) -> Non
             await wait_for(lambda: isinstance(app.screen, HelpScreen))
             await pilot.pause()
             help_text = screen_text(app)
-    owners = [McpctlApp, ChatInput, EditorScreen, ConfirmScreen, AskScreen, HelpScreen]
+    owners = [
+        McpctlApp,
+        MainScreen,
+        ChatInput,
+        ChatView,
+        ThreadList,
+        AgentList,
+        EditorScreen,
+        ConfirmScreen,
+        AskScreen,
+        HelpScreen,
+    ]
     missing = []
     for owner in owners:
         for binding in owner.BINDINGS:
             assert not isinstance(binding, tuple)
             for key in binding.key.split(","):
-                shown_in_footer = owner in (McpctlApp, ChatInput) and binding.show
+                shown_in_footer = owner in (McpctlApp, MainScreen, ChatInput) and binding.show
                 if shown_in_footer and key in in_footer:
                     continue
                 if _key_shown(key) not in help_text:

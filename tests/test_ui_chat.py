@@ -14,11 +14,13 @@ from textual.pilot import Pilot
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
-from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.chat.turns import AssistantTurn
+from mcpctl_tui.ui.screens.main import StartAt
 from tests.llm_servers import LlmServer, Reply, error_reply, openai_events, openai_reply
 from tests.ui_helpers import (
     add_llm_agent,
+    clear_notifications,
     demo_store,
     enter_text,
     error_shown,
@@ -42,7 +44,7 @@ async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
 
 
 def _done(app: McpctlApp) -> bool:
-    return not app.streaming and app.reply_stream is None
+    return not app.main.panel.streaming and app.main.panel.reply_stream is None
 
 
 @asynccontextmanager
@@ -61,8 +63,8 @@ async def _send_and_wait(
 ) -> None:
     """Send ``text`` and wait until its reply is over and stands in ``status``."""
     await enter_text(app, pilot, text)
-    await wait_for(lambda: _done(app) and app.chat.last_assistant() is not None)
-    await wait_for(lambda: app.chat.last_assistant().status == status)
+    await wait_for(lambda: _done(app) and app.main.panel.chat.last_assistant() is not None)
+    await wait_for(lambda: app.main.panel.chat.last_assistant().status == status)
 
 
 async def _until_refused(app: McpctlApp, pilot: Pilot[Any], why: str) -> None:
@@ -83,7 +85,7 @@ async def _send_then_type(app: McpctlApp, sent: str, typed: str) -> None:
     """Type ``sent``, Enter, then ``typed`` in one burst: the operator goes on typing while
     the send is refused."""
 
-    app.chat_input.focus()
+    app.main.panel.chat_input.focus()
     for ch in sent:
         app.post_message(events.Key(ch, ch))
     app.post_message(events.Key("enter", "\r"))
@@ -107,13 +109,13 @@ async def test_echo_reply_streams_and_is_stored(tmp_path: Path) -> None:
     async with demo_store(tmp_path) as (store, ids):
         app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
         async with running(app) as pilot:
-            before = app.thread_id
+            before = app.main.state.thread_id
             await _send_and_wait(app, pilot, "ping from the pilot", MessageStatus.COMPLETE)
-            turn = app.chat.last_assistant()
+            turn = app.main.panel.chat.last_assistant()
             assert turn is not None
             assert "ping from the pilot" in turn.plain_text()
-            assert app.chat_input.text == ""
-            assert app.thread_id == before
+            assert app.main.panel.chat_input.text == ""
+            assert app.main.state.thread_id == before
         rows = await _messages(store, ids.thread_ids[3])
         assert [r.role for r in rows[-2:]] == ["user", "assistant"]
         assert rows[-1].status == MessageStatus.COMPLETE
@@ -147,16 +149,21 @@ async def test_escape_cancels_and_keeps_the_partial_reply(tmp_path: Path) -> Non
     async with _served_agent(tmp_path, slow, llm="slow", agent="slowpoke") as (store, app):
         async with running(app) as pilot:
             await enter_text(app, pilot, "take your time")
-            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
+            await wait_for(
+                lambda: (
+                    app.main.panel.reply_stream is not None
+                    and app.main.panel.reply_stream.written > 5
+                )
+            )
             await pilot.press("escape")
             await wait_for(lambda: _done(app))
-            turn = app.chat.last_assistant()
+            turn = app.main.panel.chat.last_assistant()
             assert turn is not None and turn.status == MessageStatus.CANCELLED
             partial = turn.plain_text()
             assert partial.startswith("word0 word1")
             assert "word199" not in partial
             assert "cancelled" in screen_text(app)
-            thread_id = app.thread_id
+            thread_id = app.main.state.thread_id
         last = await _last_stored(store, thread_id)
         assert last.status == MessageStatus.CANCELLED
         assert last.content.startswith("word0 word1")
@@ -182,13 +189,18 @@ async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
             await _send_and_wait(app, pilot, "say something", MessageStatus.COMPLETE)
             await pilot.press("ctrl+r")
             await wait_for(
-                lambda: app.streaming or app.chat.last_assistant().plain_text() == "second"
+                lambda: (
+                    app.main.panel.streaming
+                    or app.main.panel.chat.last_assistant().plain_text() == "second"
+                )
             )
             await wait_for(lambda: _done(app))
-            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
-            replies = [t for t in app.chat.turns if isinstance(t, AssistantTurn)]
+            await wait_for(
+                lambda: app.main.panel.chat.last_assistant().status == MessageStatus.COMPLETE
+            )
+            replies = [t for t in app.main.panel.chat.turns if isinstance(t, AssistantTurn)]
             assert [t.plain_text() for t in replies] == ["second"]
-            thread_id = app.thread_id
+            thread_id = app.main.state.thread_id
         assert thread_id is not None
         rows = await _messages(store, thread_id)
         assert [(r.role, r.content) for r in rows] == [
@@ -211,9 +223,9 @@ async def test_inactive_virtual_agent_keeps_the_typed_message(tmp_path: Path) ->
         async with running(app) as pilot:
             await enter_text(app, pilot, "are you there?")
             await pilot.pause()
-            assert app.chat_input.text == "are you there?"
+            assert app.main.panel.chat_input.text == "are you there?"
             assert notified(app, "publisher offline")
-            assert not app.chat.turns
+            assert not app.main.panel.chat.turns
             async with store.session() as s:
                 assert (await s.execute(select(ChatThread))).first() is None
 
@@ -223,9 +235,9 @@ async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
         await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
         app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1)
         async with running(app) as pilot:
-            assert app.agents.rows[0].status == LlmStatus.ACTIVE
+            assert app.main.agents.rows[0].status == LlmStatus.ACTIVE
             await _mark_llms_inactive(store)
-            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE)
+            await wait_for(lambda: app.main.agents.rows[0].status == LlmStatus.INACTIVE)
             await pilot.pause()
             assert "inactive" in screen_text(app)
 
@@ -236,7 +248,7 @@ async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path
     served = _served_agent(tmp_path, long, llm="long", agent="long")
     async with served as (_, app), running(app, (100, 30)) as pilot:
         await enter_text(app, pilot, "go")
-        chat = app.chat
+        chat = app.main.panel.chat
         # The view grows a frame before it scrolls to its new bottom: wait for both.
         await wait_for(lambda: chat.max_scroll_y > 40 and chat.scroll_y == chat.max_scroll_y)
         assert chat.following
@@ -269,15 +281,17 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
     async with demo_store(tmp_path) as (store, _):
         app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="writer"))
         async with running(app) as pilot:
-            app.chat_input.focus()
+            app.main.panel.chat_input.focus()
             await pilot.pause()
-            n = len(app.chat.turns)
+            n = len(app.main.panel.chat.turns)
             await _send_then_type(app, "burst", "next")
-            await wait_for(lambda: len(app.chat.turns) >= n + 2 and _done(app))
-            await wait_for(lambda: app.chat.last_assistant().status == MessageStatus.COMPLETE)
+            await wait_for(lambda: len(app.main.panel.chat.turns) >= n + 2 and _done(app))
+            await wait_for(
+                lambda: app.main.panel.chat.last_assistant().status == MessageStatus.COMPLETE
+            )
             await pilot.pause()
-            assert app.chat.turns[n].plain_text() == "burst"
-            assert app.chat_input.text == "next"
+            assert app.main.panel.chat.turns[n].plain_text() == "burst"
+            assert app.main.panel.chat_input.text == "next"
 
 
 async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: Path) -> None:
@@ -292,8 +306,13 @@ async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: 
     served = _served_agent(tmp_path, wordy, llm="wordy", agent="wordy")
     async with served as (_, app), running(app) as pilot:
         await enter_text(app, pilot, "talk")
-        await wait_for(lambda: app.reply_stream is not None and app.reply_stream.flushes > 300)
-        assert app.streaming
+        await wait_for(
+            lambda: (
+                app.main.panel.reply_stream is not None
+                and app.main.panel.reply_stream.flushes > 300
+            )
+        )
+        assert app.main.panel.streaming
         orphans = sum(
             1 for o in gc.get_objects() if isinstance(o, MarkdownBlock) and o.parent is None
         )
@@ -316,9 +335,9 @@ async def test_a_refused_send_puts_the_text_back_ahead_of_what_was_typed_since(
             await _delete_personality(store, "teacher")
             await _send_then_type(app, "first", "second")
             await _until_refused(app, pilot, "teacher")
-            assert app.chat_input.text == "first\nsecond"
+            assert app.main.panel.chat_input.text == "first\nsecond"
             # The cursor stays where the operator was typing: at the end of "second".
-            assert app.chat_input.cursor_location == (1, len("second"))
+            assert app.main.panel.chat_input.cursor_location == (1, len("second"))
 
 
 async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
@@ -331,10 +350,10 @@ async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
         app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
         async with running(app) as pilot:
             await _mark_llms_inactive(store)
-            assert app.agents.rows[0].status == LlmStatus.ACTIVE
+            assert app.main.agents.rows[0].status == LlmStatus.ACTIVE
             await _send_then_type(app, "are you there?", "and now?")
             await _until_refused(app, pilot, "offline")
-            assert app.chat_input.text == "are you there?\nand now?"
+            assert app.main.panel.chat_input.text == "are you there?\nand now?"
 
 
 async def test_a_virtual_error_says_its_kind_once(tmp_path: Path) -> None:
@@ -363,21 +382,21 @@ async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: 
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
             await pilot.pause()
-            before = [t.plain_text() for t in app.chat.turns]
-            assert before and isinstance(app.chat.turns[-1], AssistantTurn)
+            before = [t.plain_text() for t in app.main.panel.chat.turns]
+            assert before and isinstance(app.main.panel.chat.turns[-1], AssistantTurn)
             await _delete_personality(store, "teacher")
 
             await enter_text(app, pilot, "never sent")
             await _until_refused(app, pilot, "teacher")
-            assert [t.plain_text() for t in app.chat.turns] == before
-            assert app.chat_input.text == "never sent"
+            assert [t.plain_text() for t in app.main.panel.chat.turns] == before
+            assert app.main.panel.chat_input.text == "never sent"
 
-            app._notifications.clear()
-            app.chat_input.text = ""
+            clear_notifications(app)
+            app.main.panel.chat_input.text = ""
             await pilot.press("ctrl+r")
             await _until_refused(app, pilot, "teacher")
-            assert [t.plain_text() for t in app.chat.turns] == before
-            assert app.chat_input.text == ""
+            assert [t.plain_text() for t in app.main.panel.chat.turns] == before
+            assert app.main.panel.chat_input.text == ""
         rows = await _messages(store, ids.thread_ids[0])
         assert len(rows) == len(before)
 
@@ -389,11 +408,11 @@ async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
         app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
         async with running(app) as pilot:
             await enter_text(app, pilot, "measure me")
-            await wait_for(lambda: _done(app) and app.stats.state == "done")
+            await wait_for(lambda: _done(app) and app.main.panel.stats.state == "done")
             await pilot.pause()
             assert "done" in str(app.query_one("#status").render())
-            app.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
-            await wait_for(lambda: app.thread_id == ids.thread_ids[1])
+            app.main.jump_to_thread(ids.agent_ids["ops"], ids.thread_ids[1])
+            await wait_for(lambda: app.main.state.thread_id == ids.thread_ids[1])
             await pilot.pause()
             status = str(app.query_one("#status").render())
             assert "done" not in status and "tok" not in status and "ttft" not in status
@@ -411,20 +430,20 @@ async def test_a_new_thread_is_listed_while_its_first_reply_is_still_coming(
             s.add(ChatThread(agent_id=1, title="older"))
         async with running(app) as pilot:
             await pilot.press("ctrl+n")
-            await wait_for(lambda: app.thread_id is None)
+            await wait_for(lambda: app.main.state.thread_id is None)
             await enter_text(app, pilot, "a question that takes a while")
-            await wait_for(lambda: app.thread_id is not None)
-            await wait_for(lambda: len(app.threads.threads) == 2)
+            await wait_for(lambda: app.main.state.thread_id is not None)
+            await wait_for(lambda: len(app.main.threads.threads) == 2)
             await pilot.pause()
-            assert app.streaming and app.stats.ttft_ms is None  # no reply yet
-            assert app.threads.threads[0].id == app.thread_id
-            assert app.threads.highlighted == 0
+            assert app.main.panel.streaming and app.main.panel.stats.ttft_ms is None  # no reply yet
+            assert app.main.threads.threads[0].id == app.main.state.thread_id
+            assert app.main.threads.highlighted == 0
             await pilot.press("escape")
             await wait_for(lambda: _done(app))
             # The refresh after the reply: see the note in the follow test above.
             await app.workers.wait_for_complete()
-            assert [t.title for t in app.threads.threads] == [app.thread_title, "older"]
-            assert app.threads.highlighted == 0
+            assert [t.title for t in app.main.threads.threads] == [app.main.state.title, "older"]
+            assert app.main.threads.highlighted == 0
 
 
 async def test_quit_while_a_reply_streams_stores_it_cancelled_and_exits(tmp_path: Path) -> None:
@@ -433,8 +452,13 @@ async def test_quit_while_a_reply_streams_stores_it_cancelled_and_exits(tmp_path
     async with _served_agent(tmp_path, slow, llm="slow", agent="slowpoke") as (store, app):
         async with running(app) as pilot:
             await enter_text(app, pilot, "go on")
-            await wait_for(lambda: app.reply_stream is not None and app.reply_stream.written > 5)
-            thread_id = app.thread_id
+            await wait_for(
+                lambda: (
+                    app.main.panel.reply_stream is not None
+                    and app.main.panel.reply_stream.written > 5
+                )
+            )
+            thread_id = app.main.state.thread_id
             app.simulate_key("ctrl+q")  # pilot.press would wait for an idle (streaming) app
             await wait_for(lambda: not app.is_running)
         last = await _last_stored(store, thread_id)

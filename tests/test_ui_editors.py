@@ -19,14 +19,18 @@ from mcpctl_tui.store.manifest.documents import Kind, LlmDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.store.types import LlmKind
-from mcpctl_tui.ui.app import McpctlApp, StartAt
-from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, HelpScreen
+from mcpctl_tui.ui.app import McpctlApp
+from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
+from mcpctl_tui.ui.screens.help import HelpScreen
+from mcpctl_tui.ui.screens.main import StartAt
 from tests.ui_helpers import (
     SMALL,
     add_llm_agent,
+    answer_yes,
     demo_store,
     fixed_clock,
+    notifications,
     open_editor,
     running,
     screen_rows,
@@ -85,7 +89,7 @@ async def test_new_llm_and_agent_from_an_empty_store(tmp_path: Path) -> None:
             _fill(ed, default_params='{"temperature": 0.1}', system_prompt="Be brief.")
             await pilot.press("ctrl+s")
             await wait_for(lambda: not isinstance(app.screen, EditorScreen))
-            await wait_for(lambda: [r.name for r in app.agents.rows] == ["helper"])
+            await wait_for(lambda: [r.name for r in app.main.agents.rows] == ["helper"])
         async with store.session() as s:
             llm = (await s.execute(select(Llm))).scalar_one()
             assert (llm.name, llm.type, llm.url, llm.api_key_ref) == (
@@ -120,7 +124,7 @@ async def test_personality_editor_binds_prompts_with_priority(tmp_path: Path) ->
             _fill(ed, prompts="terse:50\nhouse-style")
             await pilot.press("ctrl+s")
             await wait_for(lambda: not isinstance(app.screen, EditorScreen))
-            await wait_for(lambda: "reviewer" in app.personalities.values)
+            await wait_for(lambda: "reviewer" in app.main.personalities.values)
         async with store.session() as s:
             p = (
                 await s.execute(select(Personality).where(Personality.name == "reviewer"))
@@ -157,7 +161,7 @@ async def test_edit_project_and_prompt_and_delete_agent_with_confirmation(tmp_pa
             shown = screen_text(app)
             assert "agent/writer" in shown and "1 personality" in shown and "1 thread" in shown
             await pilot.click("#yes")
-            await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
+            await wait_for(lambda: [r.name for r in app.main.agents.rows] == ["ops"])
         async with store.session() as s:
             project = (await s.execute(select(Project))).scalar_one()
             assert project.description == "Platform team, renamed"
@@ -239,8 +243,10 @@ async def test_new_agent_offers_no_other_agents_personalities_and_opens_when_sav
         _fill(ed, name="newbie", llm=ECHO_LLM)
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, EditorScreen))
-        await wait_for(lambda: app.current_agent is not None and app.current_agent.name == "newbie")
-        await wait_for(lambda: app.thread_id is None and app.loaded >= 2)
+        await wait_for(
+            lambda: app.main.state.agent is not None and app.main.state.agent.name == "newbie"
+        )
+        await wait_for(lambda: app.main.state.thread_id is None and app.main.loaded >= 2)
 
 
 async def test_new_personality_belongs_to_the_selected_agent(tmp_path: Path) -> None:
@@ -252,7 +258,7 @@ async def test_new_personality_belongs_to_the_selected_agent(tmp_path: Path) -> 
             assert ed.query_one("#f-agent", Select).value == "writer"  # not the first agent, ops
             _fill(ed, name="poet")
             await pilot.press("ctrl+s")
-            await wait_for(lambda: "poet" in app.personalities.values)
+            await wait_for(lambda: "poet" in app.main.personalities.values)
         async with store.session() as s:
             poet = (
                 await s.execute(select(Personality).where(Personality.name == "poet"))
@@ -269,39 +275,39 @@ async def test_saving_an_editor_keeps_the_open_thread(tmp_path: Path) -> None:
         start = StartAt(agent="ops", thread_id=older)
         app = McpctlApp(store, clock=fixed_clock, start=start)
         async with running(app) as pilot:
-            assert app.thread_id == older
+            assert app.main.state.thread_id == older
             ed = await open_editor(app, pilot, "agent", "current")
             _fill(ed, description="Operations helper, edited")
-            loads = app.loaded
+            loads = app.main.loaded
             await pilot.press("ctrl+s")
-            await wait_for(lambda: app.loaded > loads)
-            await wait_for(lambda: app.current_agent.description == "Operations helper, edited")
+            await wait_for(lambda: app.main.loaded > loads)
+            await wait_for(lambda: app.main.state.agent.description == "Operations helper, edited")
             await pilot.pause()
-            assert app.thread_id == older
-            assert app.threads.current is not None and app.threads.current.id == older
+            assert app.main.state.thread_id == older
+            assert app.main.threads.current is not None and app.main.threads.current.id == older
 
-            await app.action_new_thread()
+            await app.main.action_new_thread()
             ed = await open_editor(app, pilot, "project", "platform")
-            loads = app.loaded
+            loads = app.main.loaded
             await pilot.press("ctrl+s")
-            await wait_for(lambda: app.loaded > loads)
+            await wait_for(lambda: app.main.loaded > loads)
             await pilot.pause()
-            assert app.thread_id is None
+            assert app.main.state.thread_id is None
 
 
 async def test_delete_agent_action_asks_at_once(tmp_path: Path) -> None:
     async with _demo_app(tmp_path, agent="writer") as (_, app), running(app) as pilot:
-        await app.run_action("delete_agent")
+        await app.main.run_action("delete_agent")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         assert "agent/writer" in screen_text(app)
         await pilot.press("escape")  # no: back to the main screen, not to a form
         await wait_for(lambda: app.screen is app.screen_stack[0])
-        await app.run_action("delete_agent")
+        await app.main.run_action("delete_agent")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         await pilot.click("#yes")
-        await wait_for(lambda: [r.name for r in app.agents.rows] == ["ops"])
+        await wait_for(lambda: [r.name for r in app.main.agents.rows] == ["ops"])
 
 
 @pytest.mark.parametrize(
@@ -424,17 +430,17 @@ async def test_deleting_the_chosen_personality_refreshes_without_a_warning(
         running(app) as pilot,
     ):
         await pilot.pause()
-        assert app.personalities.current == "teacher"
+        assert app.main.personalities.current == "teacher"
         await open_editor(app, pilot, "personality", "current")
         await pilot.click("#delete")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         await pilot.click("#yes")
-        await wait_for(lambda: "teacher" not in app.personalities.values)
+        await wait_for(lambda: "teacher" not in app.main.personalities.values)
         await pilot.pause()
-        said = [str(n.message) for n in app._notifications]
+        said = [str(n.message) for n in notifications(app)]
         assert said == ["personality/teacher (agent ops) deleted (0 prompt bindings)"]
-        assert app.personality_label() == "oncall"  # back to the agent's default
+        assert app.main.state.personality_label == "oncall"  # back to the agent's default
 
 
 async def test_quit_over_a_form_with_unsaved_changes_asks_first(tmp_path: Path) -> None:
@@ -452,7 +458,7 @@ async def test_quit_over_a_form_with_unsaved_changes_asks_first(tmp_path: Path) 
         assert ed.values()["system_prompt"] == "A long prompt, typed with care."
         await pilot.press("ctrl+q")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer_yes(pilot)
         await wait_for(lambda: not app.is_running)
 
 
@@ -553,7 +559,7 @@ async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: P
             await pilot.click("#yes")
             await wait_for(lambda: app.screen is app.screen_stack[0])
 
-            await app.open_editor(Kind.LLM, "remote")  # virtual: apply leaves it alone
+            app.main.edit(Kind.LLM, "remote")  # virtual: apply leaves it alone
             await wait_for(lambda: isinstance(app.screen, EditorScreen))
             ed = app.screen
             assert isinstance(ed, EditorScreen)
@@ -570,8 +576,9 @@ async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: P
 
 
 async def test_text_editing_keys_belong_to_the_form_over_an_editor(tmp_path: Path) -> None:
-    """Ctrl+D, Ctrl+E, Ctrl+K and Ctrl+Y are the app's (delete thread, export, copy) from
-    the chat input, and stole the fields' own editing keys inside an editor."""
+    """Over an editor, Ctrl+D, Ctrl+E, Ctrl+K and Ctrl+Y edit its fields, and the main
+    screen's commands are not in the palette."""
+    from textual.command import CommandPalette
     from textual.widgets import Input, TextArea
 
     async with _demo_app(tmp_path, agent="ops") as (_, app), running(app) as pilot:
@@ -595,14 +602,20 @@ async def test_text_editing_keys_belong_to_the_form_over_an_editor(tmp_path: Pat
         assert prompt.text == "one"
         await pilot.press("ctrl+z", "ctrl+y")  # undo, then redo
         assert prompt.text == "one"
-        await pilot.press("ctrl+p")  # the palette's actions are the main screen's
-        await pilot.pause()
-        assert app.screen is ed  # no confirmation, no export dialog, no palette over it
+        assert app.screen is ed  # no confirmation, no export dialog over it
+        await pilot.press("ctrl+p")  # Textual's own commands, none of the main screen's
+        await wait_for(lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"delete thread")
+        await pilot.pause(0.3)
+        assert "Delete thread" not in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is ed)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer_yes(pilot)
         await wait_for(lambda: app.screen is app.screen_stack[0])
-        # Back on the main screen the keys are the app's again.
+        # Back on the main screen, from the thread list, the keys act on the thread.
+        app.main.threads.focus()
         await pilot.press("ctrl+d")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         assert "Delete thread" in screen_text(app)

@@ -24,6 +24,7 @@ from tests.ui_helpers import (
     enter_text,
     error_shown,
     fixed_clock,
+    notifications,
     running,
     screen_rows,
     screen_text,
@@ -35,10 +36,10 @@ SIZE = (80, 24)
 
 
 def _settled(app: McpctlApp) -> bool:
-    turn = app.chat.last_assistant()
+    turn = app.main.panel.chat.last_assistant()
     return (
-        not app.streaming
-        and app.reply_stream is None
+        not app.main.panel.streaming
+        and app.main.panel.reply_stream is None
         and turn is not None
         and turn.status != MessageStatus.PENDING
     )
@@ -82,14 +83,14 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             await wait_for(lambda: _settled(app) and len(srv.requests) == 2)
             await pilot.pause()
             assert "(retry after 20 s)" in error_shown(app)
-            assert any("retry after 20 s" in str(n.message) for n in app._notifications)
+            assert any("retry after 20 s" in str(n.message) for n in notifications(app))
 
             await pilot.press("ctrl+r")
             await wait_for(lambda: _settled(app) and len(srv.requests) == 3)
-            turn = app.chat.last_assistant()
+            turn = app.main.panel.chat.last_assistant()
             assert turn is not None and turn.status == MessageStatus.COMPLETE
             assert turn.plain_text() == "back again"
-            assert app.focused is app.chat_input
+            assert app.focused is app.main.panel.chat_input
         async with store.session() as s:
             rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
         assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
@@ -110,7 +111,7 @@ async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: P
             await app.workers.wait_for_complete()
         again = McpctlApp(store, clock=fixed_clock)
         async with again.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: again.loaded and again.chat.last_assistant() is not None)
+            await wait_for(lambda: again.main.loaded and again.main.panel.chat.last_assistant() is not None)
             await pilot.pause()
             reloaded = error_shown(again)
     assert reloaded == live
@@ -131,15 +132,15 @@ async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: 
     store = await open_store(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
     app = McpctlApp(store, clock=fixed_clock)
     async with running(app, SIZE) as pilot:
-        await wait_for(lambda: app.thread_id is not None)
+        await wait_for(lambda: app.main.state.thread_id is not None)
         await enter_text(app, pilot, "please keep this")
-        await wait_for(lambda: any("database" in str(n.message) for n in app._notifications))
-        await wait_for(lambda: not app.streaming and app.reply_stream is None)
+        await wait_for(lambda: any("database" in str(n.message) for n in notifications(app)))
+        await wait_for(lambda: not app.main.panel.streaming and app.main.panel.reply_stream is None)
         await pilot.pause()
-        assert app.chat_input.text == "please keep this"
-        assert app.chat.turns == []  # the chat as stored: nothing was written
+        assert app.main.panel.chat_input.text == "please keep this"
+        assert app.main.panel.chat.turns == []  # the chat as stored: nothing was written
         assert (
-            str(list(app._notifications)[-1].message)
+            str(list(notifications(app))[-1].message)
             == "cannot write to the database: attempt to write a readonly database"
         )
         assert "OperationalError" not in screen_text(app)
@@ -150,8 +151,8 @@ async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: 
         await wait_for(lambda: len(app.screen_stack) == 1)
         await pilot.pause()
         assert app.is_running
-        assert app.thread_title == "kept"
-        assert app.focused is app.chat_input
+        assert app.main.state.title == "kept"
+        assert app.focused is app.main.panel.chat_input
     assert app.return_code in (None, 0)
     await store.close()
 
@@ -173,16 +174,18 @@ async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
             holder.execute("BEGIN EXCLUSIVE")
             try:
                 await enter_text(app, pilot, "typed while locked")
-                await wait_for(lambda: app.streaming)
+                await wait_for(lambda: app.main.panel.streaming)
                 await pilot.pause(0.2)
                 await pilot.press("escape")
-                await wait_for(lambda: not app.streaming and app.reply_stream is None)
+                await wait_for(
+                    lambda: not app.main.panel.streaming and app.main.panel.reply_stream is None
+                )
                 await pilot.pause()
             finally:
                 holder.rollback()
                 holder.close()
-            assert app.chat_input.text == "typed while locked"
-            assert app.chat.turns == []
+            assert app.main.panel.chat_input.text == "typed while locked"
+            assert app.main.panel.chat.turns == []
     async with store.session() as s:
         assert (await s.execute(select(ChatMessage))).first() is None
     await store.close()
@@ -199,16 +202,16 @@ async def test_a_silent_publisher_shows_offline_and_comes_back(tmp_path: Path) -
         app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.1, heartbeat_timeout=90)
         async with running(app, SIZE) as pilot:
             await pilot.pause()
-            assert app.agents.rows[0].status == LlmStatus.INACTIVE
+            assert app.main.agents.rows[0].status == LlmStatus.INACTIVE
             assert "inactive" in screen_text(app)
             await enter_text(app, pilot, "hello?")
             await pilot.pause()
-            assert app.chat_input.text == "hello?"  # refused here: nothing stored
-            assert app.chat.turns == []
+            assert app.main.panel.chat_input.text == "hello?"  # refused here: nothing stored
+            assert app.main.panel.chat.turns == []
 
             async with store.transaction() as s:  # the provider is back and heartbeats
                 await s.execute(update(Llm).values(last_heartbeat_at=utcnow()))
-            await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE)
+            await wait_for(lambda: app.main.agents.rows[0].status == LlmStatus.ACTIVE)
             await pilot.pause()
             assert "inactive" not in screen_text(app)
 
@@ -226,12 +229,12 @@ async def test_a_long_code_block_is_shown_whole(tmp_path: Path) -> None:
         await enter_text(app, pilot, "code please")
         await wait_for(lambda: _settled(app))
         seen: set[str] = set()
-        app.chat.scroll_home(animate=False)
+        app.main.panel.chat.scroll_home(animate=False)
         await pilot.pause()
         while True:
             seen.update(re.findall(r"row_\d{3}", "".join(screen_rows(app))))
-            if app.chat.scroll_y >= app.chat.max_scroll_y:
+            if app.main.panel.chat.scroll_y >= app.main.panel.chat.max_scroll_y:
                 break
-            app.chat.scroll_relative(y=10, animate=False)
+            app.main.panel.chat.scroll_relative(y=10, animate=False)
             await pilot.pause()
         assert seen == {f"row_{i:03}" for i in range(120)}

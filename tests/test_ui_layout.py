@@ -14,13 +14,17 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Footer
 from textual.widgets._footer import FooterKey
 
+from mcpctl_tui.chat.commands import SessionSettings
+from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.store.views import AgentRow
-from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS
-from mcpctl_tui.ui.screens.dialogs import HelpScreen
-from mcpctl_tui.ui.status import ReplyStats, StatusInfo, render_status
+from mcpctl_tui.ui.screens.help import HelpScreen
+from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import ChatState, ReplyStats
+from mcpctl_tui.ui.status import render_status
 from tests.ui_helpers import (
     SIZES,
     SMALL,
@@ -95,20 +99,18 @@ def test_columns_line_up_and_long_names_are_cut() -> None:
 def test_the_status_line_keeps_the_state_and_fits() -> None:
     agent = _row("ops", "echo-local")
     stats = ReplyStats(output_tokens=123, ttft_ms=42, tokens_per_s=87.5, state="done")
-    info = StatusInfo(
-        agent=agent,
-        personality="oncall",
-        overrides={"temperature": 0.7, "max_tokens": 2048},
-        system_replaced=True,
-        stats=stats,
+    overrides = ChatOverrides(system="x", params={"temperature": 0.7, "max_tokens": 2048})
+    state = ChatState(
+        agent=agent, settings=SessionSettings(personality="oncall", overrides=overrides)
     )
     for width in (30, 54, 80, 110):
-        line = render_status(info, width).plain
+        line = render_status(state, stats, width).plain
         assert len(line) <= width and "done" in line and line.startswith("ops")
-    wide = render_status(info, 200).plain
+    wide = render_status(state, stats, 200).plain
     assert "temperature=0.7" in wide and "ttft 42 ms" in wide and "87.5 tok/s" in wide
+    assert "oncall" in wide and "system replaced" in wide
     # At the 80-column chat (54 cells) the figures stay right-aligned, details go.
-    narrow = render_status(info, 54).plain
+    narrow = render_status(state, stats, 54).plain
     assert narrow.endswith("done  123 tok") and "ttft" not in narrow
 
 
@@ -131,9 +133,9 @@ async def _demo_app(
 async def test_main_view_nothing_wraps_or_overlaps(tmp_path: Path, size: tuple[int, int]) -> None:
     async with _demo_app(tmp_path, size, crowded=True) as (app, _):
         # One line per agent, two per personality and thread: nothing wrapped.
-        assert app.agents.virtual_size.height == len(app.agents.rows) == 3
-        assert app.personalities.virtual_size.height == 1 + 2 * 2
-        assert app.threads.virtual_size.height == 2 * len(app.threads.threads)
+        assert app.main.agents.virtual_size.height == len(app.main.agents.rows) == 3
+        assert app.main.personalities.virtual_size.height == 1 + 2 * 2
+        assert app.main.threads.virtual_size.height == 2 * len(app.main.threads.threads)
         # The footer is one row and no key sits on another (the palette hint used to
         # land on top of "f1 Help" at 80 columns).
         footer = app.query_one(Footer)
@@ -145,8 +147,8 @@ async def test_main_view_nothing_wraps_or_overlaps(tmp_path: Path, size: tuple[i
             for b in keys[i + 1 :]:
                 assert not a.overlaps(b), (a, b)
         # The input's hint is whole (the longest that fits, never a cut one).
-        hint = app.chat_input.placeholder
-        assert hint in PLACEHOLDERS and len(hint) < app.chat_input.content_size.width
+        hint = app.main.panel.chat_input.placeholder
+        assert hint in PLACEHOLDERS and len(hint) < app.main.panel.chat_input.content_size.width
         assert "/help" in hint
 
 
@@ -184,8 +186,10 @@ async def test_a_long_form_scrolls_between_title_and_buttons(tmp_path: Path) -> 
 
 async def _open_dialog(app: McpctlApp, pilot: Any, which: str) -> None:
     if which == "editor":
-        await app.action_edit("agent", "current")  # the longest form
+        app.main.action_edit("agent", "current")  # the longest form
     else:
+        if which == "confirm":
+            app.main.threads.focus()  # Ctrl+D acts on the thread outside the message box
         await pilot.press({"confirm": "ctrl+d", "ask": "f2", "help": "f1"}[which])
     await wait_for(lambda: len(app.screen_stack) > 1)
     await pilot.pause()
@@ -220,7 +224,9 @@ async def test_each_help_section_has_its_gap_above_its_heading(
         await pilot.pause()
         cells = list(app.screen.query_one(".help-grid").children)
         headings = [i for i, cell in enumerate(cells) if cell.has_class("help-heading")]
-        assert len(headings) == 3
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        assert len(headings) == len(screen.groups) + 1  # and the slash commands
         for n, i in enumerate(headings):
             heading, first_row = cells[i], cells[i + 1]
             lines = [heading.render_line(y).text.strip() for y in range(heading.size.height)]

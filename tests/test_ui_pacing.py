@@ -12,8 +12,9 @@ from textual.widgets import Static
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import open_store
 from mcpctl_tui.ui.app import McpctlApp
-from mcpctl_tui.ui.pacing import DUTY, FramePacer, PacedFrames
-from mcpctl_tui.ui.screens.dialogs import HelpScreen
+from mcpctl_tui.ui.pacing import DUTY, FramePacer
+from mcpctl_tui.ui.screens.help import HelpScreen
+from mcpctl_tui.ui.textual_internals import PacedFrames
 from tests.ui_helpers import NOW, fixed_clock, wait_for
 
 
@@ -70,7 +71,7 @@ async def test_the_app_paints_through_the_pacer(tmp_path: Path) -> None:
     await seed_demo(store, now=NOW)
     app = McpctlApp(store, clock=fixed_clock)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(lambda: app.loaded)
+        await wait_for(lambda: app.main.loaded)
         pacer = app.screen._update_timer
         assert isinstance(pacer, FramePacer)
         before = pacer.frames

@@ -19,7 +19,8 @@ from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.types import LlmKind
-from mcpctl_tui.ui.app import McpctlApp, StartAt
+from mcpctl_tui.ui.app import McpctlApp
+from mcpctl_tui.ui.screens.main import StartAt
 from tests.ui_helpers import NOW, SIZES, add_crowded_agents, fixed_clock, open_seeded, wait_for
 
 
@@ -47,8 +48,8 @@ def _empty_db(tmp_path: Path) -> str:
 
 async def _ready(pilot: Any) -> None:
     app = pilot.app
-    app.chat_input.cursor_blink = False  # a blinking cursor is a coin toss per frame
-    await wait_for(lambda: app.loaded)
+    app.main.panel.chat_input.cursor_blink = False  # a blinking cursor is a coin toss per frame
+    await wait_for(lambda: app.main.loaded)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
@@ -141,7 +142,7 @@ def test_agents_of_every_kind_and_status(
 @pytest.mark.parametrize("size", SIZES)
 def test_personality_selected(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def pick(pilot: Any) -> None:
-        pilot.app.personalities.focus()
+        pilot.app.main.personalities.focus()
         await pilot.press("down")
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
@@ -181,10 +182,14 @@ def test_reply_streaming_midpoint(snap_compare: Any, tmp_path: Path, size: tuple
 
     async def send(pilot: Any) -> None:
         app = pilot.app
-        app.chat_input.text = "Draft the cert rotation steps again."
+        app.main.panel.chat_input.text = "Draft the cert rotation steps again."
         await pilot.press("enter")
-        await wait_for(lambda: app.reply_stream is not None and app.reply_stream.flushes >= 1)
-        await wait_for(lambda: "Swap the list" in app.reply_stream.markdown.source)
+        await wait_for(
+            lambda: (
+                app.main.panel.reply_stream is not None and app.main.panel.reply_stream.flushes >= 1
+            )
+        )
+        await wait_for(lambda: "Swap the list" in app.main.panel.reply_stream.markdown.source)
         await pilot.pause(0.1)
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops", thread_id=3), backend=held)
@@ -194,6 +199,7 @@ def test_reply_streaming_midpoint(snap_compare: Any, tmp_path: Path, size: tuple
 @pytest.mark.parametrize("size", SIZES)
 def test_delete_confirmation(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def ask(pilot: Any) -> None:
+        pilot.app.main.threads.focus()  # from the thread list: in the message box Ctrl+D edits
         await pilot.press("ctrl+d")
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops", thread_id=2))
@@ -246,7 +252,8 @@ def test_editor(
     snap_compare: Any, tmp_path: Path, kind: str, which: str | None, size: tuple[int, int]
 ) -> None:
     async def edit(pilot: Any) -> None:
-        await pilot.app.action_edit(kind, which)
+        pilot.app.main.action_edit(kind, which)
+        await wait_for(lambda: len(pilot.app.screen_stack) > 1)
         await pilot.pause(0.2)
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))

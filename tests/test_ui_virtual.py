@@ -14,8 +14,10 @@ from tests.ui_helpers import (
     enter_text,
     error_shown,
     fixed_clock,
+    notifications,
     running,
     screen_text,
+    set_params,
     sqlite_url,
     temp_store,
     wait_for,
@@ -25,8 +27,10 @@ from tests.virtual_procs import ProviderProc, write_provider_file
 
 def _replied(app: McpctlApp) -> bool:
     """The last turn is a whole reply and nothing streams any more."""
-    turn = app.chat.last_assistant()
-    return turn is not None and turn.status == MessageStatus.COMPLETE and not app.streaming
+    turn = app.main.panel.chat.last_assistant()
+    return (
+        turn is not None and turn.status == MessageStatus.COMPLETE and not app.main.panel.streaming
+    )
 
 
 async def test_virtual_agent_chats_then_goes_offline_on_screen(tmp_path: Path) -> None:
@@ -43,11 +47,11 @@ async def test_virtual_agent_chats_then_goes_offline_on_screen(tmp_path: Path) -
             # The app's own backend (ChatService.wired) reaches the provider.
             app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.2)
             async with running(app) as pilot:
-                assert app.current_agent is not None and app.current_agent.name == "far"
-                assert app.current_agent.kind == LlmKind.VIRTUAL
+                assert app.main.state.agent is not None and app.main.state.agent.name == "far"
+                assert app.main.state.agent.kind == LlmKind.VIRTUAL
                 await enter_text(app, pilot, "hello through the relay")
                 await wait_for(lambda: _replied(app), limit=30)
-                turn = app.chat.last_assistant()
+                turn = app.main.panel.chat.last_assistant()
                 assert turn is not None and turn.plain_text() == "hello through the relay"
                 async with store.session() as s:
                     rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
@@ -58,15 +62,17 @@ async def test_virtual_agent_chats_then_goes_offline_on_screen(tmp_path: Path) -
 
                 # The provider stops: the agent turns inactive on screen, no restart.
                 assert await prov.terminate() == 0
-                await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE, limit=15)
+                await wait_for(
+                    lambda: app.main.agents.rows[0].status == LlmStatus.INACTIVE, limit=15
+                )
                 await pilot.pause()
                 assert "inactive" in screen_text(app)
 
                 await enter_text(app, pilot, "are you still there?")
                 await pilot.pause()
-                assert app.chat_input.text == "are you still there?"
-                assert any("publisher offline" in str(n.message) for n in app._notifications)
-                assert len(app.chat.turns) == 2  # nothing sent, nothing added
+                assert app.main.panel.chat_input.text == "are you still there?"
+                assert any("publisher offline" in str(n.message) for n in notifications(app))
+                assert len(app.main.panel.chat.turns) == 2  # nothing sent, nothing added
         finally:
             await prov.stop()
 
@@ -93,31 +99,40 @@ async def test_a_provider_killed_mid_reply_then_restarted(
                 s.add(Agent(name="far", llm_id=llm.id))
             app = McpctlApp(store, clock=fixed_clock, liveness_seconds=0.2)
             async with running(app) as pilot:
-                app.overrides = {"cmd_chunks": 400, "cmd_delay": 0.05}
+                set_params(app, {"cmd_chunks": 400, "cmd_delay": 0.05})
                 await enter_text(app, pilot, "tick ")
                 await wait_for(
-                    lambda: app.reply_stream is not None and app.reply_stream.written > 3, limit=30
+                    lambda: (
+                        app.main.panel.reply_stream is not None
+                        and app.main.panel.reply_stream.written > 3
+                    ),
+                    limit=30,
                 )
                 await prov.kill()
-                await wait_for(lambda: not app.streaming and app.reply_stream is None, limit=30)
+                await wait_for(
+                    lambda: not app.main.panel.streaming and app.main.panel.reply_stream is None,
+                    limit=30,
+                )
                 await pilot.pause()
-                turn = app.chat.last_assistant()
+                turn = app.main.panel.chat.last_assistant()
                 assert turn is not None and turn.status == MessageStatus.ERROR
                 assert turn.plain_text().startswith("tick tick tick")
                 assert "stopped responding" in error_shown(app)
-                assert app.chat_input.text == ""
-                await wait_for(lambda: app.agents.rows[0].status == LlmStatus.INACTIVE, limit=15)
+                assert app.main.panel.chat_input.text == ""
+                await wait_for(
+                    lambda: app.main.agents.rows[0].status == LlmStatus.INACTIVE, limit=15
+                )
 
-                app.overrides = {}
-                app.chat_input.text = "still there?"
+                set_params(app, {})
+                app.main.panel.chat_input.text = "still there?"
                 await pilot.press("enter")
                 await pilot.pause()
-                assert app.chat_input.text == "still there?"
-                assert any("publisher offline" in str(n.message) for n in app._notifications)
-                assert len(app.chat.turns) == 2
+                assert app.main.panel.chat_input.text == "still there?"
+                assert any("publisher offline" in str(n.message) for n in notifications(app))
+                assert len(app.main.panel.chat.turns) == 2
 
                 await again.start()
-                await wait_for(lambda: app.agents.rows[0].status == LlmStatus.ACTIVE, limit=15)
+                await wait_for(lambda: app.main.agents.rows[0].status == LlmStatus.ACTIVE, limit=15)
                 await pilot.press("enter")
                 await wait_for(lambda: _replied(app), limit=30)
                 async with store.session() as s:

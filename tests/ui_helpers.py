@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,11 @@ from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.models import Agent, Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.ui.app import McpctlApp
+from mcpctl_tui.ui.screens.dialogs import BURST_SECONDS
 from mcpctl_tui.ui.screens.editors import EditorScreen
+from mcpctl_tui.ui.textual_internals import clear_notifications, notifications
+
+__all__ = ["clear_notifications", "notifications"]
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SIZE = (120, 40)  # the terminal of the pilot tests that are not about a size
@@ -110,27 +115,34 @@ async def running(
 ) -> AsyncIterator[Pilot[Any]]:
     """``app.run_test``, entered once the app's first load from the store is done."""
     async with app.run_test(size=size, notifications=notifications) as pilot:
-        await wait_for(lambda: app.loaded)
+        await wait_for(lambda: app.main.loaded)
         yield pilot
 
 
 async def enter_text(app: McpctlApp, pilot: Pilot[Any], text: str) -> None:
     """Put ``text`` in the chat input and press Enter, as the operator sends a line."""
-    app.chat_input.text = text
-    app.chat_input.focus()
+    app.main.panel.chat_input.text = text
+    app.main.panel.chat_input.focus()
     await pilot.press("enter")
+
+
+async def answer_yes(pilot: Pilot[Any]) -> None:
+    """Press ``y`` on the confirmation shown, once it has been on screen long enough for a
+    ``y`` to count (one typed in the same burst as the key that asked is ignored)."""
+    await pilot.pause(BURST_SECONDS)
+    await pilot.press("y")
 
 
 def notified(app: McpctlApp, text: str) -> bool:
     """Whether a notification so far says ``text``."""
-    return any(text in str(n.message) for n in app._notifications)
+    return any(text in str(n.message) for n in notifications(app))
 
 
 async def open_editor(
     app: McpctlApp, pilot: Pilot[Any], kind: str, which: str | None
 ) -> EditorScreen:
     """The editor of ``kind`` (``which`` one, or a new one for None), open and drawn."""
-    await app.action_edit(kind, which)
+    app.main.action_edit(kind, which)
     await wait_for(lambda: isinstance(app.screen, EditorScreen))
     await pilot.pause()
     screen = app.screen
@@ -149,7 +161,7 @@ async def wait_for(cond: Callable[[], Any], limit: float = 10.0) -> None:
 def error_shown(app: McpctlApp) -> str:
     """The error on the last reply, as its turn shows it: one string, however the screen
     wraps it."""
-    turn = app.chat.last_assistant()
+    turn = app.main.panel.chat.last_assistant()
     assert turn is not None
     return str(turn.query_one(".turn-error", Static).render())
 
@@ -181,3 +193,9 @@ async def open_seeded(path: Path, seed: Callable[[Store], Any]) -> str:
     finally:
         await store.close()
     return url
+
+
+def set_params(app: McpctlApp, params: dict[str, Any]) -> None:
+    """The session's parameter overrides, as ``/set`` leaves them."""
+    main = app.main
+    main.panel.state = replace(main.state, settings=main.state.settings.with_params(params))

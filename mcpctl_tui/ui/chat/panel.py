@@ -30,6 +30,7 @@ from mcpctl_tui.ui import memory
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd
+from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
 from mcpctl_tui.ui.data import StoreError, UiData
@@ -66,6 +67,11 @@ class ChatPanel(Vertical):
     @property
     def chat_input(self) -> ChatInput:
         return self.query_one(ChatInput)
+
+    @property
+    def reply_stream(self) -> CoalescingMarkdownStream | None:
+        """The streaming reply's Markdown stream (None when no reply streams)."""
+        return self.reply.stream if self.reply is not None else None
 
     @property
     def streaming(self) -> bool:

@@ -74,19 +74,20 @@ class Reply:
         """Show ``events`` until they end; ``end`` then says how (also when cancelled,
         which propagates once the turn is marked)."""
         started = time.monotonic()
+        first: float | None = None  # ms to the first text: on the status line at the end
         tools = ToolCallAccumulator()
         ended: TurnEnded | None = None
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
         began = False
+        usage: tuple[int | None, int | None] = (None, None)
         self._set_stats(self.stats)
         try:
             async for event in events:
                 match event:
                     case TextDelta(text=text):
-                        if self.stats.ttft_ms is None:
-                            ttft = (time.monotonic() - started) * 1000
-                            self._set_stats(replace(self.stats, ttft_ms=ttft))
+                        if first is None:
+                            first = (time.monotonic() - started) * 1000
                         self.stream.feed(clean(text))
                     case TurnStarted() as turn_started:
                         began = True
@@ -97,7 +98,7 @@ class Reply:
                     case ToolCallDelta() as delta:
                         tools.add(delta)
                     case Usage(input_tokens=inp, output_tokens=out):
-                        self._set_stats(replace(self.stats, input_tokens=inp, output_tokens=out))
+                        usage = (inp, out)
                     case TurnEnded() as turn_ended:
                         ended, status = turn_ended, turn_ended.status
                     case _:
@@ -113,6 +114,9 @@ class Reply:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+            self.stats = replace(
+                self.stats, ttft_ms=first, input_tokens=usage[0], output_tokens=usage[1]
+            )
             self.end = await self._end(status, ended, failure, tools, began)
 
     async def _end(

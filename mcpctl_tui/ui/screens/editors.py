@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from mcpctl_tui.store.errors import Conflict
 from mcpctl_tui.store.manifest.documents import Document, Kind, ManifestError, label
 from mcpctl_tui.ui.data import Choices, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedModalScreen
@@ -188,6 +189,9 @@ class EditorScreen(PacedModalScreen[str | None]):
             return
         try:
             applied = await self.data.save(doc, new=self.doc is None)
+        except Conflict as exc:  # a new one with the name of a stored one
+            self.refuse(str(exc), "name")
+            return
         except StoreError as exc:
             self.refuse(plain_error(exc), self.key_at_fault(exc))
             return
