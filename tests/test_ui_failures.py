@@ -111,7 +111,8 @@ async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: P
             await app.workers.wait_for_complete()
         again = McpctlApp(store, clock=fixed_clock)
         async with again.run_test(size=SIZE) as pilot:
-            await wait_for(lambda: again.main.loaded and again.main.panel.chat.last_assistant() is not None)
+            chat = again.main.panel.chat
+            await wait_for(lambda: again.main.loaded and chat.last_assistant() is not None)
             await pilot.pause()
             reloaded = error_shown(again)
     assert reloaded == live

@@ -32,6 +32,7 @@ from mcpctl_tui.chat.errors import ChatError, UnknownPersonality
 from mcpctl_tui.chat.sanitize import one_line
 
 NONE_NAME = "none"  # ``/personality none``: no personality, even over the agent's default
+NEW_THREAD = "new thread"  # what ``/clear`` says
 
 
 class CommandError(ChatError):

@@ -202,19 +202,27 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
             if _isatty(sys.stdin):
                 err.write("\n")
             return 0
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        try:
-            command = commands.parse(line)
-            if isinstance(command, commands.Quit):
-                return 0
-            if isinstance(command, commands.SendText):
-                await _cancellable(run_turn(svc, sess, command.text, out, err, own_line=True))
-            else:
-                err.write(await slash_command(svc, sess, command) + "\n")
-        except (ChatError, StoreError) as exc:
-            err.write(f"error: {exc}\n")
+        if not await handle_line(svc, sess, line.rstrip("\n"), out, err):
+            return 0
+
+
+async def handle_line(
+    svc: ChatService, sess: Session, line: str, out: TextIO, err: TextIO
+) -> bool:
+    """One line of the REPL: a message to send or a slash command; False: quit."""
+    if not line.strip():
+        return True
+    try:
+        command = commands.parse(line)
+        if isinstance(command, commands.Quit):
+            return False
+        if isinstance(command, commands.SendText):
+            await _cancellable(run_turn(svc, sess, command.text, out, err, own_line=True))
+        else:
+            err.write(await slash_command(svc, sess, command) + "\n")
+    except (ChatError, StoreError) as exc:
+        err.write(f"error: {exc}\n")
+    return True
 
 
 async def slash_command(svc: ChatService, sess: Session, command: commands.Command) -> str:
@@ -240,7 +248,7 @@ async def slash_command(svc: ChatService, sess: Session, command: commands.Comma
             return said
         case commands.NewThread():
             sess.thread_id = None
-            return "new thread"
+            return commands.NEW_THREAD
         case commands.Save(title=title):
             saved = await commands.save(
                 svc,

@@ -281,6 +281,7 @@ class ChatPanel(Vertical):
                 say(self, said)
             case commands.NewThread():
                 await self.start_new_thread()
+                say(self, commands.NEW_THREAD)
             case commands.Save(title=title):
                 if state.agent is None:
                     return False
