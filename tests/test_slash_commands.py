@@ -129,6 +129,8 @@ async def test_the_tui(tmp_path: Path, case: SlashCase) -> None:
             for line in case.lines:
                 await enter_text(app, pilot, line)
                 await pilot.pause()
+                if line.startswith("//"):  # a message: its reply is stored once it is done
+                    await wait_for(lambda: app.main.panel.stats.state == "done")
                 await wait_for(lambda: not app.main.panel.streaming)
                 await pilot.pause()
             said = [str(n.message) for n in notifications(app)]
