@@ -29,7 +29,8 @@ from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.chat_queries import personality_names
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.types import MessageStatus
 
 T = TypeVar("T")

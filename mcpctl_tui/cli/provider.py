@@ -13,7 +13,8 @@ import click
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.params import SECONDS
 from mcpctl_tui.config import ConfigError, Settings, load_settings
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 
 
 def _settings() -> Settings:

@@ -24,8 +24,8 @@ from sqlalchemy.orm import aliased
 
 from mcpctl_tui.secrets import KeyRefError, validate_key_ref
 from mcpctl_tui.store import fastread
-from mcpctl_tui.store.engine import Store, StoreError, StoreUnavailable
-from mcpctl_tui.store.errors import Conflict, Invalid, NotFound
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import Conflict, Invalid, NotFound, StoreError, StoreUnavailable
 from mcpctl_tui.store.fastread import ThreadSummary, Turn
 from mcpctl_tui.store.models import (
     Agent,

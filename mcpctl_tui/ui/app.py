@@ -36,7 +36,8 @@ from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
 from mcpctl_tui.store import queries
 from mcpctl_tui.store import views as v
 from mcpctl_tui.store.deletes import delete_thread
-from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.manifest.documents import Document, Kind, PersonalityDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown

@@ -30,7 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import tasks

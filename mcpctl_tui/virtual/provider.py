@@ -26,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import tasks
 from mcpctl_tui.virtual.codec import CodecError, clean_text, decode_request, encode_event

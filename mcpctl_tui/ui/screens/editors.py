@@ -21,8 +21,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from mcpctl_tui.store.engine import Store, StoreError
-from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import NotFound, StoreError
 from mcpctl_tui.store.manifest.apply import apply_one
 from mcpctl_tui.store.manifest.delete import delete_named
 from mcpctl_tui.store.manifest.documents import (
