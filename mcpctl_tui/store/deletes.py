@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.errors import Conflict, InUse, Invalid, NotFound
-from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT, is_live
+from mcpctl_tui.store.liveness import is_live
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,

@@ -7,10 +7,6 @@ from datetime import datetime, timedelta
 
 from mcpctl_tui.store.types import LlmStatus, utcnow
 
-# No heartbeat for this long and a publisher is gone (docs/architecture.md: 90 s); the
-# config file's ``heartbeat_timeout`` and the CLI flags override it.
-DEFAULT_HEARTBEAT_TIMEOUT = 90.0
-
 
 def is_live(
     status: LlmStatus,

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT, is_live
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.store.liveness import is_live
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread, Llm
 from mcpctl_tui.store.queries import AgentListing, list_agent_listings
 from mcpctl_tui.store.types import LlmKind, LlmStatus

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mcpctl_tui.config import ConfigError, Settings, load_settings
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.engine import Store
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class DispatchOptions:
     # No heartbeat for this long: the publisher is gone (matches the GC's bound).
-    heartbeat_timeout: float = 90.0
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # A task no provider claims within this long fails.
     claim_timeout: float = 60.0
     # SQLite: how often a waiting stream looks for new chunks.

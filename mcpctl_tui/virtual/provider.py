@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.store.engine import Store
@@ -55,7 +56,6 @@ from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 log = logging.getLogger(__name__)
 
 WRITE_RETRIES = 5
-DEFAULT_HEARTBEAT_INTERVAL = 30.0
 # Claim retries while the store is unreachable: 0.5 s, doubling, at most 10 s.
 CLAIM_RETRY_MIN = 0.5
 CLAIM_RETRY_MAX = 10.0
@@ -64,7 +64,7 @@ CLAIM_RETRY_MAX = 10.0
 @dataclass(frozen=True, slots=True)
 class ProviderOptions:
     # A foreign row whose heartbeat is older than this counts as gone (adoptable).
-    heartbeat_timeout: float = 90.0
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # SQLite has no NOTIFY: how often an idle provider looks for pending tasks.
     poll_interval: float = 0.005
     # How often running tasks are checked for a cancel (PostgreSQL also gets a NOTIFY).

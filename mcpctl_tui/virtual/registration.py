@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
@@ -72,7 +73,7 @@ async def register(
     session_id: str,
     config: ProviderConfig,
     *,
-    heartbeat_timeout: float = 90.0,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> Registration:
     """Create, reclaim or adopt the file's LLM and agent rows, all or nothing."""
     for attempt in range(3):
@@ -317,7 +318,9 @@ class SessionStatus:
     rows: list[PublishedRow]
 
 
-async def list_sessions(store: Store, *, heartbeat_timeout: float = 90.0) -> list[SessionStatus]:
+async def list_sessions(
+    store: Store, *, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+) -> list[SessionStatus]:
     now = utcnow()
     by_session: dict[str, list[PublishedRow]] = {}
     async with store.session() as s:

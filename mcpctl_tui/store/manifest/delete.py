@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.deletes import (
     delete_agent,
     delete_llm,
@@ -18,7 +19,6 @@ from mcpctl_tui.store.deletes import (
     delete_prompt,
 )
 from mcpctl_tui.store.errors import Invalid, NotFound
-from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Project
