@@ -38,10 +38,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from sqlalchemy import insert, select
 
-from mcpctl_tui.store import queries
+from mcpctl_tui.store.agents import create_agent
+from mcpctl_tui.store.catalog import create_llm
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.fastread import sqlite_timestamp
+from mcpctl_tui.store.messages import (
+    _PG_APPEND,
+    AppendStats,
+    NewMessage,
+    all_messages,
+    append_message,
+    last_messages,
+)
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
+from mcpctl_tui.store.rows import sqlite_timestamp
+from mcpctl_tui.store.threads import ThreadCursor, create_thread, list_threads
 from mcpctl_tui.store.types import utcnow
 from tests.dbs import fresh_pg_database
 
@@ -72,14 +82,14 @@ async def throwaway(backend: str, pg_url: str | None) -> AsyncIterator[str]:
 def _writer(url: str, thread_id: int, n: int, start_at: float, out: Any, bare: bool) -> None:
     async def ours() -> tuple[int, float]:
         store = await open_store(url)
-        stats = queries.AppendStats()
+        stats = AppendStats()
         try:
             await asyncio.sleep(max(0.0, start_at - time.time()))
             for i in range(n):
-                await queries.append_message(
+                await append_message(
                     store,
                     thread_id,
-                    queries.NewMessage(role="user", content=f"{os.getpid()}:{i}"),
+                    NewMessage(role="user", content=f"{os.getpid()}:{i}"),
                     stats=stats,
                     # The benchmark's figure is for the opt-in asynchronous commit on
                     # PostgreSQL (no effect on SQLite); the default waits for the WAL flush.
@@ -126,7 +136,7 @@ async def _bare_writer(url: str, thread_id: int, n: int, start_at: float) -> tup
         for i in range(n):
             while (
                 await conn.fetchrow(
-                    queries._PG_APPEND,
+                    _PG_APPEND,
                     thread_id,
                     "user",
                     f"{pid}:{i}",
@@ -170,16 +180,16 @@ async def bench_writers(url: str) -> dict[str, Any]:
     store = await open_store(url)
     try:
         async with store.transaction() as s:
-            llm = await queries.create_llm(s, name="l", type="openai")
-            agent = await queries.create_agent(s, name="a", llm_id=llm.id)
-            ours_thread = await queries.create_thread(s, agent.id, "race")
-            bare_thread = await queries.create_thread(s, agent.id, "baseline")
+            llm = await create_llm(s, name="l", type="openai")
+            agent = await create_agent(s, name="a", llm_id=llm.id)
+            ours_thread = await create_thread(s, agent.id, "race")
+            bare_thread = await create_thread(s, agent.id, "baseline")
         total = WRITERS * APPENDS_EACH
         bare_wall, bare_retries, _ = await _race(url, bare_thread.id, bare=True)
         wall, retries, pids = await _race(url, ours_thread.id, bare=False)
         async with store.session() as s:
-            rows = await queries.all_messages(s, ours_thread.id)
-            bare_rows = await queries.all_messages(s, bare_thread.id)
+            rows = await all_messages(s, ours_thread.id)
+            bare_rows = await all_messages(s, bare_thread.id)
         contiguous = [m.turn_index for m in rows] == list(range(total))
         every_once = sorted(m.content for m in rows) == sorted(
             f"{pid}:{i}" for pid in pids for i in range(APPENDS_EACH)
@@ -203,7 +213,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     """50 agents, 2,000 threads, 100,000 messages (one thread of 10,000); bulk Core inserts."""
     now = utcnow()
     async with store.transaction() as s:
-        llm = await queries.create_llm(s, name="bench-llm", type="openai")
+        llm = await create_llm(s, name="bench-llm", type="openai")
         await s.execute(
             insert(Agent.__table__),
             [
@@ -320,12 +330,12 @@ async def bench_reads(url: str) -> dict[str, Any]:
         build_s = time.perf_counter() - t0
         dialect = store.dialect
         async with store.session() as s:
-            first = await queries.list_threads(s, big_agent, limit=50)
+            first = await list_threads(s, big_agent, limit=50)
             # A page from the middle (keyset cursor after the 4th page), as when scrolling.
             cursor = None
             for _ in range(4):
-                page = await queries.list_threads(s, big_agent, limit=50, after=cursor)
-                cursor = queries.ThreadCursor(page[-1].last_turn_at, page[-1].id)
+                page = await list_threads(s, big_agent, limit=50, after=cursor)
+                cursor = ThreadCursor(page[-1].last_turn_at, page[-1].id)
             assert cursor is not None and len(first) == 50
 
             conn = await s.connection()
@@ -335,7 +345,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
             driver = conn.exec_driver_sql
 
             async def ours_threads() -> Any:
-                return await queries.list_threads(s, big_agent, limit=50, after=cursor)
+                return await list_threads(s, big_agent, limit=50, after=cursor)
 
             args: Any = (big_agent, raw_cursor_at, raw_cursor_at, cursor.id, 50)
 
@@ -343,7 +353,7 @@ async def bench_reads(url: str) -> dict[str, Any]:
                 return (await driver(THREAD_PAGE_SQL[dialect], args)).all()
 
             async def ours_messages() -> Any:
-                return await queries.last_messages(s, big_thread, 100)
+                return await last_messages(s, big_thread, 100)
 
             async def raw_messages() -> Any:
                 return (await driver(LAST_MESSAGES_SQL[dialect], (big_thread, 100))).all()

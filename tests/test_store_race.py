@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl_tui.store import queries as q
+from mcpctl_tui.store.agents import create_agent
+from mcpctl_tui.store.catalog import create_llm
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import NewMessage, all_messages, append_message
+from mcpctl_tui.store.threads import create_thread, list_threads
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 WRITERS = 4
@@ -21,7 +24,7 @@ EACH = 40
 WRITER = """
 import asyncio, sys, time
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.queries import AppendStats, NewMessage, append_message
+from mcpctl_tui.store.messages import AppendStats, NewMessage, append_message
 
 async def go() -> None:
     url, thread_id, name, each, start_at = sys.argv[1:6]
@@ -44,10 +47,10 @@ asyncio.run(go())
 @pytest.mark.slow
 async def test_processes_appending_to_one_thread(store: Store) -> None:
     async with store.transaction() as s:
-        llm = await q.create_llm(s, name="l", type="openai")
-        agent = await q.create_agent(s, name="a", llm_id=llm.id)
-        thread = await q.create_thread(s, agent.id, "race")
-    await q.append_message(store, thread.id, q.NewMessage(role="system", content="start"))
+        llm = await create_llm(s, name="l", type="openai")
+        agent = await create_agent(s, name="a", llm_id=llm.id)
+        thread = await create_thread(s, agent.id, "race")
+    await append_message(store, thread.id, NewMessage(role="system", content="start"))
 
     start_at = time.time() + 2.0  # all started and connected, then all at once
     env = {**os.environ, "PYTHONPATH": REPO_ROOT}
@@ -72,8 +75,8 @@ async def test_processes_appending_to_one_thread(store: Store) -> None:
         assert p.returncode == 0, err.decode()
 
     async with store.session() as s:
-        rows = await q.all_messages(s, thread.id)
-        [summary] = await q.list_threads(s, agent.id)
+        rows = await all_messages(s, thread.id)
+        [summary] = await list_threads(s, agent.id)
     total = 1 + WRITERS * EACH
     assert [m.turn_index for m in rows] == list(range(total))
     contents = [m.content for m in rows[1:]]

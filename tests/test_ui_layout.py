@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Footer
 from textual.widgets._footer import FooterKey
 
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.app import McpctlApp, StartAt
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS

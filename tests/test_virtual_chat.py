@@ -13,8 +13,8 @@ from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import Agent, ChatMessage, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, MessageStatus
 from mcpctl_tui.virtual import tasks
@@ -79,7 +79,7 @@ async def test_chat_streams_through_a_virtual_llm(
         "jumps over",
     ]
     async with store.session() as s:
-        stored = await queries.all_messages(s, ended.thread_id)
+        stored = await all_messages(s, ended.thread_id)
     assert [(m.role, m.content, m.status) for m in stored][-1] == (
         "assistant",
         "jumps over",

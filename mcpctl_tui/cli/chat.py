@@ -28,7 +28,7 @@ from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
-from mcpctl_tui.store.chat_queries import personality_names
+from mcpctl_tui.store.catalog import personality_names
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.types import MessageStatus

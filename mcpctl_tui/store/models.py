@@ -1,8 +1,8 @@
 """The data model (docs/architecture.md, "Data model") in SQLAlchemy 2 typed ORM.
 
 Relationships are deliberately absent: every rule (RESTRICT, CASCADE, SET NULL) lives in
-the database so it holds for every writer, and queries in ``store.queries`` join
-explicitly, which keeps async code free of lazy loads.
+the database so it holds for every writer, and the store's queries join explicitly,
+which keeps async code free of lazy loads.
 """
 
 from __future__ import annotations

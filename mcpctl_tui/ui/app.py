@@ -33,14 +33,22 @@ from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
-from mcpctl_tui.store import queries
-from mcpctl_tui.store import views as v
+from mcpctl_tui.store.agents import AgentRow, agent_liveness, list_agent_rows
+from mcpctl_tui.store.catalog import list_personalities
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.manifest.documents import Document, Kind, PersonalityDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.messages import all_messages, last_messages, messages_before
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
+from mcpctl_tui.store.threads import (
+    ThreadCursor,
+    get_thread,
+    list_threads,
+    rename_thread,
+    thread_size,
+)
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.ui.backend import NO_PERSONALITY, ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
@@ -185,7 +193,7 @@ class McpctlApp(App[None]):
         return self.query_one(ChatInput)
 
     @property
-    def current_agent(self) -> v.AgentRow | None:
+    def current_agent(self) -> AgentRow | None:
         return self.agents.current
 
     @property
@@ -293,7 +301,7 @@ class McpctlApp(App[None]):
         the new one being typed) stays open instead of jumping to the newest thread."""
         shown = self.current_agent
         async with self.store.session() as s:
-            rows = await v.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
+            rows = await list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
         if not rows:
             await self.chat.show_empty(Content.from_markup(WELCOME))
             self.set_thread_title("")
@@ -329,14 +337,14 @@ class McpctlApp(App[None]):
             self.open_agent(agent, thread_id=thread_id, keep_chat=keep)
 
     async def _start_thread(
-        self, rows: list[v.AgentRow], want: int | None, tid: int
+        self, rows: list[AgentRow], want: int | None, tid: int
     ) -> tuple[int | None, int | None]:
         """``--thread ID``: the agent to select and the thread to open. The thread opens
         with its own agent (shown under another, a send there is refused); an unknown
         thread is said and the agent opens on its newest thread instead of a blank chat."""
         try:
             async with self.store.session() as s:
-                thread = await queries.get_thread(s, tid)
+                thread = await get_thread(s, tid)
         except StoreError as exc:
             self.say(str(exc), severity="error")
             return want, None
@@ -359,11 +367,11 @@ class McpctlApp(App[None]):
 
     @work(group="agent", exclusive=True, exit_on_error=False)
     async def open_agent(
-        self, agent: v.AgentRow, *, thread_id: int | None = None, keep_chat: bool = False
+        self, agent: AgentRow, *, thread_id: int | None = None, keep_chat: bool = False
     ) -> None:
         async with self.store.session() as s:
-            pers = await queries.list_personalities(s, agent.id)
-            threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
+            pers = await list_personalities(s, agent.id)
+            threads = await list_threads(s, agent.id, limit=THREAD_PAGE + 1)
         self.personality_names = {p.id: p.name for p in pers}
         if self.personality_choice not in (
             None,
@@ -430,11 +438,11 @@ class McpctlApp(App[None]):
     async def _open_thread(self, thread_id: int) -> None:
         async with self.store.session() as s:
             try:
-                thread = await queries.get_thread(s, thread_id)
+                thread = await get_thread(s, thread_id)
             except StoreError as exc:
                 self.say(str(exc), severity="error")
                 return
-            turns = await queries.last_messages(s, thread_id, WINDOW + 1)
+            turns = await last_messages(s, thread_id, WINDOW + 1)
         has_older = len(turns) > WINDOW
         self.thread_id = thread_id
         self.set_thread_title(thread.title or f"thread {thread_id}")
@@ -449,7 +457,7 @@ class McpctlApp(App[None]):
     @work(group="older", exclusive=True, exit_on_error=False)
     async def load_older(self, thread_id: int, before_turn: int) -> None:
         async with self.store.session() as s:
-            rows = await queries.messages_before(s, thread_id, before_turn, PAGE + 1)
+            rows = await messages_before(s, thread_id, before_turn, PAGE + 1)
         if thread_id != self.thread_id:
             return
         turns = rows
@@ -462,9 +470,9 @@ class McpctlApp(App[None]):
             self.load_more_threads(agent.id, event.cursor)
 
     @work(group="threads-more", exclusive=True, exit_on_error=False)
-    async def load_more_threads(self, agent_id: int, cursor: queries.ThreadCursor) -> None:
+    async def load_more_threads(self, agent_id: int, cursor: ThreadCursor) -> None:
         async with self.store.session() as s:
-            page = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=cursor)
+            page = await list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=cursor)
         agent = self.current_agent
         if agent is None or agent.id != agent_id:
             return
@@ -475,7 +483,7 @@ class McpctlApp(App[None]):
         """The light periodic query: a provider that stops shows as inactive on its own."""
         try:
             async with self.store.session() as s:
-                live = await v.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
+                live = await agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
         except StoreError:
             return
         if self.agents.update_liveness(live):
@@ -722,7 +730,7 @@ class McpctlApp(App[None]):
         if agent is None:
             return
         async with self.store.session() as s:
-            threads = await queries.list_threads(s, agent.id, limit=THREAD_PAGE + 1)
+            threads = await list_threads(s, agent.id, limit=THREAD_PAGE + 1)
         self.threads.set_threads(threads[:THREAD_PAGE], has_more=len(threads) > THREAD_PAGE)
         self._highlight_open_thread()
 
@@ -784,7 +792,7 @@ class McpctlApp(App[None]):
                     self.load_agents(select_id=agent.id, keep_chat=True)
                 if rest and self.thread_id is not None:
                     async with self.store.transaction() as s:
-                        await queries.rename_thread(s, self.thread_id, rest)
+                        await rename_thread(s, self.thread_id, rest)
                     self.set_thread_title(rest)
                     self.refresh_thread_list()
                     self.say(f"thread renamed: {rest}")
@@ -828,7 +836,7 @@ class McpctlApp(App[None]):
         async with self.store.session() as s:
             llms = [d.doc.name for d in await get_objects(s, Kind.LLM)]
             projects = [d.doc.name for d in await get_objects(s, Kind.PROJECT)]
-            agents = [r.name for r in await v.list_agent_rows(s)]
+            agents = [r.name for r in await list_agent_rows(s)]
             pers: list[str] = []
             if agent_name:
                 pers = [
@@ -954,7 +962,7 @@ class McpctlApp(App[None]):
                 return
             try:
                 async with self.store.transaction() as s:
-                    await queries.rename_thread(s, tid, title)
+                    await rename_thread(s, tid, title)
             except StoreError as exc:
                 self.say(str(exc), severity="error")
                 return
@@ -971,7 +979,7 @@ class McpctlApp(App[None]):
         assert tid is not None
         try:
             async with self.store.session() as s:
-                n = await v.thread_size(s, tid)
+                n = await thread_size(s, tid)
         except StoreError as exc:
             self.say(str(exc), severity="error")
             return
@@ -1038,8 +1046,8 @@ class McpctlApp(App[None]):
         could not be written, which another path may fix; failures are notified."""
         try:
             async with self.store.session() as s:
-                thread = await queries.get_thread(s, thread_id)
-                rows = await queries.all_messages(s, thread_id)
+                thread = await get_thread(s, thread_id)
+                rows = await all_messages(s, thread_id)
         except StoreError as exc:
             self.say(str(exc), severity="error")
             return True  # the thread is gone: another path would not help

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
-from mcpctl_tui.store import views as v
 from mcpctl_tui.store.manifest.documents import Kind, label
 from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.threads import search_threads
 from mcpctl_tui.ui.text import clean
 
 if TYPE_CHECKING:
@@ -98,9 +98,9 @@ class McpctlCommands(Provider):
                 )
         words = query.strip().removeprefix("thread:").strip()
         async with app.store.session() as s:
-            hits = await v.search_threads(s, words, limit=30)
+            hits = await search_threads(s, words, limit=30)
             if not hits:  # a fuzzy query is no substring: let the matcher rank the newest
-                hits = await v.search_threads(s, "", limit=100)
+                hits = await search_threads(s, "", limit=100)
         for t in hits:
             text = f"thread: {clean(t.title or f'thread {t.id}')}"
             score = matcher.match(text)

@@ -11,8 +11,8 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Static
 
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.types import LlmKind
-from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.browse.agent_row import STATUS_STYLE
 from mcpctl_tui.ui.text import literal
 

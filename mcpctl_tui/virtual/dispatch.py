@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
+from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
@@ -145,7 +146,7 @@ class VirtualLlmService:
         await self.aclose()
 
     def _is_live(self, status: LlmStatus, last: datetime | None) -> bool:
-        return tasks.is_live(status, last, self.options.heartbeat_timeout)
+        return is_live(status, last, self.options.heartbeat_timeout)
 
     async def enqueue_infer_task(
         self, llm: int | Llm, request: InferenceRequest

@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, notify
 from mcpctl_tui.virtual.provider_config import ProviderConfig
-from mcpctl_tui.virtual.tasks import is_live
 
 
 class RegistrationRefused(StoreError):
