@@ -38,22 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from sqlalchemy import insert, select
 
-from mcpctl_tui.store.agents import create_agent
-from mcpctl_tui.store.catalog import create_llm
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.messages import (
-    _PG_APPEND,
-    AppendStats,
-    NewMessage,
-    all_messages,
-    append_message,
-    last_messages,
-)
+from mcpctl_tui.store.messages import NewMessage, all_messages, last_messages
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.rows import sqlite_timestamp
 from mcpctl_tui.store.threads import ThreadCursor, create_thread, list_threads
 from mcpctl_tui.store.types import utcnow
 from tests.dbs import fresh_pg_database
+from tests.support.message_append import _PG_APPEND, AppendStats, append_message
+from tests.support.store_seed import create_agent, create_llm
 
 WRITERS = 8
 APPENDS_EACH = 250

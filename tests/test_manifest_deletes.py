@@ -19,7 +19,7 @@ from mcpctl_tui.store.deletes import (
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import InUse, Invalid, NotFound
 from mcpctl_tui.store.manifest import apply_manifest
-from mcpctl_tui.store.messages import NewMessage, append_message
+from mcpctl_tui.store.messages import NewMessage
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,
@@ -32,6 +32,7 @@ from mcpctl_tui.store.models import (
 from mcpctl_tui.store.threads import create_thread
 from mcpctl_tui.store.types import LlmKind, utcnow
 from tests.manifest_util import BASE, dump_store
+from tests.support.message_append import append_message
 
 MORE_AGENTS = "".join(f"---\nkind: agent\nname: {n}\nllm: openai-main\n" for n in ("b", "c"))
 

@@ -9,43 +9,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from mcpctl_tui.store.agents import (
-    create_agent,
-    get_agent,
-    get_agent_listing,
-    list_agent_listings,
-    list_agents,
-    update_agent,
-)
+from mcpctl_tui.store.agents import list_agent_listings
 from mcpctl_tui.store.catalog import (
-    bind_prompt,
-    create_llm,
-    create_personality,
-    create_project,
-    create_prompt,
-    get_llm,
     get_llm_by_name,
-    get_personality,
-    get_project,
     get_project_by_name,
-    get_prompt,
     get_prompt_by_name,
-    list_bindings,
-    list_llms,
     list_personalities,
-    list_projects,
-    set_binding_priority,
-    update_llm,
-    update_personality,
-    update_project,
-    update_prompt,
 )
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Conflict, Invalid, NotFound
 from mcpctl_tui.store.messages import (
     NewMessage,
     all_messages,
-    append_message,
     finish_message,
     last_messages,
     messages_before,
@@ -59,6 +34,33 @@ from mcpctl_tui.store.threads import (
     rename_thread,
 )
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
+from tests.support.message_append import append_message
+from tests.support.store_rows import (
+    get_agent,
+    get_agent_listing,
+    get_llm,
+    get_personality,
+    get_project,
+    get_prompt,
+    list_agents,
+    list_bindings,
+    list_llms,
+    list_projects,
+    set_binding_priority,
+    update_agent,
+    update_llm,
+    update_personality,
+    update_project,
+    update_prompt,
+)
+from tests.support.store_seed import (
+    bind_prompt,
+    create_agent,
+    create_llm,
+    create_personality,
+    create_project,
+    create_prompt,
+)
 
 
 async def _llm_and_agent(store: Store, agent: str = "alice") -> tuple[int, int]:

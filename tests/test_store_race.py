@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl_tui.store.agents import create_agent
-from mcpctl_tui.store.catalog import create_llm
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.messages import NewMessage, all_messages, append_message
+from mcpctl_tui.store.messages import NewMessage, all_messages
 from mcpctl_tui.store.threads import create_thread, list_threads
+from tests.support.message_append import append_message
+from tests.support.store_seed import create_agent, create_llm
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 WRITERS = 4
@@ -24,7 +24,8 @@ EACH = 40
 WRITER = """
 import asyncio, sys, time
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.messages import AppendStats, NewMessage, append_message
+from mcpctl_tui.store.messages import NewMessage
+from tests.support.message_append import AppendStats, append_message
 
 async def go() -> None:
     url, thread_id, name, each, start_at = sys.argv[1:6]

@@ -9,21 +9,21 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from mcpctl_tui.store.agents import create_agent, get_agent, update_agent
-from mcpctl_tui.store.catalog import (
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import NewMessage
+from mcpctl_tui.store.models import ChatThread
+from mcpctl_tui.store.threads import create_thread
+from mcpctl_tui.store.types import utcnow
+from tests.support.message_append import append_message
+from tests.support.store_rows import get_agent, get_prompt, list_bindings, update_agent
+from tests.support.store_seed import (
     bind_prompt,
+    create_agent,
     create_llm,
     create_personality,
     create_project,
     create_prompt,
-    get_prompt,
-    list_bindings,
 )
-from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.messages import NewMessage, append_message
-from mcpctl_tui.store.models import ChatThread
-from mcpctl_tui.store.threads import create_thread
-from mcpctl_tui.store.types import utcnow
 
 
 async def _world(store: Store) -> dict[str, int]:

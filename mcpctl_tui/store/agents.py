@@ -1,20 +1,21 @@
-"""Agents: their rows, the agent pane's listing, and whether an agent can chat now.
+"""Agents: the agent pane's listing, whether an agent can chat now, its saved params.
 
 Rules kept here:
 
-- An agent's name is unique; its default personality must be one of its own.
 - A virtual row's publisher is live while the row is active and heard from within the
   heartbeat timeout (``is_live``): one rule for registration, dispatch, the status the
   UI shows and deletes, so an agent shows inactive exactly when a send would be refused.
-- An agent is as alive as the worse of its own row and its LLM's (``effective``).
-- Listings are one joined query, returning dataclasses; single-table reads return rows.
+- An agent is as alive as the worse of its own row and its LLM's (``effective``), and
+  as virtual as either.
+- The listing is one joined query (agent, LLM, project, default personality), returning
+  dataclasses; a read by name returns the ORM row, or None.
 - ``default_params`` is replaced as a whole dict, never edited in place (plain JSON
-  columns do not track mutation).
+  columns do not track mutation); a ``None`` value removes its key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +26,8 @@ from sqlalchemy.orm import aliased
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.errors import Invalid, NotFound
+from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project
-from mcpctl_tui.store.rows import get_row, write_row
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 
 # --- liveness ---------------------------------------------------------------------------
@@ -49,71 +49,11 @@ def is_live(
     )
 
 
-# --- agent rows -------------------------------------------------------------------------
-
-
-async def create_agent(
-    s: AsyncSession,
-    *,
-    name: str,
-    llm_id: int,
-    description: str = "",
-    system_prompt: str = "",
-    project_id: int | None = None,
-    default_params: dict[str, Any] | None = None,
-    extras: dict[str, Any] | None = None,
-    default_personality_id: int | None = None,
-    kind: LlmKind = LlmKind.PUBLIC,
-    provider_session_id: str | None = None,
-    status: LlmStatus = LlmStatus.ACTIVE,
-) -> Agent:
-    now = utcnow()
-    row = Agent(
-        name=name,
-        llm_id=llm_id,
-        description=description,
-        system_prompt=system_prompt,
-        project_id=project_id,
-        default_params=dict(default_params or {}),
-        extras=dict(extras or {}),
-        default_personality_id=default_personality_id,
-        kind=kind,
-        provider_session_id=provider_session_id,
-        status=status,
-        last_heartbeat_at=now if kind == LlmKind.VIRTUAL else None,
-        created_at=now,
-        updated_at=now,
-    )
-    return await write_row(s, row, f"agent {name}", f"agent {name} already exists")
-
-
-async def get_agent(s: AsyncSession, agent_id: int) -> Agent:
-    return await get_row(s, Agent, "agent", agent_id)
+# --- agent rows and the listing ---------------------------------------------------------
 
 
 async def get_agent_by_name(s: AsyncSession, name: str) -> Agent | None:
     return (await s.execute(select(Agent).where(Agent.name == name))).scalar_one_or_none()
-
-
-async def list_agents(s: AsyncSession) -> Sequence[Agent]:
-    return (await s.execute(select(Agent).order_by(Agent.name))).scalars().all()
-
-
-async def update_agent(s: AsyncSession, agent_id: int, **fields: Any) -> Agent:
-    """Change columns of an agent (``llm_id=``, ``default_personality_id=`` …).
-
-    A default personality must be one of the agent's own personalities.
-    """
-    row = await get_agent(s, agent_id)
-    pid = fields.get("default_personality_id")
-    if pid is not None:
-        owner = (
-            await s.execute(select(Personality.agent_id).where(Personality.id == pid))
-        ).scalar_one_or_none()
-        if owner != agent_id:
-            raise Invalid(f"agent {row.name}: personality {pid} is not one of its personalities")
-    name = fields.get("name", row.name)
-    return await write_row(s, row, f"agent {name}", f"agent {name} already exists", fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +116,6 @@ async def list_agent_listings(
     if project_id is not None:
         q = q.where(Agent.project_id == project_id)
     return [_listing(row) for row in await s.execute(q)]
-
-
-async def get_agent_listing(s: AsyncSession, agent_id: int) -> AgentListing:
-    row = (await s.execute(_AGENT_LISTING.where(Agent.id == agent_id))).first()
-    if row is None:
-        raise NotFound("agent", agent_id)
-    return _listing(row)
 
 
 # --- the UI's agent line ----------------------------------------------------------------
