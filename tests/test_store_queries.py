@@ -32,6 +32,7 @@ from mcpctl_tui.store.threads import (
     get_thread,
     list_threads,
     rename_thread,
+    search_threads,
 )
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from tests.support.message_append import append_message
@@ -289,6 +290,29 @@ async def test_thread_pages_have_no_duplicates_and_no_gaps(store: Store) -> None
     async with store.session() as s:
         first = await list_threads(s, agent_id, limit=1)
     assert first[0].turn_count == 1 and first[0].title == "t22"
+
+
+async def test_title_search_matches_the_text_literally(store: Store) -> None:
+    """``%``, ``_`` and the escape character in the search text are no wildcards."""
+    _llm, agent_id = await _llm_and_agent(store)
+    titles = ["50%", "Budget 50% cut", "500 things", "a_b", "A_B notes", "axb", "a/b", "ab"]
+    async with store.transaction() as s:
+        for title in titles:
+            await create_thread(s, agent_id, title)
+
+    async def found(text: str) -> set[str]:
+        async with store.session() as s:
+            return {h.title for h in await search_threads(s, text, limit=100)}
+
+    assert await found("50%") == {"50%", "Budget 50% cut"}
+    assert await found("a_b") == {"a_b", "A_B notes"}  # case-insensitive, "_" literal
+    assert await found("a/b") == {"a/b"}
+    assert await found("%") == {"50%", "Budget 50% cut"}
+    assert await found("_") == {"a_b", "A_B notes"}
+    assert await found("") == set(titles)
+    async with store.session() as s:
+        [hit] = await search_threads(s, "axb")
+    assert (hit.title, hit.agent_id, hit.agent_name) == ("axb", agent_id, "alice")
 
 
 async def test_message_windows(store: Store) -> None:

@@ -7,6 +7,8 @@ Rules kept here:
   boundary inside a run of equal timestamps neither repeats nor skips a thread.
 - Renaming is not a turn: it leaves ``last_turn_at`` alone (only turns move it, see
   ``store.messages``).
+- A title search matches the text literally: ``%``, ``_`` and the escape character in
+  it are escaped, never read as wildcards.
 - The thread page is the UI's hot read: its statement goes to the driver as written per
   dialect and each row is converted once into a ``ThreadSummary`` (``store.rows``).
 """
@@ -118,8 +120,19 @@ class ThreadHit:
     agent_name: str
 
 
+_LIKE_ESCAPE = "/"
+
+
+def _like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern that matches only itself (with ``ESCAPE '/'``)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):  # the escape character itself first
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return text
+
+
 async def search_threads(s: AsyncSession, text: str, *, limit: int = 20) -> list[ThreadHit]:
-    """Threads whose title contains ``text`` (case-insensitive), newest first."""
+    """Threads whose title contains ``text`` literally (case-insensitive), newest first;
+    every thread (newest first) for the empty text."""
     q = (
         select(ChatThread.id, ChatThread.title, Agent.id, Agent.name)
         .join(Agent, Agent.id == ChatThread.agent_id)
@@ -127,5 +140,6 @@ async def search_threads(s: AsyncSession, text: str, *, limit: int = 20) -> list
         .limit(limit)
     )
     if text:
-        q = q.where(ChatThread.title.ilike(f"%{text}%"))
+        pattern = f"%{_like_literal(text)}%"
+        q = q.where(ChatThread.title.ilike(pattern, escape=_LIKE_ESCAPE))
     return [ThreadHit(*row) for row in (await s.execute(q)).all()]
