@@ -28,7 +28,7 @@ from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import sleep_unless
-from mcpctl_tui.virtual.tasks import store_reason
+from mcpctl_tui.virtual.task_rows import store_reason
 
 log = logging.getLogger(__name__)
 

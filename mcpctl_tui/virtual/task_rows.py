@@ -1,4 +1,5 @@
-"""The relay's queries: insert a task, claim it, append chunks, read them, finish it.
+"""The rows of the relay's ``inference_task`` and ``inference_chunk`` tables: insert a
+task, claim it, append its chunks, read them, finish it, and the liveness reads around it.
 
 Every status change is guarded by the status it expects (``WHERE status IN (...)``), so
 a caller's cancel, a provider's finish and the GC's timeout never overwrite each other:
