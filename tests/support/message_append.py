@@ -6,14 +6,13 @@ the store's rules all the same, with racing writers too: the INSERT computes MAX
 itself, a collision with a racing writer is retried at the next index (nothing lost, no
 index doubled), and the thread's ``last_turn_at`` moves with the turn, never backwards.
 
-Each step is one fixed statement sent to the driver (no ORM, no SQLAlchemy execution
-layer), as the benchmark's bare-driver baseline does.
+Each step is one fixed statement sent straight to the driver (no ORM, no SQLAlchemy
+execution layer).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,15 +22,6 @@ from mcpctl_tui.store.messages import NewMessage
 from mcpctl_tui.store.models import ChatMessage
 from mcpctl_tui.store.rows import sqlite_timestamp
 from mcpctl_tui.store.types import MessageStatus, utcnow
-
-
-@dataclass(slots=True)
-class AppendStats:
-    """Counts collisions with racing writers (the benchmark reports them)."""
-
-    retries: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
-
 
 MAX_APPEND_ATTEMPTS = 200  # each collision means another writer got its turn in
 
@@ -86,7 +76,6 @@ async def append_message(
     thread_id: int,
     msg: NewMessage,
     *,
-    stats: AppendStats | None = None,
     durable: bool = True,
 ) -> ChatMessage:
     """Append a turn at the thread's next turn_index; nothing lost, no index doubled.
@@ -102,7 +91,7 @@ async def append_message(
         message_id, turn_index = await _append_sqlite(store, thread_id, msg, now)
     else:
         sql = _PG_APPEND_DURABLE if durable else _PG_APPEND
-        message_id, turn_index = await _append_pg(store, sql, thread_id, msg, now, stats)
+        message_id, turn_index = await _append_pg(store, sql, thread_id, msg, now)
     return ChatMessage(
         id=message_id, thread_id=thread_id, turn_index=turn_index, created_at=now, **msg.columns()
     )
@@ -162,7 +151,6 @@ async def _append_pg(
     thread_id: int,
     msg: NewMessage,
     now: datetime,
-    stats: AppendStats | None,
 ) -> tuple[int, int]:
     import asyncpg
 
@@ -184,8 +172,6 @@ async def _append_pg(
                 raise StoreUnavailable(f"append to thread {thread_id}: {exc}") from None
             if row is not None:
                 return row[0], row[1]
-            if stats is not None:
-                stats.retries += 1
     raise AppendGaveUp(
         f"append to thread {thread_id}: gave up after {MAX_APPEND_ATTEMPTS} collisions"
     )
