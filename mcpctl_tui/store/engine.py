@@ -80,8 +80,8 @@ class Store:
         sequences from several processes queue behind the busy timeout instead of failing.
 
         A database that refuses the write (locked past the busy timeout, disk full, read
-        only, gone) raises ``StoreUnavailable`` with the driver's one-line reason: callers
-        say it and carry on, where a raw ``OperationalError`` crashed an operator action.
+        only, gone) raises ``StoreUnavailable`` with the driver's one-line reason, so
+        callers can say it and carry on instead of failing the operator's action.
         """
         try:
             async with self._write() as session, session.begin():

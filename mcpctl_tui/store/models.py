@@ -243,7 +243,7 @@ class ChatMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- virtual LLM relay (issue 4) ------------------------------------------------------
+# --- virtual LLM relay ------------------------------------------------------------------
 
 
 class TaskStatus(StrEnum):
