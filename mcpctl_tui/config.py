@@ -18,6 +18,12 @@ APP_NAME = "mcpctl-tui"
 DB_ENV = "MCPCTL_TUI_DB"
 CONFIG_ENV = "MCPCTL_TUI_CONFIG"
 
+# The provider lifecycle (docs/architecture.md): a provider session heartbeats this often,
+# and a publisher silent for the timeout is gone. The one definition of each default: the
+# config file and the CLI flags override them (see ``Settings``).
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+DEFAULT_HEARTBEAT_TIMEOUT = 90.0
+
 
 class ConfigError(Exception):
     """The configuration is unusable; the message says why and where."""
@@ -43,8 +49,8 @@ class Settings:
     db_url: str | None = None
     # Lifecycle bounds (seconds); tests shorten them. Each is also a CLI flag, and the
     # flag wins: flag > config file > these defaults.
-    heartbeat_interval: float = 30.0
-    heartbeat_timeout: float = 90.0
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     inactive_ttl: float = 4 * 3600.0
     pending_ttl: float = 3600.0  # a task nobody claimed is failed by the GC after this
     finished_ttl: float = 7 * 24 * 3600.0  # a finished task is deleted after this

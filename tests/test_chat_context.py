@@ -11,7 +11,7 @@ from mcpctl_tui.chat.context import NO_PERSONALITY, ChatOverrides, prepare_conte
 from mcpctl_tui.chat.errors import UnknownPersonality
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Message
-from mcpctl_tui.store.chat_queries import load_chat_rows
+from mcpctl_tui.store.chat_context import load_chat_rows
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.types import LlmKind, MessageStatus

@@ -23,9 +23,10 @@ from mcpctl_tui.llm.events import (
     Usage,
 )
 from mcpctl_tui.llm.request import InferenceRequest
-from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
+from mcpctl_tui.store.threads import list_threads
 from mcpctl_tui.store.types import LlmKind, MessageStatus
 from tests.chat_seed import add_agent, add_llm, add_personality, add_prompt
 from tests.llm_servers import (
@@ -45,7 +46,7 @@ async def _collect(events: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
 
 async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
     async with store.session() as s:
-        return await queries.all_messages(s, thread_id)
+        return await all_messages(s, thread_id)
 
 
 async def _openai_agent(store: Store, url: str, **kw: Any) -> int:
@@ -334,7 +335,7 @@ async def test_unknown_personality_writes_nothing(store: Store) -> None:
         with pytest.raises(UnknownPersonality):
             await svc.run_one_inference("a", "hi", personality="nope")
     async with store.session() as s:
-        assert await queries.list_threads(s, 1) == []
+        assert await list_threads(s, 1) == []
 
 
 async def test_regenerate_replaces_the_last_reply(store: Store) -> None:

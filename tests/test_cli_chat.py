@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcpctl_tui.llm.echo import ECHO_SEPARATOR
-from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import Agent
+from mcpctl_tui.store.threads import ThreadSummary, list_threads
 from mcpctl_tui.store.types import MessageStatus
 from tests.chat_seed import add_agent, add_llm, add_personality, add_prompt, bind
 from tests.llm_servers import LlmServer, Reply, openai_reply
@@ -47,9 +48,9 @@ async def cli(
     return Result(proc.returncode, out.decode(), err.decode())
 
 
-async def _all_threads(store: Store, agent_id: int) -> list[queries.ThreadSummary]:
+async def _all_threads(store: Store, agent_id: int) -> list[ThreadSummary]:
     async with store.session() as s:
-        return await queries.list_threads(s, agent_id)
+        return await list_threads(s, agent_id)
 
 
 async def test_one_shot_stdout_is_only_the_reply(store: Store, db_url: str) -> None:
@@ -65,7 +66,7 @@ async def test_one_shot_stdout_is_only_the_reply(store: Store, db_url: str) -> N
     assert lines[0].startswith(f"thread {thread.id} · ")
     assert " out · ttft " in lines[0] and "tok/s" in lines[0]
     async with store.session() as s:
-        rows = await queries.all_messages(s, thread.id)
+        rows = await all_messages(s, thread.id)
     # the stored reply is the model's text as given (sanitising is for the terminal only)
     assert "\x1b[31m" in rows[1].content and rows[1].status == MessageStatus.COMPLETE
 
@@ -133,7 +134,7 @@ async def test_options_reach_the_provider_and_errors_exit_nonzero(
         assert err_lines[0].startswith("error: ") and "boom" in err_lines[0]
         assert err_lines[1].startswith(f"thread {thread.id} · ")
     async with store.session() as s:
-        rows = await queries.all_messages(s, thread.id)
+        rows = await all_messages(s, thread.id)
     assert [(m.role, m.status) for m in rows] == [
         ("user", MessageStatus.COMPLETE),
         ("assistant", MessageStatus.COMPLETE),
@@ -213,7 +214,7 @@ async def test_repl_slash_commands(store: Store, db_url: str) -> None:
         agent = await s.get(Agent, a)
         assert agent is not None
         assert agent.default_params == {"top_p": 0.5, "temperature": 0.3, "echo_chunk_chars": 2}
-        newest = await queries.all_messages(s, threads[0].id)
+        newest = await all_messages(s, threads[0].id)
     assert newest[1].personality == "pirate"
 
 
@@ -268,7 +269,7 @@ async def test_ctrl_c_cancels_the_reply_and_keeps_it(store: Store, db_url: str) 
     assert b"reply cancelled" in err
     (thread,) = await _all_threads(store, a)
     async with store.session() as s:
-        rows = await queries.all_messages(s, thread.id)
+        rows = await all_messages(s, thread.id)
     assert rows[1].status == MessageStatus.CANCELLED
     assert rows[1].content.encode() == first + rest
     assert 0 < len(rows[1].content) < 400
@@ -289,7 +290,7 @@ async def test_ctrl_c_cancels_the_reply_and_keeps_it(store: Store, db_url: str) 
     threads = await _all_threads(store, a)
     newest = max(threads, key=lambda t: t.id)
     async with store.session() as s:
-        rows = await queries.all_messages(s, newest.id)
+        rows = await all_messages(s, newest.id)
     assert [(m.role, m.status) for m in rows] == [
         ("user", MessageStatus.COMPLETE),
         ("assistant", MessageStatus.CANCELLED),
@@ -315,5 +316,5 @@ async def test_closed_pipe_stores_the_turn_quietly(store: Store, db_url: str) ->
     assert b"Traceback" not in err and b"Exception ignored" not in err
     (thread,) = await _all_threads(store, a)
     async with store.session() as s:
-        rows = await queries.all_messages(s, thread.id)
+        rows = await all_messages(s, thread.id)
     assert rows[1].status == MessageStatus.CANCELLED and rows[1].content.startswith("yyyyy")

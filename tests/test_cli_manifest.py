@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.queries import NewMessage, append_message, create_thread, get_agent_by_name
+from mcpctl_tui.store.messages import NewMessage
+from mcpctl_tui.store.threads import create_thread
 from tests.dbs import BACKENDS, fresh_db_url
 from tests.manifest_util import BASE, cli, dump
+from tests.support.message_append import append_message
 
 MORE_AGENTS = "".join(f"---\nkind: agent\nname: {n}\nllm: openai-main\n" for n in ("ada", "bob"))
 

@@ -364,7 +364,7 @@ async def test_non_utf8_input_is_refused_not_a_traceback(store: Store, db_url: s
     assert out.decode() == f"S{ECHO_SEPARATOR}next\n"
     (thread,) = await _all_threads(store, a)
     async with store.session() as s:
-        from mcpctl_tui.store.queries import all_messages
+        from mcpctl_tui.store.messages import all_messages
 
         rows = await all_messages(s, thread.id)
     assert rows[0].content == "next"  # no CR kept

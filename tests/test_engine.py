@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import text
 
 from mcpctl_tui.config import ConfigError, normalize_db_url
-from mcpctl_tui.store.engine import Store, StoreUnavailable, open_store
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.errors import StoreUnavailable
 
 
 async def test_sqlite_pragmas_on_every_connection(store: Store) -> None:

@@ -7,6 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from mcpctl_tui.store.agents import get_agent_by_name
+from mcpctl_tui.store.catalog import get_llm_by_name
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.manifest import (
     AgentDoc,
@@ -24,7 +26,6 @@ from mcpctl_tui.store.manifest import (
     get_objects,
 )
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Prompt
-from mcpctl_tui.store.queries import get_agent_by_name, get_llm_by_name
 from mcpctl_tui.store.types import LlmKind, LlmStatus
 from tests.manifest_util import BASE, dump_store
 

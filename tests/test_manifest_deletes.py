@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from mcpctl_tui.store.agents import get_agent_by_name
+from mcpctl_tui.store.catalog import get_llm_by_name, get_personality_by_name, get_project_by_name
 from mcpctl_tui.store.deletes import (
     AgentCascade,
     delete_agent,
@@ -17,6 +19,7 @@ from mcpctl_tui.store.deletes import (
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import InUse, Invalid, NotFound
 from mcpctl_tui.store.manifest import apply_manifest
+from mcpctl_tui.store.messages import NewMessage
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,
@@ -26,17 +29,10 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
-from mcpctl_tui.store.queries import (
-    NewMessage,
-    append_message,
-    create_thread,
-    get_agent_by_name,
-    get_llm_by_name,
-    get_personality_by_name,
-    get_project_by_name,
-)
+from mcpctl_tui.store.threads import create_thread
 from mcpctl_tui.store.types import LlmKind, utcnow
 from tests.manifest_util import BASE, dump_store
+from tests.support.message_append import append_message
 
 MORE_AGENTS = "".join(f"---\nkind: agent\nname: {n}\nllm: openai-main\n" for n in ("b", "c"))
 

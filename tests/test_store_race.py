@@ -1,86 +1,84 @@
-"""Racing writers: several OS processes, each with its own store, append to one thread
-at once; afterwards the turn indexes are exactly 0..N-1 and every message is there once."""
+"""Racing senders: 8 OS processes, each with its own store, send to one thread at once
+through ``ChatService`` (the append path the app runs); afterwards every user turn and
+every reply is stored exactly once, at indexes exactly 0..N-1, each question followed
+by its own answer, nothing pending."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
-import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from mcpctl_tui.store import queries as q
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import all_messages
+from mcpctl_tui.store.threads import create_thread, get_thread, list_threads
+from tests.support.chat_race import READY, race_problems, sent_texts
+from tests.support.store_seed import create_agent, create_llm
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
-WRITERS = 4
-EACH = 40
-
-WRITER = """
-import asyncio, sys, time
-from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.queries import AppendStats, NewMessage, append_message
-
-async def go() -> None:
-    url, thread_id, name, each, start_at = sys.argv[1:6]
-    store = await open_store(url)
-    stats = AppendStats()
-    try:
-        await asyncio.sleep(max(0.0, float(start_at) - time.time()))
-        for i in range(int(each)):
-            await append_message(
-                store, int(thread_id), NewMessage(role="user", content=f"{name}:{i}"), stats=stats
-            )
-    finally:
-        await store.close()
-    print(stats.retries)
-
-asyncio.run(go())
-"""
+SENDERS = 8
+SENDS = 10
 
 
 @pytest.mark.slow
-async def test_processes_appending_to_one_thread(store: Store) -> None:
+async def test_processes_sending_to_one_thread(store: Store) -> None:
     async with store.transaction() as s:
-        llm = await q.create_llm(s, name="l", type="openai")
-        agent = await q.create_agent(s, name="a", llm_id=llm.id)
-        thread = await q.create_thread(s, agent.id, "race")
-    await q.append_message(store, thread.id, q.NewMessage(role="system", content="start"))
+        llm = await create_llm(s, name="echo", type="echo")
+        agent = await create_agent(s, name="a", llm_id=llm.id, system_prompt="Be brief.")
+        thread = await create_thread(s, agent.id, "race")
 
-    start_at = time.time() + 2.0  # all started and connected, then all at once
     env = {**os.environ, "PYTHONPATH": REPO_ROOT}
+    names = [f"w{n}" for n in range(SENDERS)]
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
-            "-c",
-            WRITER,
+            "-m",
+            "tests.support.chat_race",
             store.url,
+            agent.name,
             str(thread.id),
-            f"w{n}",
-            str(EACH),
-            str(start_at),
+            name,
+            str(SENDS),
             env=env,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        for n in range(WRITERS)
+        for name in names
     ]
-    outputs = [await p.communicate() for p in procs]
+    try:
+        for p in procs:  # every sender started, connected and waiting
+            assert p.stdout is not None
+            line = await asyncio.wait_for(p.stdout.readline(), 120)
+            assert line.decode().strip() == READY, (await p.communicate())[1].decode()
+        outputs = await asyncio.gather(*(p.communicate(b"go\n") for p in procs))
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
     for p, (_out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err.decode()
+    last_send_returned = max(float(out.decode().split()[-1]) for out, _err in outputs)
 
     async with store.session() as s:
-        rows = await q.all_messages(s, thread.id)
-        [summary] = await q.list_threads(s, agent.id)
-    total = 1 + WRITERS * EACH
-    assert [m.turn_index for m in rows] == list(range(total))
-    contents = [m.content for m in rows[1:]]
-    assert sorted(contents) == sorted(f"w{n}:{i}" for n in range(WRITERS) for i in range(EACH))
-    # Each writer's own turns stay in its order.
-    for n in range(WRITERS):
-        mine = [c for c in contents if c.startswith(f"w{n}:")]
-        assert mine == [f"w{n}:{i}" for i in range(EACH)]
-    assert summary.turn_count == total
-    assert summary.last_turn_at == max(m.created_at for m in rows)
+        turns = await all_messages(s, thread.id)
+        row = await get_thread(s, thread.id)
+        [summary] = await list_threads(s, agent.id)
+    assert race_problems(turns, {n: sent_texts(n, SENDS) for n in names}) == []
+    # They did race: the senders' turns interleave (one after the other would switch
+    # sender SENDERS - 1 times).
+    senders = [t.content.split(":")[0] for t in turns if t.role == "user"]
+    switches = sum(a != b for a, b in pairwise(senders))
+    assert switches > SENDERS - 1
+    assert len(turns) == summary.turn_count == 2 * SENDERS * SENDS
+    # The last turn to be written is the newest reply: finishing it touched the thread
+    # after its placeholder was created, and before the last send returned.
+    assert summary.last_turn_at == row.last_turn_at
+    newest = max(t.created_at for t in turns)
+    assert newest <= row.last_turn_at
+    assert row.last_turn_at.timestamp() <= last_send_returned

@@ -9,33 +9,43 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from mcpctl_tui.store import queries as q
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import NewMessage
 from mcpctl_tui.store.models import ChatThread
-from mcpctl_tui.store.queries import NewMessage
+from mcpctl_tui.store.threads import create_thread
 from mcpctl_tui.store.types import utcnow
+from tests.support.message_append import append_message
+from tests.support.store_rows import get_agent, get_prompt, list_bindings, update_agent
+from tests.support.store_seed import (
+    bind_prompt,
+    create_agent,
+    create_llm,
+    create_personality,
+    create_project,
+    create_prompt,
+)
 
 
 async def _world(store: Store) -> dict[str, int]:
     """An LLM, a project, two agents with personalities, prompts, threads, messages."""
     async with store.transaction() as s:
-        llm = await q.create_llm(s, name="gpt", type="openai", api_key_ref="env:OPENAI_KEY")
-        proj = await q.create_project(s, name="ops")
-        alice = await q.create_agent(s, name="alice", llm_id=llm.id, project_id=proj.id)
-        bob = await q.create_agent(s, name="bob", llm_id=llm.id, project_id=proj.id)
-        terse = await q.create_personality(s, agent_id=alice.id, name="terse")
-        await q.create_personality(s, agent_id=alice.id, name="chatty")
-        await q.create_personality(s, agent_id=bob.id, name="terse")
-        await q.update_agent(s, alice.id, default_personality_id=terse.id)
-        direct = await q.create_prompt(s, name="direct", content="x", agent_id=alice.id)
-        glob = await q.create_prompt(s, name="global", content="g")
-        pp = await q.create_prompt(s, name="proj", content="p", project_id=proj.id)
-        await q.bind_prompt(s, terse.id, direct.id, priority=7)
-        await q.bind_prompt(s, terse.id, glob.id)
-        t1 = await q.create_thread(s, alice.id, "one")
-        t2 = await q.create_thread(s, bob.id, "two")
+        llm = await create_llm(s, name="gpt", type="openai", api_key_ref="env:OPENAI_KEY")
+        proj = await create_project(s, name="ops")
+        alice = await create_agent(s, name="alice", llm_id=llm.id, project_id=proj.id)
+        bob = await create_agent(s, name="bob", llm_id=llm.id, project_id=proj.id)
+        terse = await create_personality(s, agent_id=alice.id, name="terse")
+        await create_personality(s, agent_id=alice.id, name="chatty")
+        await create_personality(s, agent_id=bob.id, name="terse")
+        await update_agent(s, alice.id, default_personality_id=terse.id)
+        direct = await create_prompt(s, name="direct", content="x", agent_id=alice.id)
+        glob = await create_prompt(s, name="global", content="g")
+        pp = await create_prompt(s, name="proj", content="p", project_id=proj.id)
+        await bind_prompt(s, terse.id, direct.id, priority=7)
+        await bind_prompt(s, terse.id, glob.id)
+        t1 = await create_thread(s, alice.id, "one")
+        t2 = await create_thread(s, bob.id, "two")
     for tid in (t1.id, t1.id, t2.id):
-        await q.append_message(store, tid, NewMessage(role="user", content="hi"))
+        await append_message(store, tid, NewMessage(role="user", content="hi"))
     return {
         "llm": llm.id,
         "project": proj.id,
@@ -84,11 +94,11 @@ async def test_deleting_the_default_personality_leaves_none(store: Store) -> Non
     ids = await _world(store)
     await _raw(store, "DELETE FROM personality WHERE id = :id", id=ids["terse"])
     async with store.session() as s:
-        alice = await q.get_agent(s, ids["alice"])
+        alice = await get_agent(s, ids["alice"])
         assert alice.default_personality_id is None
         # Its bindings went with it; the prompts stay.
-        assert await q.list_bindings(s, ids["terse"]) == []
-        assert (await q.get_prompt(s, ids["direct"])).name == "direct"
+        assert await list_bindings(s, ids["terse"]) == []
+        assert (await get_prompt(s, ids["direct"])).name == "direct"
 
 
 async def test_deleting_a_thread_takes_its_messages(store: Store) -> None:
@@ -166,10 +176,10 @@ async def test_same_names_are_fine_in_other_scopes(store: Store) -> None:
     ids = await _world(store)
     async with store.transaction() as s:
         # The same personality name on another agent, the same prompt name in every scope.
-        await q.create_personality(s, agent_id=ids["bob"], name="chatty")
-        await q.create_prompt(s, name="direct", agent_id=ids["bob"])
-        await q.create_prompt(s, name="direct")
-        await q.create_prompt(s, name="direct", project_id=ids["project"])
+        await create_personality(s, agent_id=ids["bob"], name="chatty")
+        await create_prompt(s, name="direct", agent_id=ids["bob"])
+        await create_prompt(s, name="direct")
+        await create_prompt(s, name="direct", project_id=ids["project"])
 
 
 def _indexes(sync_conn: Any) -> dict[str, dict[str, Any]]:

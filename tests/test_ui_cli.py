@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mcpctl_tui.cli import main
+from mcpctl_tui.store.agents import list_agent_rows
 from mcpctl_tui.store.engine import open_store
-from mcpctl_tui.store.views import list_agent_rows
 
 
 def test_demo_creates_a_fresh_demo_database(tmp_path: Path) -> None:

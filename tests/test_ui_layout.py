@@ -16,8 +16,8 @@ from textual.widgets._footer import FooterKey
 
 from mcpctl_tui.chat.commands import SessionSettings
 from mcpctl_tui.chat.context import ChatOverrides
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS

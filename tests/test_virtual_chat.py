@@ -13,11 +13,11 @@ from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import Agent, ChatMessage, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, MessageStatus
-from mcpctl_tui.virtual import tasks
+from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.llm_servers import ServerProcess, openai_reply
 from tests.virtual_procs import ProviderProc, eventually, write_provider_file
@@ -79,7 +79,7 @@ async def test_chat_streams_through_a_virtual_llm(
         "jumps over",
     ]
     async with store.session() as s:
-        stored = await queries.all_messages(s, ended.thread_id)
+        stored = await all_messages(s, ended.thread_id)
     assert [(m.role, m.content, m.status) for m in stored][-1] == (
         "assistant",
         "jumps over",
@@ -209,7 +209,7 @@ async def test_cancel_both_ways(store: Store, db_url: str, tmp_path: Path) -> No
                             select(InferenceTask.id).order_by(InferenceTask.id.desc()).limit(1)
                         )
                     ).scalar_one()
-                assert await tasks.finish_task(
+                assert await task_rows.finish_task(
                     store, tid, TaskStatus.CANCELLED, "cancelled by an operator"
                 )
                 rest = [e async for e in stream]

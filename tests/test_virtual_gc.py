@@ -16,7 +16,7 @@ from mcpctl_tui.store.models import Agent, InferenceChunk, InferenceTask, Llm, T
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.gc import GcBounds, SweepResult, inactivate_stale, sweep
 from mcpctl_tui.virtual.registration import offline_rows
-from mcpctl_tui.virtual.tasks import claim_statement
+from mcpctl_tui.virtual.task_rows import claim_statement
 from tests.virtual_procs import ProviderProc, eventually, write_provider_file
 
 BOUNDS = GcBounds(heartbeat_timeout=5, inactive_ttl=50, pending_ttl=50, finished_ttl=50)

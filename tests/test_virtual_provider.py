@@ -15,7 +15,7 @@ from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
-from mcpctl_tui.virtual import tasks
+from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import encode_request
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.virtual_procs import ProviderProc, eventually, write_provider_file
@@ -162,10 +162,10 @@ async def test_clean_shutdown_requeues_claimed_and_fails_running(
         llm = await row(store, Llm, "cmd-llm")
         assert llm is not None
         # One task streams slowly (running); one is claimed but silent (claimed).
-        running = await tasks.insert_task(
+        running = await task_rows.insert_task(
             store, llm.id, encode_request(req("r", cmd_chunks=500, cmd_delay=0.02))
         )
-        claimed = await tasks.insert_task(
+        claimed = await task_rows.insert_task(
             store, llm.id, encode_request(req("c", cmd_first_delay=30))
         )
 
@@ -197,7 +197,7 @@ async def test_clean_shutdown_requeues_claimed_and_fails_running(
             await eventually(lambda: _status_is(store, claimed, TaskStatus.COMPLETED), within=15)
             fresh = [e async for e in svc.enqueue_infer_task(llm.id, req("new"))]
     assert isinstance(fresh[-1], Finish)
-    chunks = await tasks.read_chunks(store, claimed, 0)
+    chunks = await task_rows.read_chunks(store, claimed, 0)
     assert "".join(ev[1] for _s, p in chunks for ev in p if ev[0] == "t") == "again" * 3
 
 
@@ -335,9 +335,9 @@ async def test_concurrency_limit_and_own_llms_only(
         llm = await row(store, Llm, "cmd-llm")
         other = await row(store, Llm, "elsewhere")
         assert llm is not None and other is not None
-        foreign = await tasks.insert_task(store, other.id, encode_request(req("no")))
+        foreign = await task_rows.insert_task(store, other.id, encode_request(req("no")))
         ids = [
-            await tasks.insert_task(
+            await task_rows.insert_task(
                 store, llm.id, encode_request(req(f"{i}", cmd_first_delay=0.6, cmd_chunks=1))
             )
             for i in range(4)

@@ -13,8 +13,8 @@ from mcpctl_tui.chat.events import TurnEnded
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import Finish, StreamEvent, TextDelta, ToolCallDelta
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.store import queries
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import Agent, Llm
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
@@ -82,7 +82,7 @@ async def test_command_output_bytes_cross_the_relay(
             ended = await chat.run_one_inference("ops", "go")
         assert isinstance(ended, TurnEnded) and ended.status == MessageStatus.COMPLETE
         async with store.session() as s:
-            stored = (await queries.all_messages(s, ended.thread_id))[-1]
+            stored = (await all_messages(s, ended.thread_id))[-1]
         short = (b"".join(PIECES) + b"x" * 10).decode("utf-8", "replace")
         assert stored.content == short.replace("\x00", "\ufffd")
         # The provider served on: one more ordinary task.
@@ -125,7 +125,7 @@ async def test_http_upstream_escapes_cross_the_relay(
                 ended = await chat.run_one_inference("ops", "go")
             assert ended.status == MessageStatus.COMPLETE
             async with store.session() as s:
-                stored = (await queries.all_messages(s, ended.thread_id))[-1]
+                stored = (await all_messages(s, ended.thread_id))[-1]
             assert stored.content == got.replace("\x00", "\ufffd")
             assert prov.proc is not None and prov.proc.returncode is None
         assert "Traceback" not in prov.stderr

@@ -46,13 +46,8 @@ from mcpctl_tui.chat.errors import InvalidParam, UnknownPersonality
 from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.secrets import find_secret_key
-from mcpctl_tui.store.chat_queries import (
-    BoundPrompt,
-    ChatRows,
-    HistoryTurn,
-    load_chat_rows,
-    personality_names,
-)
+from mcpctl_tui.store.catalog import personality_names
+from mcpctl_tui.store.chat_context import BoundPrompt, ChatRows, HistoryTurn, load_chat_rows
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Prompt
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus

@@ -50,17 +50,20 @@ from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
-from mcpctl_tui.store import queries
-from mcpctl_tui.store.chat_queries import (
-    delete_turns_after,
-    insert_turns,
-    lock_thread,
-    merge_agent_default_params,
-)
+from mcpctl_tui.store.agents import merge_agent_default_params
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.messages import (
+    NewMessage,
+    all_messages,
+    delete_turns_after,
+    finish_message,
+    insert_turns,
+    lock_thread,
+)
 from mcpctl_tui.store.models import ChatThread
-from mcpctl_tui.store.queries import NewMessage
+from mcpctl_tui.store.rows import is_unique_violation
+from mcpctl_tui.store.threads import create_thread, rename_thread
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
 from mcpctl_tui.virtual.dispatch import VirtualLlmService
 
@@ -227,7 +230,7 @@ class ChatService:
                         agent, text, thread_id, personality, overrides, t0
                     )
                 except IntegrityError as exc:  # a racing writer took the turn index
-                    if not queries._is_unique_violation(exc) or attempt == _BEGIN_ATTEMPTS - 1:
+                    if not is_unique_violation(exc) or attempt == _BEGIN_ATTEMPTS - 1:
                         raise
             raise AssertionError("unreachable")
 
@@ -280,7 +283,7 @@ class ChatService:
     async def rename_thread(self, thread_id: int, title: str) -> None:
         """Give a thread a new title (``/save TITLE``); renaming is not a turn."""
         async with self.store.transaction() as s:
-            await queries.rename_thread(s, thread_id, title)
+            await rename_thread(s, thread_id, title)
 
     # --- internals -------------------------------------------------------------------
 
@@ -299,7 +302,7 @@ class ChatService:
             ctx = await prepare_context(s, agent, thread_id, personality, overrides)
             if ctx.thread_id is None:
                 title = make_title(text)
-                tid = (await queries.create_thread(s, ctx.agent.id, title)).id
+                tid = (await create_thread(s, ctx.agent.id, title)).id
             else:
                 tid, title = ctx.thread_id, ctx.thread_title or ""
             user_id, placeholder_id = await insert_turns(
@@ -332,7 +335,7 @@ class ChatService:
             last_user = next(
                 (
                     m.turn_index
-                    for m in reversed(await queries.all_messages(s, thread_id))
+                    for m in reversed(await all_messages(s, thread_id))
                     if m.role == MessageRole.USER
                 ),
                 None,
@@ -489,7 +492,7 @@ class ChatService:
             else None
         )
         message = error.message if error is not None and status == MessageStatus.ERROR else None
-        await queries.finish_message(
+        await finish_message(
             self.store,
             started.assistant_message_id,
             content=text,

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
-from mcpctl_tui.store.engine import Store, StoreError, open_store
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.errors import StoreError
 
 T = TypeVar("T")
 

@@ -28,8 +28,9 @@ from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.llm.events import TextDelta
-from mcpctl_tui.store.chat_queries import personality_names
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.catalog import personality_names
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.types import MessageStatus
 
 T = TypeVar("T")
@@ -206,9 +207,7 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
             return 0
 
 
-async def handle_line(
-    svc: ChatService, sess: Session, line: str, out: TextIO, err: TextIO
-) -> bool:
+async def handle_line(svc: ChatService, sess: Session, line: str, out: TextIO, err: TextIO) -> bool:
     """One line of the REPL: a message to send or a slash command; False: quit."""
     if not line.strip():
         return True

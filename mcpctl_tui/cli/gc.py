@@ -9,7 +9,7 @@ import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.params import SECONDS
-from mcpctl_tui.config import ConfigError, Settings, load_settings
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
 from mcpctl_tui.store.engine import Store
 
 
@@ -24,7 +24,8 @@ def _settings() -> Settings:
 @click.option(
     "--heartbeat-timeout",
     type=SECONDS,
-    help="Seconds without heartbeat before a virtual row goes inactive (config file, else 90).",
+    help="Seconds without heartbeat before a virtual row goes inactive"
+    f" (config file, else {DEFAULT_HEARTBEAT_TIMEOUT:g}).",
 )
 @click.option(
     "--inactive-ttl",

@@ -12,8 +12,15 @@ import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.params import SECONDS
-from mcpctl_tui.config import ConfigError, Settings, load_settings
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.config import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 
 
 def _settings() -> Settings:
@@ -45,12 +52,14 @@ def provider_group() -> None:
 @click.option(
     "--heartbeat-interval",
     type=SECONDS,
-    help="Seconds between heartbeats (default: the provider file, the config file, else 30).",
+    help="Seconds between heartbeats (default: the provider file, the config file,"
+    f" else {DEFAULT_HEARTBEAT_INTERVAL:g}).",
 )
 @click.option(
     "--heartbeat-timeout",
     type=SECONDS,
-    help="A foreign row silent this long may be adopted (default 90).",
+    help="A foreign row silent this long may be adopted"
+    f" (default: the config file, else {DEFAULT_HEARTBEAT_TIMEOUT:g}).",
 )
 @click.option("--poll-interval", type=SECONDS, help="SQLite: seconds between looks for work.")
 @click.option(
@@ -91,7 +100,7 @@ def serve(
     settings = _settings()
     if state_file is not None:
         config = replace(config, state_file=state_file)
-    # --heartbeat-interval > the provider file > the config file (default 30 s).
+    # --heartbeat-interval > the provider file > the config file (> the default).
     config = replace(
         config,
         heartbeat_interval=heartbeat_interval

@@ -18,10 +18,11 @@ import click
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.tables import table
-from mcpctl_tui.store import queries
+from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.fastread import ThreadSummary, Turn
+from mcpctl_tui.store.messages import Turn, all_messages, last_messages
+from mcpctl_tui.store.threads import ThreadSummary, get_thread, list_threads
 from mcpctl_tui.store.types import MessageStatus
 
 
@@ -43,10 +44,10 @@ def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
 
     async def go(store: Store) -> list[ThreadSummary]:
         async with store.session() as s:
-            row = await queries.get_agent_by_name(s, agent)
+            row = await get_agent_by_name(s, agent)
             if row is None:
                 raise NotFound("agent", agent)
-            return await queries.list_threads(s, row.id, limit=limit)
+            return await list_threads(s, row.id, limit=limit)
 
     found = run(with_store(state.db_url(existing=True), go))
     if output == "json":
@@ -122,10 +123,10 @@ def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) 
 
     async def go(store: Store) -> list[Turn]:
         async with store.session() as s:
-            await queries.get_thread(s, thread_id)  # NotFound for an unknown id
+            await get_thread(s, thread_id)  # NotFound for an unknown id
             if last is not None:
-                return await queries.last_messages(s, thread_id, last)
-            return await queries.all_messages(s, thread_id)
+                return await last_messages(s, thread_id, last)
+            return await all_messages(s, thread_id)
 
     messages = run(with_store(state.db_url(existing=True), go))
     if output == "json":

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from mcpctl_tui.store.errors import Conflict, InUse, Invalid, NotFound
-from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT, is_live
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.store.agents import is_live
+from mcpctl_tui.store.errors import Conflict, InUse, Invalid
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,
@@ -31,7 +32,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
-from mcpctl_tui.store.queries import violation_kind
+from mcpctl_tui.store.rows import get_row, violation_kind
 from mcpctl_tui.store.types import LlmKind
 
 
@@ -102,13 +103,6 @@ _Row = TypeVar("_Row", Llm, Agent, Project, Personality, Prompt, ChatThread)
 _Named = TypeVar("_Named", Llm, Agent, Project, Personality, Prompt)
 
 
-async def _get(s: AsyncSession, model: type[_Row], label: str, row_id: int) -> _Row:
-    row = await s.get(model, row_id)
-    if row is None:
-        raise NotFound(label, row_id)
-    return row
-
-
 async def _count(s: AsyncSession, *where: ColumnElement[bool]) -> int:
     """Rows matching ``where`` (counted just before the delete takes them)."""
     return int((await s.execute(select(func.count()).where(*where))).scalar_one())
@@ -168,10 +162,10 @@ async def delete_llm(
 ) -> None:
     """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT).
 
-    A virtual LLM whose provider session is live (``store.liveness.is_live`` with
+    A virtual LLM whose provider session is live (``store.agents.is_live`` with
     ``heartbeat_timeout``) is refused, naming the session; ``allow_virtual`` skips that
     check (the GC)."""
-    llm = await _get(s, Llm, "llm", llm_id)
+    llm = await get_row(s, Llm, "llm", llm_id)
     if not allow_virtual:
         await _refuse_live_virtual(s, "llm", llm, heartbeat_timeout)
     refused = await _attempt(s, llm)
@@ -197,7 +191,7 @@ async def delete_agent(
     """Delete an agent and (by the schema's CASCADE) its personalities, agent-direct
     prompts, threads and their messages; returns how many of each went. A virtual agent
     of a live provider session is refused as in ``delete_llm``."""
-    agent = await _get(s, Agent, "agent", agent_id)
+    agent = await get_row(s, Agent, "agent", agent_id)
     if not allow_virtual:
         await _refuse_live_virtual(s, "agent", agent, heartbeat_timeout)
     threads = select(ChatThread.id).where(ChatThread.agent_id == agent_id)
@@ -213,7 +207,7 @@ async def delete_agent(
 
 async def delete_project(s: AsyncSession, project_id: int) -> ProjectCascade:
     """Delete a project: its prompts go (CASCADE), its agents stay without one (SET NULL)."""
-    project = await _get(s, Project, "project", project_id)
+    project = await get_row(s, Project, "project", project_id)
     cascade = ProjectCascade(
         prompts=await _count(s, Prompt.project_id == project_id),
         agents_detached=await _count(s, Agent.project_id == project_id),
@@ -224,7 +218,7 @@ async def delete_project(s: AsyncSession, project_id: int) -> ProjectCascade:
 
 async def delete_personality(s: AsyncSession, personality_id: int) -> PersonalityCascade:
     """Delete a personality; agents that had it as default fall back to none (SET NULL)."""
-    personality = await _get(s, Personality, "personality", personality_id)
+    personality = await get_row(s, Personality, "personality", personality_id)
     defaulted = (
         await s.execute(
             select(Agent.id, Agent.name)
@@ -245,7 +239,7 @@ async def delete_personality(s: AsyncSession, personality_id: int) -> Personalit
 
 async def delete_prompt(s: AsyncSession, prompt_id: int) -> PromptCascade:
     """Delete a prompt; its personality bindings go with it (CASCADE)."""
-    prompt = await _get(s, Prompt, "prompt", prompt_id)
+    prompt = await get_row(s, Prompt, "prompt", prompt_id)
     bindings = await _count(s, PersonalityPrompt.prompt_id == prompt_id)
     await _delete(s, "prompt", prompt)
     return PromptCascade(bindings=bindings)
@@ -253,7 +247,7 @@ async def delete_prompt(s: AsyncSession, prompt_id: int) -> PromptCascade:
 
 async def delete_thread(s: AsyncSession, thread_id: int) -> int:
     """Delete a chat thread; returns how many messages went with it (CASCADE)."""
-    thread = await _get(s, ChatThread, "thread", thread_id)
+    thread = await get_row(s, ChatThread, "thread", thread_id)
     messages = await _count(s, ChatMessage.thread_id == thread_id)
     await s.execute(delete(ChatThread).where(ChatThread.id == thread_id))
     s.expunge(thread)

@@ -20,16 +20,10 @@ from sqlalchemy.ext.asyncio import (
 
 from mcpctl_tui.config import normalize_db_url, redact_url
 from mcpctl_tui.store import sqlite_driver
+from mcpctl_tui.store.errors import StoreUnavailable
+from mcpctl_tui.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class StoreError(Exception):
-    """A store-level failure with a message fit for an operator (no traceback needed)."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached or opened."""
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -86,8 +80,8 @@ class Store:
         sequences from several processes queue behind the busy timeout instead of failing.
 
         A database that refuses the write (locked past the busy timeout, disk full, read
-        only, gone) raises ``StoreUnavailable`` with the driver's one-line reason: callers
-        say it and carry on, where a raw ``OperationalError`` crashed an operator action.
+        only, gone) raises ``StoreUnavailable`` with the driver's one-line reason, so
+        callers can say it and carry on instead of failing the operator's action.
         """
         try:
             async with self._write() as session, session.begin():
@@ -136,8 +130,6 @@ async def open_store(url: str, *, migrate: bool = True, **engine_kwargs: Any) ->
         async with engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
         if migrate:
-            from mcpctl_tui.store.migrate import upgrade_to_head
-
             await upgrade_to_head(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
         await engine.dispose()

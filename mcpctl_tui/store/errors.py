@@ -1,8 +1,19 @@
-"""Errors the store raises with messages fit for an operator."""
+"""Errors the store raises, each with a message fit for an operator.
+
+Every store failure is a ``StoreError``, so callers can say it and carry on without a
+traceback. This module imports nothing of the store: the engine, the migrations and the
+query modules all raise these.
+"""
 
 from __future__ import annotations
 
-from mcpctl_tui.store.engine import StoreError
+
+class StoreError(Exception):
+    """A store-level failure with a message fit for an operator (no traceback needed)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened."""
 
 
 class NotFound(StoreError):

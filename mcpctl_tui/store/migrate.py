@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mcpctl_tui.store.engine import StoreError
+from mcpctl_tui.store.errors import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config

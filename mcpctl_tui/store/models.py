@@ -1,8 +1,8 @@
 """The data model (docs/architecture.md, "Data model") in SQLAlchemy 2 typed ORM.
 
 Relationships are deliberately absent: every rule (RESTRICT, CASCADE, SET NULL) lives in
-the database so it holds for every writer, and queries in ``store.queries`` join
-explicitly, which keeps async code free of lazy loads.
+the database so it holds for every writer, and the store's queries join explicitly,
+which keeps async code free of lazy loads.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ class ChatMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- virtual LLM relay (issue 4) ------------------------------------------------------
+# --- virtual LLM relay ------------------------------------------------------------------
 
 
 class TaskStatus(StrEnum):

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.messages import Turn as TurnRow
 
 
 def thread_to_json(title: str, thread_id: int, rows: Sequence[TurnRow]) -> str:

@@ -16,22 +16,21 @@ from pathlib import Path
 
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.registry import known_types
-from mcpctl_tui.store import queries
-from mcpctl_tui.store import views as v
+from mcpctl_tui.store import agents, catalog, messages, threads
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.deletes import delete_thread
-from mcpctl_tui.store.engine import Store, StoreError, open_store
-from mcpctl_tui.store.fastread import ThreadSummary
-from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.manifest import edit
 from mcpctl_tui.store.manifest.apply import Applied
 from mcpctl_tui.store.manifest.delete import Deleted
 from mcpctl_tui.store.manifest.documents import Document, Kind
 from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.messages import Turn as TurnRow
 from mcpctl_tui.store.models import Personality
-from mcpctl_tui.store.queries import ThreadCursor
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
+from mcpctl_tui.store.threads import ThreadCursor, ThreadHit, ThreadSummary
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from mcpctl_tui.store.views import AgentRow, ThreadHit
 from mcpctl_tui.virtual.dispatch import DispatchOptions
 
 __all__ = [
@@ -115,36 +114,36 @@ class UiData:
 
     async def agents(self) -> list[AgentRow]:
         async with self.store.session() as s:
-            return await v.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
+            return await agents.list_agent_rows(s, heartbeat_timeout=self.heartbeat_timeout)
 
     async def liveness(self) -> dict[int, tuple[LlmKind, LlmStatus]]:
         """Kind and status of every agent: the light query polled for virtual LLMs."""
         async with self.store.session() as s:
-            return await v.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
+            return await agents.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
 
     async def agent_view(self, agent_id: int) -> AgentView:
         async with self.store.session() as s:
-            personalities = await queries.list_personalities(s, agent_id)
-            threads = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1)
-        return AgentView(list(personalities), _page(threads))
+            personalities = await catalog.list_personalities(s, agent_id)
+            newest = await threads.list_threads(s, agent_id, limit=THREAD_PAGE + 1)
+        return AgentView(list(personalities), _page(newest))
 
     # --- threads -------------------------------------------------------------------------
 
     async def threads(self, agent_id: int, after: ThreadCursor | None = None) -> Page:
         async with self.store.session() as s:
-            found = await queries.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=after)
+            found = await threads.list_threads(s, agent_id, limit=THREAD_PAGE + 1, after=after)
         return _page(found)
 
     async def thread_owner(self, thread_id: int) -> int:
         """The agent a thread belongs to (``NotFound`` if there is no such thread)."""
         async with self.store.session() as s:
-            return (await queries.get_thread(s, thread_id)).agent_id
+            return (await threads.get_thread(s, thread_id)).agent_id
 
     async def thread_window(self, thread_id: int, size: int) -> ThreadWindow:
         """A thread's title and its newest ``size`` turns."""
         async with self.store.session() as s:
-            thread = await queries.get_thread(s, thread_id)
-            turns = await queries.last_messages(s, thread_id, size + 1)
+            thread = await threads.get_thread(s, thread_id)
+            turns = await messages.last_messages(s, thread_id, size + 1)
         title = thread.title or f"thread {thread_id}"
         return ThreadWindow(title, thread.agent_id, turns[-size:], len(turns) > size)
 
@@ -153,16 +152,16 @@ class UiData:
     ) -> tuple[list[TurnRow], bool]:
         """The ``size`` turns before ``before_turn``, and whether there are more."""
         async with self.store.session() as s:
-            rows = await queries.messages_before(s, thread_id, before_turn, size + 1)
+            rows = await messages.messages_before(s, thread_id, before_turn, size + 1)
         return rows[-size:], len(rows) > size
 
     async def thread_size(self, thread_id: int) -> int:
         async with self.store.session() as s:
-            return await v.thread_size(s, thread_id)
+            return await threads.thread_size(s, thread_id)
 
     async def rename_thread(self, thread_id: int, title: str) -> None:
         async with self.store.transaction() as s:
-            await queries.rename_thread(s, thread_id, title)
+            await threads.rename_thread(s, thread_id, title)
 
     async def delete_thread(self, thread_id: int) -> None:
         async with self.store.transaction() as s:
@@ -172,8 +171,8 @@ class UiData:
         """Write the thread to ``path`` (.json: JSON, else Markdown); the turns written.
         ``StoreError``: the thread cannot be read; ``OSError``: the file cannot be written."""
         async with self.store.session() as s:
-            thread = await queries.get_thread(s, thread_id)
-            rows = await queries.all_messages(s, thread_id)
+            thread = await threads.get_thread(s, thread_id)
+            rows = await messages.all_messages(s, thread_id)
         if path.suffix == ".json":
             text = thread_to_json(thread.title, thread_id, rows)
         else:
@@ -188,12 +187,12 @@ class UiData:
         async with self.store.session() as s:
             llms = [e.doc.name for e in await get_objects(s, Kind.LLM)]
             projects = [e.doc.name for e in await get_objects(s, Kind.PROJECT)]
-            agents = [r.name for r in await v.list_agent_rows(s)]
+            names = [r.name for r in await agents.list_agent_rows(s)]
             personalities: list[str] = []
             if agent_name:
                 found = await get_objects(s, Kind.PERSONALITY, agent=agent_name)
                 personalities = [e.doc.name for e in found]
-        return Choices(known_types(), llms, projects, agents, personalities)
+        return Choices(known_types(), llms, projects, names, personalities)
 
     async def document(
         self, kind: Kind, name: str, *, agent: str | None = None, project: str | None = None
@@ -227,8 +226,8 @@ class UiData:
                 for kind in (Kind.LLM, Kind.PROJECT, Kind.PROMPT, Kind.PERSONALITY)
                 for e in await get_objects(s, kind)
             ]
-            threads = await v.search_threads(s, "", limit=PALETTE_THREADS)
-        return PaletteIndex(editable, threads)
+            newest = await threads.search_threads(s, "", limit=PALETTE_THREADS)
+        return PaletteIndex(editable, newest)
 
 
 class _Rollback(Exception):

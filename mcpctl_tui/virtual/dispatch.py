@@ -27,16 +27,18 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mcpctl_tui.config import ConfigError, Settings, load_settings
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.agents import is_live
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
-from mcpctl_tui.virtual import tasks
+from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
-from mcpctl_tui.virtual.tasks import store_reason
+from mcpctl_tui.virtual.task_rows import store_reason
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class DispatchOptions:
     # No heartbeat for this long: the publisher is gone (matches the GC's bound).
-    heartbeat_timeout: float = 90.0
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # A task no provider claims within this long fails.
     claim_timeout: float = 60.0
     # SQLite: how often a waiting stream looks for new chunks.
@@ -144,7 +146,7 @@ class VirtualLlmService:
         await self.aclose()
 
     def _is_live(self, status: LlmStatus, last: datetime | None) -> bool:
-        return tasks.is_live(status, last, self.options.heartbeat_timeout)
+        return is_live(status, last, self.options.heartbeat_timeout)
 
     async def enqueue_infer_task(
         self, llm: int | Llm, request: InferenceRequest
@@ -163,7 +165,7 @@ class VirtualLlmService:
             try:
                 # The liveness check and the insert are one statement (time to first
                 # token); only a refusal pays for a second read, to say why.
-                task_id = await tasks.insert_task(
+                task_id = await task_rows.insert_task(
                     self.store,
                     llm_id,
                     encode_request(request),
@@ -192,7 +194,7 @@ class VirtualLlmService:
                         # The caller went away (cancel, aclose, break): stop the provider.
                         with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
                             await asyncio.shield(
-                                tasks.finish_task(
+                                task_rows.finish_task(
                                     self.store,
                                     task_id,
                                     TaskStatus.CANCELLED,
@@ -208,7 +210,7 @@ class VirtualLlmService:
         # In the background: the caller has its last event and should not wait for this.
         async def drop() -> None:
             with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
-                await tasks.delete_chunks(self.store, task_id)
+                await task_rows.delete_chunks(self.store, task_id)
 
         t = asyncio.create_task(drop())
         self._cleanup.add(t)
@@ -216,7 +218,7 @@ class VirtualLlmService:
 
     async def _refusal(self, llm_id: int) -> StreamError:
         """Why the task was not queued: no such LLM, not virtual, or its publisher is offline."""
-        row = await tasks.llm_liveness(self.store, llm_id)
+        row = await task_rows.llm_liveness(self.store, llm_id)
         if row is None:
             return StreamError(ErrorKind.NOT_FOUND, f"LLM {llm_id} not found")
         if row.kind != LlmKind.VIRTUAL:
@@ -243,7 +245,7 @@ class VirtualLlmService:
                 rows = []
                 first = False
             elif watch is None or watch.changed():
-                rows = await tasks.read_chunks(self.store, task_id, last_seq)
+                rows = await task_rows.read_chunks(self.store, task_id, last_seq)
             else:
                 rows = []
             if not pg:
@@ -269,7 +271,7 @@ class VirtualLlmService:
                 failure = await self._check(task_id, now - started)
                 if failure is not None:
                     # Chunks may have landed between the read and the check.
-                    for _seq, payload in await tasks.read_chunks(self.store, task_id, last_seq):
+                    for _seq, payload in await task_rows.read_chunks(self.store, task_id, last_seq):
                         for raw in payload:
                             with contextlib.suppress(CodecError):
                                 event = decode_event(raw)
@@ -285,7 +287,7 @@ class VirtualLlmService:
 
     async def _check(self, task_id: int, waited: float) -> StreamError | None:
         """The error that ends this stream now, or None to keep waiting."""
-        state = await tasks.task_state(self.store, task_id)
+        state = await task_rows.task_state(self.store, task_id)
         if state is None:
             return StreamError(ErrorKind.PROVIDER, f"inference task {task_id} was deleted")
         if state.status in TASK_FINISHED:
@@ -304,7 +306,7 @@ class VirtualLlmService:
                 f"{self.options.claim_timeout:g} s ({why}; provider session "
                 f"{state.llm_session or '-'} {_ago(state.llm_last_heartbeat_at)})"
             )
-            if await tasks.finish_task(
+            if await task_rows.finish_task(
                 self.store, task_id, TaskStatus.ERROR, message, only_from=[TaskStatus.PENDING]
             ):
                 return StreamError(ErrorKind.TIMEOUT, message)
@@ -316,7 +318,7 @@ class VirtualLlmService:
             f"provider session {state.claimed_by} of virtual LLM {llm_name} stopped "
             f"responding mid-stream ({_ago(state.llm_last_heartbeat_at)})"
         )
-        if await tasks.finish_task(
+        if await task_rows.finish_task(
             self.store,
             task_id,
             TaskStatus.ERROR,

@@ -23,11 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Update
 
 from mcpctl_tui.config import Settings
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import sleep_unless
-from mcpctl_tui.virtual.tasks import store_reason
+from mcpctl_tui.virtual.task_rows import store_reason
 
 log = logging.getLogger(__name__)
 

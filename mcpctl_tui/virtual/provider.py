@@ -24,11 +24,13 @@ from typing import Any
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import TaskStatus
-from mcpctl_tui.virtual import tasks
+from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, clean_text, decode_request, encode_event
 from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
 from mcpctl_tui.virtual.notify import (
@@ -48,13 +50,12 @@ from mcpctl_tui.virtual.registration import (
     heartbeat,
     register,
 )
-from mcpctl_tui.virtual.tasks import store_reason
+from mcpctl_tui.virtual.task_rows import store_reason
 from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 
 log = logging.getLogger(__name__)
 
 WRITE_RETRIES = 5
-DEFAULT_HEARTBEAT_INTERVAL = 30.0
 # Claim retries while the store is unreachable: 0.5 s, doubling, at most 10 s.
 CLAIM_RETRY_MIN = 0.5
 CLAIM_RETRY_MAX = 10.0
@@ -63,7 +64,7 @@ CLAIM_RETRY_MAX = 10.0
 @dataclass(frozen=True, slots=True)
 class ProviderOptions:
     # A foreign row whose heartbeat is older than this counts as gone (adoptable).
-    heartbeat_timeout: float = 90.0
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # SQLite has no NOTIFY: how often an idle provider looks for pending tasks.
     poll_interval: float = 0.005
     # How often running tasks are checked for a cancel (PostgreSQL also gets a NOTIFY).
@@ -139,7 +140,7 @@ class ChunkWriter:
         # that the task is failed if possible so its caller is not left waiting.
         for attempt in range(WRITE_RETRIES):
             try:
-                return await tasks.append_chunk(
+                return await task_rows.append_chunk(
                     self._store,
                     self._task_id,
                     self._session_id,
@@ -154,7 +155,7 @@ class ChunkWriter:
                 )
                 await asyncio.sleep(0.2 * (attempt + 1))
         with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
-            await tasks.finish_task(
+            await task_rows.finish_task(
                 self._store,
                 self._task_id,
                 TaskStatus.ERROR,
@@ -329,8 +330,10 @@ class ProviderSession:
             claimed = None
             try:
                 ids = self.llm_ids
-                if watch is None or (watch.changed() and await tasks.has_pending(self.store, ids)):
-                    claimed = await tasks.claim_task(self.store, self.session_id, ids)
+                if watch is None or (
+                    watch.changed() and await task_rows.has_pending(self.store, ids)
+                ):
+                    claimed = await task_rows.claim_task(self.store, self.session_id, ids)
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 # The store is unreachable (or refusing): back off, keep trying, recover.
                 self._slots.release()
@@ -367,7 +370,7 @@ class ProviderSession:
             if not self._serving:
                 continue
             try:
-                gone = await tasks.not_serving(self.store, self.session_id, list(self._serving))
+                gone = await task_rows.not_serving(self.store, self.session_id, list(self._serving))
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 log.warning("cancel check failed: %s", store_reason(exc))
                 continue
@@ -377,7 +380,7 @@ class ProviderSession:
                     log.info("task %d cancelled; stopping its upstream", task_id)
                     t.cancel()
 
-    async def _serve_task(self, claimed: tasks.ClaimedTask) -> None:
+    async def _serve_task(self, claimed: task_rows.ClaimedTask) -> None:
         log.info("task %d (llm %d): claimed", claimed.id, claimed.llm_id)
         writer = ChunkWriter(self.store, claimed.id, self.session_id, self.options.max_batch)
         try:

@@ -74,7 +74,7 @@ class ProviderConfig:
     llms: tuple[PublishedLlm, ...]
     agents: tuple[PublishedAgent, ...] = ()
     concurrency: int = 4
-    # None: not in the file (the config file's heartbeat_interval, else 30 s, applies).
+    # None: not in the file (the config file's heartbeat_interval, else the default, applies).
     heartbeat_interval: float | None = None
     state_file: Path | None = None
     source: Path | None = None

@@ -20,12 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
-from mcpctl_tui.store.engine import Store, StoreError
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.store.agents import is_live
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, notify
 from mcpctl_tui.virtual.provider_config import ProviderConfig
-from mcpctl_tui.virtual.tasks import is_live
 
 
 class RegistrationRefused(StoreError):
@@ -71,7 +73,7 @@ async def register(
     session_id: str,
     config: ProviderConfig,
     *,
-    heartbeat_timeout: float = 90.0,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> Registration:
     """Create, reclaim or adopt the file's LLM and agent rows, all or nothing."""
     for attempt in range(3):
@@ -316,7 +318,9 @@ class SessionStatus:
     rows: list[PublishedRow]
 
 
-async def list_sessions(store: Store, *, heartbeat_timeout: float = 90.0) -> list[SessionStatus]:
+async def list_sessions(
+    store: Store, *, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+) -> list[SessionStatus]:
     now = utcnow()
     by_session: dict[str, list[PublishedRow]] = {}
     async with store.session() as s:

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpctl_tui.store.engine import StoreError
+from mcpctl_tui.store.errors import StoreError
 
 
 class StateFileLocked(StoreError):

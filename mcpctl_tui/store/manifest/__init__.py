@@ -12,7 +12,6 @@ from mcpctl_tui.store.manifest.apply import (
     apply_documents,
     apply_manifest,
     apply_one,
-    find_bound_prompt,
     pick_bound_prompt,
 )
 from mcpctl_tui.store.manifest.delete import Deleted, delete_named
@@ -57,7 +56,6 @@ __all__ = [
     "apply_one",
     "delete_named",
     "dump_yaml",
-    "find_bound_prompt",
     "get_objects",
     "parse_kind",
     "parse_manifest",

@@ -95,11 +95,6 @@ def pick_bound_prompt(
     return best[1] if best else None
 
 
-async def find_bound_prompt(s: AsyncSession, agent: Agent, name: str) -> Prompt | None:
-    """The prompt a personality of ``agent`` means by ``name`` (see pick_bound_prompt)."""
-    return pick_bound_prompt(await prompts_named(s, [name]), agent.id, agent.project_id)
-
-
 _CHUNK = 500  # names per IN (...): far below SQLite's and asyncpg's parameter limits
 
 

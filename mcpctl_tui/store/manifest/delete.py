@@ -10,6 +10,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.store.agents import get_agent_by_name
+from mcpctl_tui.store.catalog import (
+    get_llm_by_name,
+    get_personality_by_name,
+    get_project_by_name,
+    get_prompt_by_name,
+)
 from mcpctl_tui.store.deletes import (
     delete_agent,
     delete_llm,
@@ -18,17 +26,9 @@ from mcpctl_tui.store.deletes import (
     delete_prompt,
 )
 from mcpctl_tui.store.errors import Invalid, NotFound
-from mcpctl_tui.store.liveness import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Project
-from mcpctl_tui.store.queries import (
-    get_agent_by_name,
-    get_llm_by_name,
-    get_personality_by_name,
-    get_project_by_name,
-    get_prompt_by_name,
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,7 +299,7 @@ def _bool(value: object) -> bool:
 
 def _key_ref(value: object) -> str | None:
     text = _text(_column_length(Llm, "api_key_ref"))(value)
-    if text == "":  # an empty reference is no reference, as in store.queries
+    if text == "":  # an empty reference is no reference
         return None
     try:
         return validate_key_ref(text)

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from mcpctl_tui.store.agents import get_agent_by_name
+from mcpctl_tui.store.catalog import get_project_by_name
 from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.manifest.apply import pick_bound_prompt, prompts_named
 from mcpctl_tui.store.manifest.documents import (
@@ -40,7 +42,6 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
-from mcpctl_tui.store.queries import get_agent_by_name, get_project_by_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, Visual
 
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.text import literal
 
 STATUS_STYLE = {

@@ -15,11 +15,10 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from mcpctl_tui.store.fastread import ThreadSummary
+from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.models import Personality
-from mcpctl_tui.store.queries import ThreadCursor
+from mcpctl_tui.store.threads import ThreadCursor, ThreadSummary
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from mcpctl_tui.store.views import AgentRow
 from mcpctl_tui.ui.backend import NO_PERSONALITY
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, AgentLine
 from mcpctl_tui.ui.text import literal

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Markdown, Static
 
-from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.messages import Turn as TurnRow
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.chat.blocks import FlatBulletList, FlatFence, FlatOrderedList
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream

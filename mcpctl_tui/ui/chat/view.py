@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from mcpctl_tui.store.fastread import Turn as TurnRow
+from mcpctl_tui.store.messages import Turn as TurnRow
 from mcpctl_tui.store.types import MessageRole
 from mcpctl_tui.ui.browse.panes import DELETE_THREAD_HELP, EXPORT_THREAD_HELP
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn

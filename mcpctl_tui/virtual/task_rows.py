@@ -1,4 +1,5 @@
-"""The relay's queries: insert a task, claim it, append chunks, read them, finish it.
+"""The rows of the relay's ``inference_task`` and ``inference_chunk`` tables: insert a
+task, claim it, append its chunks, read them, finish it, and the liveness reads around it.
 
 Every status change is guarded by the status it expects (``WHERE status IN (...)``), so
 a caller's cancel, a provider's finish and the GC's timeout never overwrite each other:
@@ -25,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.liveness import is_live as is_live  # re-exported: one rule
 from mcpctl_tui.store.models import RELAY_JSON, InferenceChunk, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, UtcDateTime, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL

@@ -1,24 +1,28 @@
-"""Queries the chat engine needs on its time-to-first-token path, and its few writes.
+"""The chat engine's context read: every row ``prepare_context`` needs, in two round trips.
 
-Kept in a module of its own (next to ``queries``) so the chat branch adds SQL without
-touching the shared query module. ``load_chat_rows`` gathers everything ``prepare_context``
-needs in two round trips; ``lock_thread`` + ``insert_turns`` let ``ChatService.send``
-read the context and store the user turn and the reply's placeholder in ONE transaction
-(the time to first token is mostly round trips to the database).
+Rules kept here:
+
+- The time to first token is mostly round trips to the database: the agent (by id or
+  name), its LLM, the personality in effect, the thread and every candidate prompt with
+  its bindings come in ONE statement, the thread's history in a second.
+- A thread is read only as one of the agent's own (another agent's thread is NotFound).
+- History rows are plain result rows, not ORM objects: a long thread is read on every send.
+- The statements are built once per shape, with bound parameters.
+
+It composes into the caller's transaction: ``ChatService.send`` reads the context and
+stores the user turn in one (see ``store.messages.lock_thread``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Executable, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
 from mcpctl_tui.store.models import (
     Agent,
@@ -29,8 +33,7 @@ from mcpctl_tui.store.models import (
     PersonalityPrompt,
     Prompt,
 )
-from mcpctl_tui.store.queries import NewMessage
-from mcpctl_tui.store.types import MessageStatus, utcnow
+from mcpctl_tui.store.types import MessageStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,83 +190,3 @@ def _context_query(agent_by_id: bool, personality_by_name: bool, with_thread: bo
         ChatThread,
         and_(ChatThread.id == bindparam("thread_id"), ChatThread.agent_id == Agent.id),
     )
-
-
-async def personality_names(s: AsyncSession, agent_id: int) -> list[str]:
-    q = select(Personality.name).where(Personality.agent_id == agent_id).order_by(Personality.name)
-    return list((await s.execute(q)).scalars().all())
-
-
-_TOUCH_THREAD = (
-    update(ChatThread)  # run on the Connection: nothing to synchronise in the session
-    .where(ChatThread.id == bindparam("thread_id"))
-    .values(last_turn_at=bindparam("now"))
-)
-_INSERT_TURNS = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
-
-
-async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
-    """Touch the thread (last_turn_at) first thing in a write transaction.
-
-    On PostgreSQL this takes the thread's row lock, so appenders to one thread queue
-    (``queries.append_message`` does the same); on SQLite BEGIN IMMEDIATE already has.
-    False when the thread does not exist.
-    """
-    conn = await s.connection()
-    res = await conn.execute(_TOUCH_THREAD, {"thread_id": thread_id, "now": utcnow()})
-    return bool(res.rowcount)
-
-
-async def insert_turns(
-    s: AsyncSession, thread_id: int, first_index: int, turns: Sequence[NewMessage]
-) -> list[int]:
-    """Insert turns at ``first_index``, ``first_index + 1`` … in the caller's transaction
-    (which holds the thread lock: see ``lock_thread``), in one statement; their ids."""
-    now = utcnow()
-    values = [
-        {"thread_id": thread_id, "turn_index": first_index + i, "created_at": now} | m.columns()
-        for i, m in enumerate(turns)
-    ]
-    return list((await s.execute(_INSERT_TURNS, values)).scalars().all())
-
-
-async def delete_turns_after(store: Store, thread_id: int, turn_index: int) -> list[int]:
-    """Delete the turns after ``turn_index`` (regenerate replaces them); their ids, in order."""
-    async with store.transaction() as s:
-        ids = list(
-            (
-                await s.execute(
-                    select(ChatMessage.id)
-                    .where(ChatMessage.thread_id == thread_id, ChatMessage.turn_index > turn_index)
-                    .order_by(ChatMessage.turn_index)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            await s.execute(delete(ChatMessage).where(ChatMessage.id.in_(ids)))
-    return ids
-
-
-async def merge_agent_default_params(
-    store: Store, agent_id: int, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Merge ``params`` into agent.default_params, per key (``None`` removes a key)."""
-    async with store.transaction() as s:
-        agent = await s.get(Agent, agent_id)
-        if agent is None:
-            raise NotFound("agent", agent_id)
-        merged = dict(agent.default_params or {})
-        for key, value in params.items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        # A new dict (not an in-place edit): plain JSON columns do not track mutation.
-        await s.execute(
-            update(Agent)
-            .where(Agent.id == agent_id)
-            .values(default_params=merged, updated_at=utcnow())
-        )
-    return merged

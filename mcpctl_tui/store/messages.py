@@ -1,0 +1,246 @@
+"""The turns of a thread: read them, write them.
+
+Rules kept here:
+
+- A turn's place is its ``turn_index``, unique in its thread; indexes run 0..N-1.
+- A writer that appends turns first locks the thread (``lock_thread``, in the same
+  transaction), so writers to one thread queue and never take the same index; the turns
+  it stores together (a question and its reply's placeholder) sit next to each other.
+- Every stored turn moves the thread's ``last_turn_at``; so does finishing a turn.
+- Text and JSON pass through ``store.text.storable`` on the way in (PostgreSQL refuses
+  NUL and lone surrogates): the turn is kept, the offending character replaced.
+- The reads the UI does most (message windows) skip the ORM: the statement goes to the
+  driver as written per dialect and each row is converted once, by hand, into a frozen
+  ``Turn`` (through the ORM, or even Core with its result processors, a window of 100
+  turns costs about three times as long in Python). ``tests/test_store_queries.py``
+  checks they return exactly what the ORM would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.models import ChatMessage, ChatThread
+from mcpctl_tui.store.rows import as_utc, placeholders, utc_text
+from mcpctl_tui.store.text import storable
+from mcpctl_tui.store.types import MessageStatus, utcnow
+
+# --- reading turns ----------------------------------------------------------------------
+
+
+_STATUS = {m.value: m for m in MessageStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One stored turn of a thread (the columns of ``chat_message``, converted)."""
+
+    id: int
+    thread_id: int
+    turn_index: int
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    status: MessageStatus
+    error: str | None
+    thinking: str | None
+    usage: dict[str, Any] | None
+    timing: dict[str, Any] | None
+    personality: str | None
+    model: str | None
+    created_at: datetime
+
+
+_loads = json.loads
+
+_TURN_COLUMNS = (
+    "id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status, error,"
+    " thinking, usage, timing, personality, model, created_at"
+)
+
+
+def _turn_sqlite(r: Any) -> Turn:
+    # Per row, once: JSON text decoded, status to its enum, the UTC text to an aware datetime.
+    tool_calls, usage, timing = r[5], r[10], r[11]
+    return Turn(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        None if tool_calls is None else _loads(tool_calls),
+        r[6],
+        _STATUS[r[7]],
+        r[8],
+        r[9],
+        None if usage is None else _loads(usage),
+        None if timing is None else _loads(timing),
+        r[12],
+        r[13],
+        utc_text(r[14]),
+    )
+
+
+def _turn_pg(r: Any) -> Turn:
+    # asyncpg already decoded JSONB (SQLAlchemy's codec) and returns timestamptz in UTC.
+    return Turn(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], _STATUS[r[7]], r[8], r[9], r[10], r[11],
+        r[12], r[13], as_utc(r[14])
+    )  # fmt: skip
+
+
+def _sql_last(sqlite: bool) -> str:
+    a, b = placeholders(sqlite, 2)
+    return (
+        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a}"
+        f" ORDER BY turn_index DESC LIMIT {b}"
+    )
+
+
+def _sql_before(sqlite: bool) -> str:
+    a, b, c = placeholders(sqlite, 3)
+    return (
+        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} AND turn_index < {b}"
+        f" ORDER BY turn_index DESC LIMIT {c}"
+    )
+
+
+def _sql_all(sqlite: bool) -> str:
+    (a,) = placeholders(sqlite, 1)
+    return f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} ORDER BY turn_index"
+
+
+_SQL = {
+    (name, sqlite): build(sqlite)
+    for name, build in (("last", _sql_last), ("before", _sql_before), ("all", _sql_all))
+    for sqlite in (True, False)
+}
+
+
+async def _run(s: AsyncSession, name: str, params: tuple[Any, ...]) -> list[Turn]:
+    conn = await s.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    convert = _turn_sqlite if sqlite else _turn_pg
+    rows = (await conn.exec_driver_sql(_SQL[name, sqlite], params)).all()
+    return [convert(r) for r in rows]
+
+
+async def last_messages(s: AsyncSession, thread_id: int, n: int) -> list[Turn]:
+    """The last ``n`` turns of a thread, in turn order."""
+    turns = await _run(s, "last", (thread_id, n))
+    turns.reverse()
+    return turns
+
+
+async def messages_before(s: AsyncSession, thread_id: int, before_turn: int, n: int) -> list[Turn]:
+    """The ``n`` turns before ``before_turn``, in turn order (the page above the window)."""
+    turns = await _run(s, "before", (thread_id, before_turn, n))
+    turns.reverse()
+    return turns
+
+
+async def all_messages(s: AsyncSession, thread_id: int) -> list[Turn]:
+    """Every turn of a thread, in turn order."""
+    return await _run(s, "all", (thread_id,))
+
+
+# --- writing turns ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """A turn to store (``insert_turns``): its role, text and what the reply carried."""
+
+    role: str
+    content: str = ""
+    status: MessageStatus = MessageStatus.COMPLETE
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    error: str | None = None
+    thinking: str | None = None
+    usage: dict[str, Any] | None = None
+    timing: dict[str, Any] | None = None
+    personality: str | None = None
+    model: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The turn's ``ChatMessage`` columns, fit to store: text and JSON pass through
+        ``storable`` (PostgreSQL refuses NUL and lone surrogates)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v if k == "status" else storable(v) for k, v in values.items()}
+
+
+async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
+    """Update a stored turn (content, status, error, usage, timing …) and touch its thread."""
+    async with store.transaction() as s:
+        msg = await s.get(ChatMessage, message_id)
+        if msg is None:
+            raise NotFound("message", message_id)
+        for key, value in fields.items():
+            if not hasattr(ChatMessage, key):
+                raise TypeError(f"chat_message has no column {key!r}")
+            setattr(msg, key, storable(value))
+        await s.execute(
+            update(ChatThread).where(ChatThread.id == msg.thread_id).values(last_turn_at=utcnow())
+        )
+
+
+_TOUCH_THREAD = (
+    update(ChatThread)  # run on the Connection: nothing to synchronise in the session
+    .where(ChatThread.id == bindparam("thread_id"))
+    .values(last_turn_at=bindparam("now"))
+)
+_INSERT_TURNS = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
+
+
+async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
+    """Touch the thread (last_turn_at) first thing in a write transaction.
+
+    On PostgreSQL this takes the thread's row lock, so appenders to one thread queue; on
+    SQLite BEGIN IMMEDIATE already has. False when the thread does not exist.
+    """
+    conn = await s.connection()
+    res = await conn.execute(_TOUCH_THREAD, {"thread_id": thread_id, "now": utcnow()})
+    return bool(res.rowcount)
+
+
+async def insert_turns(
+    s: AsyncSession, thread_id: int, first_index: int, turns: Sequence[NewMessage]
+) -> list[int]:
+    """Insert turns at ``first_index``, ``first_index + 1`` … in the caller's transaction
+    (which holds the thread lock: see ``lock_thread``), in one statement; their ids."""
+    now = utcnow()
+    values = [
+        {"thread_id": thread_id, "turn_index": first_index + i, "created_at": now} | m.columns()
+        for i, m in enumerate(turns)
+    ]
+    return list((await s.execute(_INSERT_TURNS, values)).scalars().all())
+
+
+async def delete_turns_after(store: Store, thread_id: int, turn_index: int) -> list[int]:
+    """Delete the turns after ``turn_index`` (regenerate replaces them); their ids, in order."""
+    async with store.transaction() as s:
+        ids = list(
+            (
+                await s.execute(
+                    select(ChatMessage.id)
+                    .where(ChatMessage.thread_id == thread_id, ChatMessage.turn_index > turn_index)
+                    .order_by(ChatMessage.turn_index)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            await s.execute(delete(ChatMessage).where(ChatMessage.id.in_(ids)))
+    return ids
