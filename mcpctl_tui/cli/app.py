@@ -32,7 +32,7 @@ def _open_app(
 ) -> None:
     # Textual is imported only when the screen opens: the other verbs stay quick.
     from mcpctl_tui.ui.app import McpctlApp
-    from mcpctl_tui.ui.screens.main import StartAt
+    from mcpctl_tui.ui.state import StartAt
 
     McpctlApp(url, start=StartAt(agent=agent, personality=personality, thread_id=thread_id)).run()
 

@@ -36,7 +36,8 @@ from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.data import Store, UiData, default_heartbeat_timeout, make_backend, open_store
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
-from mcpctl_tui.ui.screens.main import MainScreen, StartAt
+from mcpctl_tui.ui.screens.main import MainScreen
+from mcpctl_tui.ui.state import StartAt
 from mcpctl_tui.ui.text import say
 
 LIVENESS_SECONDS = 5.0

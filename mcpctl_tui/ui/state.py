@@ -39,3 +39,12 @@ class ReplyStats:
     ttft_ms: float | None = None
     tokens_per_s: float | None = None
     state: str = ""  # streaming / cancelled / error / done
+
+
+@dataclass(slots=True)
+class StartAt:
+    """Where the app opens (``--agent``, ``--personality``, ``--thread``)."""
+
+    agent: str | None = None
+    personality: str | None = None
+    thread_id: int | None = None

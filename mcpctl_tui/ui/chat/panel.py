@@ -39,6 +39,17 @@ from mcpctl_tui.ui.status import StatusLine
 from mcpctl_tui.ui.text import literal, say
 
 NEW_THREAD = Content.styled("New thread: type a message below and press Enter.", "dim")
+WELCOME = (
+    "[b]Welcome to mcpctl-tui.[/b]\n\n"
+    "There is nothing in this database yet. To chat you need an [b]LLM[/b] and an "
+    "[b]agent[/b] that uses it:\n\n"
+    "• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];\n\n"
+    "• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, "
+    "agent, prompt, personality);\n\n"
+    "• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM "
+    "(no key, no network).\n\n"
+    "[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit\n"
+)
 
 
 class ChatPanel(Vertical):
@@ -95,10 +106,11 @@ class ChatPanel(Vertical):
 
     # --- what the chat shows ------------------------------------------------------------
 
-    async def show_welcome(self, text: Content) -> None:
+    async def show_welcome(self) -> None:
+        """An empty store: what to do first."""
         self.state = ChatState()
         self._show_title(self.state)
-        await self.chat.show_empty(text)
+        await self.chat.show_empty(Content.from_markup(WELCOME))
 
     async def start_new_thread(self) -> None:
         self.state = self.state.in_thread(None)

@@ -11,14 +11,13 @@ dialogs are awaited (``push_screen_wait``) inside workers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.widgets import Footer, OptionList
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
@@ -34,29 +33,8 @@ from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
 from mcpctl_tui.ui.screens.editors import run_editor
 from mcpctl_tui.ui.screens.help import HelpScreen, KeyGroup
-from mcpctl_tui.ui.state import ChatState
+from mcpctl_tui.ui.state import ChatState, StartAt
 from mcpctl_tui.ui.text import say
-
-WELCOME = (
-    "[b]Welcome to mcpctl-tui.[/b]\n\n"
-    "There is nothing in this database yet. To chat you need an [b]LLM[/b] and an "
-    "[b]agent[/b] that uses it:\n\n"
-    "• in the app: press [b]Ctrl+P[/b], choose [i]New LLM[/i], then [i]New agent[/i];\n\n"
-    "• from a file: [b]mcpctl-tui apply -f world.yaml[/b] (documents of kind llm, project, "
-    "agent, prompt, personality);\n\n"
-    "• or look around first: [b]mcpctl-tui demo[/b] opens a demo database with an echo LLM "
-    "(no key, no network).\n\n"
-    "[b]F1[/b] help · [b]Ctrl+P[/b] every action · [b]Ctrl+Q[/b] quit\n"
-)
-
-
-@dataclass(slots=True)
-class StartAt:
-    """Where the app opens (``--agent``, ``--personality``, ``--thread``)."""
-
-    agent: str | None = None
-    personality: str | None = None
-    thread_id: int | None = None
 
 
 class MainScreen(PacedScreen):
@@ -159,7 +137,7 @@ class MainScreen(PacedScreen):
             self.agents.set_rows([], None)
             self.personalities.set_items([], None, None)
             self.threads.set_threads([], has_more=False)
-            await self.panel.show_welcome(Content.from_markup(WELCOME))
+            await self.panel.show_welcome()
             self.loaded += 1
             return
         want = select_id
@@ -431,26 +409,22 @@ class MainScreen(PacedScreen):
         ``"NAME@AGENT"``, else the selected agent's)."""
         kind = Kind(kind_name)
         agent = self.state.agent
-        owner = agent.name if agent else None
-        if which is None:
-            self.edit(kind, None)
+        if which != "current":
+            name, _, at = (which or "").partition("@")
+            owner = at or (agent.name if agent else None)
+            scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
+            self.edit(kind, name or None, agent=owner if scoped else None)
             return
-        if which == "current":
-            name: str | None = None
-            if kind is Kind.LLM and agent:
-                name = agent.llm_name
-            elif kind is Kind.AGENT and agent:
-                name = agent.name
-            elif kind is Kind.PERSONALITY and self.personalities.current != NO_PERSONALITY:
-                name = self.personalities.current
-            if not name:
-                self.notify(f"no {kind.value} selected", severity="warning")
-                return
-        else:
-            name, _, at = which.partition("@")
-            owner = at or owner
-        scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
-        self.edit(kind, name, agent=owner if scoped else None)
+        current = {
+            Kind.LLM: agent.llm_name if agent else None,
+            Kind.AGENT: agent.name if agent else None,
+            Kind.PERSONALITY: self.personalities.current or None,
+        }.get(kind)
+        if not current:
+            self.notify(f"no {kind.value} selected", severity="warning")
+            return
+        scoped = kind is Kind.PERSONALITY
+        self.edit(kind, current, agent=agent.name if scoped and agent else None)
 
     def action_delete_agent(self) -> None:
         agent = self.state.agent
