@@ -13,7 +13,8 @@ Three features need them:
     factory and parse state, so a chunk re-parses only the last block;
   - light Markdown blocks (``ui/chat/blocks.py``): a block's parsed children and
     content, and the hooks through which Textual updates a mounted block in place;
-  and one scroll: keeping the chat's anchor while older turns are mounted above.
+  and two more: the message box sees Enter before its text area types it, and the chat
+  keeps its anchor while older turns are mounted above.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from textual import constants
+from textual import constants, events
 from textual.app import App
 from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.notifications import Notification
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import TextArea
 
 # The block classes are public only through this private module (textual.widgets.markdown
 # exports Markdown, MarkdownBlock and MarkdownFence alone).
@@ -52,6 +54,7 @@ TEXTUAL_VERSION = "8.2"
 __all__ = [
     "TEXTUAL_VERSION",
     "BlockUpdateHooks",
+    "KeysFirst",
     "Markdown",
     "MarkdownBlock",
     "MarkdownBullet",
@@ -164,6 +167,31 @@ class BlockUpdateHooks(_BlockBase):
     def _copy_context(self, block: MarkdownBlock) -> None:
         super()._copy_context(block)
         self.copied_from(block)
+
+
+# --- Keys -----------------------------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    _TextAreaBase = TextArea
+else:
+    _TextAreaBase = object
+
+
+class KeysFirst(_TextAreaBase):
+    """Mixin for a ``TextArea``: ``key_first`` sees each key, in order with the keys typed
+    before it, before the text area types it (Textual 8.2 types keys in ``_on_key``)."""
+
+    def key_first(self, event: events.Key) -> bool:
+        """True: the key was handled here and is not typed."""
+        return False
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.key_first(event):
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
 
 
 # --- Scrolling -------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from mcpctl_tui.ui.textual_internals import KeysFirst
+
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 # Longest first: the input shows the longest that fits its width (a placeholder is cut,
 # not wrapped, and a cut "/help for" helps nobody).
@@ -18,14 +20,14 @@ PLACEHOLDERS = (
 )
 
 
-class ChatInput(TextArea):
+class ChatInput(KeysFirst, TextArea):
     DEFAULT_CSS = """
     ChatInput { height: auto; min-height: 3; max-height: 10; }
     """
-    # Enter is handled in ``_on_key``, in order with the keys typed before it. A priority
-    # binding runs on the app before earlier keys of the same burst reach this widget's
-    # queue: the message went out without its last characters (or not at all), and the
-    # clear after sending ate what was typed after Enter. The binding stays for the footer.
+    # Enter is handled in ``key_first``, in order with the keys typed before it: a
+    # priority binding would run before earlier keys of the same burst reach this
+    # widget's queue (the message would go without its last characters). The binding
+    # is for the footer and the help.
     BINDINGS = [
         Binding(
             "enter", "submit", "Send", show=True, tooltip="send the message, or run a /command"
@@ -87,15 +89,11 @@ class ChatInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
-    async def _on_key(self, event: events.Key) -> None:
+    def key_first(self, event: events.Key) -> bool:
         if event.key == "enter":
-            event.stop()
-            event.prevent_default()
             self.action_submit()
-            return
+            return True
         if event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
             self.insert("\n")
-            return
-        await super()._on_key(event)
+            return True
+        return False

@@ -68,7 +68,7 @@ class CoalescingMarkdownStream(MarkdownStream):
         self.markdown = markdown
         self._on_flush = on_flush
         self._parser = markdown_parser(markdown)
-        self._pending: list[str] = []
+        self._batch: list[str] = []
         self._parts: list[str] = []
         self._tail = ""  # source from the start of the last top-level block on
         self._tail_line = 0  # the line of the whole text where ``_tail`` starts
@@ -105,7 +105,7 @@ class CoalescingMarkdownStream(MarkdownStream):
             raise RuntimeError("stream already closed")
         if not fragment:
             return
-        self._pending.append(fragment)
+        self._batch.append(fragment)
         self._parts.append(fragment)
         self.written += 1
         self._schedule()
@@ -121,10 +121,10 @@ class CoalescingMarkdownStream(MarkdownStream):
 
     def _flush(self) -> None:
         self._scheduled = None
-        if not self._pending or self._broken:
+        if not self._batch or self._broken:
             return
         now = asyncio.get_running_loop().time()
-        self._window_chunks += len(self._pending)
+        self._window_chunks += len(self._batch)
         if now - self._window_start >= RATE_WINDOW:
             # Judged over a window: a few chunks that bunch up behind a slow frame are
             # not a flood.
@@ -132,8 +132,8 @@ class CoalescingMarkdownStream(MarkdownStream):
             self._interval = FLOOD_INTERVAL if rate > FLOOD_RATE else 0.0
             self._window_start, self._window_chunks = now, 0
         self._last_flush = now
-        batch = "".join(self._pending)
-        self._pending.clear()
+        batch = "".join(self._batch)
+        self._batch.clear()
         try:
             self._apply(batch)
         except Exception:
@@ -199,7 +199,7 @@ class CoalescingMarkdownStream(MarkdownStream):
             self._scheduled = None
         text = self.text
         if final_update or self._broken:
-            self._pending.clear()
+            self._batch.clear()
             await reconcile(self.markdown, text)
             if self._on_flush is not None:
                 self._on_flush()
