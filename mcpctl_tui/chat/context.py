@@ -1,6 +1,6 @@
 """``prepare_context``: everything one inference needs, read from the store in two queries.
 
-Rules (docs/architecture.md "Chat", issue 3):
+Rules (docs/architecture.md, "Chat"):
 
 System block, in order, each non-empty part once, parts separated by a blank line:
   1. agent.system_prompt, or the per-call replacement (``ChatOverrides.system``);

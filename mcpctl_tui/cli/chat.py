@@ -150,7 +150,7 @@ class LineReader:
 
     A thread's ``readline`` cannot be interrupted, so the pending read is kept (shielded)
     across Ctrl-C and the next line typed still arrives through it: nothing is lost and
-    nothing hangs (it used to swallow the next line, then print "Aborted!" and exit 1).
+    nothing hangs.
     """
 
     def __init__(self, stream: TextIO) -> None:

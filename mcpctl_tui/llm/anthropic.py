@@ -192,8 +192,8 @@ class AnthropicDecoder:
     def end(self) -> list[StreamEvent]:
         out = self._events(self._sse.close())
         if not self._done:
-            # message_delta carried the stop reason: the reply is whole, only message_stop
-            # was lost; without it the reply was cut.
+            # A stop reason (message_delta) means the reply is whole even when message_stop
+            # never came; without one the reply was cut.
             if self._stop is not None:
                 out.append(Finish(self._stop))
             elif not self._seen and "event-stream" not in self._content_type:

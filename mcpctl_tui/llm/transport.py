@@ -249,7 +249,7 @@ async def _status_error(response: httpx.Response, endpoint: Endpoint, host: str)
         body = _page_text(body)
     text = one_line(redact(body, endpoint))
     status = response.status_code
-    # HTTP/2 and many servers send no reason phrase ("HTTP 529  from" had two spaces)
+    # HTTP/2 and many servers send no reason phrase: the empty part is left out
     msg = " ".join(p for p in ("HTTP", str(status), response.reason_phrase, "from", host) if p)
     if text and text in msg:  # a page titled "502 Bad Gateway" says nothing more
         text = ""
