@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.engine import Store
@@ -190,15 +190,18 @@ async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
             if not hasattr(ChatMessage, key):
                 raise TypeError(f"chat_message has no column {key!r}")
             setattr(msg, key, storable(value))
-        await s.execute(
-            update(ChatThread).where(ChatThread.id == msg.thread_id).values(last_turn_at=utcnow())
-        )
+        await s.execute(_TOUCH_THREAD, {"thread_id": msg.thread_id, "now": utcnow()})
 
 
+# Never backwards: a writer that waited for the thread's lock carries a time taken before
+# it, older than what the writer it waited for may have stored.
+_NOW = bindparam("now", type_=ChatThread.last_turn_at.type)
 _TOUCH_THREAD = (
     update(ChatThread)  # run on the Connection: nothing to synchronise in the session
     .where(ChatThread.id == bindparam("thread_id"))
-    .values(last_turn_at=bindparam("now"))
+    .values(
+        last_turn_at=case((ChatThread.last_turn_at > _NOW, ChatThread.last_turn_at), else_=_NOW)
+    )
 )
 _INSERT_TURNS = insert(ChatMessage).returning(ChatMessage.id, sort_by_parameter_order=True)
 
