@@ -362,7 +362,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
         orig_write(self, fragment)
 
     def flush(self: Any) -> None:
-        n = len(self._pending)
+        n = len(self._batch)
         orig_flush(self)
         applied.extend(arrivals[:n])
         del arrivals[:n]
