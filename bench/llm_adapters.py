@@ -15,7 +15,11 @@ import asyncio
 import json
 import resource
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # python bench/X.py too
 
 import httpx
 
@@ -23,7 +27,7 @@ from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from tests.llm_servers import (
+from tests.support.llm_servers import (
     NDJSON_HEADERS,
     LlmServer,
     Reply,

@@ -32,7 +32,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
-from tests.dbs import fresh_pg_database
+from tests.support.databases import fresh_pg_database
 
 N_LLM, N_PROJECT, N_AGENT = 10, 5, 200
 

@@ -30,6 +30,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # python bench/X.py too
+
 from mcpctl_tui.llm.events import Finish, StreamEvent, TextDelta
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.llm.registry import get_adapter
@@ -37,9 +39,9 @@ from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.store.engine import open_store
 from mcpctl_tui.store.models import Llm
 from mcpctl_tui.virtual.dispatch import VirtualLlmService
-from tests.dbs import PG_ENV, fresh_pg_database
-from tests.llm_servers import Reply, ServerProcess, bench_openai_reply, openai_reply, sse
-from tests.virtual_procs import ProviderProc, write_provider_file
+from tests.support.databases import PG_ENV, fresh_pg_database
+from tests.support.llm_servers import Reply, ServerProcess, bench_openai_reply, openai_reply, sse
+from tests.support.providers import ProviderProc, write_provider_file
 
 TARGETS = {
     "sqlite": {"chunks_per_s": 1000, "added_ttft_ms": 60},
@@ -50,7 +52,7 @@ REQ = InferenceRequest(system="", messages=[Message("user", "go")])
 
 def numbered_reply(n: int) -> Reply:
     """``n`` content chunks "0 ", "1 ", ... so a reader can check order and uniqueness."""
-    from tests.llm_servers import openai_chunk, openai_events
+    from tests.support.llm_servers import openai_chunk, openai_events
 
     events = [sse(openai_chunk({"role": "assistant", "content": ""}))]
     events += [sse(openai_chunk({"content": f"{i} "})) for i in range(n)]

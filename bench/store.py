@@ -53,9 +53,9 @@ from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.rows import sqlite_timestamp
 from mcpctl_tui.store.threads import ThreadCursor, create_thread, list_threads
 from mcpctl_tui.store.types import utcnow
-from tests.dbs import fresh_pg_database
 from tests.support.chat_race import race_problems, send_all, sent_texts
-from tests.support.store_seed import create_agent, create_llm
+from tests.support.databases import fresh_pg_database
+from tests.support.seed import add_agent, add_llm
 
 WRITERS = 8
 SENDS_EACH = 100
@@ -233,8 +233,8 @@ async def bench_senders(url: str, sends: int) -> dict[str, Any]:
     store = await open_store(url)
     try:
         async with store.transaction() as s:
-            llm = await create_llm(s, name="echo", type="echo")
-            agent = await create_agent(s, name="a", llm_id=llm.id, system_prompt=SYSTEM_PROMPT)
+            llm = await add_llm(s, name="echo", type="echo")
+            agent = await add_agent(s, name="a", llm_id=llm.id, system_prompt=SYSTEM_PROMPT)
             ours_thread = await create_thread(s, agent.id, "race")
             bare_thread = await create_thread(s, agent.id, "baseline")
         turns = 2 * WRITERS * sends
@@ -262,7 +262,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
     """50 agents, 2,000 threads, 100,000 messages (one thread of 10,000); bulk Core inserts."""
     now = utcnow()
     async with store.transaction() as s:
-        llm = await create_llm(s, name="bench-llm", type="openai")
+        llm = await add_llm(s, name="bench-llm", type="openai")
         await s.execute(
             insert(Agent.__table__),
             [

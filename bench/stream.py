@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.stream [--chunks 100000] [--ttft-runs 60] [--pg URL]
 
-A local OpenAI-format server (a real subprocess, ``tests.llm_servers``) streams N small
+A local OpenAI-format server (a real subprocess, ``tests.support.llm_servers``) streams N small
 SSE chunks, each one HTTP chunk. In the same run it measures:
 
   bare     a bare httpx loop reading the same bytes (``aiter_bytes``): the baseline;
@@ -33,6 +33,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # python bench/X.py too
+
 import httpx
 
 from mcpctl_tui.chat.service import ChatService
@@ -42,8 +44,8 @@ from mcpctl_tui.llm.openai import chat_completions_url
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.models import Agent, Llm
-from tests.llm_servers import Reply, ServerProcess, openai_events
+from tests.support.llm_servers import Reply, ServerProcess, openai_events
+from tests.support.seed import add_llm_agent
 
 
 def workdir(path: Path) -> Path:
@@ -100,17 +102,21 @@ async def engine_turn(svc: ChatService, thread_id: int | None) -> tuple[float, i
 
 
 async def seed(store: Store, url: str) -> None:
-    async with store.transaction() as s:
-        llm = Llm(name="bench", type="openai", url=url, model="bench")
-        s.add(llm)
-        await s.flush()
-        s.add(Agent(name="bench", llm_id=llm.id, system_prompt="You are a benchmark."))
+    await add_llm_agent(
+        store,
+        llm="bench",
+        agent="bench",
+        type="openai",
+        url=url,
+        model="bench",
+        system_prompt="You are a benchmark.",
+    )
 
 
 @contextlib.asynccontextmanager
 async def bench_store(pg: str | None, tmp: Path) -> AsyncIterator[Store]:
     if pg:
-        from tests.dbs import fresh_pg_database
+        from tests.support.databases import fresh_pg_database
 
         async with fresh_pg_database(pg) as url:
             store = await open_store(url)

@@ -2,10 +2,11 @@
 
     .venv/bin/python -m bench.ui            # every phase, each in its own process
 
-A real HTTP server on 127.0.0.1 (tests/llm_servers.py) streams an OpenAI-format reply into
-the running app (headless ``run_test``, 120x40) through the real ChatService and OpenAI
-adapter. Figures are printed with their targets and as ratios against baselines measured
-in the same run (2,000 vs 8,000 chunks; empty store vs 100,000 messages).
+A real HTTP server on 127.0.0.1 (tests/support/llm_servers.py) streams an OpenAI-format
+reply into the running app (headless ``run_test``, 120x40) through the real ChatService
+and OpenAI adapter. Figures are printed with their targets and as ratios against
+baselines measured in the same run (2,000 vs 8,000 chunks; empty store vs 100,000
+messages).
 """
 
 from __future__ import annotations
@@ -88,29 +89,18 @@ async def make_store(path: Path, llm_url: str, *, messages: int = 0) -> tuple[An
     With ``messages``: 20 agents, their threads, and one 10,000-turn thread on ``bench``
     (the rest spread over 500-turn threads). Returns (store, agent id, big thread id).
     """
-    from sqlalchemy import insert
-
     from mcpctl_tui.store.engine import open_store
-    from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread, Llm
     from mcpctl_tui.store.types import utcnow
+    from tests.support.seed import add_agent, add_llm, add_thread
 
     store = await open_store(f"sqlite+aiosqlite:///{path}")
     big: int | None = None
     async with store.transaction() as s:
-        llm = Llm(name="bench-llm", type="openai", model="bench", url=llm_url)
-        s.add(llm)
-        await s.flush()
-        agent = Agent(name="a-bench", llm_id=llm.id, system_prompt="You are a benchmark.")
-        s.add(agent)
-        await s.flush()
+        llm = await add_llm(s, "bench-llm", type="openai", model="bench", url=llm_url)
+        agent = await add_agent(s, "a-bench", llm.id, system_prompt="You are a benchmark.")
         agent_id = agent.id
         if messages:
-            others = []
-            for i in range(19):
-                a = Agent(name=f"agent-{i:02d}", llm_id=llm.id)
-                s.add(a)
-                others.append(a)
-            await s.flush()
+            others = [await add_agent(s, f"agent-{i:02d}", llm.id) for i in range(19)]
             now = utcnow()
             remaining = messages
             # The 10,000-turn thread, and a newer 20-turn one the app opens at start.
@@ -123,23 +113,17 @@ async def make_store(path: Path, llm_url: str, *, messages: int = 0) -> tuple[An
             owners += [others[i % len(others)].id for i in range(len(sizes) - 2)]
             for n, (size, owner) in enumerate(zip(sizes, owners, strict=True)):
                 at = now + timedelta(seconds=1) if n == 1 else now  # the newer small one
-                t = ChatThread(agent_id=owner, title=f"thread {n}", created_at=at, last_turn_at=at)
-                s.add(t)
-                await s.flush()
-                if n == 0:
-                    big = t.id
                 rows = [
                     {
-                        "thread_id": t.id,
-                        "turn_index": j,
                         "role": "user" if j % 2 == 0 else "assistant",
                         "content": f"turn {j}: " + ("some words " * 12),
-                        "status": "complete",
                         "created_at": now,
                     }
                     for j in range(size)
                 ]
-                await s.execute(insert(ChatMessage), rows)
+                t = await add_thread(s, owner, rows, title=f"thread {n}", created_at=at)
+                if n == 0:
+                    big = t.id
     return store, agent_id, big
 
 
@@ -289,7 +273,7 @@ async def phase_render(
 ) -> dict[str, Any]:
     """Send; time until the whole reply is on screen; check the view followed; peak RSS.
     With ``code_lines``: the reply is one code block that long instead."""
-    from tests.llm_servers import LlmServer, Reply, openai_events
+    from tests.support.llm_servers import LlmServer, Reply, openai_events
 
     pieces = code_reply(code_lines) if code_lines else markdown_reply(chunks)
     reply = Reply(openai_events(pieces), flush_each=False)
@@ -345,7 +329,7 @@ async def phase_paced(chunks: int = 300, rate: float = 100.0) -> dict[str, Any]:
     from textual.screen import Screen
 
     from mcpctl_tui.ui.chat import stream as stream_mod
-    from tests.llm_servers import LlmServer, Reply, openai_events
+    from tests.support.llm_servers import LlmServer, Reply, openai_events
 
     pieces = markdown_reply(chunks)
     reply = Reply(openai_events(pieces), delay=1 / rate, flush_each=True)

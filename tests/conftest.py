@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mcpctl_tui.store.engine import Store, open_store
-from tests.dbs import BACKENDS, fresh_db_url
+from tests.support.databases import BACKENDS, fresh_db_url
 
 
 @pytest.fixture(autouse=True)

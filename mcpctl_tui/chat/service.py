@@ -1,31 +1,27 @@
 """ChatService: send a message to an agent, stream the reply, keep the thread.
 
 A turn, as ``send`` runs it:
-  1. ONE write transaction: ``prepare_context`` (three reads; bad input — unknown agent,
-     thread or personality — raises here and the transaction rolls back, so nothing is
-     written), a new thread if none was given (title from the first user message), the
-     user turn and a ``pending`` placeholder for the reply. All of it is stored BEFORE the
-     request goes out. The placeholder reserves the reply's place in the thread (a racing
-     writer cannot slip in between question and answer) and a crashed process leaves a
-     visible ``pending`` turn rather than nothing;
-  2. ``TurnStarted`` (thread and message ids), then the deltas as they arrive;
-  3. when the reply ends, ONE write fills the placeholder: ``complete``, ``error`` (with
-     the message) or ``cancelled`` (task cancelled or the generator closed), the partial
-     text kept in all three, with thinking, tool_calls, usage and timing; then
-     ``TurnEnded`` (not for cancelled: a cancelled generator cannot yield).
+  1. ONE write transaction (``_begin_send``): ``prepare_context`` (three reads; bad
+     input — unknown agent, thread or personality — raises here and the transaction rolls
+     back, so nothing is written), a new thread if none was given (title from the first
+     user message), the user turn and a ``pending`` placeholder for the reply. All of it
+     is stored BEFORE the request goes out. The placeholder reserves the reply's place in
+     the thread (a racing writer cannot slip in between question and answer; a collision
+     on the turn index is retried) and a crashed process leaves a visible ``pending``
+     turn rather than nothing;
+  2. the streaming half (``chat/turn.py``): ``TurnStarted``, the deltas, the placeholder
+     filled once as the reply ends, ``TurnEnded``.
 
-Text is gathered as a list of parts joined once; nothing is written per chunk. Each
-event crosses one generator of ours (``_turn``) on top of the adapter's.
+``regenerate`` deletes the turns after the thread's last user turn (only once the
+personality is known to be valid) and streams a new reply into a fresh placeholder.
+``stream_inference`` is one inference with nothing stored; it never raises for
+configuration, provider or network trouble, those end the stream with a ``StreamError``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 import httpx
@@ -35,20 +31,11 @@ from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, pr
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
-from mcpctl_tui.llm.events import (
-    ErrorKind,
-    Finish,
-    StreamError,
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    Usage,
-)
+from mcpctl_tui.chat.turn import Begun, stream_turn
+from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
 from mcpctl_tui.store.agents import merge_agent_default_params
 from mcpctl_tui.store.engine import Store
@@ -57,7 +44,6 @@ from mcpctl_tui.store.messages import (
     NewMessage,
     all_messages,
     delete_turns_after,
-    finish_message,
     insert_turns,
     lock_thread,
 )
@@ -67,12 +53,9 @@ from mcpctl_tui.store.threads import create_thread, rename_thread
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
 from mcpctl_tui.virtual.dispatch import VirtualLlmService
 
-log = logging.getLogger(__name__)
-
 TITLE_LIMIT = 80
 NOT_WIRED = "virtual LLM dispatcher not wired"
 _BEGIN_ATTEMPTS = 5
-_BLOCK = 512
 
 
 class VirtualDispatcher(Protocol):
@@ -99,27 +82,6 @@ def make_title(text: str) -> str:
 
 async def _one(event: StreamEvent) -> AsyncGenerator[StreamEvent, None]:
     yield event
-
-
-@contextlib.asynccontextmanager
-async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-    """Close the adapter's generator on the way out (a consumer that stops early closes
-    the HTTP response now, not when the GC finalises the generator)."""
-    try:
-        yield events
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class _Begun:
-    """A turn whose user side is stored: what the streaming half needs."""
-
-    ctx: ChatContext  # history ends with the message to answer
-    started: TurnStarted
-    t0: float
 
 
 class ChatService:
@@ -222,7 +184,7 @@ class ChatService:
         with nothing written.
         """
 
-        async def begin() -> _Begun:
+        async def begin() -> Begun:
             t0 = time.perf_counter()
             for attempt in range(_BEGIN_ATTEMPTS):
                 try:
@@ -234,7 +196,7 @@ class ChatService:
                         raise
             raise AssertionError("unreachable")
 
-        return self._turn(begin)
+        return stream_turn(self.store, begin, self.stream_inference)
 
     def regenerate(
         self,
@@ -246,10 +208,10 @@ class ChatService:
         """Answer the thread's last user turn again: the turns after it are deleted (their
         ids are in ``TurnStarted.replaced_message_ids``) and a new reply is streamed."""
 
-        async def begin() -> _Begun:
+        async def begin() -> Begun:
             return await self._begin_regenerate(thread_id, personality, overrides)
 
-        return self._turn(begin)
+        return stream_turn(self.store, begin, self.stream_inference)
 
     async def run_one_inference(
         self,
@@ -295,7 +257,7 @@ class ChatService:
         personality: str | None,
         overrides: ChatOverrides | None,
         t0: float,
-    ) -> _Begun:
+    ) -> Begun:
         async with self.store.transaction() as s:
             if thread_id is not None and not await lock_thread(s, thread_id):
                 raise NotFound("thread", thread_id)
@@ -321,11 +283,11 @@ class ChatService:
             )
         ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
         started = self._started(ctx, tid, title, thread_id is None, user_id, placeholder_id)
-        return _Begun(ctx, started, t0)
+        return Begun(ctx, started, t0)
 
     async def _begin_regenerate(
         self, thread_id: int, personality: str | None, overrides: ChatOverrides | None
-    ) -> _Begun:
+    ) -> Begun:
         t0 = time.perf_counter()
         async with self.store.session() as s:
             thread = await s.get(ChatThread, thread_id)
@@ -352,7 +314,7 @@ class ChatService:
                 s, thread_id, ctx.next_turn_index, [self._placeholder(ctx)]
             )
         started = self._started(ctx, thread_id, title, False, None, placeholder_id, replaced)
-        return _Begun(ctx, started, t0)
+        return Begun(ctx, started, t0)
 
     @staticmethod
     def _placeholder(ctx: ChatContext) -> NewMessage:
@@ -385,137 +347,4 @@ class ChatService:
             llm=ctx.llm.name,
             llm_kind=ctx.llm_kind,
             replaced_message_ids=tuple(replaced or ()),
-        )
-
-    async def _turn(
-        self, begin: Callable[[], Awaitable[_Begun]]
-    ) -> AsyncGenerator[ChatEvent, None]:
-        b = await begin()
-        started = b.started
-        # The hot loop: locals, no per-event allocation of ours, parts joined once.
-        # Deltas go to ``text``; every BLOCK of them is joined into one string in
-        # ``blocks``: linear time (each character is copied twice) and memory near the
-        # reply's own size, instead of one str object (~50 bytes) per delta.
-        text: list[str] = []
-        blocks: list[str] = []
-        thinking: list[str] = []
-        tools = ToolCallAccumulator()
-        usage: list[int | None] = [None, None]  # input, output: the latest of each
-        first: float | None = None
-        chunks = 0
-        finish: str | None = None
-        error: StreamError | None = None
-        status = MessageStatus.COMPLETE
-        try:
-            # Inside the try: a consumer that closes us right here still gets the
-            # placeholder finished (as cancelled), never left pending.
-            yield started
-            async with _closing(self.stream_inference(b.ctx)) as stream:
-                async for event in stream:
-                    if isinstance(event, TextDelta):
-                        text.append(event.text)
-                        if len(text) == _BLOCK:
-                            blocks.append("".join(text))
-                            text.clear()
-                    elif isinstance(event, ThinkingDelta):
-                        thinking.append(event.text)
-                    elif isinstance(event, ToolCallDelta):
-                        tools.add(event)
-                    elif isinstance(event, Usage):
-                        # Some providers send usage more than once (Anthropic: cumulative).
-                        if event.input_tokens is not None:
-                            usage[0] = event.input_tokens
-                        if event.output_tokens is not None:
-                            usage[1] = event.output_tokens
-                        yield event
-                        continue
-                    elif isinstance(event, Finish):
-                        finish = event.reason
-                        break
-                    else:  # StreamError
-                        error = event
-                        break
-                    chunks += 1
-                    if first is None:
-                        first = time.perf_counter()
-                    yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            status = MessageStatus.CANCELLED
-            raise
-        except Exception as exc:  # a bug below us: record it on the turn, do not crash the UI
-            log.exception("chat stream failed")
-            error = StreamError(ErrorKind.PROTOCOL, f"internal error: {type(exc).__name__}")
-        finally:
-            if error is not None and status != MessageStatus.CANCELLED:
-                status = MessageStatus.ERROR
-            # Shielded: the reply is stored even if the caller is cancelled (again) now.
-            ended = await asyncio.shield(
-                self._finish(
-                    started,
-                    status,
-                    [*blocks, *text],
-                    thinking,
-                    tools,
-                    usage,
-                    first,
-                    chunks,
-                    finish,
-                    error,
-                    b.t0,
-                )
-            )
-        yield ended
-
-    async def _finish(
-        self,
-        started: TurnStarted,
-        status: MessageStatus,
-        text_parts: list[str],
-        thinking_parts: list[str],
-        tools: ToolCallAccumulator,
-        usage_pair: list[int | None],
-        first: float | None,
-        chunks: int,
-        finish: str | None,
-        error: StreamError | None,
-        t0: float,
-    ) -> TurnEnded:
-        duration_ms = (time.perf_counter() - t0) * 1000
-        text = "".join(text_parts)
-        thinking = "".join(thinking_parts)
-        tool_calls = tools.result() if tools else None
-        ttft_ms = (first - t0) * 1000 if first is not None else None
-        input_tokens, output_tokens = usage_pair
-        usage = (
-            {"input_tokens": input_tokens, "output_tokens": output_tokens}
-            if input_tokens is not None or output_tokens is not None
-            else None
-        )
-        message = error.message if error is not None and status == MessageStatus.ERROR else None
-        await finish_message(
-            self.store,
-            started.assistant_message_id,
-            content=text,
-            status=status,
-            error=message,
-            thinking=thinking or None,
-            tool_calls=tool_calls,
-            usage=usage,
-            timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
-        )
-        return TurnEnded(
-            thread_id=started.thread_id,
-            assistant_message_id=started.assistant_message_id,
-            status=status,
-            text=text,
-            thinking=thinking,
-            tool_calls=tool_calls,
-            error=message,
-            error_kind=error.kind if message is not None and error is not None else None,
-            finish_reason=finish,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            ttft_ms=ttft_ms,
-            duration_ms=duration_ms,
-            chunks=chunks,
         )

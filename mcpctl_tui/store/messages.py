@@ -12,7 +12,7 @@ Rules kept here:
 - The reads the UI does most (message windows) skip the ORM: the statement goes to the
   driver as written per dialect and each row is converted once, by hand, into a frozen
   ``Turn`` (through the ORM, or even Core with its result processors, a window of 100
-  turns costs about three times as long in Python). ``tests/test_store_queries.py``
+  turns costs about three times as long in Python). ``tests/store/test_queries.py``
   checks they return exactly what the ORM would.
 """
 

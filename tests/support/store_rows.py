@@ -3,7 +3,7 @@
 Only tests and benchmarks call these (the app edits through ``store.manifest``). Reads
 by id raise ``NotFound``; updates go through ``store.rows.write_row`` (a refusal reads as
 ``Conflict``/``Invalid``, the key and timestamps are not updatable), with the same rules
-the seeding functions keep (``tests.support.store_seed``).
+the seeding functions keep (``tests.support.seed``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.agents import AgentListing, list_agent_listings
+from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid, NotFound
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.store.rows import get_row, write_row
+from mcpctl_tui.store.threads import ThreadSummary, list_threads
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from tests.support.store_seed import key_ref, prompt_scope
+from tests.support.seed import key_ref, prompt_scope
 
 
 async def get_llm(s: AsyncSession, llm_id: int) -> Llm:
@@ -185,3 +187,9 @@ async def list_bindings(s: AsyncSession, personality_id: int) -> list[PromptBind
         .order_by(effective.desc(), Prompt.name, Prompt.id)
     )
     return [PromptBinding(*row) for row in await s.execute(q)]
+
+
+async def threads_of(store: Store, agent_id: int) -> list[ThreadSummary]:
+    """The first page (50) of the agent's threads, newest first, read in a session of its own."""
+    async with store.session() as s:
+        return await list_threads(s, agent_id)

@@ -3,9 +3,10 @@
 Documents may come in any order: they are applied kind by kind (projects, llms, agents,
 prompts, personalities) so every reference by name finds its target, whether it is in
 the same manifest or already in the database; the agent -> default personality link,
-a cycle, is made last. The rows a manifest names are read up front (``_Index``, one
-query per table) and kept current as rows are created, with one flush per phase, so a
-large manifest costs a handful of queries plus its writes, not several per document.
+a cycle, is made last. The rows a manifest names are read up front (``ManifestIndex`` in
+``lookup``, one query per table) and kept current as rows are created, with one flush
+per phase, so a large manifest costs a handful of queries plus its writes, not several
+per document.
 
 An object that already holds the document's values is left alone (no UPDATE, so
 ``updated_at`` does not move either): re-applying a manifest is a no-op.
@@ -13,12 +14,12 @@ An object that already holds the document's values is left alone (no UPDATE, so
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +37,12 @@ from mcpctl_tui.store.manifest.documents import (
     Problem,
     ProjectDoc,
     PromptDoc,
-    field_at,
     identity,
     label,
-    parse_manifest,
-    validate,
 )
+from mcpctl_tui.store.manifest.lookup import ManifestIndex, pick_bound_prompt
+from mcpctl_tui.store.manifest.parse import parse_manifest
+from mcpctl_tui.store.manifest.schema import refuse, validate
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
 from mcpctl_tui.store.types import LlmKind
 
@@ -49,7 +50,6 @@ from mcpctl_tui.store.types import LlmKind
 PG_APPLY_LOCK_KEY = int.from_bytes(b"mcpctlmf", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-M = TypeVar("M", Llm, Project, Agent, Prompt, Personality)
 D = TypeVar("D", LlmDoc, ProjectDoc, AgentDoc, PromptDoc, PersonalityDoc)
 
 
@@ -72,164 +72,21 @@ class Applied:
         return f"{self.label} {self.outcome}"
 
 
-# --- prompt lookups (shared with export) ------------------------------------------------
-
-
-def pick_bound_prompt(
-    candidates: Iterable[Prompt], agent_id: int, project_id: int | None
-) -> Prompt | None:
-    """THE binding rule, over prompts that share a name: the agent's own prompt first,
-    then the agent's project's, then the global one (the nearest scope wins)."""
-    best: tuple[int, Prompt] | None = None
-    for p in candidates:
-        if p.agent_id == agent_id:
-            rank = 0
-        elif p.agent_id is None and project_id is not None and p.project_id == project_id:
-            rank = 1
-        elif p.agent_id is None and p.project_id is None:
-            rank = 2
-        else:
-            continue
-        if best is None or rank < best[0]:
-            best = (rank, p)
-    return best[1] if best else None
-
-
-_CHUNK = 500  # names per IN (...): far below SQLite's and asyncpg's parameter limits
-
-
-async def prompts_named(s: AsyncSession, names: Iterable[str]) -> list[Prompt]:
-    """Every prompt (any scope) whose name is one of ``names``."""
-    return await _rows_named(s, Prompt, Prompt.name, names)
-
-
-async def _rows_named(
-    s: AsyncSession, model: type[M], column: Any, names: Iterable[str]
-) -> list[M]:
-    wanted = sorted(set(names))
-    rows: list[M] = []
-    for i in range(0, len(wanted), _CHUNK):
-        q = select(model).where(column.in_(wanted[i : i + _CHUNK]))
-        rows.extend((await s.execute(q)).scalars().all())
-    return rows
-
-
 # --- applying ---------------------------------------------------------------------------
-
-
-def _fail(loc: Located, reason: str, path: str = "") -> NoReturn:
-    """Refuse ``loc``; ``path`` (a field such as ``llm`` or ``prompts[2]``) picks the line."""
-    line = loc.line_of(path)
-    field = field_at(loc.doc.KIND, path)
-    raise ManifestError([Problem(loc.source, loc.index, line, label(loc.doc), reason, field)])
 
 
 def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
     if row.kind == LlmKind.VIRTUAL:
-        _fail(
+        refuse(
             loc,
             f"{loc.doc.KIND.value} {row.name} is virtual, owned by provider session "
             f"{row.provider_session_id or '(none)'}; apply does not change virtual rows",
         )
 
 
-class _Index:
-    """The rows a manifest names, read up front with one query per table (per 500 names)
-    and kept current as apply creates rows, so each document costs no lookup queries and
-    each phase one flush."""
-
-    def __init__(self, s: AsyncSession) -> None:
-        self.s = s
-        self.llms: dict[str, Llm] = {}
-        self.projects: dict[str, Project] = {}
-        self.agents: dict[str, Agent] = {}
-        self.prompts: dict[str, list[Prompt]] = {}
-        self.personalities: dict[tuple[int, str], Personality] = {}
-        self.bindings: dict[int, list[PersonalityPrompt]] = {}
-
-    async def load(self, docs: Sequence[Located]) -> None:
-        llms: set[str] = set()
-        projects: set[str] = set()
-        agents: set[str] = set()
-        prompts: set[str] = set()
-        personalities: set[str] = set()
-        for loc in docs:
-            d = loc.doc
-            if isinstance(d, LlmDoc):
-                llms.add(d.name)
-            elif isinstance(d, ProjectDoc):
-                projects.add(d.name)
-            elif isinstance(d, AgentDoc):
-                agents.add(d.name)
-                llms.add(d.llm)
-                projects.update([d.project] if d.project else [])
-                personalities.update([d.default_personality] if d.default_personality else [])
-            elif isinstance(d, PromptDoc):
-                prompts.add(d.name)
-                agents.update([d.agent] if d.agent else [])
-                projects.update([d.project] if d.project else [])
-            else:
-                personalities.add(d.name)
-                agents.add(d.agent)
-                for b in d.prompts:
-                    prompts.add(b.name)
-                    agents.update([b.agent] if b.agent else [])
-                    projects.update([b.project] if b.project else [])
-        s = self.s
-        self.llms = {r.name: r for r in await _rows_named(s, Llm, Llm.name, llms)}
-        self.projects = {r.name: r for r in await _rows_named(s, Project, Project.name, projects)}
-        self.agents = {r.name: r for r in await _rows_named(s, Agent, Agent.name, agents)}
-        for p in await prompts_named(s, prompts):
-            self.prompts.setdefault(p.name, []).append(p)
-        agent_ids = {a.id for a in self.agents.values()}
-        for pers in await _rows_named(s, Personality, Personality.name, personalities):
-            if pers.agent_id in agent_ids:
-                self.personalities[(pers.agent_id, pers.name)] = pers
-        ids = sorted(p.id for p in self.personalities.values())
-        for i in range(0, len(ids), _CHUNK):
-            q = select(PersonalityPrompt).where(
-                PersonalityPrompt.personality_id.in_(ids[i : i + _CHUNK])
-            )
-            for bound in (await s.execute(q)).scalars():
-                self.bindings.setdefault(bound.personality_id, []).append(bound)
-
-    def llm(self, loc: Located, name: str, path: str = "llm") -> Llm:
-        if (row := self.llms.get(name)) is None:
-            _fail(
-                loc,
-                f"llm {name!r} not found (not in this manifest, not in the database)",
-                path,
-            )
-        return row
-
-    def project(self, loc: Located, name: str, path: str = "project") -> Project:
-        if (row := self.projects.get(name)) is None:
-            _fail(
-                loc,
-                f"project {name!r} not found (not in this manifest, not in the database)",
-                path,
-            )
-        return row
-
-    def agent(self, loc: Located, name: str, path: str = "agent") -> Agent:
-        if (row := self.agents.get(name)) is None:
-            _fail(
-                loc,
-                f"agent {name!r} not found (not in this manifest, not in the database)",
-                path,
-            )
-        return row
-
-    def prompt(self, name: str, agent_id: int | None, project_id: int | None) -> Prompt | None:
-        for p in self.prompts.get(name, []):
-            if p.agent_id == agent_id and p.project_id == project_id:
-                return p
-        return None
-
-
 class _Apply:
     def __init__(
-        self, s: AsyncSession, index: _Index, llm_types: Collection[str] | None = None
+        self, s: AsyncSession, index: ManifestIndex, llm_types: Collection[str] | None = None
     ) -> None:
         self.s = s
         self.ix = index
@@ -275,7 +132,7 @@ class _Apply:
         # holds its type is left to its owner.
         new_type = row is None or row.type != d.type
         if known is not None and new_type and d.type.strip().lower() not in known:
-            _fail(
+            refuse(
                 loc,
                 f"type {d.type.strip()!r} is not a known LLM type "
                 f"(known: {', '.join(sorted(known))})",
@@ -341,7 +198,7 @@ class _Apply:
             prompt = pick_bound_prompt(self.ix.prompts.get(b.name, []), agent.id, agent.project_id)
             where = f"for agent {agent.name!r} (its own prompts, its project's, global)"
         if prompt is None:
-            _fail(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}", f"prompts[{i}]")
+            refuse(loc, f"prompts[{i}]: prompt {b.name!r} not found {where}", f"prompts[{i}]")
         return prompt
 
     def bindings(self, loc: Located, d: PersonalityDoc, row: Personality) -> bool:
@@ -353,7 +210,7 @@ class _Apply:
             if prompt.id in desired:
                 first = desired[prompt.id][0]
                 reason = f"prompts[{i}] binds the same prompt as prompts[{first}]"
-                _fail(loc, reason, f"prompts[{i}]")
+                refuse(loc, reason, f"prompts[{i}]")
             desired[prompt.id] = (i, b.priority)
         changed = False
         for binding in self.ix.bindings.get(row.id, []):
@@ -382,7 +239,7 @@ class _Apply:
         if d.default_personality is not None:
             personality = self.ix.personalities.get((agent.id, d.default_personality))
             if personality is None:
-                _fail(
+                refuse(
                     loc,
                     f"defaultPersonality {d.default_personality!r} is not a personality of "
                     f"agent {agent.name!r} (not in this manifest, not in the database)",
@@ -407,7 +264,7 @@ async def apply_documents(
     not know the adapters) refuses an llm that would be written with another ``type``; a
     row that already holds its type (a provider's ``command`` LLM in an export) passes.
     """
-    index = _Index(s)
+    index = ManifestIndex(s)
     await index.load(docs)
     run = _Apply(s, index, llm_types)
     outcomes: dict[int, Outcome] = {}

@@ -19,7 +19,6 @@ from sqlalchemy.orm import aliased
 from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.catalog import get_project_by_name
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.manifest.apply import pick_bound_prompt, prompts_named
 from mcpctl_tui.store.manifest.documents import (
     AgentDoc,
     BindingDoc,
@@ -30,9 +29,9 @@ from mcpctl_tui.store.manifest.documents import (
     ProjectDoc,
     PromptDoc,
     label,
-    shown_key_ref,
-    to_mapping,
 )
+from mcpctl_tui.store.manifest.lookup import pick_bound_prompt, prompts_named
+from mcpctl_tui.store.manifest.schema import shown_key_ref, to_mapping
 from mcpctl_tui.store.models import (
     Agent,
     ChatThread,

@@ -22,8 +22,8 @@ from mcpctl_tui.store.manifest.documents import (
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
-    shown_key_ref,
 )
+from mcpctl_tui.store.manifest.schema import shown_key_ref
 from mcpctl_tui.ui.data import Choices
 
 FieldKind = Literal["text", "multiline", "int", "json", "choice", "bindings"]

@@ -1,0 +1,211 @@
+"""A stored turn's streaming half: relay the reply's events, then store the reply once.
+
+``ChatService`` begins a turn (its user side and a ``pending`` placeholder are stored,
+see ``chat/service.py``) and hands the ``Begun`` turn to ``stream_turn``, which:
+  1. yields ``TurnStarted`` (thread and message ids), then the deltas as they arrive;
+  2. when the reply ends, fills the placeholder in ONE write: ``complete``, ``error``
+     (with the message) or ``cancelled`` (task cancelled or the generator closed), the
+     partial text kept in all three, with thinking, tool_calls, usage and timing; then
+     yields ``TurnEnded`` (not for cancelled: a cancelled generator cannot yield).
+
+The placeholder is filled whatever happens: a consumer that closes the generator right
+after ``TurnStarted``, a cancellation (the write is shielded) or a bug below us (stored
+as an ``error`` turn, not raised into the UI). Only ``Finish`` and ``StreamError`` end the
+stream; they are folded into ``TurnEnded``, not yielded.
+
+Text is gathered as a list of parts joined once; nothing is written per chunk. Each
+event crosses one generator of ours (``stream_turn``) on top of the adapter's, and the
+per-event loop allocates nothing of its own: keep it so (``bench/stream.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from mcpctl_tui.chat.context import ChatContext
+from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
+from mcpctl_tui.llm.events import (
+    ErrorKind,
+    Finish,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+)
+from mcpctl_tui.llm.tools import ToolCallAccumulator
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import finish_message
+from mcpctl_tui.store.types import MessageStatus
+
+log = logging.getLogger(__name__)
+
+_BLOCK = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """A turn whose user side is stored: what the streaming half needs."""
+
+    ctx: ChatContext  # history ends with the message to answer
+    started: TurnStarted
+    t0: float
+
+
+@contextlib.asynccontextmanager
+async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close the adapter's generator on the way out (a consumer that stops early closes
+    the HTTP response now, not when the GC finalises the generator)."""
+    try:
+        yield events
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def stream_turn(
+    store: Store,
+    begin: Callable[[], Awaitable[Begun]],
+    stream_inference: Callable[[ChatContext], AsyncIterator[StreamEvent]],
+) -> AsyncGenerator[ChatEvent, None]:
+    """Begin the turn (``begin`` stores its user side), stream the reply from
+    ``stream_inference`` and store it as it ends: ``TurnStarted``, deltas, ``TurnEnded``."""
+    b = await begin()
+    started = b.started
+    # The hot loop: locals, no per-event allocation of ours, parts joined once.
+    # Deltas go to ``text``; every BLOCK of them is joined into one string in
+    # ``blocks``: linear time (each character is copied twice) and memory near the
+    # reply's own size, instead of one str object (~50 bytes) per delta.
+    text: list[str] = []
+    blocks: list[str] = []
+    thinking: list[str] = []
+    tools = ToolCallAccumulator()
+    usage: list[int | None] = [None, None]  # input, output: the latest of each
+    first: float | None = None
+    chunks = 0
+    finish: str | None = None
+    error: StreamError | None = None
+    status = MessageStatus.COMPLETE
+    try:
+        # Inside the try: a consumer that closes us right here still gets the
+        # placeholder finished (as cancelled), never left pending.
+        yield started
+        async with _closing(stream_inference(b.ctx)) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                    if len(text) == _BLOCK:
+                        blocks.append("".join(text))
+                        text.clear()
+                elif isinstance(event, ThinkingDelta):
+                    thinking.append(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    tools.add(event)
+                elif isinstance(event, Usage):
+                    # Some providers send usage more than once (Anthropic: cumulative).
+                    if event.input_tokens is not None:
+                        usage[0] = event.input_tokens
+                    if event.output_tokens is not None:
+                        usage[1] = event.output_tokens
+                    yield event
+                    continue
+                elif isinstance(event, Finish):
+                    finish = event.reason
+                    break
+                else:  # StreamError
+                    error = event
+                    break
+                chunks += 1
+                if first is None:
+                    first = time.perf_counter()
+                yield event
+    except (asyncio.CancelledError, GeneratorExit):
+        status = MessageStatus.CANCELLED
+        raise
+    except Exception as exc:  # a bug below us: record it on the turn, do not crash the UI
+        log.exception("chat stream failed")
+        error = StreamError(ErrorKind.PROTOCOL, f"internal error: {type(exc).__name__}")
+    finally:
+        if error is not None and status != MessageStatus.CANCELLED:
+            status = MessageStatus.ERROR
+        # Shielded: the reply is stored even if the caller is cancelled (again) now.
+        ended = await asyncio.shield(
+            finish_turn(
+                store,
+                started,
+                status,
+                [*blocks, *text],
+                thinking,
+                tools,
+                usage,
+                first,
+                chunks,
+                finish,
+                error,
+                b.t0,
+            )
+        )
+    yield ended
+
+
+async def finish_turn(
+    store: Store,
+    started: TurnStarted,
+    status: MessageStatus,
+    text_parts: list[str],
+    thinking_parts: list[str],
+    tools: ToolCallAccumulator,
+    usage_pair: list[int | None],
+    first: float | None,
+    chunks: int,
+    finish: str | None,
+    error: StreamError | None,
+    t0: float,
+) -> TurnEnded:
+    """Fill the turn's placeholder in one write and say how the turn ended."""
+    duration_ms = (time.perf_counter() - t0) * 1000
+    text = "".join(text_parts)
+    thinking = "".join(thinking_parts)
+    tool_calls = tools.result() if tools else None
+    ttft_ms = (first - t0) * 1000 if first is not None else None
+    input_tokens, output_tokens = usage_pair
+    usage = (
+        {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        if input_tokens is not None or output_tokens is not None
+        else None
+    )
+    message = error.message if error is not None and status == MessageStatus.ERROR else None
+    await finish_message(
+        store,
+        started.assistant_message_id,
+        content=text,
+        status=status,
+        error=message,
+        thinking=thinking or None,
+        tool_calls=tool_calls,
+        usage=usage,
+        timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
+    )
+    return TurnEnded(
+        thread_id=started.thread_id,
+        assistant_message_id=started.assistant_message_id,
+        status=status,
+        text=text,
+        thinking=thinking,
+        tool_calls=tool_calls,
+        error=message,
+        error_kind=error.kind if message is not None and error is not None else None,
+        finish_reason=finish,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        ttft_ms=ttft_ms,
+        duration_ms=duration_ms,
+        chunks=chunks,
+    )

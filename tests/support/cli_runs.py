@@ -1,0 +1,64 @@
+"""Running the command line in tests: in-process through click, or as a real subprocess.
+
+``invoke_cli`` runs ``mcpctl-tui --db URL ARGS…`` in this process (stdout and stderr kept
+apart; it runs its own event loop, so an async test calls it through a thread).
+``run_cli`` runs ``python -m mcpctl_tui`` as a subprocess to its end (60 s at most) and
+``spawn_cli`` starts one for a test to drive (stdin, signals); without a URL there is no
+``--db`` and the program resolves its database itself (config file, environment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+from click.testing import CliRunner
+from click.testing import Result as InvokeResult
+
+from mcpctl_tui.cli import main
+
+
+def invoke_cli(url: str, *args: str, input: str | bytes | None = None) -> InvokeResult:
+    """``mcpctl-tui --db URL ARGS…`` in-process (stdout and stderr kept apart)."""
+    return CliRunner().invoke(main, ["--db", url, *args], input=input, catch_exceptions=False)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def _argv(url: str | None, args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "mcpctl_tui", *(["--db", url] if url else []), *args]
+
+
+async def run_cli(
+    url: str | None, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """``mcpctl-tui [--db URL] ARGS…`` as a subprocess, to its end; ``env`` adds to ours."""
+    proc = await asyncio.create_subprocess_exec(
+        *_argv(url, args),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    out, err = await asyncio.wait_for(
+        proc.communicate(stdin.encode() if stdin is not None else None), 60
+    )
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+async def spawn_cli(url: str | None, *args: str) -> asyncio.subprocess.Process:
+    """``mcpctl-tui [--db URL] ARGS…`` started, its stdin, stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        *_argv(url, args),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
