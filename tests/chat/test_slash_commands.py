@@ -35,7 +35,7 @@ from mcpctl_tui.store.demo import DemoIds, seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp
-from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import StartAt
 from tests.support.pilot import (
     NOW,
     demo_store,

@@ -16,7 +16,7 @@ from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.backend import NO_PERSONALITY
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
-from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import StartAt
 from tests.support.pilot import (
     NOW,
     clear_notifications,

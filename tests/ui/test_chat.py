@@ -16,7 +16,7 @@ from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.chat.turns import AssistantTurn
-from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import StartAt
 from tests.support.llm_servers import LlmServer, Reply, error_reply, openai_events, openai_reply
 from tests.support.pilot import (
     clear_notifications,

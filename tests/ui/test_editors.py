@@ -23,7 +23,7 @@ from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.screens.help import HelpScreen
-from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import StartAt
 from tests.support.pilot import (
     SMALL,
     answer_yes,

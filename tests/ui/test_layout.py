@@ -22,8 +22,7 @@ from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS
 from mcpctl_tui.ui.screens.help import HelpScreen
-from mcpctl_tui.ui.screens.main import StartAt
-from mcpctl_tui.ui.state import ChatState, ReplyStats
+from mcpctl_tui.ui.state import ChatState, ReplyStats, StartAt
 from mcpctl_tui.ui.status import render_status
 from tests.support.pilot import (
     SIZES,

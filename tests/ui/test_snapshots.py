@@ -20,7 +20,7 @@ from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp
-from mcpctl_tui.ui.screens.main import StartAt
+from mcpctl_tui.ui.state import StartAt
 from tests.support.pilot import NOW, SIZES, add_crowded_agents, fixed_clock, open_seeded, wait_for
 
 

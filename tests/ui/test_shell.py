@@ -19,9 +19,8 @@ from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.state import StartAt
-from tests.llm_servers import NDJSON_HEADERS, LlmServer, Reply, ollama_lines
-from tests.ui_helpers import (
-    add_llm_agent,
+from tests.support.llm_servers import NDJSON_HEADERS, LlmServer, Reply, ollama_lines
+from tests.support.pilot import (
     answer_yes,
     demo_store,
     enter_text,
@@ -32,6 +31,7 @@ from tests.ui_helpers import (
     temp_store,
     wait_for,
 )
+from tests.support.seed import add_llm_agent
 
 
 async def _silent_virtual_agent(store: Store, silent_for: float) -> None:

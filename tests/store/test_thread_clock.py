@@ -10,13 +10,13 @@ from mcpctl_tui.store.messages import NewMessage, finish_message, insert_turns, 
 from mcpctl_tui.store.models import ChatThread
 from mcpctl_tui.store.threads import create_thread
 from mcpctl_tui.store.types import MessageStatus, utcnow
-from tests.support.store_seed import create_agent, create_llm
+from tests.support.seed import add_agent, add_llm
 
 
 async def test_touching_a_thread_keeps_a_newer_last_turn_at(store: Store) -> None:
     async with store.transaction() as s:
-        llm = await create_llm(s, name="l", type="echo")
-        agent = await create_agent(s, name="a", llm_id=llm.id)
+        llm = await add_llm(s, "l", type="echo")
+        agent = await add_agent(s, "a", llm.id)
         thread = await create_thread(s, agent.id, "t")
         ahead = utcnow() + timedelta(hours=1)  # stored by a writer whose clock ran ahead
         (await s.get(ChatThread, thread.id)).last_turn_at = ahead  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from mcpctl_tui.store.models import ChatThread
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.dialogs import AskScreen, ConfirmScreen
 from mcpctl_tui.ui.state import StartAt
-from tests.ui_helpers import (
+from tests.support.pilot import (
     answer_yes,
     demo_store,
     fixed_clock,
