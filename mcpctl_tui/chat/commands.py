@@ -335,3 +335,75 @@ async def save(
     if not parts:
         return Saved(settings, "nothing to save (no /set parameters)")
     return Saved(settings, "; ".join(parts), renamed=title, params=saved)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRef:
+    """The agent a session talks to, as the commands need it."""
+
+    key: int | str  # what the chat engine takes (an id, or a name)
+    name: str
+    personality: str  # the one in effect, as the operator reads it
+    personalities: Sequence[str]  # the agent's, by name
+
+
+class ChatFront(Protocol):
+    """A front end (the REPL, the TUI's chat panel) as ``run`` works on it."""
+
+    settings: SessionSettings
+
+    @property
+    def thread_id(self) -> int | None: ...
+
+    @property
+    def save_target(self) -> SaveTarget: ...
+
+    async def agent(self) -> AgentRef: ...
+
+    async def new_thread(self) -> None: ...
+
+    async def thread_renamed(self, title: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    text: str
+    warning: bool = False  # nothing was done (a notice, not an error)
+
+
+async def run(command: Command, front: ChatFront) -> Said:
+    """Run a command that changes the session or the store (not ``SendText``, ``ShowHelp``
+    or ``Quit``, which each front end does its own way); what to tell the operator.
+    A refusal raises ``ChatError`` or ``StoreError`` and changes nothing."""
+    match command:
+        case SetParam() | UnsetParam() | ShowParams() | SetSystem():
+            front.settings, said = apply_setting(front.settings, command)
+            return Said(said)
+        case ListPersonalities():
+            agent = await front.agent()
+            return Said(list_personalities(agent.personality, agent.personalities))
+        case ChoosePersonality(name=name):
+            agent = await front.agent()
+            front.settings, said = choose_personality(
+                front.settings, name, agent=agent.name, available=agent.personalities
+            )
+            return Said(said)
+        case NewThread():
+            await front.new_thread()
+            return Said(NEW_THREAD)
+        case Save(title=title):
+            agent = await front.agent()
+            saved = await save(
+                front.save_target,
+                front.settings,
+                agent=agent.key,
+                agent_name=agent.name,
+                thread_id=front.thread_id,
+                title=title,
+            )
+            front.settings = saved.settings
+            if saved.renamed is not None:
+                await front.thread_renamed(saved.renamed)
+            return Said(saved.message, warning=not saved.changed)
+        case _:
+            raise ValueError(f"{command!r} is the front end's to run")

@@ -224,43 +224,48 @@ async def handle_line(svc: ChatService, sess: Session, line: str, out: TextIO, e
     return True
 
 
+class _ReplFront:
+    """The REPL's session as the slash commands work on it."""
+
+    def __init__(self, svc: ChatService, sess: Session) -> None:
+        self.svc = svc
+        self.sess = sess
+
+    @property
+    def settings(self) -> commands.SessionSettings:
+        return self.sess.settings
+
+    @settings.setter
+    def settings(self, value: commands.SessionSettings) -> None:
+        self.sess.settings = value
+
+    @property
+    def thread_id(self) -> int | None:
+        return self.sess.thread_id
+
+    @property
+    def save_target(self) -> ChatService:
+        return self.svc
+
+    async def agent(self) -> commands.AgentRef:
+        ctx = await self.svc.prepare(self.sess.agent, None, self.sess.settings.personality)
+        async with self.svc.store.session() as s:
+            names = await personality_names(s, ctx.agent.id)
+        label = ctx.personality or commands.NONE_NAME
+        return commands.AgentRef(self.sess.agent, ctx.agent.name, label, names)
+
+    async def new_thread(self) -> None:
+        self.sess.thread_id = None
+
+    async def thread_renamed(self, title: str) -> None:
+        pass  # nothing shows it
+
+
 async def slash_command(svc: ChatService, sess: Session, command: commands.Command) -> str:
     """Run one slash command (``chat.commands`` parsed it); what to tell the operator."""
-    match command:
-        case (
-            commands.SetParam()
-            | commands.UnsetParam()
-            | commands.ShowParams()
-            | commands.SetSystem()
-        ):
-            sess.settings, said = commands.apply_setting(sess.settings, command)
-            return said
-        case commands.ListPersonalities() | commands.ChoosePersonality():
-            ctx = await svc.prepare(sess.agent, None, sess.settings.personality)
-            async with svc.store.session() as s:
-                names = await personality_names(s, ctx.agent.id)
-            if isinstance(command, commands.ListPersonalities):
-                return commands.list_personalities(ctx.personality or commands.NONE_NAME, names)
-            sess.settings, said = commands.choose_personality(
-                sess.settings, command.name, agent=ctx.agent.name, available=names
-            )
-            return said
-        case commands.NewThread():
-            sess.thread_id = None
-            return commands.NEW_THREAD
-        case commands.Save(title=title):
-            saved = await commands.save(
-                svc,
-                sess.settings,
-                agent=sess.agent,
-                agent_name=sess.agent,
-                thread_id=sess.thread_id,
-                title=title,
-            )
-            sess.settings = saved.settings
-            return saved.message
-        case _:
-            return commands.help_text()
+    if isinstance(command, commands.ShowHelp):
+        return commands.help_text()
+    return (await commands.run(command, _ReplFront(svc, sess))).text
 
 
 def build_overrides(

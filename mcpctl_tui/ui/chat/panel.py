@@ -269,52 +269,52 @@ class ChatPanel(Vertical):
 
     async def _run_command(self, command: commands.Command) -> bool:
         """Run one slash command; False when it did not run (the line stays to fix)."""
-        state = self.state
         match command:
-            case (
-                commands.SetParam()
-                | commands.UnsetParam()
-                | commands.ShowParams()
-                | commands.SetSystem()
-            ):
-                settings, said = commands.apply_setting(state.settings, command)
-                self.state = replace(state, settings=settings)
-                say(self, said)
-            case commands.ListPersonalities():
-                names = state.personalities
-                say(self, commands.list_personalities(state.personality_label, names))
-            case commands.ChoosePersonality(name=name):
-                if state.agent is None:
-                    return False
-                settings, said = commands.choose_personality(
-                    state.settings, name, agent=state.agent.name, available=state.personalities
-                )
-                self.state = replace(state, settings=settings)
-                say(self, said)
-            case commands.NewThread():
-                await self.start_new_thread()
-                say(self, commands.NEW_THREAD)
-            case commands.Save(title=title):
-                if state.agent is None:
-                    return False
-                saved = await commands.save(
-                    self.backend,
-                    state.settings,
-                    agent=state.agent.id,
-                    agent_name=state.agent.name,
-                    thread_id=state.thread_id,
-                    title=title,
-                )
-                self.state = replace(
-                    self.state, settings=saved.settings, title=saved.renamed or self.state.title
-                )
-                if saved.renamed is not None:
-                    self.post_message(self.ThreadsChanged())
-                say(self, saved.message, severity="information" if saved.changed else "warning")
             case commands.ShowHelp():
                 await self.run_action("screen.help")
             case commands.Quit():
                 await self.run_action("app.quit")
-            case commands.SendText():  # parsed as a message: the caller sends it
+            case commands.SendText():  # a message: the caller sends it
                 return False
+            case _:
+                said = await commands.run(command, _PanelFront(self))
+                say(self, said.text, severity="warning" if said.warning else "information")
         return True
+
+
+class _PanelFront:
+    """The chat panel's session as the slash commands work on it."""
+
+    def __init__(self, panel: ChatPanel) -> None:
+        self.panel = panel
+
+    @property
+    def settings(self) -> commands.SessionSettings:
+        return self.panel.state.settings
+
+    @settings.setter
+    def settings(self, value: commands.SessionSettings) -> None:
+        self.panel.state = replace(self.panel.state, settings=value)
+
+    @property
+    def thread_id(self) -> int | None:
+        return self.panel.state.thread_id
+
+    @property
+    def save_target(self) -> ChatBackend:
+        return self.panel.backend
+
+    async def agent(self) -> commands.AgentRef:
+        state = self.panel.state
+        if state.agent is None:
+            raise commands.CommandError("add an agent first (Ctrl+P → New agent)")
+        return commands.AgentRef(
+            state.agent.id, state.agent.name, state.personality_label, state.personalities
+        )
+
+    async def new_thread(self) -> None:
+        await self.panel.start_new_thread()
+
+    async def thread_renamed(self, title: str) -> None:
+        self.panel.state = replace(self.panel.state, title=title)
+        self.panel.post_message(ChatPanel.ThreadsChanged())
