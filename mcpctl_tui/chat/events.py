@@ -23,6 +23,7 @@ class TurnStarted:
     new_thread: bool
     user_message_id: int | None  # None when regenerating (the user turn already exists)
     assistant_message_id: int  # stored as ``pending`` until the turn ends
+    assistant_turn_index: int  # its place in the thread (the user turn, if any: one before)
     agent: str
     personality: str | None
     model: str

@@ -267,10 +267,11 @@ class ChatService:
                 tid = (await create_thread(s, ctx.agent.id, title)).id
             else:
                 tid, title = ctx.thread_id, ctx.thread_title or ""
+            first = ctx.next_turn_index
             user_id, placeholder_id = await insert_turns(
                 s,
                 tid,
-                ctx.next_turn_index,
+                first,
                 [
                     NewMessage(
                         role=MessageRole.USER,
@@ -282,7 +283,9 @@ class ChatService:
                 ],
             )
         ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
-        started = self._started(ctx, tid, title, thread_id is None, user_id, placeholder_id)
+        started = self._started(
+            ctx, tid, title, thread_id is None, user_id, placeholder_id, first + 1
+        )
         return Begun(ctx, started, t0)
 
     async def _begin_regenerate(
@@ -310,10 +313,9 @@ class ChatService:
         async with self.store.transaction() as s:
             await lock_thread(s, thread_id)
             ctx = await prepare_context(s, agent_id, thread_id, personality, overrides)
-            (placeholder_id,) = await insert_turns(
-                s, thread_id, ctx.next_turn_index, [self._placeholder(ctx)]
-            )
-        started = self._started(ctx, thread_id, title, False, None, placeholder_id, replaced)
+            index = ctx.next_turn_index
+            (placeholder_id,) = await insert_turns(s, thread_id, index, [self._placeholder(ctx)])
+        started = self._started(ctx, thread_id, title, False, None, placeholder_id, index, replaced)
         return Begun(ctx, started, t0)
 
     @staticmethod
@@ -333,6 +335,7 @@ class ChatService:
         new_thread: bool,
         user_id: int | None,
         assistant_id: int,
+        assistant_index: int,
         replaced: list[int] | None = None,
     ) -> TurnStarted:
         return TurnStarted(
@@ -341,6 +344,7 @@ class ChatService:
             new_thread=new_thread,
             user_message_id=user_id,
             assistant_message_id=assistant_id,
+            assistant_turn_index=assistant_index,
             agent=ctx.agent.name,
             personality=ctx.personality,
             model=ctx.llm.model,

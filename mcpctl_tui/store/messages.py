@@ -115,6 +115,14 @@ def _sql_before(sqlite: bool) -> str:
     )
 
 
+def _sql_from(sqlite: bool) -> str:
+    a, b, c = placeholders(sqlite, 3)
+    return (
+        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} AND turn_index >= {b}"
+        f" ORDER BY turn_index LIMIT {c}"
+    )
+
+
 def _sql_all(sqlite: bool) -> str:
     (a,) = placeholders(sqlite, 1)
     return f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} ORDER BY turn_index"
@@ -122,7 +130,12 @@ def _sql_all(sqlite: bool) -> str:
 
 _SQL = {
     (name, sqlite): build(sqlite)
-    for name, build in (("last", _sql_last), ("before", _sql_before), ("all", _sql_all))
+    for name, build in (
+        ("last", _sql_last),
+        ("before", _sql_before),
+        ("from", _sql_from),
+        ("all", _sql_all),
+    )
     for sqlite in (True, False)
 }
 
@@ -147,6 +160,11 @@ async def messages_before(s: AsyncSession, thread_id: int, before_turn: int, n: 
     turns = await _run(s, "before", (thread_id, before_turn, n))
     turns.reverse()
     return turns
+
+
+async def messages_from(s: AsyncSession, thread_id: int, first_turn: int, n: int) -> list[Turn]:
+    """Up to ``n`` turns from ``first_turn`` on, in turn order (what followed a window)."""
+    return await _run(s, "from", (thread_id, first_turn, n))
 
 
 async def all_messages(s: AsyncSession, thread_id: int) -> list[Turn]:

@@ -20,7 +20,7 @@ from mcpctl_tui.store import agents, catalog, messages, threads
 from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.errors import NotFound, StoreError
 from mcpctl_tui.store.manifest import edit
 from mcpctl_tui.store.manifest.apply import Applied
 from mcpctl_tui.store.manifest.delete import Deleted
@@ -36,6 +36,7 @@ from mcpctl_tui.virtual.dispatch import DispatchOptions
 __all__ = [
     "AgentRow",
     "Choices",
+    "NotFound",
     "Page",
     "Personality",
     "Store",
@@ -121,11 +122,14 @@ class UiData:
         async with self.store.session() as s:
             return await agents.agent_liveness(s, heartbeat_timeout=self.heartbeat_timeout)
 
-    async def agent_view(self, agent_id: int) -> AgentView:
+    async def agent_view(self, agent_id: int, *, threads_shown: int = THREAD_PAGE) -> AgentView:
+        """An agent's personalities and its newest threads (as many as ``threads_shown``,
+        at least a page: a reload keeps what the operator scrolled to)."""
+        size = max(THREAD_PAGE, threads_shown)
         async with self.store.session() as s:
             personalities = await catalog.list_personalities(s, agent_id)
-            newest = await threads.list_threads(s, agent_id, limit=THREAD_PAGE + 1)
-        return AgentView(list(personalities), _page(newest))
+            newest = await threads.list_threads(s, agent_id, limit=size + 1)
+        return AgentView(list(personalities), Page(list(newest[:size]), len(newest) > size))
 
     # --- threads -------------------------------------------------------------------------
 
@@ -146,6 +150,12 @@ class UiData:
             turns = await messages.last_messages(s, thread_id, size + 1)
         title = thread.title or f"thread {thread_id}"
         return ThreadWindow(title, thread.agent_id, turns[-size:], len(turns) > size)
+
+    async def turns_from(self, thread_id: int, first_turn: int, size: int) -> list[TurnRow]:
+        """Up to ``size`` turns from ``first_turn`` on (``NotFound``: the thread is gone)."""
+        async with self.store.session() as s:
+            await threads.get_thread(s, thread_id)
+            return await messages.messages_from(s, thread_id, first_turn, size)
 
     async def older_turns(
         self, thread_id: int, before_turn: int, size: int

@@ -21,13 +21,14 @@ class ChatState:
     settings: SessionSettings = field(default_factory=SessionSettings)
     default_personality: str | None = None  # the agent's default personality, by name
     personalities: tuple[str, ...] = ()  # the agent's personalities, by name
+    deleted: bool = False  # the open thread was deleted (by another process): no sends
 
     @property
     def personality_label(self) -> str:
         return personality_label(self.settings.personality, self.default_personality)
 
     def in_thread(self, thread_id: int | None, title: str = "") -> ChatState:
-        return replace(self, thread_id=thread_id, title=title)
+        return replace(self, thread_id=thread_id, title=title, deleted=False)
 
 
 @dataclass(frozen=True, slots=True)

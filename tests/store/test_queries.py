@@ -24,6 +24,7 @@ from mcpctl_tui.store.messages import (
     finish_message,
     last_messages,
     messages_before,
+    messages_from,
 )
 from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.threads import (
@@ -333,6 +334,10 @@ async def test_message_windows(store: Store) -> None:
         assert [m.turn_index for m in top] == list(range(5))
         assert await messages_before(s, tid, 0, 10) == []
         assert [m.turn_index for m in await all_messages(s, tid)] == list(range(25))
+        tail = await messages_from(s, tid, 22, 10)
+        assert [(m.turn_index, m.content) for m in tail] == [(22, "m22"), (23, "m23"), (24, "m24")]
+        assert [m.turn_index for m in await messages_from(s, tid, 3, 2)] == [3, 4]
+        assert await messages_from(s, tid, 25, 10) == []
 
 
 async def test_append_moves_last_turn_at_and_finish_updates(store: Store) -> None:

@@ -84,6 +84,7 @@ class HeldReply:
             new_thread=False,
             user_message_id=None,
             assistant_message_id=0,
+            assistant_turn_index=0,
             agent=str(agent),
             personality=personality,
             model="echo",

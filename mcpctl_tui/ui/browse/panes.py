@@ -138,23 +138,43 @@ class ThreadList(OptionList):
         self.threads: list[ThreadSummary] = []
         self.has_more = False
         self._asked = False
+        self._ages: list[str] = []  # the relative times shown, to redraw only what changed
 
-    def _prompt(self, t: ThreadSummary) -> Content:
+    def _prompt(self, t: ThreadSummary, age: str) -> Content:
         title = t.title or f"thread {t.id}"
-        meta = f"{ago(t.last_turn_at, self.clock())} · {t.turn_count} turns"
+        meta = f"{age} · {t.turn_count} turns"
         return Content.assemble(literal(title), "\n", Content.styled(meta, "dim"))
+
+    def _thread_options(self, threads: Sequence[ThreadSummary]) -> list[Option]:
+        now = self.clock()
+        ages = [ago(t.last_turn_at, now) for t in threads]
+        self._ages.extend(ages)
+        return [
+            Option(self._prompt(t, a), id=f"t:{t.id}") for t, a in zip(threads, ages, strict=True)
+        ]
+
+    def tick(self) -> None:
+        """Relative times move on ("just now" becomes "1m ago"): redraw the rows whose
+        label changed, nothing else."""
+        now = self.clock()
+        for i, t in enumerate(self.threads):
+            age = ago(t.last_turn_at, now)
+            if i < len(self._ages) and age != self._ages[i]:
+                self._ages[i] = age
+                self.replace_option_prompt_at_index(i, self._prompt(t, age))
 
     def set_threads(self, threads: Sequence[ThreadSummary], *, has_more: bool) -> None:
         self.threads = list(threads)
         self.has_more = has_more
         self._asked = False
-        self.set_options([Option(self._prompt(t), id=f"t:{t.id}") for t in threads])
+        self._ages = []
+        self.set_options(self._thread_options(threads))
 
     def add_page(self, threads: Sequence[ThreadSummary], *, has_more: bool) -> None:
         self.threads.extend(threads)
         self.has_more = has_more
         self._asked = False
-        self.add_options([Option(self._prompt(t), id=f"t:{t.id}") for t in threads])
+        self.add_options(self._thread_options(threads))
 
     def index_of(self, thread_id: int) -> int | None:
         return next((i for i, t in enumerate(self.threads) if t.id == thread_id), None)

@@ -29,15 +29,16 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.ui import memory
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.chat.input import ChatInput
-from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd
+from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd, live_turns
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
-from mcpctl_tui.ui.data import StoreError, UiData
+from mcpctl_tui.ui.data import NotFound, StoreError, UiData
 from mcpctl_tui.ui.state import ChatState, ReplyStats
 from mcpctl_tui.ui.status import StatusLine
 from mcpctl_tui.ui.text import literal, say
 
+SYNC_LIMIT = 200  # turns read to catch up with the store; more: the thread is read afresh
 NEW_THREAD = Content.styled("New thread: type a message below and press Enter.", "dim")
 WELCOME = (
     "[b]Welcome to mcpctl-tui.[/b]\n\n"
@@ -92,12 +93,21 @@ class ChatPanel(Vertical):
         )
 
     def watch_state(self, old: ChatState, new: ChatState) -> None:
-        if (old.thread_id, old.title) != (new.thread_id, new.title) or old.agent != new.agent:
+        if (old.thread_id, old.title, old.deleted) != (
+            new.thread_id,
+            new.title,
+            new.deleted,
+        ) or old.agent != new.agent:
             self._show_title(new)
 
     def _show_title(self, state: ChatState) -> None:
         if state.agent is None:
             label = Content.styled("Welcome", "bold")
+        elif state.deleted:
+            label = Content.assemble(
+                literal(state.title, "bold strike"),
+                ("  deleted: Ctrl+N for a new thread", "$warning"),
+            )
         elif state.title:
             label = literal(state.title, "bold")
         else:
@@ -137,6 +147,27 @@ class ChatPanel(Vertical):
         """The last reply's figures were about the thread left: not shown under another."""
         if not self.streaming:
             self.stats = ReplyStats()
+
+    async def sync_thread(self) -> None:
+        """Show what the store holds now for the open thread: turns another process added
+        or finished, in order; a thread deleted meanwhile is said, and sends refused."""
+        tid = self.state.thread_id
+        if tid is None or self.state.deleted:
+            return
+        first = self.chat.sync_from()
+        try:
+            rows = await self.data.turns_from(tid, first, SYNC_LIMIT + 1)
+        except NotFound:
+            if tid == self.state.thread_id:
+                self.state = replace(self.state, deleted=True)
+                say(self, f"thread {self.state.title} was deleted", severity="warning")
+            return
+        if tid != self.state.thread_id:
+            return
+        if len(rows) > SYNC_LIMIT and not self.streaming:  # far behind: read it afresh
+            await self.show_thread(tid)
+            return
+        await self.chat.sync(rows, first, live_turns(self.reply))
 
     @on(ChatView.NeedOlder)
     def _need_older(self, event: ChatView.NeedOlder) -> None:
@@ -185,19 +216,25 @@ class ChatPanel(Vertical):
             offline = f"publisher offline: {agent.llm_name} is {agent.status.value}"
             say(self, offline, severity="error")  # the message stays in the box
             return
+        if self.state.deleted:
+            self.notify(
+                "this thread was deleted meanwhile: Ctrl+N starts a new one", severity="warning"
+            )
+            return
         thread_id = self.state.thread_id
         if text is None and thread_id is None:
             return
         if text is not None:
             self.chat_input.consume(typed if typed is not None else text)
         self.chat.anchor()  # sending brings the operator back to the bottom
-        if text is not None:
-            await self.chat.add(UserTurn(None, text=text))
+        asked = UserTurn(None, text=text) if text is not None else None
+        if asked is not None:
+            await self.chat.add(asked)
         else:
             await self.chat.drop_after_last_user()
         turn = AssistantTurn(None, personality=self.state.personality_label)
         await self.chat.add(turn)
-        self.reply = Reply(turn, self)
+        self.reply = Reply(turn, self, asked=asked)
         memory.reply_started()
         settings = self.state.settings
         if text is None:

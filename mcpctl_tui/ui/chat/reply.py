@@ -22,7 +22,7 @@ from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
-from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown
+from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown, UserTurn
 from mcpctl_tui.ui.data import StoreError
 from mcpctl_tui.ui.state import ReplyStats
 from mcpctl_tui.ui.text import clean
@@ -59,8 +59,11 @@ class ReplyHost(Protocol):
 class Reply:
     """The live turn of one send or regenerate, fed by ``run``."""
 
-    def __init__(self, turn: AssistantTurn, host: ReplyHost) -> None:
+    def __init__(
+        self, turn: AssistantTurn, host: ReplyHost, *, asked: UserTurn | None = None
+    ) -> None:
         self.turn = turn
+        self.asked = asked  # the question shown with it (None: a regenerate)
         self.host = host
         self.stream: CoalescingMarkdownStream = ReplyMarkdown.get_stream(turn.markdown)
         self.stats = ReplyStats(state="streaming")
@@ -91,6 +94,9 @@ class Reply:
                         self.stream.feed(clean(text))
                     case TurnStarted() as turn_started:
                         began = True
+                        self.turn.turn_index = turn_started.assistant_turn_index
+                        if self.asked is not None:
+                            self.asked.turn_index = turn_started.assistant_turn_index - 1
                         self.turn.model = turn_started.model or None
                         self.turn.personality = turn_started.personality
                         self.turn.set_status(MessageStatus.PENDING)
@@ -151,3 +157,10 @@ class Reply:
         self._set_stats(stats)
         offline = ended is not None and ended.error_kind == ErrorKind.OFFLINE
         return ReplyEnd(status, error, began, text, offline)
+
+
+def live_turns(reply: Reply | None) -> list[AssistantTurn | UserTurn]:
+    """The turns a streaming reply owns (a sync leaves them alone)."""
+    if reply is None:
+        return []
+    return [reply.turn] if reply.asked is None else [reply.asked, reply.turn]

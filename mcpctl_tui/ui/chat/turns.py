@@ -64,6 +64,8 @@ class Turn(Vertical):
     def __init__(self, row: TurnRow | None) -> None:
         super().__init__()
         self.row = row
+        # Its place in the thread: a live turn learns it when the engine has stored it.
+        self.turn_index: int | None = row.turn_index if row else None
 
     def plain_text(self) -> str:
         return self.row.content if self.row else ""

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from mcpctl_tui.store.messages import Turn as TurnRow
-from mcpctl_tui.store.types import MessageRole
+from mcpctl_tui.store.types import MessageRole, MessageStatus
 from mcpctl_tui.ui.browse.panes import DELETE_THREAD_HELP, EXPORT_THREAD_HELP
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ToolTurn, Turn, UserTurn
 from mcpctl_tui.ui.textual_internals import anchor_released, scroll_keeping_anchor
@@ -135,13 +135,64 @@ class ChatView(VerticalScroll, can_focus=True):
         self.call_after_refresh(keep_position)
         self.call_after_refresh(self._fill)
 
+    def sync_from(self) -> int:
+        """Where a sync reads from: the first turn shown that the store may have changed
+        since (one still pending: another process's reply; one shown live, not yet read
+        back), else the turn after the last one shown."""
+        stored: list[int] = []
+        unsettled: list[int] = []
+        for t in self.turns:
+            if t.turn_index is None:
+                continue
+            if t.row is not None:
+                stored.append(t.turn_index)
+            if t.row is None or t.row.status == MessageStatus.PENDING:
+                unsettled.append(t.turn_index)
+        return min([max(stored) + 1 if stored else 0, *unsettled])
+
+    async def sync(self, rows: Sequence[TurnRow], first: int, live: Sequence[Turn] = ()) -> bool:
+        """Bring the turns from index ``first`` on in line with ``rows`` (the store's, in
+        order): changed ones are replaced, new ones put in their place, gone ones removed.
+        A turn shown live takes its stored row, but those of ``live`` (a reply still
+        streaming) are left alone. True if anything changed on screen."""
+        shown = {t.turn_index: t for t in self.turns if t.turn_index is not None}
+        wanted = {r.turn_index for r in rows}
+        gone = [
+            t
+            for i, t in shown.items()
+            if i >= first and i not in wanted and t.row is not None and t not in live
+        ]
+        changed = bool(gone)
+        if gone:
+            await self.remove_children(gone)
+        for row in rows:
+            turn = shown.get(row.turn_index)
+            if turn is not None and turn in live:
+                continue
+            if turn is not None and turn.row is None:
+                turn.row = row  # shown as it streamed: now the stored turn
+                continue
+            if turn is not None and turn.row == row:
+                continue
+            fresh = make_turn(row)
+            later = [t for t in self.turns if (t.turn_index or -1) > row.turn_index]
+            if turn is not None:
+                await self.mount(fresh, after=turn)
+                await turn.remove()
+            elif later:
+                await self.mount(fresh, before=later[0])
+            else:
+                await self.add(fresh)
+            changed = True
+        return changed
+
     async def add(self, turn: Turn) -> None:
         hints = self.query(".hint")
         if hints:
             await hints.remove()
         await self.mount(turn)
-        if self.first_turn_index is None and turn.row is not None:
-            self.first_turn_index = turn.row.turn_index
+        if self.first_turn_index is None and turn.turn_index is not None:
+            self.first_turn_index = turn.turn_index
 
     @property
     def following(self) -> bool:

@@ -17,17 +17,18 @@ from datetime import datetime
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Footer, OptionList
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
 from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
+from mcpctl_tui.ui.browse.sidebar import Sidebar
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.panel import ChatPanel
 from mcpctl_tui.ui.chat.view import ChatView
-from mcpctl_tui.ui.data import AgentRow, StoreError, ThreadCursor, UiData
+from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
@@ -35,6 +36,8 @@ from mcpctl_tui.ui.screens.editors import run_editor
 from mcpctl_tui.ui.screens.help import HelpScreen, KeyGroup
 from mcpctl_tui.ui.state import ChatState, StartAt
 from mcpctl_tui.ui.text import say
+
+TICK_SECONDS = 20.0  # relative times ("5m ago") move on at least this often
 
 
 class MainScreen(PacedScreen):
@@ -62,6 +65,13 @@ class MainScreen(PacedScreen):
             tooltip="pick the message below",
         ),
         Binding("f1", "help", "Help", tooltip="this help"),
+        Binding(
+            "ctrl+l,r",
+            "reload",
+            "Reload",
+            show=False,
+            tooltip="read everything again (R outside the message box)",
+        ),
     ]
 
     def __init__(
@@ -83,10 +93,7 @@ class MainScreen(PacedScreen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            with Vertical(id="sidebar"):
-                yield AgentList(id="agents")
-                yield PersonalityList(id="personalities")
-                yield ThreadList(clock=self.clock, id="threads")
+            yield Sidebar(self.data, clock=self.clock, id="sidebar")
             yield ChatPanel(self.data, self.backend, id="right")
         yield Footer(compact=True)  # the normal spacing needs 87 cells: too wide at 80
 
@@ -95,16 +102,20 @@ class MainScreen(PacedScreen):
         return self.query_one(ChatPanel)
 
     @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
     def agents(self) -> AgentList:
-        return self.query_one(AgentList)
+        return self.sidebar.agents
 
     @property
     def personalities(self) -> PersonalityList:
-        return self.query_one(PersonalityList)
+        return self.sidebar.personalities
 
     @property
     def threads(self) -> ThreadList:
-        return self.query_one(ThreadList)
+        return self.sidebar.threads
 
     @property
     def state(self) -> ChatState:
@@ -114,6 +125,7 @@ class MainScreen(PacedScreen):
         self.watch(self.panel, "state", self._state_changed, init=False)
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
+        self.set_interval(TICK_SECONDS, self.threads.tick)
         self.panel.chat_input.focus()
 
     # --- loading ----------------------------------------------------------------------------
@@ -134,9 +146,7 @@ class MainScreen(PacedScreen):
         one being typed) stays open instead of jumping to the newest thread."""
         rows = await self.data.agents()
         if not rows:
-            self.agents.set_rows([], None)
-            self.personalities.set_items([], None, None)
-            self.threads.set_threads([], has_more=False)
+            self.sidebar.show_agents([], None)
             await self.panel.show_welcome()
             self.loaded += 1
             return
@@ -149,8 +159,7 @@ class MainScreen(PacedScreen):
             if self.start.personality is not None:
                 wanted = self.start.personality
                 personality = NO_PERSONALITY if wanted == "none" else wanted
-        self.agents.set_rows(rows, want)
-        agent = self.agents.current
+        agent = self.sidebar.show_agents(rows, want)
         if agent is not None:
             keep = keep_chat and self.state.agent is not None and self.state.agent.id == agent.id
             self.open_agent(agent, thread_id=thread_id, keep_chat=keep, personality=personality)
@@ -206,25 +215,10 @@ class MainScreen(PacedScreen):
         self, agent: AgentRow, thread_id: int | None, keep_chat: bool, personality: str | None
     ) -> None:
         view = await self.data.agent_view(agent.id)
-        names = tuple(p.name for p in view.personalities)
-        default_id = agent.default_personality_id
-        default = next((p.name for p in view.personalities if p.id == default_id), None)
-        state = self.state
-        choice = state.settings.personality if keep_chat else personality
-        if choice not in (None, NO_PERSONALITY) and choice not in names:
-            say(self, f"agent {agent.name} has no personality {choice}", severity="warning")
-            choice = None
-        self.personalities.set_items(view.personalities, default_id, choice)
-        self.threads.set_threads(view.threads.threads, has_more=view.threads.has_more)
-        self.panel.state = replace(
-            state,
-            agent=agent,
-            settings=replace(state.settings, personality=choice),
-            default_personality=default,
-            personalities=names,
-        )
+        choice = self.state.settings.personality if keep_chat else personality
+        self._show_agent_view(agent, view, choice, redraw=True)
         if keep_chat:
-            self._highlight_open_thread()
+            self.sidebar.highlight_thread(self.state.thread_id)
             return
         if self.panel.streaming:
             return  # never pull the chat from under a streaming reply
@@ -234,29 +228,65 @@ class MainScreen(PacedScreen):
         if target is None:
             await self.panel.start_new_thread()
             return
-        self._highlight_thread(target)
+        self.sidebar.highlight_thread(target)
         await self.panel.show_thread(target)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(group="reload", exclusive=True, exit_on_error=False)
+    async def reload(self) -> None:
+        """Show what the store holds now: agents come and go (a selection that still
+        exists stays), the selected agent's personalities and threads, the open thread's
+        turns. Nothing is redrawn that did not change."""
+        try:
+            rows = await self.data.agents()
+        except StoreError as exc:
+            say(self, str(exc), severity="error")
+            return
+        shown = self.state.agent
+        if shown is None:
+            if rows:  # the first agents of an empty store
+                self.load_agents()
+            return
+        self.sidebar.show_agents(rows, shown.id)
+        now = next((r for r in rows if r.id == shown.id), None)
+        if now is None:
+            say(self, f"agent {shown.name} was deleted", severity="warning")
+            self.load_agents()
+            return
+        view = await self.data.agent_view(now.id, threads_shown=len(self.threads.threads))
+        if self.state.agent is None or self.state.agent.id != now.id:
+            return  # another agent was opened meanwhile
+        self._show_agent_view(now, view, self.state.settings.personality, redraw=False)
+        await self.panel.sync_thread()
+
+    def _show_agent_view(
+        self, agent: AgentRow, view: AgentView, choice: str | None, *, redraw: bool
+    ) -> None:
+        """The agent's personalities and threads as read, and the chat's state with them."""
+        shown = self.sidebar.show_agent_view(agent, view, choice, redraw=redraw)
+        if shown.missing is not None:
+            missing = shown.missing
+            say(self, f"agent {agent.name} has no personality {missing}", severity="warning")
+        state = self.state
+        new = replace(
+            state,
+            agent=agent,
+            settings=replace(state.settings, personality=shown.choice),
+            default_personality=shown.default,
+            personalities=shown.names,
+        )
+        if new != state:
+            self.panel.state = new
 
     @work(group="threads-refresh", exclusive=True, exit_on_error=False)
     async def refresh_thread_list(self) -> None:
         agent = self.state.agent
         if agent is None:
             return
-        page = await self.data.threads(agent.id)
-        if self.state.agent is not None and self.state.agent.id == agent.id:
-            self.threads.set_threads(page.threads, has_more=page.has_more)
-            self._highlight_open_thread()
-
-    @on(ThreadList.NeedMore)
-    def _need_more_threads(self, event: ThreadList.NeedMore) -> None:
-        if self.state.agent is not None:
-            self.load_more_threads(self.state.agent.id, event.cursor)
-
-    @work(group="threads-more", exclusive=True, exit_on_error=False)
-    async def load_more_threads(self, agent_id: int, cursor: ThreadCursor) -> None:
-        page = await self.data.threads(agent_id, after=cursor)
-        if self.state.agent is not None and self.state.agent.id == agent_id:
-            self.threads.add_page(page.threads, has_more=page.has_more)
+        self.sidebar.show_threads(agent.id, await self.data.threads(agent.id))
+        self.sidebar.highlight_thread(self.state.thread_id)
 
     @work(group="liveness", exclusive=True, exit_on_error=False)
     async def refresh_liveness(self) -> None:
@@ -299,23 +329,11 @@ class MainScreen(PacedScreen):
     def _state_changed(self, old: ChatState, new: ChatState) -> None:
         if new.settings.personality != old.settings.personality:
             want = new.settings.personality
-            if want is None:
-                want = new.default_personality or NO_PERSONALITY
-            if want in self.personalities.values and self.personalities.current != want:
-                with self.personalities.prevent(OptionList.OptionHighlighted):
-                    self.personalities.highlighted = self.personalities.values.index(want)
+            self.sidebar.highlight_personality(
+                want if want is not None else new.default_personality or NO_PERSONALITY
+            )
         if new.thread_id != old.thread_id:
-            self._highlight_open_thread()
-
-    def _highlight_open_thread(self) -> None:
-        if self.state.thread_id is not None:
-            self._highlight_thread(self.state.thread_id)
-
-    def _highlight_thread(self, thread_id: int) -> None:
-        idx = self.threads.index_of(thread_id)
-        if idx is not None and self.threads.highlighted != idx:
-            with self.threads.prevent(OptionList.OptionHighlighted):
-                self.threads.highlighted = idx
+            self.sidebar.highlight_thread(new.thread_id)
 
     def jump_to_agent(self, agent_id: int) -> None:
         self.load_agents(select_id=agent_id)
