@@ -167,6 +167,17 @@ async def messages_from(s: AsyncSession, thread_id: int, first_turn: int, n: int
     return await _run(s, "from", (thread_id, first_turn, n))
 
 
+async def user_prompts(s: AsyncSession, thread_id: int, n: int) -> list[str]:
+    """The last ``n`` questions asked in a thread (user turns), newest first."""
+    q = (
+        select(ChatMessage.content)
+        .where(ChatMessage.thread_id == thread_id, ChatMessage.role == "user")
+        .order_by(ChatMessage.turn_index.desc())
+        .limit(n)
+    )
+    return list((await s.execute(q)).scalars())
+
+
 async def all_messages(s: AsyncSession, thread_id: int) -> list[Turn]:
     """Every turn of a thread, in turn order."""
     return await _run(s, "all", (thread_id,))

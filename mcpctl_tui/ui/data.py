@@ -157,6 +157,11 @@ class UiData:
             await threads.get_thread(s, thread_id)
             return await messages.messages_from(s, thread_id, first_turn, size)
 
+    async def prompts(self, thread_id: int, n: int = 200) -> list[str]:
+        """The thread's last ``n`` questions, newest first (Up in the message box)."""
+        async with self.store.session() as s:
+            return await messages.user_prompts(s, thread_id, n)
+
     async def older_turns(
         self, thread_id: int, before_turn: int, size: int
     ) -> tuple[list[TurnRow], bool]:

@@ -20,6 +20,7 @@ from mcpctl_tui.ui.state import StartAt
 from tests.support.pilot import (
     answer_yes,
     demo_store,
+    enter_text,
     fixed_clock,
     running,
     screen_text,
@@ -148,3 +149,52 @@ async def test_main_screen_keys_are_inert_under_a_dialog(tmp_path: Path) -> None
             await wait_for(lambda: app.screen is app.screen_stack[0])
             assert app.main.state.thread_id == tid  # Ctrl+N did not start a new thread
             assert "Health check endpoint" in screen_text(app)
+
+
+async def test_lists_move_like_k9s_and_enter_goes_to_the_message_box(tmp_path: Path) -> None:
+    async with demo_store(tmp_path) as (store, ids):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app) as pilot:
+            threads = app.main.threads
+            threads.focus()
+            await pilot.press("j")
+            await wait_for(lambda: app.main.state.thread_id == ids.thread_ids[1])
+            await pilot.press("G")
+            await wait_for(lambda: app.main.state.thread_id == ids.thread_ids[2])
+            await pilot.press("k", "g")
+            await wait_for(lambda: app.main.state.thread_id == ids.thread_ids[0])
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.focused is app.main.panel.chat_input
+            app.main.agents.focus()
+            await pilot.press("i")  # from anywhere outside the box: into it
+            await pilot.pause()
+            assert app.focused is app.main.panel.chat_input
+            await pilot.press("i")  # in the box it is a letter
+            assert app.main.panel.chat_input.text == "i"
+
+
+async def test_up_in_an_empty_box_recalls_the_threads_questions(tmp_path: Path) -> None:
+    async with demo_store(tmp_path) as (store, ids):
+        tid = ids.thread_ids[1]  # asked "Which build host is the fullest?" and a follow-up
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+        async with running(app) as pilot:
+            box = app.main.panel.chat_input
+            box.focus()
+            await enter_text(app, pilot, "and the emptiest?")
+            await wait_for(lambda: not app.main.panel.streaming and box.text == "")
+            await pilot.press("up")
+            await wait_for(lambda: box.text == "and the emptiest?")
+            await pilot.press("up")
+            await wait_for(lambda: box.text not in ("", "and the emptiest?"))
+            older = box.text
+            await pilot.press("down")
+            await wait_for(lambda: box.text == "and the emptiest?")
+            await pilot.press("down")
+            await wait_for(lambda: box.text == "")
+            await pilot.press("up", "up")
+            await wait_for(lambda: box.text == older)
+            await pilot.press("!")  # edited: Up is the cursor's again
+            await pilot.press("up")
+            await pilot.pause()
+            assert box.text == older + "!"

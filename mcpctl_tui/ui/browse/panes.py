@@ -27,6 +27,15 @@ DELETE_THREAD_HELP = "delete the open thread and its turns (asks first)"
 EXPORT_THREAD_HELP = "export the open thread (.md or .json)"
 
 
+# Vim's keys in every list (k9s moves the same way); OptionList has the arrows already.
+LIST_KEYS = [
+    Binding("j", "cursor_down", "Down", show=False),
+    Binding("k", "cursor_up", "Up", show=False),
+    Binding("g", "first", "First", show=False),
+    Binding("G", "last", "Last", show=False),
+]
+
+
 def ago(then: datetime, now: datetime) -> str:
     """Relative time, coarse on purpose (it is read at a glance)."""
     secs = max(0, int((now - then).total_seconds()))
@@ -40,6 +49,7 @@ def ago(then: datetime, now: datetime) -> str:
 
 class AgentList(OptionList):
     BINDINGS = [
+        *LIST_KEYS,
         Binding(
             "ctrl+d",
             "screen.delete_agent",
@@ -88,6 +98,8 @@ class AgentList(OptionList):
 class PersonalityList(OptionList):
     """``None`` value = agent default; ``NO_PERSONALITY`` = explicitly none."""
 
+    BINDINGS = [*LIST_KEYS]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Personalities"
@@ -122,6 +134,7 @@ class ThreadList(OptionList):
     """Threads of an agent, newest first; the next page loads as the list scrolls."""
 
     BINDINGS = [
+        *LIST_KEYS,
         Binding("ctrl+d", "screen.delete_thread", "Delete thread", tooltip=DELETE_THREAD_HELP),
         Binding("ctrl+e", "screen.export_thread", "Export", tooltip=EXPORT_THREAD_HELP),
     ]

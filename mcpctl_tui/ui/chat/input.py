@@ -46,9 +46,18 @@ class ChatInput(KeysFirst, TextArea):
             super().__init__()
             self.text = text
 
+    class Recall(Message):
+        """Up (``step`` -1: an older question) or Down (+1) in an empty box, or in one
+        that holds a recalled question as it was recalled."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = PLACEHOLDERS[0]
+        self.recalled: str | None = None  # the question Up put here, until edited
 
     def on_resize(self, event: events.Resize) -> None:
         room = self.content_size.width - 1  # the cursor sits after the text
@@ -89,7 +98,16 @@ class ChatInput(KeysFirst, TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def recall(self, text: str) -> None:
+        """Show an earlier question, to edit and send again (cursor at its end)."""
+        self.text = text
+        self.move_cursor(self.document.end)
+        self.recalled = text
+
     def key_first(self, event: events.Key) -> bool:
+        if event.key in ("up", "down") and (not self.text or self.text == self.recalled):
+            self.post_message(self.Recall(-1 if event.key == "up" else 1))
+            return True
         if event.key == "enter":
             self.action_submit()
             return True

@@ -65,6 +65,8 @@ class ChatPanel(Vertical):
         self.data = data
         self.backend = backend
         self.reply: Reply | None = None  # the reply streaming now
+        self._prompts: list[str] | None = None  # the open thread's questions, newest first
+        self._recall_at = -1  # which of them the message box shows (-1: none)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="thread-title")
@@ -93,6 +95,8 @@ class ChatPanel(Vertical):
         )
 
     def watch_state(self, old: ChatState, new: ChatState) -> None:
+        if old.thread_id != new.thread_id:
+            self._prompts = None
         if (old.thread_id, old.title, old.deleted) != (
             new.thread_id,
             new.title,
@@ -202,6 +206,20 @@ class ChatPanel(Vertical):
         if done:
             self.chat_input.consume(event.text)
 
+    @on(ChatInput.Recall)
+    async def _recall(self, event: ChatInput.Recall) -> None:
+        """Up and Down walk the thread's earlier questions, newest first."""
+        tid = self.state.thread_id
+        if self._prompts is None:
+            self._prompts = await self.data.prompts(tid) if tid is not None else []
+            self._recall_at = -1
+        at = self._recall_at - event.step
+        if at >= len(self._prompts):
+            self.app.bell()
+            return
+        self._recall_at = max(at, -1)
+        self.chat_input.recall(self._prompts[at] if at >= 0 else "")
+
     async def send(self, text: str | None, *, typed: str | None = None) -> None:
         """Send ``text`` (None: answer the last message again) and stream the reply.
         ``typed``: the line as it stands in the message box, taken out once sent."""
@@ -226,6 +244,7 @@ class ChatPanel(Vertical):
             return
         if text is not None:
             self.chat_input.consume(typed if typed is not None else text)
+            self._prompts = None  # the question sent is the newest now
         self.chat.anchor()  # sending brings the operator back to the bottom
         asked = UserTurn(None, text=text) if text is not None else None
         if asked is not None:

@@ -16,6 +16,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 from mcpctl_tui.chat.commands import help_rows
+from mcpctl_tui.ui.browse.panes import LIST_KEYS, AgentList, ThreadList
+from mcpctl_tui.ui.chat.input import ChatInput
+from mcpctl_tui.ui.chat.view import ChatView
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import dialog_footer
 
@@ -28,7 +31,10 @@ def key_label(keys: str) -> str:
     def one(key: str) -> str:
         parts = key.split("+")
         *mods, last = parts
-        name = _KEY_NAMES.get(last, last.upper() if len(last) == 1 else last.capitalize())
+        if len(last) == 1:  # a letter alone as typed (g, G); with a modifier: Ctrl+D
+            name = last.upper() if mods else last
+        else:
+            name = _KEY_NAMES.get(last, last.capitalize())
         return "+".join([*(m.capitalize() for m in mods), name])
 
     return " / ".join(one(k.strip()) for k in keys.split(","))
@@ -64,10 +70,26 @@ IN_DIALOGS = KeyGroup(
     extra=[
         ("Ctrl+S", "save an editor's form"),
         ("Esc", "cancel (asks first if the form changed)"),
-        ("Y", "yes (confirmations; Enter takes the focused button: Cancel)"),
-        ("Q / F1", "close this help"),
+        ("y", "yes (confirmations; Enter takes the focused button: Cancel)"),
+        ("q / F1", "close this help"),
     ],
 )
+
+
+def main_groups(main_bindings: Sequence[BindingType]) -> list[KeyGroup]:
+    """The main screen's keys, by the area they work in."""
+
+    def own(bindings: Sequence[BindingType]) -> list[BindingType]:
+        return [b for b in bindings if b not in LIST_KEYS]
+
+    return [
+        KeyGroup("Main screen (outside the message box for letters)", main_bindings),
+        KeyGroup("In the message box (its editing keys are its own)", ChatInput.BINDINGS),
+        KeyGroup("In the chat (Tab to it, or pick a message)", ChatView.BINDINGS),
+        KeyGroup("In every list", LIST_KEYS, [("Enter", "open it, on to the message box")]),
+        KeyGroup("In the thread list", own(ThreadList.BINDINGS)),
+        KeyGroup("In the agent list", own(AgentList.BINDINGS)),
+    ]
 
 
 def _section(title: Content, rows: Iterable[tuple[str, str]], *, first: bool) -> ComposeResult:

@@ -25,15 +25,13 @@ from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.browse.sidebar import Sidebar
-from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.panel import ChatPanel
-from mcpctl_tui.ui.chat.view import ChatView
 from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
 from mcpctl_tui.ui.screens.editors import run_editor
-from mcpctl_tui.ui.screens.help import HelpScreen, KeyGroup
+from mcpctl_tui.ui.screens.help import HelpScreen, main_groups
 from mcpctl_tui.ui.state import ChatState, StartAt
 from mcpctl_tui.ui.text import say
 
@@ -65,12 +63,13 @@ class MainScreen(PacedScreen):
             tooltip="pick the message below",
         ),
         Binding("f1", "help", "Help", tooltip="this help"),
+        Binding("i", "focus_input", "Message", show=False, tooltip="to the message box"),
         Binding(
             "ctrl+l,r",
             "reload",
             "Reload",
             show=False,
-            tooltip="read everything again (R outside the message box)",
+            tooltip="read everything again (r: outside the message box)",
         ),
     ]
 
@@ -322,6 +321,14 @@ class MainScreen(PacedScreen):
             choice = self.personalities.current
             self.panel.state = replace(state, settings=replace(state.settings, personality=choice))
 
+    @on(OptionList.OptionSelected, "#agents, #threads")
+    def _chosen(self) -> None:
+        """Enter on an agent or a thread: it is open; on to the message box."""
+        self.panel.chat_input.focus()
+
+    def action_focus_input(self) -> None:
+        self.panel.chat_input.focus()
+
     @on(ChatPanel.ThreadsChanged)
     def _threads_changed(self) -> None:
         self.refresh_thread_list()
@@ -362,17 +369,7 @@ class MainScreen(PacedScreen):
         chat.focus(scroll_visible=False)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.key_groups()))
-
-    @staticmethod
-    def key_groups() -> list[KeyGroup]:
-        return [
-            KeyGroup("Main screen", MainScreen.BINDINGS),
-            KeyGroup("In the message box (its editing keys are its own)", ChatInput.BINDINGS),
-            KeyGroup("In the chat (Tab to it, or pick a message)", ChatView.BINDINGS),
-            KeyGroup("In the thread list", ThreadList.BINDINGS),
-            KeyGroup("In the agent list", AgentList.BINDINGS),
-        ]
+        self.app.push_screen(HelpScreen(main_groups(MainScreen.BINDINGS)))
 
     # --- the open thread ---------------------------------------------------------------------
 
