@@ -197,12 +197,6 @@ class KeysFirst(_TextAreaBase):
 # --- Scrolling -------------------------------------------------------------------------
 
 
-def scroll_keeping_anchor(view: ScrollableContainer, y: float) -> None:
-    """Scroll ``view`` to ``y`` without releasing its anchor (``scroll_to`` releases it:
-    the operator did not scroll)."""
-    view._scroll_to(y=y, animate=False, release_anchor=False)
-
-
 def anchor_released(view: ScrollableContainer) -> bool:
     """True once the operator scrolled an anchored view away from its end."""
     return bool(view._anchor_released)

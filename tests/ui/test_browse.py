@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
@@ -110,15 +110,21 @@ async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: P
             assert first[-1].row is not None and first[-1].row.turn_index == 399
             assert len(first) < 60  # a window, not the thread
             assert "turn number 399" in screen_text(app)
-            mounted = len(app.main.panel.chat.turns)
-            app.main.panel.chat.focus()
-            for _ in range(3):
-                await pilot.press("home")
+            chat = app.main.panel.chat
+            mounted = len(chat.turns)
+            first_shown = chat.first_turn_index
+            marker = chat.query_one(".window-edge.older", Static)
+            assert f"▲ {first_shown} older turns" in str(marker.render())
+            for _ in range(3):  # the operator scrolls to the top, three times
+                chat.scroll_home(animate=False)
                 await pilot.pause(0.1)
-            await wait_for(lambda: len(app.main.panel.chat.turns) > mounted)
-            indexes = [t.row.turn_index for t in app.main.panel.chat.turns if t.row is not None]
-            assert indexes == sorted(indexes) and indexes[-1] == 399
-            assert len(indexes) == len(set(indexes))
+                chat.scroll_end(animate=False)
+                await pilot.pause(0.1)
+            await wait_for(lambda: len(chat.turns) > mounted)
+            await wait_for(lambda: not chat.sliding)
+            indexes = [t.row.turn_index for t in chat.turns if t.row is not None]
+            assert indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+            assert chat.has_newer == (indexes[-1] != 399)  # newest unmounted: said below
 
 
 async def test_slash_commands(tmp_path: Path) -> None:

@@ -156,8 +156,8 @@ class ChatPanel(Vertical):
         """Show what the store holds now for the open thread: turns another process added
         or finished, in order; a thread deleted meanwhile is said, and sends refused."""
         tid = self.state.thread_id
-        if tid is None or self.state.deleted:
-            return
+        if tid is None or self.state.deleted or self.chat.has_newer:
+            return  # (a window away from the end gets newer turns as it slides down)
         first = self.chat.sync_from()
         try:
             rows = await self.data.turns_from(tid, first, SYNC_LIMIT + 1)
@@ -176,13 +176,43 @@ class ChatPanel(Vertical):
     @on(ChatView.NeedOlder)
     def _need_older(self, event: ChatView.NeedOlder) -> None:
         if self.state.thread_id is not None:
-            self.load_older(self.state.thread_id, event.before_turn)
+            self.load_older(self.state.thread_id, event.before_turn, event.generation)
 
-    @work(group="older", exclusive=True, exit_on_error=False)
-    async def load_older(self, thread_id: int, before_turn: int) -> None:
+    @on(ChatView.NeedNewer)
+    def _need_newer(self, event: ChatView.NeedNewer) -> None:
+        if self.state.thread_id is not None:
+            self.load_newer(self.state.thread_id, event.after_turn, event.generation)
+
+    # Not exclusive: cancelling a page half mounted would leave a gap in the window (the
+    # view asks for one page at a time, and drops a page meant for a window since replaced).
+    @work(group="newer", exit_on_error=False)
+    async def load_newer(self, thread_id: int, after_turn: int, generation: int) -> None:
+        rows = await self.data.turns_from(thread_id, after_turn + 1, PAGE + 1)
+        if thread_id == self.state.thread_id:
+            await self.chat.append_page(
+                rows[:PAGE], has_newer=len(rows) > PAGE, generation=generation
+            )
+
+    @on(ChatView.Jump)
+    def _jump(self, event: ChatView.Jump) -> None:
+        if self.state.thread_id is not None:
+            self.jump(self.state.thread_id, to_start=event.to_start)
+
+    @work(group="thread", exclusive=True, exit_on_error=False)
+    async def jump(self, thread_id: int, *, to_start: bool) -> None:
+        """Home: the thread from its first turn; End: its newest turns, followed."""
+        if not to_start:
+            await self.show_thread(thread_id)
+            return
+        rows = await self.data.turns_from(thread_id, 0, PAGE + 1)
+        if thread_id == self.state.thread_id:
+            await self.chat.show(rows[:PAGE], has_older=False, has_newer=len(rows) > PAGE)
+
+    @work(group="older", exit_on_error=False)
+    async def load_older(self, thread_id: int, before_turn: int, generation: int) -> None:
         turns, has_older = await self.data.older_turns(thread_id, before_turn, PAGE)
         if thread_id == self.state.thread_id:
-            await self.chat.prepend(turns, has_older=has_older)
+            await self.chat.prepend(turns, has_older=has_older, generation=generation)
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -242,6 +272,8 @@ class ChatPanel(Vertical):
         thread_id = self.state.thread_id
         if text is None and thread_id is None:
             return
+        if self.chat.has_newer and thread_id is not None:
+            await self.show_thread(thread_id)  # a send goes at the end: show it
         if text is not None:
             self.chat_input.consume(typed if typed is not None else text)
             self._prompts = None  # the question sent is the newest now
