@@ -17,6 +17,7 @@ The rules:
   - ``/clear`` (or ``/new``) starts a new thread;
   - ``/save [TITLE]`` makes the session's parameters the agent's defaults, and renames the
     open thread to TITLE: one message says what was done;
+  - ``/context`` shows what the next message would be sent with (nothing is sent);
   - ``/help`` lists the commands, ``/quit`` (``/exit``, ``/q``) leaves.
 """
 
@@ -97,6 +98,11 @@ class Quit:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ShowContext:
+    """The request the next message would go with (each front end shows it its way)."""
+
+
 Command = (
     SendText
     | SetParam
@@ -108,6 +114,7 @@ Command = (
     | NewThread
     | Save
     | ShowHelp
+    | ShowContext
     | Quit
 )
 
@@ -140,6 +147,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "[TITLE]",
         "the session's parameters become the agent's defaults; TITLE renames the thread",
     ),
+    CommandSpec("/context", "", "what the next message would be sent with (sends nothing)"),
     CommandSpec("/help", "", "this list"),
     CommandSpec("/quit", "", "leave", aliases=("/exit", "/q")),
     CommandSpec("//", "TEXT", "send a message that starts with '/' ('//x' sends '/x')"),
@@ -219,6 +227,8 @@ def parse(line: str) -> Command:
             return Save(rest or None)
         case "/help":
             return ShowHelp()
+        case "/context":
+            return ShowContext()
         case _:
             return Quit()
 

@@ -24,6 +24,7 @@ from mcpctl_tui.chat import commands
 from mcpctl_tui.chat.context import ChatOverrides, check_params
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
+from mcpctl_tui.chat.inspect import inspect_context, report_text
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
@@ -265,6 +266,12 @@ async def slash_command(svc: ChatService, sess: Session, command: commands.Comma
     """Run one slash command (``chat.commands`` parsed it); what to tell the operator."""
     if isinstance(command, commands.ShowHelp):
         return commands.help_text()
+    if isinstance(command, commands.ShowContext):
+        settings = sess.settings
+        ctx = await svc.prepare(
+            sess.agent, sess.thread_id, settings.personality, settings.overrides
+        )
+        return report_text(inspect_context(ctx))
     return (await commands.run(command, _ReplFront(svc, sess))).text
 
 

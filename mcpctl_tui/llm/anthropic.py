@@ -283,6 +283,9 @@ class AnthropicAdapter:
     name = "anthropic"
     default_params: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
 
+    def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
+        return anthropic_body(endpoint, request)
+
     def stream(
         self,
         endpoint: Endpoint,

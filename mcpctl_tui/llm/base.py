@@ -24,6 +24,10 @@ class Adapter(Protocol):
     name: str
     default_params: dict[str, Any]
 
+    def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
+        """The JSON body ``stream`` would send (the context inspector shows it)."""
+        ...
+
     def stream(
         self,
         endpoint: Endpoint,

@@ -45,6 +45,14 @@ class EchoAdapter:
     name = "echo"
     default_params: dict[str, Any] = {}
 
+    def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
+        """No wire: what the echo model is given (and answers with)."""
+        return {
+            "system": request.system,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            **request.params,
+        }
+
     async def stream(
         self,
         endpoint: Endpoint,

@@ -214,6 +214,9 @@ class OllamaAdapter:
     name = "ollama"
     default_params: dict[str, Any] = {}
 
+    def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
+        return ollama_body(endpoint, request)
+
     def stream(
         self,
         endpoint: Endpoint,

@@ -277,6 +277,9 @@ class OpenAIAdapter:
     name = "openai"
     default_params: dict[str, Any] = {}
 
+    def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
+        return openai_body(endpoint, request)
+
     def stream(
         self,
         endpoint: Endpoint,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from mcpctl_tui.chat.context import NO_PERSONALITY, ChatOverrides
+from mcpctl_tui.chat.context import NO_PERSONALITY, ChatContext, ChatOverrides
 from mcpctl_tui.chat.events import ChatEvent
 
 __all__ = ["NO_PERSONALITY", "ChatBackend"]
@@ -41,3 +41,11 @@ class ChatBackend(Protocol):
     ) -> dict[str, Any]: ...
 
     async def rename_thread(self, thread_id: int, title: str) -> None: ...
+
+    async def prepare(
+        self,
+        agent: int | str,
+        thread_id: int | None = None,
+        personality: str | None = None,
+        overrides: ChatOverrides | None = None,
+    ) -> ChatContext: ...

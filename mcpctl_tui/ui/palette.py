@@ -43,6 +43,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("New personality", "edit('personality', None)", "Add a personality to the selected agent"),
     ("Edit personality", "edit('personality', 'current')", "Edit the selected personality"),
     ("Delete agent", "delete_agent", "Delete the selected agent (its threads go with it)"),
+    ("Inspect context", "inspect_context", "What the next message would send, sent nowhere (F3)"),
     ("Help", "help", "Keys and slash commands (F1)"),
     ("Quit", "app.quit", "Leave mcpctl-tui (Ctrl+Q)"),
 ]

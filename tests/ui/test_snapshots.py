@@ -259,3 +259,15 @@ def test_editor(
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
     assert snap_compare(app, terminal_size=size, run_before=_run(edit))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_context_inspector(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    async def inspect(pilot: Any) -> None:
+        from mcpctl_tui.ui.screens.context import ContextScreen
+
+        await pilot.press("f3")
+        await wait_for(lambda: isinstance(pilot.app.screen, ContextScreen))
+
+    app = _app(_demo_db(tmp_path), StartAt(agent="ops", thread_id=2))
+    assert snap_compare(app, terminal_size=size, run_before=_run(inspect))

@@ -360,6 +360,8 @@ class ChatPanel(Vertical):
         match command:
             case commands.ShowHelp():
                 await self.run_action("screen.help")
+            case commands.ShowContext():
+                await self.run_action("screen.inspect_context")
             case commands.Quit():
                 await self.run_action("app.quit")
             case commands.SendText():  # a message: the caller sends it

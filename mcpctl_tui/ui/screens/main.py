@@ -21,6 +21,8 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, OptionList
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
+from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.inspect import inspect_context
 from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
@@ -30,6 +32,7 @@ from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
+from mcpctl_tui.ui.screens.context import ContextScreen
 from mcpctl_tui.ui.screens.editors import run_editor
 from mcpctl_tui.ui.screens.help import HelpScreen, main_groups
 from mcpctl_tui.ui.state import ChatState, StartAt
@@ -63,6 +66,13 @@ class MainScreen(PacedScreen):
             tooltip="pick the message below",
         ),
         Binding("f1", "help", "Help", tooltip="this help"),
+        Binding(
+            "f3",
+            "inspect_context",
+            "Context",
+            show=False,
+            tooltip="what the next message would be sent with (nothing is sent)",
+        ),
         Binding("i", "focus_input", "Message", show=False, tooltip="to the message box"),
         Binding(
             "ctrl+l,r",
@@ -370,6 +380,24 @@ class MainScreen(PacedScreen):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(main_groups(MainScreen.BINDINGS)))
+
+    @work(group="context", exclusive=True, exit_on_error=False)
+    async def action_inspect_context(self) -> None:
+        """The request the open agent would send next: its personality and the session's
+        settings, the open thread's history; read from the store, nothing written."""
+        state = self.state
+        if state.agent is None:
+            self.notify("no agent selected", severity="warning")
+            return
+        settings = state.settings
+        try:
+            ctx = await self.panel.backend.prepare(
+                state.agent.id, state.thread_id, settings.personality, settings.overrides
+            )
+        except (ChatError, StoreError) as exc:
+            say(self, str(exc), severity="error")
+            return
+        await self.app.push_screen_wait(ContextScreen(inspect_context(ctx)))
 
     # --- the open thread ---------------------------------------------------------------------
 
