@@ -268,6 +268,21 @@ async def slash_command(svc: ChatService, sess: Session, command: commands.Comma
     return (await commands.run(command, _ReplFront(svc, sess))).text
 
 
+STDIN_LIMIT = 1024 * 1024  # bytes of message ``-m -`` takes from stdin
+
+
+def read_stdin_message(stream: TextIO, limit: int = STDIN_LIMIT) -> str:
+    """The message of ``-m -``: all of stdin, read once and bounded (one byte past the
+    limit is read to know it was passed, never the whole of an endless pipe)."""
+    data = stream.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise click.UsageError(f"-m -: the message on stdin is over {limit // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(f"-m -: stdin is not UTF-8 text (byte {exc.start + 1})") from None
+
+
 def build_overrides(
     system: str | None,
     system_file: Path | None,
@@ -313,7 +328,11 @@ def build_overrides(
 
 @main.command("chat")
 @click.argument("agent")
-@click.option("-m", "--message", help="Send this message, print the reply, exit.")
+@click.option(
+    "-m",
+    "--message",
+    help="Send this message, print the reply, exit; '-' reads the message from stdin (1 MiB at most).",
+)
 @click.option("--thread", "thread_id", type=int, metavar="ID", help="Continue this thread.")
 @click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
 @click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
@@ -356,7 +375,10 @@ def chat_command(
     extra: tuple[str, ...],
     no_stream: bool,
 ) -> None:
-    """Chat with AGENT: one message with -m, else a line REPL (/help inside)."""
+    """Chat with AGENT: one message with -m (-m - reads it from stdin), else a line REPL
+    (/help inside)."""
+    if message == "-":
+        message = read_stdin_message(sys.stdin)
     if message is not None and not message.strip():
         # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
         raise click.UsageError("-m/--message is empty")

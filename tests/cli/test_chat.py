@@ -280,3 +280,20 @@ async def test_closed_pipe_stores_the_turn_quietly(store: Store, db_url: str) ->
     async with store.session() as s:
         rows = await all_messages(s, thread.id)
     assert rows[1].status == MessageStatus.CANCELLED and rows[1].content.startswith("yyyyy")
+
+
+async def test_message_from_stdin_is_exact_and_bounded(store: Store, db_url: str) -> None:
+    """``-m -`` sends stdin as the message (lines and all); more than 1 MiB is refused in
+    one line with nothing written."""
+    llm = (await add_llm(store)).id
+    a = (await add_agent(store, "a", llm, system_prompt="S")).id
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="line one\nline two\n")
+    assert res.code == 0, res.err
+    assert res.out == "S" + ECHO_SEPARATOR + "line one\nline two\n"  # a pipe: exact bytes
+    (thread,) = await threads_of(store, a)
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="x" * (1024 * 1024 + 1))
+    assert res.code == 2 and res.out == ""
+    assert res.err.splitlines()[-1] == "Error: -m -: the message on stdin is over 1024 KiB"
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="  \n")
+    assert res.code == 2 and "-m/--message is empty" in res.err
+    assert [t.id for t in await threads_of(store, a)] == [thread.id]
