@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -27,6 +27,9 @@ from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
+
+if TYPE_CHECKING:
+    from mcpctl_tui.cli.repl import TerminalReader
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.catalog import personality_names
 from mcpctl_tui.store.engine import Store
@@ -187,6 +190,12 @@ class LineReader:
                 err.write(f"error: that line is not UTF-8 text (byte {exc.start + 1}); not sent\n")
 
 
+def _terminal_editor_usable(stdin: TextIO, err: TextIO) -> bool:
+    """Line editing and history (``cli/repl.py``) when stdin and stderr are terminals;
+    a pipe keeps the plain reader above."""
+    return _isatty(stdin) and _isatty(err)
+
+
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
     ctx = await svc.prepare(
         sess.agent, sess.thread_id, sess.settings.personality, sess.settings.overrides
@@ -196,7 +205,13 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
         f"{f' as {ctx.personality}' if ctx.personality else ''}"
         f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
     )
-    reader = LineReader(sys.stdin)
+    reader: LineReader | TerminalReader
+    if _terminal_editor_usable(sys.stdin, err):
+        from mcpctl_tui.cli.repl import TerminalReader  # prompt_toolkit: only now
+
+        reader = TerminalReader()
+    else:
+        reader = LineReader(sys.stdin)
     while True:
         line = await reader.read("> ", err)
         if line is None:
