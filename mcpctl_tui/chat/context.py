@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,7 @@ from mcpctl_tui.store.chat_context import BoundPrompt, ChatRows, HistoryTurn, lo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Prompt
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus
+from mcpctl_tui.virtual.task_rows import LlmLiveness
 
 # Pass as ``personality`` to ask for none at all, even when the agent has a default
 # (``None`` means: the agent's default).
@@ -110,6 +112,19 @@ class LlmTarget:
     api_key_ref: str | None
     kind: LlmKind
     status: LlmStatus
+    provider_session_id: str | None = None
+    last_heartbeat_at: datetime | None = None
+
+    def liveness(self) -> LlmLiveness:
+        """What the virtual dispatcher judges a publisher by (``refusal``)."""
+        return LlmLiveness(
+            self.id,
+            self.name,
+            self.kind,
+            self.status,
+            self.provider_session_id,
+            self.last_heartbeat_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +234,8 @@ def build_context(rows: ChatRows, overrides: ChatOverrides) -> ChatContext:
             api_key_ref=llm.api_key_ref,
             kind=LlmKind(llm.kind),
             status=LlmStatus(llm.status),
+            provider_session_id=llm.provider_session_id,
+            last_heartbeat_at=llm.last_heartbeat_at,
         ),
         thread_id=rows.thread.id if rows.thread else None,
         thread_title=rows.thread.title if rows.thread else None,

@@ -3,7 +3,9 @@
 A turn, as ``send`` runs it:
   1. ONE write transaction (``_begin_send``): ``prepare_context`` (three reads; bad
      input — unknown agent, thread or personality — raises here and the transaction rolls
-     back, so nothing is written), a new thread if none was given (title from the first
+     back, so nothing is written), ``admit`` (an LLM that cannot be asked now — key
+     reference unresolved, publisher offline — raises ``Refused``, also with nothing
+     written: no empty thread is left behind), a new thread if none was given (title from the first
      user message), the user turn and a ``pending`` placeholder for the reply. All of it
      is stored BEFORE the request goes out. The placeholder reserves the reply's place in
      the thread (a racing writer cannot slip in between question and answer; a collision
@@ -28,7 +30,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 
 from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, prepare_context
-from mcpctl_tui.chat.errors import ChatError
+from mcpctl_tui.chat.errors import ChatError, Refused
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
 from mcpctl_tui.chat.turn import Begun, stream_turn
@@ -52,6 +54,7 @@ from mcpctl_tui.store.rows import is_unique_violation
 from mcpctl_tui.store.threads import create_thread, rename_thread
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
 from mcpctl_tui.virtual.dispatch import VirtualLlmService
+from mcpctl_tui.virtual.task_rows import LlmLiveness
 
 TITLE_LIMIT = 80
 NOT_WIRED = "virtual LLM dispatcher not wired"
@@ -70,6 +73,9 @@ class VirtualDispatcher(Protocol):
     def enqueue_infer_task(
         self, llm_id: int, request: InferenceRequest
     ) -> AsyncIterator[StreamEvent]: ...
+
+    def refusal(self, row: LlmLiveness) -> StreamError | None:
+        """Why ``row`` would be refused now (publisher offline …), else None."""
 
 
 def make_title(text: str) -> str:
@@ -141,8 +147,39 @@ class ChatService:
 
     # --- one inference, nothing stored ---------------------------------------------
 
-    def stream_inference(self, ctx: ChatContext) -> AsyncIterator[StreamEvent]:
-        """The raw event stream for ``ctx`` (its history ends with the turn to answer).
+    def admit(self, ctx: ChatContext) -> Endpoint | None:
+        """The pre-check of a turn: raise ``Refused`` (one line) when ``ctx``'s LLM cannot
+        be asked now: a virtual LLM with no dispatcher or an offline publisher (the
+        dispatcher's own rule), a public one of unknown type or whose API key reference
+        does not resolve. ``send`` and ``regenerate`` call it BEFORE anything is written,
+        so a refused chat leaves no empty thread and no dangling user turn. For a public
+        LLM it returns the endpoint, its key resolved once for the turn."""
+        llm = ctx.llm
+        if llm.kind != LlmKind.VIRTUAL:
+            return self._endpoint(ctx)
+        if self.virtual is None:
+            raise Refused(f"{NOT_WIRED} (LLM {llm.name} is virtual)")
+        why = self.virtual.refusal(llm.liveness())
+        if why is not None:
+            raise Refused(why.message, why.kind)
+        return None
+
+    @staticmethod
+    def _endpoint(ctx: ChatContext) -> Endpoint:
+        llm = ctx.llm
+        try:
+            get_adapter(llm.type)
+            # Resolved now, at call time, and held only in this request's Endpoint.
+            api_key = resolve_key_ref(llm.api_key_ref)
+        except (KeyRefError, ValueError) as exc:
+            raise Refused(f"LLM {llm.name}: {exc}") from None
+        return Endpoint(llm.type, llm.url, llm.model, api_key)
+
+    def stream_inference(
+        self, ctx: ChatContext, endpoint: Endpoint | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """The raw event stream for ``ctx`` (its history ends with the turn to answer);
+        ``endpoint``: a public LLM's, from ``admit`` (else resolved here).
 
         Never raises for configuration, provider or network trouble: those end the stream
         with a ``StreamError`` (a missing API key names its reference; a virtual LLM with
@@ -158,13 +195,10 @@ class ChatService:
                 )
             return self.virtual.enqueue_infer_task(ctx.llm.id, request)
         try:
-            adapter = get_adapter(ctx.llm.type)
-            # Resolved now, at call time, and held only in this request's Endpoint.
-            api_key = resolve_key_ref(ctx.llm.api_key_ref)
-        except (KeyRefError, ValueError) as exc:
-            return _one(StreamError(ErrorKind.CONFIG, f"LLM {ctx.llm.name}: {exc}"))
-        endpoint = Endpoint(ctx.llm.type, ctx.llm.url, ctx.llm.model, api_key)
-        return adapter.stream(endpoint, request, client=self._http())
+            endpoint = endpoint or self._endpoint(ctx)
+        except Refused as exc:
+            return _one(StreamError(exc.kind, str(exc)))
+        return get_adapter(endpoint.type).stream(endpoint, request, client=self._http())
 
     # --- a stored turn ---------------------------------------------------------------
 
@@ -262,6 +296,10 @@ class ChatService:
             if thread_id is not None and not await lock_thread(s, thread_id):
                 raise NotFound("thread", thread_id)
             ctx = await prepare_context(s, agent, thread_id, personality, overrides)
+            # Before any write (a refusal rolls back to nothing). A keyring lookup here
+            # holds SQLite's write lock for its few milliseconds; the key is then not
+            # resolved again for the request.
+            endpoint = self.admit(ctx)
             if ctx.thread_id is None:
                 title = make_title(text)
                 tid = (await create_thread(s, ctx.agent.id, title)).id
@@ -286,7 +324,7 @@ class ChatService:
         started = self._started(
             ctx, tid, title, thread_id is None, user_id, placeholder_id, first + 1
         )
-        return Begun(ctx, started, t0)
+        return Begun(ctx, started, t0, endpoint)
 
     async def _begin_regenerate(
         self, thread_id: int, personality: str | None, overrides: ChatOverrides | None
@@ -307,8 +345,8 @@ class ChatService:
             )
         if last_user is None:
             raise ChatError(f"thread {thread_id} has no user turn to answer again")
-        # Validate the personality before deleting anything.
-        await self.prepare(agent_id, thread_id, personality, overrides)
+        # Validate the personality, and that the LLM can be asked, before deleting anything.
+        endpoint = self.admit(await self.prepare(agent_id, thread_id, personality, overrides))
         replaced = await delete_turns_after(self.store, thread_id, last_user)
         async with self.store.transaction() as s:
             await lock_thread(s, thread_id)
@@ -316,7 +354,7 @@ class ChatService:
             index = ctx.next_turn_index
             (placeholder_id,) = await insert_turns(s, thread_id, index, [self._placeholder(ctx)])
         started = self._started(ctx, thread_id, title, False, None, placeholder_id, index, replaced)
-        return Begun(ctx, started, t0)
+        return Begun(ctx, started, t0, endpoint)
 
     @staticmethod
     def _placeholder(ctx: ChatContext) -> NewMessage:

@@ -39,6 +39,7 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.request import Endpoint
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.messages import finish_message
@@ -56,6 +57,7 @@ class Begun:
     ctx: ChatContext  # history ends with the message to answer
     started: TurnStarted
     t0: float
+    endpoint: Endpoint | None = None  # a public LLM's, its key resolved by the pre-check
 
 
 @contextlib.asynccontextmanager
@@ -73,7 +75,7 @@ async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
 async def stream_turn(
     store: Store,
     begin: Callable[[], Awaitable[Begun]],
-    stream_inference: Callable[[ChatContext], AsyncIterator[StreamEvent]],
+    stream_inference: Callable[[ChatContext, Endpoint | None], AsyncIterator[StreamEvent]],
 ) -> AsyncGenerator[ChatEvent, None]:
     """Begin the turn (``begin`` stores its user side), stream the reply from
     ``stream_inference`` and store it as it ends: ``TurnStarted``, deltas, ``TurnEnded``."""
@@ -97,7 +99,7 @@ async def stream_turn(
         # Inside the try: a consumer that closes us right here still gets the
         # placeholder finished (as cancelled), never left pending.
         yield started
-        async with _closing(stream_inference(b.ctx)) as stream:
+        async with _closing(stream_inference(b.ctx, b.endpoint)) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     text.append(event.text)

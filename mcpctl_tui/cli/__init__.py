@@ -2,25 +2,43 @@
 
 Each verb lives in its own module and registers itself on ``main``; this module holds
 only the group, the shared ``--db`` option and the helpers the verbs share.
+
+Start-up is paid on every command, so verb modules are imported only when their verb
+runs (``_VERBS``; ``--help`` imports them all to list them), and this module imports no
+SQLAlchemy, httpx or Textual: ``--version`` takes about the interpreter's own start, and
+``get agents`` does not import the chat engine (``bench/cli_start.py`` measures it,
+``tests/cli/test_startup.py`` keeps it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
-from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from mcpctl_tui.store.engine import Store
 
 T = TypeVar("T")
 
-# Verb modules, imported on start-up so their commands register on the group.
-_VERB_MODULES = ("db", "manifest", "chat", "threads", "provider", "gc", "app")
+# Each verb and the module (mcpctl_tui.cli.NAME) that registers it on the group.
+_VERBS = {
+    "apply": "manifest",
+    "get": "manifest",
+    "delete": "manifest",
+    "chat": "chat",
+    "threads": "threads",
+    "history": "threads",
+    "provider": "provider",
+    "gc": "gc",
+    "db": "db",
+    "demo": "app",
+}
 
 
 class CliState:
@@ -47,6 +65,8 @@ class CliState:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; store and config errors become one-line CLI errors."""
+    import asyncio  # not at import: ``--version`` need not pay for it
+
     try:
         return asyncio.run(coro)
     except (StoreError, ConfigError) as exc:
@@ -54,6 +74,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
+    from mcpctl_tui.store.engine import open_store  # SQLAlchemy: only for a verb that uses it
+
     store = await open_store(url)
     try:
         return await fn(store)
@@ -74,6 +96,19 @@ class _Main(click.Group):
                     f"argument {shown + '…'!r} is not UTF-8 text (at character {exc.start + 1})"
                 ) from None
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_VERBS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _VERBS.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            try:  # registers the verb (and its siblings) on the group
+                importlib.import_module(f"mcpctl_tui.cli.{module}")
+            except ModuleNotFoundError as exc:  # a verb not built yet is simply absent
+                if exc.name != f"mcpctl_tui.cli.{module}":
+                    raise
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(
@@ -111,11 +146,3 @@ def main(
                 "this build has no terminal UI; see 'mcpctl-tui --help' for its commands"
             ) from None
         launch_tui(ctx.obj, agent=agent, personality=personality, thread_id=thread_id)
-
-
-for _name in _VERB_MODULES:
-    try:
-        importlib.import_module(f"mcpctl_tui.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # a verb not built yet is simply absent
-        if _exc.name != f"mcpctl_tui.cli.{_name}":
-            raise

@@ -54,21 +54,24 @@ def launch_tui(
     "--path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to create the demo SQLite file (default: a fresh file in the data dir).",
+    help="The demo SQLite file (default: demo.sqlite3 in the data dir).",
 )
+@click.option("--reset", is_flag=True, help="Throw the demo database away and seed a new one.")
 @click.option("--no-open", is_flag=True, help="Only create the database, print its URL.")
-def demo(path: Path | None, no_open: bool) -> None:
-    """Open the app on a fresh demo database: an echo LLM, two agents, a few threads."""
+def demo(path: Path | None, reset: bool, no_open: bool) -> None:
+    """Open the app on the demo database (an echo LLM, two agents, a few threads), seeded
+    on first use; what you chat there stays until --reset."""
     from mcpctl_tui.config import data_dir
 
     if path is None:
         base = data_dir()
         base.mkdir(parents=True, exist_ok=True)
         path = base / "demo.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{path}"
-    run(_seed_demo(url))
+    if reset or not path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        run(_seed_demo(url))
     if no_open:
         click.echo(url)
         return

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -28,6 +28,9 @@ from mcpctl_tui.chat.inspect import inspect_context, report_text
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
+
+if TYPE_CHECKING:
+    from mcpctl_tui.cli.repl import TerminalReader
 from mcpctl_tui.llm.events import TextDelta
 from mcpctl_tui.store.catalog import personality_names
 from mcpctl_tui.store.engine import Store
@@ -188,6 +191,12 @@ class LineReader:
                 err.write(f"error: that line is not UTF-8 text (byte {exc.start + 1}); not sent\n")
 
 
+def _terminal_editor_usable(stdin: TextIO, err: TextIO) -> bool:
+    """Line editing and history (``cli/repl.py``) when stdin and stderr are terminals;
+    a pipe keeps the plain reader above."""
+    return _isatty(stdin) and _isatty(err)
+
+
 async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int:
     ctx = await svc.prepare(
         sess.agent, sess.thread_id, sess.settings.personality, sess.settings.overrides
@@ -197,7 +206,13 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
         f"{f' as {ctx.personality}' if ctx.personality else ''}"
         f"{f' in thread {sess.thread_id}' if sess.thread_id else ''}; /help for commands\n"
     )
-    reader = LineReader(sys.stdin)
+    reader: LineReader | TerminalReader
+    if _terminal_editor_usable(sys.stdin, err):
+        from mcpctl_tui.cli.repl import TerminalReader  # prompt_toolkit: only now
+
+        reader = TerminalReader()
+    else:
+        reader = LineReader(sys.stdin)
     while True:
         line = await reader.read("> ", err)
         if line is None:
@@ -275,6 +290,21 @@ async def slash_command(svc: ChatService, sess: Session, command: commands.Comma
     return (await commands.run(command, _ReplFront(svc, sess))).text
 
 
+STDIN_LIMIT = 1024 * 1024  # bytes of message ``-m -`` takes from stdin
+
+
+def read_stdin_message(stream: TextIO, limit: int = STDIN_LIMIT) -> str:
+    """The message of ``-m -``: all of stdin, read once and bounded (one byte past the
+    limit is read to know it was passed, never the whole of an endless pipe)."""
+    data = stream.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise click.UsageError(f"-m -: the message on stdin is over {limit // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(f"-m -: stdin is not UTF-8 text (byte {exc.start + 1})") from None
+
+
 def build_overrides(
     system: str | None,
     system_file: Path | None,
@@ -320,7 +350,11 @@ def build_overrides(
 
 @main.command("chat")
 @click.argument("agent")
-@click.option("-m", "--message", help="Send this message, print the reply, exit.")
+@click.option(
+    "-m",
+    "--message",
+    help="Send this message, print the reply, exit; '-' reads the message from stdin (1 MiB at most).",
+)
 @click.option("--thread", "thread_id", type=int, metavar="ID", help="Continue this thread.")
 @click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
 @click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
@@ -363,7 +397,10 @@ def chat_command(
     extra: tuple[str, ...],
     no_stream: bool,
 ) -> None:
-    """Chat with AGENT: one message with -m, else a line REPL (/help inside)."""
+    """Chat with AGENT: one message with -m (-m - reads it from stdin), else a line REPL
+    (/help inside)."""
+    if message == "-":
+        message = read_stdin_message(sys.stdin)
     if message is not None and not message.strip():
         # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
         raise click.UsageError("-m/--message is empty")

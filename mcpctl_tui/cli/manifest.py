@@ -15,7 +15,6 @@ import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.tables import table
-from mcpctl_tui.llm.registry import known_types
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
 from mcpctl_tui.store.manifest import (
@@ -73,6 +72,8 @@ def apply_cmd(state: CliState, files: Sequence[str], dry_run: bool) -> None:
     named = len(files) > 1
     sources = [((("stdin" if f == "-" else f) if named else None), _read_source(f)) for f in files]
     url = state.db_url()
+    from mcpctl_tui.llm.registry import known_types  # the adapters (httpx): apply only
+
     types = frozenset(known_types())
     results = run(
         with_store(

@@ -38,7 +38,7 @@ from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
-from mcpctl_tui.virtual.task_rows import store_reason
+from mcpctl_tui.virtual.task_rows import LlmLiveness, store_reason
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,14 @@ def _ago(when: datetime | None) -> str:
     else:
         span = f"{secs // 3600} h"
     return f"last seen {when.isoformat(timespec='seconds')} ({span} ago)"
+
+
+def _offline(row: LlmLiveness) -> StreamError:
+    return StreamError(
+        ErrorKind.OFFLINE,
+        f"publisher offline: virtual LLM {row.name} "
+        f"(provider session {row.provider_session_id or '-'}) {_ago(row.last_heartbeat_at)}",
+    )
 
 
 class VirtualLlmService:
@@ -216,19 +224,21 @@ class VirtualLlmService:
         self._cleanup.add(t)
         t.add_done_callback(self._cleanup.discard)
 
+    def refusal(self, row: LlmLiveness) -> StreamError | None:
+        """Why an inference for ``row`` would be refused now (not virtual, or its publisher
+        is offline), else None: the one rule, which the chat engine also asks before it
+        stores anything (``ChatService`` refuses the send then; no empty thread is left)."""
+        if row.kind != LlmKind.VIRTUAL:
+            return StreamError(ErrorKind.CONFIG, f"LLM {row.name} is not a virtual LLM")
+        return None if self._is_live(row.status, row.last_heartbeat_at) else _offline(row)
+
     async def _refusal(self, llm_id: int) -> StreamError:
         """Why the task was not queued: no such LLM, not virtual, or its publisher is offline."""
         row = await task_rows.llm_liveness(self.store, llm_id)
         if row is None:
             return StreamError(ErrorKind.NOT_FOUND, f"LLM {llm_id} not found")
-        if row.kind != LlmKind.VIRTUAL:
-            return StreamError(ErrorKind.CONFIG, f"LLM {row.name} is not a virtual LLM")
-        return StreamError(
-            ErrorKind.OFFLINE,
-            f"publisher offline: virtual LLM {row.name} "
-            f"(provider session {row.provider_session_id or '-'}) "
-            f"{_ago(row.last_heartbeat_at)}",
-        )
+        # The insert's liveness check refused: offline, even if it beat just now.
+        return self.refusal(row) or _offline(row)
 
     async def _follow(self, task_id: int, wake: asyncio.Event) -> AsyncGenerator[StreamEvent, None]:
         opts = self.options

@@ -123,7 +123,7 @@ async def test_bad_input_is_one_line(store: Store, db_url: str, tmp_path: Path) 
     assert await threads_of(store, a) == []  # nothing was written
 
 
-async def test_missing_api_key_is_one_line_not_a_traceback(store: Store, db_url: str) -> None:
+async def test_missing_api_key_is_one_line_and_leaves_no_thread(store: Store, db_url: str) -> None:
     llm = (
         await add_llm(
             store,
@@ -133,16 +133,16 @@ async def test_missing_api_key_is_one_line_not_a_traceback(store: Store, db_url:
             api_key_ref="env:MCPCTL_NO_KEY_HERE",
         )
     ).id
-    await add_agent(store, "a", llm)
+    a = (await add_agent(store, "a", llm)).id
     env = {k: v for k, v in os.environ.items() if k != "MCPCTL_NO_KEY_HERE"}
     os.environ.pop("MCPCTL_NO_KEY_HERE", None)
     res = await run_cli(db_url, "chat", "a", "-m", "x", env=env)
     assert res.code == 1 and res.out == ""
-    assert "Traceback" not in res.err
-    assert res.err.splitlines()[0] == (
-        "error: LLM oa: API key reference env:MCPCTL_NO_KEY_HERE: "
-        "environment variable MCPCTL_NO_KEY_HERE is not set"
+    assert res.err == (
+        "Error: LLM oa: API key reference env:MCPCTL_NO_KEY_HERE: "
+        "environment variable MCPCTL_NO_KEY_HERE is not set\n"
     )
+    assert await threads_of(store, a) == []  # refused before anything was written
 
 
 async def test_repl_slash_commands(store: Store, db_url: str) -> None:
@@ -190,18 +190,17 @@ async def test_repl_slash_commands(store: Store, db_url: str) -> None:
     assert newest[1].personality == "pirate"
 
 
-async def test_virtual_llm_not_wired_from_cli(store: Store, db_url: str) -> None:
+async def test_offline_publisher_is_refused_and_leaves_no_thread(store: Store, db_url: str) -> None:
     from mcpctl_tui.store.types import LlmKind
 
-    # A publisher never heard from: the wired dispatcher refuses at once ("offline").
+    # A publisher never heard from: the engine refuses before it writes anything.
     llm = await add_llm(store, "v", type="openai", kind=LlmKind.VIRTUAL, last_heartbeat_at=None)
-    await add_agent(store, "a", llm.id)
+    a = (await add_agent(store, "a", llm.id)).id
     res = await run_cli(db_url, "chat", "a", "-m", "x")
-    if "not wired" not in res.err:  # the virtual package wired a dispatcher in this build
-        assert res.code == 1 and res.out == ""
-        return
-    assert res.code == 1
-    assert res.err.splitlines()[0] == "error: virtual LLM dispatcher not wired (LLM v is virtual)"
+    assert res.code == 1 and res.out == ""
+    assert res.err.startswith("Error: publisher offline: virtual LLM v (provider session ")
+    assert len(res.err.splitlines()) == 1
+    assert await threads_of(store, a) == []
 
 
 async def test_open_store_is_used(db_url: str) -> None:
@@ -281,3 +280,20 @@ async def test_closed_pipe_stores_the_turn_quietly(store: Store, db_url: str) ->
     async with store.session() as s:
         rows = await all_messages(s, thread.id)
     assert rows[1].status == MessageStatus.CANCELLED and rows[1].content.startswith("yyyyy")
+
+
+async def test_message_from_stdin_is_exact_and_bounded(store: Store, db_url: str) -> None:
+    """``-m -`` sends stdin as the message (lines and all); more than 1 MiB is refused in
+    one line with nothing written."""
+    llm = (await add_llm(store)).id
+    a = (await add_agent(store, "a", llm, system_prompt="S")).id
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="line one\nline two\n")
+    assert res.code == 0, res.err
+    assert res.out == "S" + ECHO_SEPARATOR + "line one\nline two\n"  # a pipe: exact bytes
+    (thread,) = await threads_of(store, a)
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="x" * (1024 * 1024 + 1))
+    assert res.code == 2 and res.out == ""
+    assert res.err.splitlines()[-1] == "Error: -m -: the message on stdin is over 1024 KiB"
+    res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="  \n")
+    assert res.code == 2 and "-m/--message is empty" in res.err
+    assert [t.id for t in await threads_of(store, a)] == [thread.id]

@@ -275,7 +275,8 @@ async def test_a_row_that_holds_its_odd_type_reapplies_from_its_export(
     store: Store, db_url: str
 ) -> None:
     # A provider session publishes `type: command` LLMs; `get all -o yaml` of a team store
-    # must still apply back (unchanged), while changing a row to an unknown type is refused.
+    # must still apply back (the virtual row skipped, marked so by the export; the public
+    # one unchanged), while changing a row to an unknown type is refused.
     from mcpctl_tui.store.types import LlmKind
 
     async with store.transaction() as s:
@@ -292,7 +293,10 @@ async def test_a_row_that_holds_its_odd_type_reapplies_from_its_export(
     assert "type: command" in export.stdout and "type: legacy-type" in export.stdout
     again = await asyncio.to_thread(invoke_cli, db_url, "apply", "-f", "-", input=export.stdout)
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.splitlines() == ["llm/gpu unchanged", "llm/old unchanged"]
+    assert again.stdout.splitlines() == [
+        "llm/gpu skipped (virtual, published by provider session p1; only a provider creates it)",
+        "llm/old unchanged",
+    ]
     moved = await asyncio.to_thread(
         invoke_cli, db_url, "apply", "-f", "-", input="kind: llm\nname: old\ntype: legacy-2\n"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from mcpctl_tui.store.manifest import (
 )
 from mcpctl_tui.store.models import Llm, Personality, PersonalityPrompt, Prompt
 from mcpctl_tui.store.types import LlmKind, LlmStatus
-from tests.support.databases import dump_store
+from tests.support.databases import dump_store, fresh_db_url
 from tests.support.manifests import BASE
 from tests.support.seed import add_agent, add_llm
 
@@ -245,6 +246,46 @@ async def test_virtual_rows_are_not_changed_by_apply(store: Store) -> None:
         "kind: prompt\nname: p\nagent: vagent\ncontent: c\n",
     )
     assert out == ["llm/remote unchanged", "agent/pub created", "prompt/p (agent vagent) created"]
+
+
+async def test_an_export_applied_elsewhere_skips_virtual_rows(
+    store: Store, backend: str, tmp_path: Path
+) -> None:
+    """``get all -o yaml`` marks a provider's llm and agent (``virtual: true`` and the
+    session); applied to another database they are skipped with a note, never created as
+    a public LLM with no URL, and the rest (a public agent on a public LLM) lands."""
+    await _make_virtual(store)
+    await apply(
+        store, "kind: llm\nname: pub-llm\ntype: echo\n---\nkind: agent\nname: pub\nllm: pub-llm\n"
+    )
+    async with store.session() as s:
+        text = dump_yaml([e for k in Kind for e in await get_objects(s, k)])
+    assert "virtual: true\nproviderSession: sess-42\n" in text
+    assert text.count("virtual: true") == 2  # the llm and the agent, nothing public
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    async with fresh_db_url(backend, other_dir) as other_url:
+        other = await open_store(other_url)
+        try:
+            out = await apply(other, text)
+            note = "(virtual, published by provider session sess-42; only a provider creates it)"
+            assert sorted(out) == sorted(
+                [
+                    "agent/pub created",
+                    f"agent/vagent skipped {note}",
+                    "llm/pub-llm created",
+                    f"llm/remote skipped {note}",
+                ]
+            )
+            async with other.session() as s:
+                names = sorted((await s.execute(select(Llm.name))).scalars())
+            assert names == ["pub-llm"]
+        finally:
+            await other.close()
+    # In the database it came from, the same document changes nothing either.
+    before = await dump_store(store)
+    assert all(line.endswith((" unchanged", note)) for line in await apply(store, text))
+    assert await dump_store(store) == before
 
 
 async def test_apply_one_validates_documents_built_in_code(store: Store) -> None:

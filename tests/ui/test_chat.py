@@ -22,8 +22,8 @@ from tests.support.pilot import (
     clear_notifications,
     demo_store,
     enter_text,
-    error_shown,
     fixed_clock,
+    notifications,
     notified,
     running,
     screen_text,
@@ -357,20 +357,20 @@ async def test_publisher_offline_at_send_puts_the_text_back_ahead_of_new_text(
 
 
 async def test_a_virtual_error_says_its_kind_once(tmp_path: Path) -> None:
-    """The turn and the notification read "offline: publisher offline: …": the kind put in
-    front of a message that already says it."""
+    """The notification reads "publisher offline: …" (the engine's refusal, nothing
+    stored), not "offline: publisher offline: …"."""
     async with temp_store(tmp_path) as store:
         await add_llm_agent(store, llm="remote", agent="far", kind=LlmKind.VIRTUAL)
         app = McpctlApp(store, clock=fixed_clock, liveness_seconds=3600)
         async with running(app) as pilot:
             await _mark_llms_inactive(store)
-            await _send_and_wait(app, pilot, "are you there?", MessageStatus.ERROR)
-            await pilot.pause()
-            shown = error_shown(app)
-            assert shown.startswith("publisher offline: virtual LLM remote")
-            assert shown.count("offline") == 1
-            assert notified(app, shown)
-            assert not notified(app, "offline: publisher offline")
+            await enter_text(app, pilot, "are you there?")
+            await _until_refused(app, pilot, "publisher offline: virtual LLM remote")
+            shown = [str(n.message) for n in notifications(app) if "offline" in str(n.message)]
+            assert len(shown) == 1 and shown[0].count("offline") == 1
+            assert not app.main.panel.chat.turns
+            async with store.session() as s:
+                assert (await s.execute(select(ChatThread))).first() is None
 
 
 async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:

@@ -10,6 +10,10 @@ per document.
 
 An object that already holds the document's values is left alone (no UPDATE, so
 ``updated_at`` does not move either): re-applying a manifest is a no-op.
+
+A document marked ``virtual: true`` (``get`` marks a provider session's llm and agent
+rows so) is skipped, with a note naming the session: only a provider creates virtual
+rows, and applied elsewhere the document would make a public LLM with no URL.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     CONFIGURED = "configured"
     UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +72,18 @@ class Applied:
     name: str
     label: str
     outcome: Outcome
+    note: str = ""
 
     def __str__(self) -> str:
-        return f"{self.label} {self.outcome}"
+        return f"{self.label} {self.outcome}" + (f" ({self.note})" if self.note else "")
 
 
 # --- applying ---------------------------------------------------------------------------
+
+
+def _virtual_note(doc: LlmDoc | AgentDoc) -> str:
+    session = doc.provider_session or "-"
+    return f"virtual, published by provider session {session}; only a provider creates it"
 
 
 def _refuse_virtual(loc: Located, row: Llm | Agent) -> None:
@@ -275,11 +286,18 @@ async def apply_documents(
     # One flush per phase: the next phase needs the ids of the rows this one created.
     for pos, loc, project in each(ProjectDoc):
         outcomes[pos] = run.project(loc, project)
+    notes: dict[int, str] = {}
     for pos, loc, llm in each(LlmDoc):
-        outcomes[pos] = run.llm(loc, llm)
+        if llm.virtual:
+            outcomes[pos], notes[pos] = Outcome.SKIPPED, _virtual_note(llm)
+        else:
+            outcomes[pos] = run.llm(loc, llm)
     await s.flush()
     for pos, loc, agent in each(AgentDoc):
-        outcomes[pos] = run.agent(loc, agent)
+        if agent.virtual:
+            outcomes[pos], notes[pos] = Outcome.SKIPPED, _virtual_note(agent)
+        else:
+            outcomes[pos] = run.agent(loc, agent)
     await s.flush()
     for pos, loc, prompt in each(PromptDoc):
         outcomes[pos] = run.prompt(loc, prompt)
@@ -292,11 +310,13 @@ async def apply_documents(
         if run.bindings(loc, pdoc, row) and outcomes[pos] is Outcome.UNCHANGED:
             outcomes[pos] = Outcome.CONFIGURED
     for pos, loc, agent in each(AgentDoc):
+        if agent.virtual:
+            continue
         if run.link_default(loc, agent) and outcomes[pos] is Outcome.UNCHANGED:
             outcomes[pos] = Outcome.CONFIGURED
     await s.flush()
     return [
-        Applied(loc.doc.KIND, loc.doc.name, label(loc.doc), outcomes[pos])
+        Applied(loc.doc.KIND, loc.doc.name, label(loc.doc), outcomes[pos], notes.get(pos, ""))
         for pos, loc in enumerate(docs)
     ]
 

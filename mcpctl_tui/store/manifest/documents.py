@@ -66,6 +66,10 @@ class LlmDoc:
     api_key_ref: str | None = None
     tier: str | None = None
     description: str = ""
+    # Set by ``get`` for a row a provider session publishes: ``apply`` skips the document
+    # (applied elsewhere it would make a public LLM with no URL).
+    virtual: bool = False
+    provider_session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ class AgentDoc:
     extras: dict[str, Any] = field(default_factory=dict)
     # A personality of this agent, by name (the agent <-> personality cycle).
     default_personality: str | None = None
+    virtual: bool = False  # as on LlmDoc: a provider's agent, skipped by apply
+    provider_session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
+from mcpctl_tui.store.types import LlmKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,14 @@ def _lifecycle(row: Llm | Agent) -> dict[str, Any]:
     }
 
 
+def _virtual(row: Llm | Agent) -> dict[str, Any]:
+    """A provider's row is marked in its document, so that applying an export elsewhere
+    skips it instead of creating a public LLM (or agent) with nothing behind it."""
+    if row.kind != LlmKind.VIRTUAL:
+        return {}
+    return {"virtual": True, "provider_session": row.provider_session_id}
+
+
 async def _llms(s: AsyncSession, name: str | None) -> list[Exported]:
     users = select(Agent.llm_id, func.count().label("n")).group_by(Agent.llm_id).subquery("users")
     q = select(Llm, func.coalesce(users.c.n, 0)).outerjoin(users, users.c.llm_id == Llm.id)
@@ -80,6 +89,7 @@ async def _llms(s: AsyncSession, name: str | None) -> list[Exported]:
             api_key_ref=shown_key_ref(row.api_key_ref),
             tier=row.tier,
             description=row.description,
+            **_virtual(row),
         )
         out.append(Exported(doc, {**_lifecycle(row), "agents": n}))
     return out
@@ -140,6 +150,7 @@ async def _agents(s: AsyncSession, name: str | None) -> list[Exported]:
             default_params=dict(agent.default_params or {}),
             extras=dict(agent.extras or {}),
             default_personality=personality_name,
+            **_virtual(agent),
         )
         facts = {
             **_lifecycle(agent),

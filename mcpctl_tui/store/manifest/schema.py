@@ -180,6 +180,11 @@ class _Field:
     required: bool = False
 
 
+# Read-only markers ``get`` writes on a provider's rows; ``apply`` skips such documents.
+_VIRTUAL_FIELDS = (
+    _Field("virtual", "virtual", _bool),
+    _Field("providerSession", "provider_session", _optional(_text())),
+)
 _LLM_FIELDS = (
     _Field("name", "name", _name(_column_length(Llm, "name")), required=True),
     _Field("type", "type", _name(_column_length(Llm, "type")), required=True),
@@ -188,6 +193,7 @@ _LLM_FIELDS = (
     _Field("apiKeyRef", "api_key_ref", _optional(_key_ref)),
     _Field("tier", "tier", _optional(_text(_column_length(Llm, "tier")))),
     _Field("description", "description", _text()),
+    *_VIRTUAL_FIELDS,
 )
 _PROJECT_FIELDS = (
     _Field("name", "name", _name(_column_length(Project, "name")), required=True),
@@ -208,6 +214,7 @@ _AGENT_FIELDS = (
         "default_personality",
         _optional(_name(_column_length(Personality, "name"))),
     ),
+    *_VIRTUAL_FIELDS,
 )
 _PROMPT_NAME = _name(_column_length(Prompt, "name"))
 _PROMPT_FIELDS = (

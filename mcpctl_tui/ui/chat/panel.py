@@ -5,7 +5,9 @@ operator picks an agent or a thread, the panel when a send opens a thread or a s
 command changes a setting, and the status line, the title and the side panes follow it.
 A reply runs in the panel's ``reply`` worker: Esc cancels that worker, which stores the
 turn as cancelled with its partial text. A send the engine refused before storing
-anything gives the text back to the message box.
+anything gives the text back to the message box; whether a send may go (an offline
+publisher, a key reference that does not resolve) is the engine's one rule
+(``ChatService.admit``), not judged here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from textual.worker import WorkerState
 from mcpctl_tui.chat import commands
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnStarted
-from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.ui import memory
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.chat.input import ChatInput
@@ -259,10 +260,6 @@ class ChatPanel(Vertical):
             return
         if self.streaming:
             self.notify("a reply is still streaming (Esc cancels it)", severity="warning")
-            return
-        if agent.kind == LlmKind.VIRTUAL and agent.status != LlmStatus.ACTIVE:
-            offline = f"publisher offline: {agent.llm_name} is {agent.status.value}"
-            say(self, offline, severity="error")  # the message stays in the box
             return
         if self.state.deleted:
             self.notify(

@@ -1,0 +1,69 @@
+"""CLI start-up: wall time of short commands, as ratios measured in the same run.
+
+    .venv/bin/python -m bench.cli_start [--rounds 7]
+
+Rows (median of ``--rounds`` runs each, all in one run: these machines are noisy):
+  - ``python -c pass``: the interpreter alone, the floor;
+  - ``eager imports``: importing every verb module, what each command paid before verbs
+    were imported lazily (the "before" of ``--version``);
+  - ``--version``, ``get agents`` and ``chat -m`` (echo LLM) on a fresh demo database.
+Printed: ms, the ratio to the floor, and ``--version`` against the eager imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EAGER = (
+    "import mcpctl_tui.cli, mcpctl_tui.cli.db, mcpctl_tui.cli.manifest, mcpctl_tui.cli.chat, "
+    "mcpctl_tui.cli.threads, mcpctl_tui.cli.provider, mcpctl_tui.cli.gc, mcpctl_tui.cli.app, "
+    "mcpctl_tui.llm.registry"
+)
+
+
+def timed(argv: list[str], rounds: int) -> float:
+    """Median wall time of ``argv`` in ms (one untimed run first: the page cache)."""
+    subprocess.run(argv, check=True, capture_output=True)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    rounds = parser.parse_args().rounds
+    py = sys.executable
+    cli = [py, "-m", "mcpctl_tui"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.sqlite3"
+        subprocess.run(
+            [*cli, "demo", "--no-open", "--path", str(db)], check=True, capture_output=True
+        )
+        url = ["--db", f"sqlite+aiosqlite:///{db}"]
+        rows = {
+            "python -c pass": timed([py, "-c", "pass"], rounds),
+            "eager imports (before)": timed([py, "-c", EAGER], rounds),
+            "--version": timed([*cli, "--version"], rounds),
+            "get agents": timed([*cli, *url, "get", "agents"], rounds),
+            "chat -m (echo)": timed([*cli, *url, "chat", "ops", "-m", "hi"], rounds),
+        }
+    floor = rows["python -c pass"]
+    print(f"{'command':<24} {'ms':>8} {'x python':>9}")
+    for name, ms in rows.items():
+        print(f"{name:<24} {ms:8.1f} {ms / floor:9.2f}")
+    ratio = rows["eager imports (before)"] / rows["--version"]
+    print(f"--version is {ratio:.1f}x faster than importing every verb (the old start-up)")
+
+
+if __name__ == "__main__":
+    main()
