@@ -33,11 +33,12 @@ from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.listen import Listener
 from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
-from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
+from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, SqliteChangeWatch, wait_event
 from mcpctl_tui.virtual.task_rows import store_reason
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
-from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
@@ -136,6 +136,8 @@ async def _register(
         "kind": LlmKind.VIRTUAL,
         "provider_session_id": session_id,
         "last_heartbeat_at": now,
+        # Published so every reader judges this provider by its own pace (liveness.py).
+        "heartbeat_interval": config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL,
         "status": LlmStatus.ACTIVE,
         "inactive_since": None,
     }
