@@ -24,12 +24,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from textual.timer import Timer
 
 from mcpctl_tui.store.types import utcnow
-from mcpctl_tui.ui.data import AgentRow, UiData
+from mcpctl_tui.ui.data import AgentRow
+from mcpctl_tui.ui.text import say
+
+if TYPE_CHECKING:
+    from mcpctl_tui.ui.screens.main import MainScreen
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +41,7 @@ RETRY_SECONDS = 5.0
 DUE_SLACK = 0.05  # wake just after the deadline, when the rule already says "gone"
 
 
-class Followed(Protocol):
-    """What the worker needs of the screen."""
-
-    data: UiData
-
-    def open_thread(self) -> int | None: ...
-
-    async def reread(self) -> None: ...
-
-    async def sync_open_thread(self) -> None: ...
-
-    def warn(self, message: str) -> None: ...
-
-
-async def follow_store(screen: Followed) -> None:
+async def follow_store(screen: MainScreen) -> None:
     """Run until cancelled (the screen goes away): reload on every change."""
     warned = False
     while True:
@@ -59,9 +49,9 @@ async def follow_store(screen: Followed) -> None:
             async with screen.data.changes() as changes:
                 warned = False
                 async for change in changes:
-                    tid = screen.open_thread()
+                    tid = screen.panel.state.thread_id
                     if tid is not None and change.only_messages_of(tid):
-                        await screen.sync_open_thread()
+                        await screen.panel.sync_thread()
                     else:
                         await screen.reread()
         except asyncio.CancelledError:
@@ -69,7 +59,7 @@ async def follow_store(screen: Followed) -> None:
         except Exception as exc:  # any store trouble: the feed is retried, the app goes on
             log.warning("change feed stopped: %s", exc)
             if not warned:
-                screen.warn(f"not following the store ({exc}); Ctrl+L reloads")
+                say(screen, f"not following the store ({exc}); Ctrl+L reloads", severity="warning")
                 warned = True
         await asyncio.sleep(RETRY_SECONDS)
 
@@ -93,9 +83,10 @@ class LivenessTimer:
         self._due = due
         if due is not None:
             delay = (due - now).total_seconds() + DUE_SLACK
-            self._timer = self._set_timer(delay, on_due)
+            self._timer = self._set_timer(delay, lambda: self._fire(on_due))
 
-    def fired(self) -> None:
-        """The timer ran: the next ``watch`` schedules anew even for the same moment."""
+    def _fire(self, on_due: Callable[[], object]) -> None:
+        # The next ``watch`` schedules anew, even for the same moment.
         self._due = None
         self._timer = None
+        on_due()

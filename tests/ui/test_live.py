@@ -4,6 +4,8 @@ come from real ``mcpctl-tui`` processes (``apply -f``, ``chat --thread``, ``dele
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import delete
 
 from mcpctl_tui.store.demo import seed_demo
@@ -89,3 +91,40 @@ async def test_the_agent_shown_deleted_elsewhere_gives_way(store: Store) -> None
         await wait_for(lambda: app.main.state.agent is not None)
         await wait_for(lambda: app.main.state.agent.name == "writer")  # type: ignore[union-attr]
         assert notified(app, "agent ops was deleted")
+
+
+async def test_other_processes_writes_show_within_2_s_without_a_key(store: Store) -> None:
+    """The change feed: no Ctrl+L. Each write by another process shows within 2 s; the
+    selected agent that still exists stays selected, a deleted one leaves the list."""
+    ids = await seed_demo(store, now=NOW)
+    tid = ids.thread_ids[0]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+    async with running(app) as pilot:
+        app.main.agents.focus()
+        await pilot.pause(0.6)  # the feed is listening (SQLite: its first data_version read)
+
+        await _cli(store, "apply", "-f", "-", stdin=AUDITOR)
+        started = time.monotonic()
+        await wait_for(
+            lambda: [r.name for r in app.main.agents.rows] == ["auditor", "ops", "writer"],
+            limit=2.0,
+        )
+        assert time.monotonic() - started <= 2.0
+        assert app.main.agents.current is not None and app.main.agents.current.name == "ops"
+
+        await _cli(store, "chat", "ops", "--thread", str(tid), "-m", "from the shell")
+        started = time.monotonic()
+        await wait_for(lambda: len(app.main.panel.chat.turns) == 4, limit=2.0)
+        assert time.monotonic() - started <= 2.0
+        texts = [t.plain_text() for t in app.main.panel.chat.turns]
+        assert texts[2] == "from the shell"
+        assert app.main.state.thread_id == tid
+
+        await _cli(store, "delete", "agent", "writer")
+        started = time.monotonic()
+        await wait_for(
+            lambda: [r.name for r in app.main.agents.rows] == ["auditor", "ops"], limit=2.0
+        )
+        assert time.monotonic() - started <= 2.0
+        assert app.main.agents.current is not None and app.main.agents.current.name == "ops"
+        assert app.main.state.thread_id == tid
