@@ -4,8 +4,9 @@ Rules:
 
 - PostgreSQL: one LISTEN connection (``store.listen.Listener``) on ``mcpctl_changes``,
   which the triggers of migration 0005 notify after every write to a table the UI shows
-  (payload: the table, or ``chat_message:<thread ids>``). Notifications arriving within
-  ``coalesce`` seconds of the first make one ``Change``. Every ``safety_interval`` the
+  (payload: the table, or ``chat_message:<thread ids>``). The first notification after a
+  quiet spell is handed out at once; a burst is merged, at most one ``Change`` per
+  ``coalesce`` seconds. Every ``safety_interval`` the
   connection is checked (no query); one that died is reopened and reported as
   ``Change(tables=None)``, as notifications may have been lost meanwhile.
 - SQLite: one dedicated connection asks ``PRAGMA data_version`` every ``poll_interval``;
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +99,7 @@ class _Feed:
         self._coalesce = coalesce
         self._pending: Change | None = None
         self._event = asyncio.Event()
+        self._last = -float("inf")
 
     def add(self, change: Change) -> None:
         self._pending = change if self._pending is None else self._pending.merge(change)
@@ -108,12 +111,16 @@ class _Feed:
     async def __anext__(self) -> Change:
         while True:
             await self._event.wait()
-            if self._coalesce > 0:
-                # The first of a burst: let the rest of the burst arrive.
-                await asyncio.sleep(self._coalesce)
+            # Leading edge: the first change after a quiet spell goes out at once; within
+            # ``coalesce`` of the last one handed out, the rest of a burst is awaited and
+            # merged (at most one Change per window).
+            wait = self._last + self._coalesce - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             change, self._pending = self._pending, None
             self._event.clear()
             if change is not None:
+                self._last = time.monotonic()
                 return change
 
 
