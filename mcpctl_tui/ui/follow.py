@@ -2,7 +2,7 @@
 
 Rules:
 
-- One long-running worker per main screen reads the store's change feed
+- One long-running task per main screen (``Following``) reads the store's change feed
   (``UiData.changes``: LISTEN/NOTIFY on PostgreSQL, ``PRAGMA data_version`` on SQLite)
   and answers each ``Change`` with the screen's reload (agents, the selected agent's
   personalities and threads, the open thread), or, for a change that only touched the
@@ -90,3 +90,26 @@ class LivenessTimer:
         self._due = None
         self._timer = None
         on_due()
+
+
+class Following:
+    """The screen's side of following: the change-feed task, the reload lock, the timer.
+
+    A plain task, not a Textual worker: workers are awaited as a whole (tests wait for
+    "every worker done"), and this one never is; the screen stops it when it unmounts.
+    """
+
+    def __init__(self, screen: MainScreen) -> None:
+        self._screen = screen
+        self.lock = asyncio.Lock()  # rereads never overlap (the feed's and Ctrl+L's)
+        self.liveness = LivenessTimer(screen.set_timer)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(follow_store(self._screen), name="follow-store")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

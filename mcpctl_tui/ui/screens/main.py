@@ -10,7 +10,6 @@ dialogs are awaited (``push_screen_wait``) inside workers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -28,7 +27,7 @@ from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.browse.sidebar import Sidebar
 from mcpctl_tui.ui.chat.panel import ChatPanel
 from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
-from mcpctl_tui.ui.follow import LivenessTimer, follow_store
+from mcpctl_tui.ui.follow import Following
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
@@ -91,8 +90,7 @@ class MainScreen(PacedScreen):
         self.clock = clock
         self.liveness_seconds = liveness_seconds
         self.loaded = 0  # agent loads completed (tests wait for the first)
-        self._reread_lock = asyncio.Lock()
-        self._liveness = LivenessTimer(self.set_timer)  # ui/follow.py
+        self.follow = Following(self)  # the store's changes (ui/follow.py)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -129,8 +127,11 @@ class MainScreen(PacedScreen):
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
         self.set_interval(TICK_SECONDS, self.threads.tick)
-        self.run_worker(follow_store(self), group="follow", exit_on_error=False)
+        self.follow.start()
         self.panel.chat_input.focus()
+
+    def on_unmount(self) -> None:
+        self.follow.stop()
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class MainScreen(PacedScreen):
         (an editor saved): if the same agent stays selected, the open thread (or the new
         one being typed) stays open instead of jumping to the newest thread."""
         rows = await self.data.agents()
-        self._liveness.watch(rows, self.action_reload)
+        self.follow.liveness.watch(rows, self.action_reload)
         if not rows:
             self.sidebar.show_agents([], None)
             await self.panel.show_welcome()
@@ -244,13 +245,13 @@ class MainScreen(PacedScreen):
         """Show what the store holds now: agents come and go (a selection that still
         exists stays), the selected agent's personalities and threads, the open thread's
         turns. Nothing is redrawn that did not change; never two at once (ui/follow.py)."""
-        async with self._reread_lock:
+        async with self.follow.lock:
             try:
                 rows = await self.data.agents()
             except StoreError as exc:
                 say(self, str(exc), severity="error")
                 return
-            self._liveness.watch(rows, self.action_reload)
+            self.follow.liveness.watch(rows, self.action_reload)
             shown = self.state.agent
             if shown is None:
                 if rows:  # the first agents of an empty store
