@@ -11,7 +11,8 @@ PostgreSQL uses a throw-away database next to $MCPCTL_TUI_TEST_PG_URL (or --pg-u
    baseline, measured in the same run, is an event loop doing nothing for as long.
 2. Latency: another engine (its own connections, as another process would) commits one
    row at a time, at random moments; the time from the start of its write (the commit
-   included: a NOTIFY can arrive before the writer's commit returns) to the Change; p50 and p95 (SQLite is bounded by the poll interval, 0.5 s).
+   included: a NOTIFY can arrive before the writer's commit returns) to the Change;
+   p50 and p95 (SQLite is bounded by the poll interval, 0.5 s).
 """
 
 from __future__ import annotations
