@@ -11,10 +11,12 @@ from sqlalchemy import delete
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import ChatThread
+from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.state import StartAt
 from tests.support.cli_runs import run_cli
 from tests.support.pilot import NOW, fixed_clock, notified, running, screen_text, wait_for
+from tests.support.seed import add_agent, add_llm
 
 AUDITOR = """\
 kind: agent
@@ -128,3 +130,27 @@ async def test_other_processes_writes_show_within_2_s_without_a_key(store: Store
         assert time.monotonic() - started <= 2.0
         assert app.main.agents.current is not None and app.main.agents.current.name == "ops"
         assert app.main.state.thread_id == tid
+
+
+async def test_a_silent_provider_shows_gone_without_any_write(store: Store) -> None:
+    """Nothing is written when a provider dies: the screen wakes at its live_until (three
+    missed beats of its published 0.5 s interval) and shows the agent inactive. The
+    periodic liveness poll is off (an hour), so only that timer can do it."""
+    llm = await add_llm(
+        store, "far-llm", kind=LlmKind.VIRTUAL, provider_session_id="s1", heartbeat_interval=0.5
+    )
+    await add_agent(store, "far", llm.id)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="far"), liveness_seconds=3600)
+    async with running(app):
+        assert app.main.agents.current is not None
+        assert app.main.agents.current.status == LlmStatus.ACTIVE
+        started = time.monotonic()
+        await wait_for(
+            lambda: (
+                app.main.state.agent is not None
+                and app.main.state.agent.status == LlmStatus.INACTIVE
+            ),
+            limit=5.0,
+        )
+        assert time.monotonic() - started <= 1.5 + 1.0
+        assert app.main.agents.current.status == LlmStatus.INACTIVE
