@@ -114,6 +114,7 @@ class LlmTarget:
     status: LlmStatus
     provider_session_id: str | None = None
     last_heartbeat_at: datetime | None = None
+    heartbeat_interval: float | None = None
 
     def liveness(self) -> LlmLiveness:
         """What the virtual dispatcher judges a publisher by (``refusal``)."""
@@ -124,6 +125,7 @@ class LlmTarget:
             self.status,
             self.provider_session_id,
             self.last_heartbeat_at,
+            self.heartbeat_interval,
         )
 
 
@@ -236,6 +238,7 @@ def build_context(rows: ChatRows, overrides: ChatOverrides) -> ChatContext:
             status=LlmStatus(llm.status),
             provider_session_id=llm.provider_session_id,
             last_heartbeat_at=llm.last_heartbeat_at,
+            heartbeat_interval=llm.heartbeat_interval,
         ),
         thread_id=rows.thread.id if rows.thread else None,
         thread_title=rows.thread.title if rows.thread else None,

@@ -2,9 +2,10 @@
 
 Rules kept here:
 
-- A virtual row's publisher is live while the row is active and heard from within the
-  heartbeat timeout (``is_live``): one rule for registration, dispatch, the status the
-  UI shows and deletes, so an agent shows inactive exactly when a send would be refused.
+- A virtual row's publisher is live by the one rule of ``store/liveness.py`` (three
+  missed beats of its published interval, bounded by the heartbeat timeout), so an agent
+  shows inactive exactly when a send would be refused; ``AgentRow.live_until`` says when
+  a live virtual agent stops being live if its provider falls silent.
 - An agent is as alive as the worse of its own row and its LLM's (``effective``), and
   as virtual as either.
 - The listing is one joined query (agent, LLM, project, default personality), returning
@@ -16,8 +17,8 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,27 +28,9 @@ from sqlalchemy.orm import aliased
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.liveness import live_until, row_is_live
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
-
-# --- liveness ---------------------------------------------------------------------------
-
-
-def is_live(
-    status: LlmStatus,
-    last_heartbeat_at: datetime | None,
-    heartbeat_timeout: float,
-    now: datetime | None = None,
-) -> bool:
-    """A publisher is live while active and heard from within the heartbeat timeout (a
-    row still marked active whose provider died counts as gone before the GC says so)."""
-    now = now or utcnow()
-    return (
-        status == LlmStatus.ACTIVE
-        and last_heartbeat_at is not None
-        and last_heartbeat_at >= now - timedelta(seconds=heartbeat_timeout)
-    )
-
 
 # --- agent rows and the listing ---------------------------------------------------------
 
@@ -76,6 +59,7 @@ class AgentListing:
     default_personality_id: int | None
     default_personality_name: str | None
     llm_last_heartbeat_at: datetime | None  # a virtual LLM's publisher was last heard then
+    llm_heartbeat_interval: float | None  # ... and beats this often (None: not published)
 
 
 _DEFAULT_PERSONALITY = aliased(Personality)
@@ -97,6 +81,7 @@ _AGENT_LISTING = (
         Agent.default_personality_id,
         _DEFAULT_PERSONALITY.name,
         Llm.last_heartbeat_at,
+        Llm.heartbeat_interval,
     )
     .join(Llm, Llm.id == Agent.llm_id)
     .outerjoin(Project, Project.id == Agent.project_id)
@@ -137,6 +122,9 @@ class AgentRow:
     status: LlmStatus
     project_name: str | None
     default_personality_id: int | None
+    # A live virtual agent's provider counts as gone from then on unless heard again
+    # (not compared: a heartbeat alone does not make the row a different one to redraw).
+    live_until: datetime | None = field(default=None, compare=False)
 
     @property
     def available(self) -> bool:
@@ -150,6 +138,7 @@ def effective(
     llm_status: LlmStatus,
     llm_heartbeat: datetime | None = None,
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+    heartbeat_interval: float | None = None,
 ) -> tuple[LlmKind, LlmStatus]:
     kind = LlmKind.VIRTUAL if LlmKind.VIRTUAL in (agent_kind, llm_kind) else LlmKind.PUBLIC
     if LlmStatus.INACTIVE in (agent_status, llm_status):
@@ -158,7 +147,9 @@ def effective(
     # runs the GC they stay "active": judged as the dispatcher judges it (one rule), the
     # agent shows inactive as soon as a send would be answered "publisher offline".
     stale = llm_kind == LlmKind.VIRTUAL and llm_status == LlmStatus.ACTIVE
-    if stale and not is_live(llm_status, llm_heartbeat, heartbeat_timeout):
+    if stale and not row_is_live(
+        llm_status, llm_heartbeat, interval=heartbeat_interval, timeout=heartbeat_timeout
+    ):
         return kind, LlmStatus.INACTIVE
     if LlmStatus.HIBERNATING in (agent_status, llm_status):
         return kind, LlmStatus.HIBERNATING
@@ -166,9 +157,11 @@ def effective(
 
 
 def _row(a: AgentListing, heartbeat_timeout: float) -> AgentRow:
+    beat, interval = a.llm_last_heartbeat_at, a.llm_heartbeat_interval
     kind, status = effective(
-        a.kind, a.status, a.llm_kind, a.llm_status, a.llm_last_heartbeat_at, heartbeat_timeout
+        a.kind, a.status, a.llm_kind, a.llm_status, beat, heartbeat_timeout, interval
     )
+    watched = status == LlmStatus.ACTIVE and a.llm_kind == LlmKind.VIRTUAL
     return AgentRow(
         id=a.id,
         name=a.name,
@@ -181,6 +174,9 @@ def _row(a: AgentListing, heartbeat_timeout: float) -> AgentRow:
         status=status,
         project_name=a.project_name,
         default_personality_id=a.default_personality_id,
+        live_until=live_until(beat, interval=interval, timeout=heartbeat_timeout)
+        if watched
+        else None,
     )
 
 
@@ -195,11 +191,17 @@ async def agent_liveness(
 ) -> dict[int, tuple[LlmKind, LlmStatus]]:
     """Kind and status of every agent: the light query the UI polls for virtual LLMs."""
     q = select(
-        Agent.id, Agent.kind, Agent.status, Llm.kind, Llm.status, Llm.last_heartbeat_at
+        Agent.id,
+        Agent.kind,
+        Agent.status,
+        Llm.kind,
+        Llm.status,
+        Llm.last_heartbeat_at,
+        Llm.heartbeat_interval,
     ).join(Llm, Llm.id == Agent.llm_id)
     return {
-        aid: effective(ak, ast, lk, lst, beat, heartbeat_timeout)
-        for aid, ak, ast, lk, lst, beat in (await s.execute(q))
+        aid: effective(ak, ast, lk, lst, beat, heartbeat_timeout, every)
+        for aid, ak, ast, lk, lst, beat, every in (await s.execute(q))
     }
 
 

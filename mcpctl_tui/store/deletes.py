@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
-from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.errors import Conflict, InUse, Invalid
+from mcpctl_tui.store.liveness import row_is_live
 from mcpctl_tui.store.models import (
     Agent,
     ChatMessage,
@@ -138,14 +138,14 @@ async def _refuse_live_virtual(
     if row.kind != LlmKind.VIRTUAL:
         return
     model = type(row)
-    status, last = (
+    status, last, interval = (
         await s.execute(
-            select(model.status, model.last_heartbeat_at)
+            select(model.status, model.last_heartbeat_at, model.heartbeat_interval)
             .where(model.id == row.id)
             .with_for_update()
         )
     ).one()
-    if is_live(status, last, heartbeat_timeout):
+    if row_is_live(status, last, interval=interval, timeout=heartbeat_timeout):
         raise Invalid(
             f"{kind} {row.name} is virtual, served by live provider session "
             f"{row.provider_session_id or '(none)'}; it goes when that session ends "
@@ -162,7 +162,7 @@ async def delete_llm(
 ) -> None:
     """Delete an LLM; ``InUse`` naming the agents pinned to it (agent.llm_id RESTRICT).
 
-    A virtual LLM whose provider session is live (``store.agents.is_live`` with
+    A virtual LLM whose provider session is live (``store.liveness`` with
     ``heartbeat_timeout``) is refused, naming the session; ``allow_virtual`` skips that
     check (the GC)."""
     llm = await get_row(s, Llm, "llm", llm_id)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -70,6 +71,9 @@ class _Lifecycle:
     )
     provider_session_id: Mapped[str | None] = mapped_column(String(64))
     last_heartbeat_at: Mapped[datetime | None]
+    # Seconds between the publisher's heartbeats, published with its rows: it is gone
+    # after three missed beats (store/liveness.py). None: judged by the timeout alone.
+    heartbeat_interval: Mapped[float | None] = mapped_column(Float)
     status: Mapped[LlmStatus] = mapped_column(
         _str_enum(LlmStatus, "llm_status"), default=LlmStatus.ACTIVE, server_default="active"
     )

@@ -10,7 +10,8 @@ agent list judges by and the chat engine refuses sends by.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.registry import known_types
 from mcpctl_tui.store import agents, catalog, messages, threads
 from mcpctl_tui.store.agents import AgentRow
+from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.errors import NotFound, StoreError
@@ -35,6 +37,7 @@ from mcpctl_tui.virtual.dispatch import DispatchOptions
 
 __all__ = [
     "AgentRow",
+    "Change",
     "Choices",
     "NotFound",
     "Page",
@@ -110,6 +113,10 @@ class UiData:
     def __init__(self, store: Store, *, heartbeat_timeout: float) -> None:
         self.store = store
         self.heartbeat_timeout = heartbeat_timeout
+
+    def changes(self) -> AbstractAsyncContextManager[AsyncIterator[Change]]:
+        """The store's change feed (store/changes.py): one connection while it is open."""
+        return watch(self.store)
 
     # --- agents ------------------------------------------------------------------------
 

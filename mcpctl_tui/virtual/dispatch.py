@@ -12,7 +12,9 @@ store after every wake, so a lost wake-up only costs a poll interval.
 
 Nothing hangs: a publisher that is offline fails at once; a task nobody claims within
 ``claim_timeout`` fails; a provider that stops heartbeating mid-stream fails the task
-within ``heartbeat_timeout``; a caller that stops listening cancels the task.
+after three missed beats of its published interval, at most ``heartbeat_timeout``
+(store/liveness.py), with what it streamed kept; a caller that stops listening cancels
+the task.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.request import InferenceRequest
-from mcpctl_tui.store.agents import is_live
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.listen import Listener
+from mcpctl_tui.store.liveness import row_is_live
 from mcpctl_tui.store.models import TASK_FINISHED, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, decode_event, encode_request, is_terminal
-from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, Listener, SqliteChangeWatch, wait_event
+from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, SqliteChangeWatch, wait_event
 from mcpctl_tui.virtual.task_rows import LlmLiveness, store_reason
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DispatchOptions:
-    # No heartbeat for this long: the publisher is gone (matches the GC's bound).
+    # No heartbeat for this long: the publisher is gone, whatever interval it published
+    # (the GC's bound too; store/liveness.py).
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # A task no provider claims within this long fails.
     claim_timeout: float = 60.0
@@ -153,8 +157,8 @@ class VirtualLlmService:
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
 
-    def _is_live(self, status: LlmStatus, last: datetime | None) -> bool:
-        return is_live(status, last, self.options.heartbeat_timeout)
+    def _is_live(self, status: LlmStatus, last: datetime | None, interval: float | None) -> bool:
+        return row_is_live(status, last, interval=interval, timeout=self.options.heartbeat_timeout)
 
     async def enqueue_infer_task(
         self, llm: int | Llm, request: InferenceRequest
@@ -230,7 +234,11 @@ class VirtualLlmService:
         stores anything (``ChatService`` refuses the send then; no empty thread is left)."""
         if row.kind != LlmKind.VIRTUAL:
             return StreamError(ErrorKind.CONFIG, f"LLM {row.name} is not a virtual LLM")
-        return None if self._is_live(row.status, row.last_heartbeat_at) else _offline(row)
+        return (
+            None
+            if self._is_live(row.status, row.last_heartbeat_at, row.heartbeat_interval)
+            else _offline(row)
+        )
 
     async def _refusal(self, llm_id: int) -> StreamError:
         """Why the task was not queued: no such LLM, not virtual, or its publisher is offline."""
@@ -306,7 +314,9 @@ class VirtualLlmService:
             kind = ErrorKind.PROVIDER if state.status == TaskStatus.ERROR else ErrorKind.NETWORK
             return StreamError(kind, state.error or f"inference task {state.status.value}")
         llm_name = state.llm_name
-        live = self._is_live(state.llm_status, state.llm_last_heartbeat_at)
+        live = self._is_live(
+            state.llm_status, state.llm_last_heartbeat_at, state.llm_heartbeat_interval
+        )
         if state.status == TaskStatus.PENDING:
             if waited < self.options.claim_timeout:
                 return None

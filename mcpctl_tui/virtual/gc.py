@@ -1,6 +1,7 @@
 """The lifecycle sweep: stale publishers go inactive, long-inactive rows and old tasks go.
 
-- no heartbeat for ``heartbeat_timeout`` -> inactive (``inactive_since`` set), and the
+- not live by store/liveness.py (three missed beats of the published interval, at most
+  ``heartbeat_timeout``) -> inactive (``inactive_since`` set), and the
   tasks their provider was serving fail (nobody will finish them);
 - inactive for ``inactive_ttl`` -> deleted, virtual agents before their LLMs (agent.llm_id
   is ON DELETE RESTRICT); an LLM a public agent still uses is kept and reported;
@@ -18,13 +19,14 @@ import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, or_, select, text, update
+from sqlalchemy import delete, exists, not_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Update
 
 from mcpctl_tui.config import Settings
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.liveness import heard_within
 from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import sleep_unless
@@ -78,14 +80,17 @@ class SweepResult:
         return "gc: " + ", ".join(parts)
 
 
-def inactivate_stale(model: type[Llm] | type[Agent], stale: datetime, now: datetime) -> Update:
-    """Virtual rows whose last heartbeat is older than ``stale`` go inactive."""
+def inactivate_stale(
+    model: type[Llm] | type[Agent], now: datetime, timeout: float, dialect: str
+) -> Update:
+    """Active virtual rows that are not live (store/liveness.py: three missed beats of
+    their published interval, at most ``timeout``) go inactive."""
     return (
         update(model)
         .where(
             model.kind == LlmKind.VIRTUAL,
             model.status == LlmStatus.ACTIVE,
-            or_(model.last_heartbeat_at.is_(None), model.last_heartbeat_at < stale),
+            not_(heard_within(model, now, timeout, dialect)),
         )
         .values(status=LlmStatus.INACTIVE, inactive_since=now)
         .execution_options(synchronize_session=False)
@@ -99,7 +104,6 @@ def _rc(result: object) -> int:
 async def sweep(store: Store, bounds: GcBounds | None = None) -> SweepResult:
     b = bounds or GcBounds()
     now = utcnow()
-    stale = now - timedelta(seconds=b.heartbeat_timeout)
     expired = now - timedelta(seconds=b.inactive_ttl)
     async with store.transaction() as s:
         if not store.is_sqlite:
@@ -111,7 +115,8 @@ async def sweep(store: Store, bounds: GcBounds | None = None) -> SweepResult:
 
         # 1. Stale publishers go inactive (served by ix_*_kind_status).
         inactivated = [
-            _rc(await s.execute(inactivate_stale(model, stale, now))) for model in (Llm, Agent)
+            _rc(await s.execute(inactivate_stale(model, now, b.heartbeat_timeout, store.dialect)))
+            for model in (Llm, Agent)
         ]
 
         # Tasks claimed by a provider whose LLM went inactive will never finish.

@@ -1,30 +1,24 @@
 """Wake-ups across processes: LISTEN/NOTIFY on PostgreSQL, nothing (polling) on SQLite.
 
-One ``Listener`` per process holds one connection LISTENing on the relay's channels and
-turns each notification into ``asyncio.Event.set()`` for whoever waits on that key (a
-task id, a provider). Waiters always re-read the store after a wake and also wake on a
-timer, so a lost notification (or a dropped listener connection) costs latency, never
-correctness.
+One ``Listener`` (store/listen.py) per process holds one connection LISTENing on the
+relay's channels and turns each notification into ``asyncio.Event.set()`` for whoever
+waits on that key (a task id, a provider). Waiters always re-read the store after a
+wake and also wake on a timer, so a lost notification (or a dropped listener
+connection) costs latency, never correctness.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.engine import Store
-
-log = logging.getLogger(__name__)
 
 # Payload: the task id whose chunks or status changed.
 CHUNK_CHANNEL = "mcpctl_tui_chunk"
@@ -41,87 +35,6 @@ async def notify(session: AsyncSession, store: Store, channel: str, payload: obj
     await session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": str(payload)}
     )
-
-
-class Listener:
-    """Routes notifications on a few channels to per-key asyncio events."""
-
-    def __init__(self, store: Store, channels: tuple[str, ...]) -> None:
-        self._store = store
-        self._channels = channels
-        self._conn: AsyncConnection | None = None
-        self._raw: Any = None
-        self._lock = asyncio.Lock()
-        self._events: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
-        self._catch_all: dict[str, set[Callable[[str], None]]] = defaultdict(set)
-
-    @property
-    def active(self) -> bool:
-        return self._raw is not None
-
-    async def ensure(self) -> None:
-        """Reopen the LISTEN connection if it died (a PostgreSQL restart, a network cut)."""
-        if self._store.is_sqlite:
-            return
-        if self._raw is not None and not self._raw.is_closed():
-            return
-        if self._raw is not None:
-            log.warning("LISTEN connection lost; reconnecting")
-            await self.close()
-        await self.start()
-
-    async def start(self) -> None:
-        """Open the LISTEN connection (PostgreSQL only; idempotent)."""
-        if self._store.is_sqlite or self._raw is not None:
-            return
-        async with self._lock:
-            if self._raw is not None:
-                return
-            conn = await self._store.engine.connect()
-            try:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
-                assert driver is not None
-                for channel in self._channels:
-                    await driver.add_listener(channel, self._on_notify)
-            except BaseException:
-                await conn.close()
-                raise
-            self._conn, self._raw = conn, driver
-
-    async def close(self) -> None:
-        conn, driver = self._conn, self._raw
-        self._conn = self._raw = None
-        if conn is None:
-            return
-        try:
-            for channel in self._channels:
-                await driver.remove_listener(channel, self._on_notify)
-        except Exception:  # the connection may be gone already; closing is what matters
-            log.debug("remove_listener failed", exc_info=True)
-        # remove_listener sent UNLISTEN: the connection goes back to the pool clean.
-        await conn.close()
-
-    def _on_notify(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
-        for event in self._events.get((channel, payload), ()):
-            event.set()
-        for callback in self._catch_all.get(channel, ()):
-            callback(payload)
-
-    def subscribe(self, channel: str, key: object, event: asyncio.Event) -> None:
-        self._events[(channel, str(key))].add(event)
-
-    def unsubscribe(self, channel: str, key: object, event: asyncio.Event) -> None:
-        k = (channel, str(key))
-        waiters = self._events.get(k)
-        if waiters is not None:
-            waiters.discard(event)
-            if not waiters:
-                del self._events[k]
-
-    def on_channel(self, channel: str, callback: Callable[[str], None]) -> None:
-        """Call ``callback(payload)`` for every notification on ``channel``."""
-        self._catch_all[channel].add(callback)
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:

@@ -29,6 +29,7 @@ from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.listen import Listener
 from mcpctl_tui.store.models import TaskStatus
 from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import CodecError, clean_text, decode_request, encode_event
@@ -36,7 +37,6 @@ from mcpctl_tui.virtual.gc import GcBounds, sweep_forever
 from mcpctl_tui.virtual.notify import (
     CANCEL_CHANNEL,
     TASK_CHANNEL,
-    Listener,
     SqliteChangeWatch,
     sleep_unless,
     wait_event,

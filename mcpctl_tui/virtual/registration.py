@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
-from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
-from mcpctl_tui.store.agents import is_live
+from mcpctl_tui.config import DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.liveness import row_is_live
 from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual.notify import CHUNK_CHANNEL, notify
@@ -103,8 +103,8 @@ def _check_owner(
     """Why this session may not take ``row``, or None."""
     if row.kind != LlmKind.VIRTUAL:
         return f"{kind} {row.name} is a public row; a provider never overwrites it"
-    if row.provider_session_id != session_id and is_live(
-        row.status, row.last_heartbeat_at, timeout, now
+    if row.provider_session_id != session_id and row_is_live(
+        row.status, row.last_heartbeat_at, now, interval=row.heartbeat_interval, timeout=timeout
     ):
         seen = row.last_heartbeat_at.isoformat(timespec="seconds") if row.last_heartbeat_at else "?"
         return (
@@ -136,6 +136,8 @@ async def _register(
         "kind": LlmKind.VIRTUAL,
         "provider_session_id": session_id,
         "last_heartbeat_at": now,
+        # Published so every reader judges this provider by its own pace (liveness.py).
+        "heartbeat_interval": config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL,
         "status": LlmStatus.ACTIVE,
         "inactive_since": None,
     }
@@ -308,6 +310,7 @@ class PublishedRow:
     status: str
     last_heartbeat_at: datetime | None
     inactive_since: datetime | None
+    heartbeat_interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,14 +342,19 @@ async def list_sessions(
                         row.status.value,
                         row.last_heartbeat_at,
                         row.inactive_since,
+                        row.heartbeat_interval,
                     )
                 )
     out: list[SessionStatus] = []
     for sid, rows in sorted(by_session.items()):
         beats = [r.last_heartbeat_at for r in rows if r.last_heartbeat_at is not None]
         last = max(beats) if beats else None
+        every = [r.heartbeat_interval for r in rows if r.heartbeat_interval is not None]
         if any(r.status == LlmStatus.ACTIVE for r in rows):
-            live = is_live(LlmStatus.ACTIVE, last, heartbeat_timeout, now)
+            interval = max(every) if every else None
+            live = row_is_live(
+                LlmStatus.ACTIVE, last, now, interval=interval, timeout=heartbeat_timeout
+            )
             state = "live" if live else "stale"
         else:
             state = "inactive"

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, exists, func, insert, literal, select, update
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.liveness import heard_within
 from mcpctl_tui.store.models import RELAY_JSON, InferenceChunk, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, UtcDateTime, utcnow
 from mcpctl_tui.virtual.notify import CANCEL_CHANNEL, CHUNK_CHANNEL, TASK_CHANNEL
@@ -81,8 +82,8 @@ async def insert_task(
     *,
     live_within: float | None = None,
 ) -> int | None:
-    """Queue a task; its id. With ``live_within``, only if the LLM is a live virtual
-    publisher (heard from within that many seconds), else None and nothing written:
+    """Queue a task; its id. With ``live_within`` (the heartbeat timeout), only if the LLM
+    is a live virtual publisher (store/liveness.py), else None and nothing written:
     the check and the insert are one statement, one round trip on the happy path."""
     now = utcnow()
     row = select(
@@ -98,7 +99,7 @@ async def insert_task(
                 Llm.id == llm_id,
                 Llm.kind == LlmKind.VIRTUAL,
                 Llm.status == LlmStatus.ACTIVE,
-                Llm.last_heartbeat_at >= now - timedelta(seconds=live_within),
+                heard_within(Llm, now, live_within, store.dialect),
             )
         )
     ins = (
@@ -253,6 +254,7 @@ class TaskState:
     llm_status: LlmStatus
     llm_session: str | None
     llm_last_heartbeat_at: datetime | None
+    llm_heartbeat_interval: float | None
 
 
 async def task_state(store: Store, task_id: int) -> TaskState | None:
@@ -266,6 +268,7 @@ async def task_state(store: Store, task_id: int) -> TaskState | None:
             Llm.status,
             Llm.provider_session_id,
             Llm.last_heartbeat_at,
+            Llm.heartbeat_interval,
         )
         .join(Llm, Llm.id == InferenceTask.llm_id)
         .where(InferenceTask.id == task_id)
@@ -321,12 +324,19 @@ class LlmLiveness:
     status: LlmStatus
     provider_session_id: str | None
     last_heartbeat_at: datetime | None
+    heartbeat_interval: float | None  # what its provider published (None: the default)
 
 
 async def llm_liveness(store: Store, llm_id: int) -> LlmLiveness | None:
     """What the dispatcher checks before queueing: is this a virtual LLM, is it live."""
     q = select(
-        Llm.id, Llm.name, Llm.kind, Llm.status, Llm.provider_session_id, Llm.last_heartbeat_at
+        Llm.id,
+        Llm.name,
+        Llm.kind,
+        Llm.status,
+        Llm.provider_session_id,
+        Llm.last_heartbeat_at,
+        Llm.heartbeat_interval,
     ).where(Llm.id == llm_id)
     async with _reader(store) as conn:
         row = (await conn.execute(q)).first()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mcpctl_tui.cli import main as cli_main
+from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.migrate import (
     VERSIONS_DIR,
@@ -208,6 +209,56 @@ async def test_upgrade_from_revision_2_backfills_and_keeps_every_row(db_url: str
         assert after["chat_thread"] == 1
         assert after["chat_message"] == 3
     finally:
+        await store.close()
+
+
+REV4 = "0004_inference_tasks"
+
+
+async def test_upgrade_from_revision_4_adds_the_change_feed(db_url: str) -> None:
+    """A populated 0004 database reaches head: rows kept, no interval published yet (the
+    timeout alone judges those rows), and writes now reach the change feed."""
+    store = await open_store(db_url, migrate=False)
+    try:
+        await upgrade_to(store.engine, REV4)
+        await _seed_at_revision_2(store.engine)
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO llm (name, type, model, kind, provider_session_id, status,"
+                " last_heartbeat_at, created_at, updated_at) VALUES ('virt', 'echo', '',"
+                " 'virtual', 's1', 'active', '2024-05-01 10:00:00', '2024-05-01 10:00:00',"
+                " '2024-05-01 10:00:00')"
+            )
+        before = await _counts(store.engine)
+        await upgrade_to_head(store.engine)
+        assert await current_revision(store.engine) == head_revision()
+        assert await _counts(store.engine) == before
+        async with store.engine.connect() as conn:
+            rows = (
+                await conn.exec_driver_sql(
+                    "SELECT name, kind, heartbeat_interval FROM llm ORDER BY id"
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [("gpt", "public", None), ("virt", "virtual", None)]
+            agents = (await conn.exec_driver_sql("SELECT heartbeat_interval FROM agent")).all()
+            assert [tuple(a) for a in agents] == [(None,), (None,)]
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await store.close()
+
+    store = await open_store(db_url)
+    other = await open_store(db_url)
+    try:
+        async with watch(store, poll_interval=0.05) as changes:
+            async with other.transaction() as s:
+                await s.execute(text("UPDATE chat_message SET content = 'edited' WHERE id = 1"))
+            async with asyncio.timeout(5):
+                change = await anext(changes)
+            assert change.touches_thread(1)
+            if not store.is_sqlite:  # the triggers name the thread
+                assert change == Change(frozenset({"chat_message"}), frozenset({1}))
+    finally:
+        await other.close()
         await store.close()
 
 

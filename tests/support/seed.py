@@ -98,6 +98,7 @@ async def add_llm(
     status: LlmStatus = LlmStatus.ACTIVE,
     last_heartbeat_at: Heartbeat = "now",
     inactive_since: datetime | None = None,
+    heartbeat_interval: float | None = None,
 ) -> Llm:
     """A new LLM row (public by default; ``kind=VIRTUAL`` for a provider's)."""
     now = utcnow()
@@ -114,6 +115,7 @@ async def add_llm(
         status=status,
         last_heartbeat_at=_heard(kind, last_heartbeat_at, now),
         inactive_since=inactive_since,
+        heartbeat_interval=heartbeat_interval,
         created_at=now,
         updated_at=now,
     )

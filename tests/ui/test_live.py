@@ -4,15 +4,19 @@ come from real ``mcpctl-tui`` processes (``apply -f``, ``chat --thread``, ``dele
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import delete
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import ChatThread
+from mcpctl_tui.store.types import LlmKind, LlmStatus
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.state import StartAt
 from tests.support.cli_runs import run_cli
 from tests.support.pilot import NOW, fixed_clock, notified, running, screen_text, wait_for
+from tests.support.seed import add_agent, add_llm
 
 AUDITOR = """\
 kind: agent
@@ -89,3 +93,64 @@ async def test_the_agent_shown_deleted_elsewhere_gives_way(store: Store) -> None
         await wait_for(lambda: app.main.state.agent is not None)
         await wait_for(lambda: app.main.state.agent.name == "writer")  # type: ignore[union-attr]
         assert notified(app, "agent ops was deleted")
+
+
+async def test_other_processes_writes_show_within_2_s_without_a_key(store: Store) -> None:
+    """The change feed: no Ctrl+L. Each write by another process shows within 2 s; the
+    selected agent that still exists stays selected, a deleted one leaves the list."""
+    ids = await seed_demo(store, now=NOW)
+    tid = ids.thread_ids[0]
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops", thread_id=tid))
+    async with running(app) as pilot:
+        app.main.agents.focus()
+        await pilot.pause(0.6)  # the feed is listening (SQLite: its first data_version read)
+
+        await _cli(store, "apply", "-f", "-", stdin=AUDITOR)
+        started = time.monotonic()
+        await wait_for(
+            lambda: [r.name for r in app.main.agents.rows] == ["auditor", "ops", "writer"],
+            limit=2.0,
+        )
+        assert time.monotonic() - started <= 2.0
+        assert app.main.agents.current is not None and app.main.agents.current.name == "ops"
+
+        await _cli(store, "chat", "ops", "--thread", str(tid), "-m", "from the shell")
+        started = time.monotonic()
+        await wait_for(lambda: len(app.main.panel.chat.turns) == 4, limit=2.0)
+        assert time.monotonic() - started <= 2.0
+        texts = [t.plain_text() for t in app.main.panel.chat.turns]
+        assert texts[2] == "from the shell"
+        assert app.main.state.thread_id == tid
+
+        await _cli(store, "delete", "agent", "writer")
+        started = time.monotonic()
+        await wait_for(
+            lambda: [r.name for r in app.main.agents.rows] == ["auditor", "ops"], limit=2.0
+        )
+        assert time.monotonic() - started <= 2.0
+        assert app.main.agents.current is not None and app.main.agents.current.name == "ops"
+        assert app.main.state.thread_id == tid
+
+
+async def test_a_silent_provider_shows_gone_without_any_write(store: Store) -> None:
+    """Nothing is written when a provider dies: the screen wakes at its live_until (three
+    missed beats of its published 0.5 s interval) and shows the agent inactive. The
+    periodic liveness poll is off (an hour), so only that timer can do it."""
+    llm = await add_llm(
+        store, "far-llm", kind=LlmKind.VIRTUAL, provider_session_id="s1", heartbeat_interval=0.5
+    )
+    await add_agent(store, "far", llm.id)
+    app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="far"), liveness_seconds=3600)
+    async with running(app):
+        assert app.main.agents.current is not None
+        assert app.main.agents.current.status == LlmStatus.ACTIVE
+        started = time.monotonic()
+        await wait_for(
+            lambda: (
+                app.main.state.agent is not None
+                and app.main.state.agent.status == LlmStatus.INACTIVE
+            ),
+            limit=5.0,
+        )
+        assert time.monotonic() - started <= 1.5 + 1.0
+        assert app.main.agents.current.status == LlmStatus.INACTIVE

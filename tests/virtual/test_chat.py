@@ -253,3 +253,48 @@ async def test_relay_yields_the_same_events_as_the_adapter(
             relayed = [e async for e in virt.enqueue_infer_task(target, request)]
     assert len(direct) > 10
     assert relayed == direct
+
+
+async def test_kill_9_fails_the_turn_after_three_missed_beats(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    """A provider beating every 5 s is killed mid-reply: the caller's turn fails within
+    three missed beats (15 s), not the 90 s heartbeat timeout, and the reply so far stays
+    in the thread."""
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    prov = await ProviderProc(db_url, pf, heartbeat_interval=5.0, heartbeat_timeout=90.0).start()
+    try:
+        await add_agent(
+            store,
+            "ops",
+            await llm_id(store, "cmd-llm"),
+            default_params={"cmd_chunks": 100_000, "cmd_delay": 0.05},
+        )
+        opts = DispatchOptions(heartbeat_timeout=90.0, claim_timeout=20.0, status_interval=0.2)
+        loop = asyncio.get_running_loop()
+        killed_at = 0.0
+        deltas = 0
+        async with (
+            VirtualLlmService(store, opts) as virt,
+            ChatService(store, virtual=virt) as chat,
+        ):
+            events = []
+            async with asyncio.timeout(40):
+                async for ev in chat.send("ops", "part"):
+                    events.append(ev)
+                    if isinstance(ev, TextDelta):
+                        deltas += 1
+                        if deltas == 5:
+                            await prov.kill()
+                            killed_at = loop.time()
+            elapsed = loop.time() - killed_at
+    finally:
+        await prov.stop()
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded), ended
+    assert ended.status == MessageStatus.ERROR and "stopped responding" in (ended.error or "")
+    assert elapsed <= 15.0 + 1.0, elapsed  # three beats of 5 s, a status check, slack
+    async with store.session() as s:
+        msgs = await all_messages(s, ended.thread_id)
+    assert msgs[-1].status == MessageStatus.ERROR
+    assert msgs[-1].content.startswith("part" * 5)  # what came before the kill is kept

@@ -240,10 +240,9 @@ async def test_sweep_and_disconnect_queries_use_their_indexes(store: Store) -> N
         await conn.execute(text("ANALYZE"))
     plan = await explain(store, claim_statement(store, "s3", virtual_ids, now))
     assert "ix_inference_task_status" in plan, plan
-    stale = now - timedelta(seconds=90)
     for model in (Llm, Agent):
         table = model.__tablename__
-        plan = await explain(store, inactivate_stale(model, stale, now))
+        plan = await explain(store, inactivate_stale(model, now, 90.0, store.dialect))
         assert f"ix_{table}_kind_status" in plan, plan
         plan = await explain(store, offline_rows(model, "s3", now))
         assert f"ix_{table}_provider_session_id" in plan, plan

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from mcpctl_tui.llm.events import Finish, TextDelta
 from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store.engine import Store, open_store
+from mcpctl_tui.store.liveness import row_is_live
 from mcpctl_tui.store.models import Llm
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.support.databases import _asyncpg_dsn, pg_base_url
@@ -109,6 +110,16 @@ async def test_provider_outlives_a_store_outage(store: Store, db_url: str, tmp_p
             assert prov.proc is not None and prov.proc.returncode is None
             again = await open_store(db_url)
             try:
+
+                async def beating() -> bool:
+                    row = await again_llm(again)
+                    return row_is_live(
+                        row.status, row.last_heartbeat_at, interval=row.heartbeat_interval,
+                        timeout=OPTS.heartbeat_timeout,
+                    )  # fmt: skip
+
+                # Three missed beats of 0.2 s make it offline: wait for it to beat again.
+                await eventually(beating, within=15)
                 async with VirtualLlmService(again, OPTS) as svc:
                     llm = (await again_llm(again)).id
                     events = [e async for e in svc.enqueue_infer_task(llm, req("back"))]

@@ -29,6 +29,7 @@ from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.browse.sidebar import Sidebar
 from mcpctl_tui.ui.chat.panel import ChatPanel
 from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
+from mcpctl_tui.ui.follow import Following
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.screens import thread_dialogs
@@ -99,6 +100,7 @@ class MainScreen(PacedScreen):
         self.clock = clock
         self.liveness_seconds = liveness_seconds
         self.loaded = 0  # agent loads completed (tests wait for the first)
+        self.follow = Following(self)  # the store's changes (ui/follow.py)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -135,7 +137,11 @@ class MainScreen(PacedScreen):
         self.load_agents(initial=True)
         self.set_interval(self.liveness_seconds, self.refresh_liveness)
         self.set_interval(TICK_SECONDS, self.threads.tick)
+        self.follow.start()
         self.panel.chat_input.focus()
+
+    def on_unmount(self) -> None:
+        self.follow.stop()
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -154,6 +160,7 @@ class MainScreen(PacedScreen):
         (an editor saved): if the same agent stays selected, the open thread (or the new
         one being typed) stays open instead of jumping to the newest thread."""
         rows = await self.data.agents()
+        self.follow.liveness.watch(rows, self.action_reload)
         if not rows:
             self.sidebar.show_agents([], None)
             await self.panel.show_welcome()
@@ -240,35 +247,37 @@ class MainScreen(PacedScreen):
         self.sidebar.highlight_thread(target)
         await self.panel.show_thread(target)
 
-    def action_reload(self) -> None:
-        self.reload()
-
     @work(group="reload", exclusive=True, exit_on_error=False)
-    async def reload(self) -> None:
+    async def action_reload(self) -> None:
+        await self.reread()
+
+    async def reread(self) -> None:
         """Show what the store holds now: agents come and go (a selection that still
         exists stays), the selected agent's personalities and threads, the open thread's
-        turns. Nothing is redrawn that did not change."""
-        try:
-            rows = await self.data.agents()
-        except StoreError as exc:
-            say(self, str(exc), severity="error")
-            return
-        shown = self.state.agent
-        if shown is None:
-            if rows:  # the first agents of an empty store
+        turns. Nothing is redrawn that did not change; never two at once (ui/follow.py)."""
+        async with self.follow.lock:
+            try:
+                rows = await self.data.agents()
+            except StoreError as exc:
+                say(self, str(exc), severity="error")
+                return
+            self.follow.liveness.watch(rows, self.action_reload)
+            shown = self.state.agent
+            if shown is None:
+                if rows:  # the first agents of an empty store
+                    self.load_agents()
+                return
+            self.sidebar.show_agents(rows, shown.id)
+            now = next((r for r in rows if r.id == shown.id), None)
+            if now is None:
+                say(self, f"agent {shown.name} was deleted", severity="warning")
                 self.load_agents()
-            return
-        self.sidebar.show_agents(rows, shown.id)
-        now = next((r for r in rows if r.id == shown.id), None)
-        if now is None:
-            say(self, f"agent {shown.name} was deleted", severity="warning")
-            self.load_agents()
-            return
-        view = await self.data.agent_view(now.id, threads_shown=len(self.threads.threads))
-        if self.state.agent is None or self.state.agent.id != now.id:
-            return  # another agent was opened meanwhile
-        self._show_agent_view(now, view, self.state.settings.personality, redraw=False)
-        await self.panel.sync_thread()
+                return
+            view = await self.data.agent_view(now.id, threads_shown=len(self.threads.threads))
+            if self.state.agent is None or self.state.agent.id != now.id:
+                return  # another agent was opened meanwhile
+            self._show_agent_view(now, view, self.state.settings.personality, redraw=False)
+            await self.panel.sync_thread()
 
     def _show_agent_view(
         self, agent: AgentRow, view: AgentView, choice: str | None, *, redraw: bool
