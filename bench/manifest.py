@@ -40,7 +40,10 @@ N_LLM, N_PROJECT, N_AGENT = 10, 5, 200
 def manifest() -> str:
     docs: list[str] = []
     for i in range(N_LLM):
-        docs.append(f"kind: llm\nname: llm{i}\ntype: openai\nmodel: m{i}\napiKeyRef: env:K{i}\n")
+        docs.append(
+            f"kind: llm\nname: llm{i}\ntype: openai\nurl: http://127.0.0.1:9/v1\n"
+            f"model: m{i}\napiKeyRef: env:K{i}\n"
+        )
     for p in range(N_PROJECT):
         docs.append(f"kind: project\nname: proj{p}\n")
         docs += [

@@ -50,7 +50,9 @@ def test_apply_from_files_in_one_transaction(db_url: str, tmp_path: Path) -> Non
     a = tmp_path / "agents.yaml"
     b = tmp_path / "llms.yaml"
     a.write_text("kind: agent\nname: solo\nllm: local\n")
-    b.write_text("kind: llm\nname: local\ntype: ollama\nmodel: llama3\n")
+    b.write_text(
+        "kind: llm\nname: local\ntype: ollama\nmodel: llama3\nurl: http://127.0.0.1:11434\n"
+    )
     result = invoke_cli(db_url, "apply", "-f", str(a), "-f", str(b))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["agent/solo created", "llm/local created"]
@@ -300,7 +302,10 @@ def test_delete_every_kind(db_url: str) -> None:
 
 def test_default_personality_cycle_through_the_cli(db_url: str) -> None:
     agent = "kind: agent\nname: a\nllm: l\ndefaultPersonality: calm\n"
-    rest = "kind: llm\nname: l\ntype: ollama\n---\nkind: personality\nname: calm\nagent: a\n"
+    rest = (
+        "kind: llm\nname: l\ntype: ollama\nurl: http://127.0.0.1:11434\n---\n"
+        "kind: personality\nname: calm\nagent: a\n"
+    )
     result = invoke_cli(db_url, "apply", "-f", "-", input=agent + "---\n" + rest)
     assert result.exit_code == 0, result.output
     got = invoke_cli(db_url, "get", "agent", "a", "-o", "yaml")

@@ -259,15 +259,17 @@ def test_apply_refuses_an_unknown_llm_type(db_url: str) -> None:
         "apply",
         "-f",
         "-",
-        input="kind: llm\nname: ok\ntype: OpenAI\n---\n"
+        input="kind: llm\nname: ok\ntype: OpenAI\nurl: http://127.0.0.1:9/v1\n---\n"
         "kind: llm\nname: typo\nmodel: m\ntype: opnai\n",
     )
     assert bad.exit_code == 1
     assert bad.stderr.startswith(
-        "Error: document 2 (line 8) llm/typo: type 'opnai' is not a known LLM type (known: "
+        "Error: document 2 (line 9) llm/typo: type 'opnai' is not a known LLM type (known: "
     )
     assert dump(db_url) == before  # nothing from the file, not even llm/ok
-    ok = invoke_cli(db_url, "apply", "-f", "-", input="kind: llm\nname: ok\ntype: OpenAI\n")
+    ok = invoke_cli(
+        db_url, "apply", "-f", "-", input="kind: llm\nname: ok\ntype: OpenAI\nurl: http://h:1\n"
+    )
     assert ok.exit_code == 0 and ok.stdout == "llm/ok created\n"  # types are case-insensitive
 
 

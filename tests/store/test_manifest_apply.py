@@ -290,13 +290,17 @@ async def test_an_export_applied_elsewhere_skips_virtual_rows(
 
 async def test_apply_one_validates_documents_built_in_code(store: Store) -> None:
     async with store.transaction() as s:
-        created = await apply_one(s, LlmDoc(name="local", type="ollama", model="llama3"))
+        created = await apply_one(
+            s, LlmDoc(name="local", type="ollama", model="llama3", url="http://127.0.0.1:11434")
+        )
         assert str(created) == "llm/local created"
         with pytest.raises(ManifestError, match="llm/x: apiKeyRef must be a key reference"):
             await apply_one(s, LlmDoc(name="x", type="openai", api_key_ref="sk-abc"))
         with pytest.raises(ManifestError, match="name must not be empty"):
             await apply_one(s, ProjectDoc(name=""))
-        again = await apply_one(s, LlmDoc(name="local", type="ollama", model="llama3"))
+        again = await apply_one(
+            s, LlmDoc(name="local", type="ollama", model="llama3", url="http://127.0.0.1:11434")
+        )
         assert again.outcome is Outcome.UNCHANGED
 
 
@@ -304,6 +308,8 @@ async def test_apply_one_refusals_name_the_field_at_fault(store: Store) -> None:
     """For an editor to go to it: the document's attribute, or None for no one field."""
     cases: list[tuple[Document, str | None]] = [
         (LlmDoc(name="x", type="openai", api_key_ref="sk-abc"), "api_key_ref"),
+        (LlmDoc(name="x", type="openai"), "url"),  # an HTTP type needs its URL
+        (LlmDoc(name="x", type="ollama", url="localhost:11434"), "url"),
         (AgentDoc(name="a", llm="ghost"), "llm"),
         (AgentDoc(name="a", llm="l", default_params={"t": float("nan")}), "default_params"),
         (AgentDoc(name="a", llm="l", default_personality="ghost"), "default_personality"),
@@ -349,7 +355,7 @@ async def test_concurrent_applies_queue_instead_of_colliding(db_url: str) -> Non
 
 async def test_reference_problems_point_at_the_field_line(store: Store) -> None:
     text = (
-        "kind: llm\nname: l\ntype: t\n---\n"  # lines 1-3
+        "kind: llm\nname: l\ntype: echo\n---\n"  # lines 1-3
         "kind: personality\nname: p\nagent: a\nprompts:\n- name: x\n- name: ghost\n"  # 5-10
         "---\nkind: agent\nname: a\nllm: l\n---\nkind: prompt\nname: x\ncontent: c\n"
     )
@@ -358,3 +364,41 @@ async def test_reference_problems_point_at_the_field_line(store: Store) -> None:
     (problem,) = err.value.problems
     assert (problem.index, problem.line) == (2, 10)
     assert "prompts[1]: prompt 'ghost' not found" in problem.reason
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "  ",
+        "localhost:8000",
+        "ftp://h/v1",
+        "http://",
+        "http://:80/v1",
+        "http://h:0/",
+        "http://h:99999/",
+        "http://h /v1",
+        "h t t p://x",
+    ],
+)
+async def test_an_http_llm_needs_an_http_url(store: Store, url: str) -> None:
+    before = await dump_store(store)
+    for llm_type in ("openai", "anthropic", "ollama", "vllm"):
+        with pytest.raises(ManifestError) as err:
+            async with store.transaction() as s:
+                await apply_one(s, LlmDoc(name="x", type=llm_type, url=url))
+        (problem,) = err.value.problems
+        assert problem.field == "url" and "e.g. http://127.0.0.1:8000/v1" in problem.reason
+    assert await dump_store(store) == before
+
+
+async def test_good_urls_and_old_rows_without_one(store: Store) -> None:
+    for url in ("http://127.0.0.1:8000/v1", "https://api.example.com", "http://[::1]:11434"):
+        async with store.transaction() as s:
+            await apply_one(s, LlmDoc(name="ok", type="openai", url=url))
+    async with store.transaction() as s:
+        await apply_one(s, LlmDoc(name="e", type="echo"))  # no server, no URL
+        # A row stored before URLs were checked re-applies as long as its URL is unchanged.
+        await add_llm(s, "old", type="openai", url="")
+    async with store.transaction() as s:
+        await apply_one(s, LlmDoc(name="old", type="openai", url="", description="kept"))

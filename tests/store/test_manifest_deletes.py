@@ -63,7 +63,7 @@ async def test_llm_in_use_is_refused_naming_the_agents(store: Store) -> None:
 
 
 async def test_unused_llm_goes(store: Store) -> None:
-    await apply_manifest(store, [(None, "kind: llm\nname: spare\ntype: ollama\n")])
+    await apply_manifest(store, [(None, "kind: llm\nname: spare\ntype: ollama\nurl: http://h:1\n")])
     async with store.transaction() as s:
         await delete_llm(s, await _id(store, Llm, "spare"))
     async with store.session() as s:

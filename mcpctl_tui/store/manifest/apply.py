@@ -22,6 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -149,7 +150,15 @@ class _Apply:
                 f"(known: {', '.join(sorted(known))})",
                 "type",
             )
+        # A URL is checked when it is set (an old row without one is its owner's to fix).
+        new_url = row is None or new_type or row.url != d.url
+        http_type = d.type.strip().lower() not in NO_URL_TYPES
         outcome, row = self.upsert(loc, row, Llm, {"name": d.name}, values)
+        known_type = known is None or d.type.strip().lower() in known  # else refused above
+        if new_url and http_type and known_type:
+            problem = url_problem(d.type, d.url)
+            if problem is not None:
+                refuse(loc, problem, "url")
         self.ix.llms[d.name] = row
         return outcome
 
@@ -403,3 +412,30 @@ def _check_unique_across_sources(docs: Sequence[Located]) -> None:
             )
     if problems:
         raise ManifestError(problems)
+
+
+# LLM types that need no server (the rest speak HTTP to one).
+NO_URL_TYPES = frozenset({"echo"})
+
+
+def url_problem(llm_type: str, url: str) -> str | None:
+    """An LLM that talks HTTP needs an http(s) URL with a host: refused when saved, not
+    at the first chat (a typo otherwise shows up as a connection error mid-session)."""
+    if llm_type.strip().lower() in NO_URL_TYPES:
+        return None
+    example = "e.g. http://127.0.0.1:8000/v1"
+    if not url.strip():
+        return f"an LLM of type {llm_type} needs a URL ({example})"
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(c.isspace() for c in url)
+    ):
+        return f"the URL is not http(s)://HOST[:PORT]/… ({example})"
+    return None
