@@ -22,7 +22,15 @@ from mcpctl_tui.ui.chat.view import ChatView
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import dialog_footer
 
-_KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "Up", "down": "Down"}
+_KEY_NAMES = {
+    "escape": "Esc",
+    "enter": "Enter",
+    "tab": "Tab",
+    "up": "Up",
+    "down": "Down",
+    "colon": ":",
+    "slash": "/",
+}
 
 
 def key_label(keys: str) -> str:
