@@ -232,6 +232,11 @@ def _editor(tmp_path: Path, *edits: list[tuple[str, str]]) -> str:
     return f"{sys.executable} {script}"
 
 
+def _kept(where: Path, agent: str) -> list[Path]:
+    """The edit files of ``agent`` left in ``where``."""
+    return list(where.glob(f"mcpctl-agent-{agent}-*.yaml"))
+
+
 async def _description(store: Store, name: str) -> str:
     async with store.session() as s:
         (found,) = await get_objects(s, Kind.AGENT, name)
@@ -252,7 +257,7 @@ async def test_e_edits_in_editor_and_applies(
             assert (tmp_path / "runs").read_text() == "1"  # the editor ran once
             assert await _description(store, "ops") == "Pager duty helper"
             assert screen.changed
-            assert not list(edits_dir.glob("mcpctl-agent-ops-*.yaml"))  # cleaned up
+            assert not _kept(edits_dir, "ops")  # cleaned up
 
 
 async def test_e_refused_keeps_the_file_and_offers_another_edit(
@@ -275,7 +280,7 @@ async def test_e_refused_keeps_the_file_and_offers_another_edit(
             await wait_for(lambda: isinstance(app.screen, ConfirmScreen), 20)
             body = " ".join(str(w.render()) for w in app.screen.query(".dialog-body"))
             assert "no-such-llm" in body and "not found" in body
-            kept = [p for p in edits_dir.glob("mcpctl-agent-writer-*.yaml")]
+            kept = _kept(edits_dir, "writer")
             assert len(kept) == 1 and "no-such-llm" in kept[0].read_text()
             assert await _description(store, "writer") == before  # nothing applied
             await answer_yes(pilot)  # edit again: the second run fixes it
@@ -297,7 +302,7 @@ async def test_e_refused_and_left_says_where_the_file_is(
             await wait_for(lambda: isinstance(app.screen, ConfirmScreen), 20)
             await pilot.press("escape")  # no second try
             await wait_for(lambda: notified(app, "your edit is kept in"))
-            (kept,) = [p for p in edits_dir.glob("mcpctl-agent-ops-*.yaml")]
+            (kept,) = _kept(edits_dir, "ops")
             assert "llm: nope" in kept.read_text()
             kept.unlink()
             assert not screen.changed
