@@ -14,6 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.manifest import Kind, get_objects
 from mcpctl_tui.store.models import Agent, ChatThread
@@ -25,6 +26,7 @@ from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.state import StartAt
 from tests.support.cli_runs import invoke_cli
 from tests.support.pilot import (
+    NOW,
     answer_yes,
     demo_store,
     fixed_clock,
@@ -371,3 +373,24 @@ async def test_ctrl_d_on_a_thread_uses_the_thread_dialog(tmp_path: Path) -> None
         async with store.session() as s:
             assert await s.get(ChatThread, ids.thread_ids[0]) is None
             assert await s.get(ChatThread, ids.thread_ids[1]) is not None
+
+
+async def test_the_views_on_both_backends(store: Store) -> None:
+    """The same flow on SQLite and PostgreSQL: a view, y, d, and a delete that cascades."""
+    ids = await seed_demo(store, now=NOW)
+    app = _app(store)
+    async with running(app, notifications=True) as pilot:
+        screen = await open_view(app, pilot, "agents")
+        shown = await _yaml_shown(app, pilot, screen, "writer")
+        assert shown.startswith("---\nkind: agent\nname: writer\nllm: echo-local\n")
+        await pilot.press("d")
+        await wait_for(lambda: isinstance(app.screen, TextScreen))
+        assert "personalities (1):\n  friendly" in app.screen.query_one(TextArea).text
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is screen)
+        await pilot.press("ctrl+d")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
+        await answer_yes(pilot)
+        await wait_for(lambda: column(screen, "name") == ["ops"])
+    async with store.session() as s:
+        assert await s.get(Agent, ids.agent_ids["writer"]) is None
