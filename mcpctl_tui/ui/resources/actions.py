@@ -56,6 +56,9 @@ class TextScreen(PacedModalScreen[None]):
             yield TextArea(clean(self.text), read_only=True, soft_wrap=False, id="text-body")
         yield dialog_footer()
 
+    def on_mount(self) -> None:
+        self.query_one(TextArea).cursor_blink = False  # text to read: a steady cursor
+
 
 def _fields_yaml(line: Line) -> str:
     values = {k: (str(v) if v is not None else None) for k, v in line.values.items()}

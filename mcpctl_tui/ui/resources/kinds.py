@@ -40,7 +40,7 @@ VIEWS: tuple[View, ...] = (
             ("name", "NAME"),
             ("project", "PROJECT"),
             ("llm", "LLM"),
-            ("personality", "DEFAULT PERSONALITY"),
+            ("personality", "PERSONALITY"),
             ("threads", "THREADS"),
             ("activity", "LAST ACTIVITY"),
         ),

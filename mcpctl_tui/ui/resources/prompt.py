@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.resources.kinds import COMPLETIONS, NAMES, resolve
+from mcpctl_tui.ui.screens.dialogs import dialog_footer
 from mcpctl_tui.ui.text import say
 
 
@@ -34,6 +35,7 @@ class ResourcePrompt(PacedModalScreen[str | None]):
             )
             hint = Content.styled(" · ".join(NAMES) + "   (Tab completes, Esc closes)", "dim")
             yield Static(hint, id="res-prompt-hint")
+        yield dialog_footer()
 
     def action_complete(self) -> None:
         """Tab: the first name that starts with what is typed (as the suggestion shows)."""

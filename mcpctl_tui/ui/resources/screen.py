@@ -162,7 +162,7 @@ class ResourceScreen(PacedScreen):
     def _title(self) -> None:
         parts: list[str | Content | tuple[str, str]] = [
             (self.view.name, "bold"),
-            f" ({len(self.shown)}"
+            f"  ({len(self.shown)}"
             + (f" of {len(self.lines)}" if len(self.shown) != len(self.lines) else "")
             + ")",
         ]
