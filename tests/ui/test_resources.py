@@ -18,6 +18,7 @@ from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.manifest import Kind, get_objects
 from mcpctl_tui.store.models import Agent, ChatThread
+from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.resources.actions import TextScreen
 from mcpctl_tui.ui.resources.prompt import ResourcePrompt
@@ -25,6 +26,7 @@ from mcpctl_tui.ui.resources.screen import ResourceScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.state import StartAt
 from tests.support.cli_runs import invoke_cli
+from tests.support.databases import dump_store
 from tests.support.pilot import (
     NOW,
     answer_yes,
@@ -35,6 +37,7 @@ from tests.support.pilot import (
     sqlite_url,
     wait_for,
 )
+from tests.support.seed import add_llm
 
 
 async def open_view(app: McpctlApp, pilot: Pilot[Any], name: str) -> ResourceScreen:
@@ -394,3 +397,21 @@ async def test_the_views_on_both_backends(store: Store) -> None:
         await wait_for(lambda: column(screen, "name") == ["ops"])
     async with store.session() as s:
         assert await s.get(Agent, ids.agent_ids["writer"]) is None
+
+
+async def test_a_virtual_row_is_not_edited_here_its_provider_is_named(tmp_path: Path) -> None:
+    async with demo_store(tmp_path) as (store, _ids):
+        await add_llm(store, "gpu", kind=LlmKind.VIRTUAL, provider_session_id="box-7")
+        before = await dump_store(store)
+        app = _app(store)
+        async with running(app, notifications=True) as pilot:
+            screen = await open_view(app, pilot, "llms")
+            screen.table.move_cursor(row=column(screen, "name").index("gpu"))
+            await pilot.press("e")
+            await wait_for(lambda: notified(app, "provider session box-7 publishes it"))
+            assert app.screen is screen  # no editor ran
+            await pilot.press("d")
+            await wait_for(lambda: isinstance(app.screen, TextScreen))
+            text = app.screen.query_one(TextArea).text
+            assert "published by provider session (1):\n  box-7" in text
+        assert await dump_store(store) == before
