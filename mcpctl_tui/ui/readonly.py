@@ -37,7 +37,7 @@ class ReadOnly(StoreError):
     """A write refused because the app runs read-only."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"read-only mode: {what} is off (started with --readonly)")
+        super().__init__(f"read-only mode: {what} is off")
         self.what = what
 
 
