@@ -56,6 +56,7 @@ class Settings:
     finished_ttl: float = 7 * 24 * 3600.0  # a finished task is deleted after this
     claim_timeout: float = 60.0  # the caller gives up on an unclaimed task after this
     gc_interval: float = 60.0  # a provider's own sweeps (0: none)
+    readonly: bool = False  # the TUI writes nothing (as ``--readonly``)
 
 
 # The config file's keys for the bounds above (the file spells them as the fields).
@@ -90,7 +91,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
-    known = {"db", *_BOUNDS}
+    known = {"db", "readonly", *_BOUNDS}
     unknown = sorted(str(k) for k in set(raw) - known)  # keys may be numbers or null
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -98,6 +99,10 @@ def load_settings(path: Path | None = None) -> Settings:
     if db is not None and not isinstance(db, str):
         raise ConfigError(f"config file {path}: 'db' must be a string URL")
     values: dict[str, Any] = {"db_url": db}
+    if "readonly" in raw:
+        if not isinstance(raw["readonly"], bool):
+            raise ConfigError(f"config file {path}: 'readonly' must be true or false")
+        values["readonly"] = raw["readonly"]
     for key in _BOUNDS:
         if key in raw:
             value = raw[key]

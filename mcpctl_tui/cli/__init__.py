@@ -122,6 +122,12 @@ class _Main(click.Group):
 @click.option("--agent", metavar="NAME", help="Open the TUI on this agent.")
 @click.option("--personality", metavar="NAME", help="Open the TUI with this personality selected.")
 @click.option("--thread", "thread_id", type=int, metavar="ID", help="Open the TUI on this thread.")
+@click.option(
+    "--readonly",
+    is_flag=True,
+    help="Open the TUI read-only: no send, edit, delete or apply (also 'readonly: true' in "
+    "the config file).",
+)
 @click.version_option(package_name="mcpctl-tui")
 @click.pass_context
 def main(
@@ -130,6 +136,7 @@ def main(
     agent: str | None,
     personality: str | None,
     thread_id: int | None,
+    readonly: bool,
 ) -> None:
     """mcpctl-tui: browse agents, personalities and threads; chat with public and virtual LLMs.
 
@@ -145,4 +152,6 @@ def main(
             raise click.ClickException(
                 "this build has no terminal UI; see 'mcpctl-tui --help' for its commands"
             ) from None
-        launch_tui(ctx.obj, agent=agent, personality=personality, thread_id=thread_id)
+        launch_tui(
+            ctx.obj, agent=agent, personality=personality, thread_id=thread_id, readonly=readonly
+        )

@@ -28,13 +28,19 @@ async def _seed_demo(url: str) -> None:
 
 
 def _open_app(
-    url: str, agent: str | None = None, personality: str | None = None, thread_id: int | None = None
+    url: str,
+    agent: str | None = None,
+    personality: str | None = None,
+    thread_id: int | None = None,
+    *,
+    readonly: bool = False,
 ) -> None:
     # Textual is imported only when the screen opens: the other verbs stay quick.
     from mcpctl_tui.ui.app import McpctlApp
     from mcpctl_tui.ui.state import StartAt
 
-    McpctlApp(url, start=StartAt(agent=agent, personality=personality, thread_id=thread_id)).run()
+    start = StartAt(agent=agent, personality=personality, thread_id=thread_id)
+    McpctlApp(url, start=start, readonly=readonly).run()
 
 
 def launch_tui(
@@ -42,11 +48,20 @@ def launch_tui(
     agent: str | None = None,
     personality: str | None = None,
     thread_id: int | None = None,
+    *,
+    readonly: bool = False,
 ) -> None:
-    """Open the full-screen app on the configured database."""
+    """Open the full-screen app on the configured database; ``readonly`` (or the config
+    file's ``readonly: true``): every write is off."""
+    from mcpctl_tui.config import ConfigError, load_settings
+
     url = state.db_url()
+    try:
+        readonly = readonly or load_settings().readonly
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     run(_check_store(url))
-    _open_app(url, agent, personality, thread_id)
+    _open_app(url, agent, personality, thread_id, readonly=readonly)
 
 
 @main.command("demo")

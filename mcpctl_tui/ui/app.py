@@ -34,6 +34,7 @@ from mcpctl_tui.store.types import utcnow
 from mcpctl_tui.ui import memory
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.data import Store, UiData, default_heartbeat_timeout, make_backend, open_store
+from mcpctl_tui.ui.readonly import READ_ONLY_LABEL, ReadOnlyBackend
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.screens.main import MainScreen
@@ -60,12 +61,17 @@ class McpctlApp(App[None]):
         clock: Callable[[], datetime] = utcnow,
         liveness_seconds: float = LIVENESS_SECONDS,
         heartbeat_timeout: float | None = None,
+        readonly: bool = False,
     ) -> None:
         """``store`` is an open Store, or a URL the app opens (and closes) on its own event
         loop; ``backend`` defaults to a ChatService on the store, owned by the app.
         ``heartbeat_timeout``: a virtual LLM's publisher silent this long shows inactive
-        (default: the dispatcher's bound, from the config file)."""
+        (default: the dispatcher's bound, from the config file). ``readonly``: every write
+        is off (``ui.readonly``), and the title says so."""
         super().__init__()
+        self.readonly = readonly
+        if readonly:
+            self.title = f"{self.TITLE} [{READ_ONLY_LABEL}]"
         self._store_url = store if isinstance(store, str) else None
         self._store: Store | None = None if isinstance(store, str) else store
         self._backend = backend
@@ -77,6 +83,7 @@ class McpctlApp(App[None]):
             heartbeat_timeout if heartbeat_timeout is not None else default_heartbeat_timeout()
         )
         self._data: UiData | None = None
+        self._engine: ChatBackend | None = None  # the engine under a read-only wrapper
         self.add_mode(self.DEFAULT_MODE, self._main_screen)
 
     @property
@@ -96,7 +103,12 @@ class McpctlApp(App[None]):
         assert self._store is not None
         if self._backend is None:
             self._backend = make_backend(self._store)
-        self._data = UiData(self._store, heartbeat_timeout=self.heartbeat_timeout)
+        self._engine = self._backend
+        if self.readonly:
+            self._backend = ReadOnlyBackend(self._backend)
+        self._data = UiData(
+            self._store, heartbeat_timeout=self.heartbeat_timeout, readonly=self.readonly
+        )
 
     def _main_screen(self) -> Screen[Any]:
         return MainScreen(
@@ -119,8 +131,8 @@ class McpctlApp(App[None]):
         self.set_interval(memory.IDLE_COLLECT_SECONDS, self._idle_collect)
 
     async def on_unmount(self) -> None:
-        if self._owns_backend and isinstance(self._backend, ChatService):
-            await self._backend.aclose()
+        if self._owns_backend and isinstance(self._engine, ChatService):
+            await self._engine.aclose()
         if self._store_url is not None and self._store is not None:
             await self._store.close()
 

@@ -17,31 +17,35 @@ from pathlib import Path
 
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.registry import known_types
-from mcpctl_tui.store import agents, catalog, messages, threads
+from mcpctl_tui.store import agents, catalog, messages, overview, threads
 from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.errors import NotFound, StoreError
 from mcpctl_tui.store.manifest import edit
-from mcpctl_tui.store.manifest.apply import Applied
+from mcpctl_tui.store.manifest.apply import Applied, apply_manifest
 from mcpctl_tui.store.manifest.delete import Deleted
-from mcpctl_tui.store.manifest.documents import Document, Kind
-from mcpctl_tui.store.manifest.export import get_objects
+from mcpctl_tui.store.manifest.documents import Document, Kind, identity, label
+from mcpctl_tui.store.manifest.export import dump_yaml, get_objects
 from mcpctl_tui.store.messages import Turn as TurnRow
 from mcpctl_tui.store.models import Personality
+from mcpctl_tui.store.overview import Line, Usage
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.threads import ThreadCursor, ThreadHit, ThreadSummary
 from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.ui.readonly import ReadOnly, writes
 from mcpctl_tui.virtual.dispatch import DispatchOptions
 
 __all__ = [
     "AgentRow",
     "Change",
     "Choices",
+    "Line",
     "NotFound",
     "Page",
     "Personality",
+    "ReadOnly",
     "Store",
     "StoreError",
     "ThreadCursor",
@@ -49,6 +53,7 @@ __all__ = [
     "ThreadSummary",
     "TurnRow",
     "UiData",
+    "Usage",
     "open_store",
 ]
 
@@ -110,9 +115,12 @@ def default_heartbeat_timeout() -> float:
 
 
 class UiData:
-    def __init__(self, store: Store, *, heartbeat_timeout: float) -> None:
+    """``readonly``: every method marked ``@writes`` refuses (``ReadOnly``) instead."""
+
+    def __init__(self, store: Store, *, heartbeat_timeout: float, readonly: bool = False) -> None:
         self.store = store
         self.heartbeat_timeout = heartbeat_timeout
+        self.readonly = readonly
 
     def changes(self) -> AbstractAsyncContextManager[AsyncIterator[Change]]:
         """The store's change feed (store/changes.py): one connection while it is open."""
@@ -181,10 +189,12 @@ class UiData:
         async with self.store.session() as s:
             return await threads.thread_size(s, thread_id)
 
+    @writes("renaming")
     async def rename_thread(self, thread_id: int, title: str) -> None:
         async with self.store.transaction() as s:
             await threads.rename_thread(s, thread_id, title)
 
+    @writes("deleting")
     async def delete_thread(self, thread_id: int) -> None:
         async with self.store.transaction() as s:
             await delete_thread(s, thread_id)
@@ -222,10 +232,12 @@ class UiData:
         async with self.store.session() as s:
             return await edit.find(s, kind, name, agent=agent, project=project)
 
+    @writes("saving")
     async def save(self, doc: Document, *, new: bool) -> Applied:
         async with self.store.transaction() as s:
             return await edit.save(s, doc, new=new)
 
+    @writes("deleting")
     async def preview_delete(self, kind: Kind, doc: Document) -> str:
         """What deleting ``doc`` would take with it: the delete runs, reports, rolls back."""
         try:
@@ -235,9 +247,42 @@ class UiData:
         except _Rollback as rollback:
             return rollback.done.cascade
 
+    @writes("deleting")
     async def delete(self, kind: Kind, doc: Document) -> Deleted:
         async with self.store.transaction() as s:
             return await edit.delete(s, kind, doc, heartbeat_timeout=self.heartbeat_timeout)
+
+    # --- resource views ---------------------------------------------------------------------
+
+    async def lines(self, view: str) -> list[Line]:
+        """The rows of a resource view (``agents``, ``llms`` … ``threads``, ``providers``)."""
+        async with self.store.session() as s:
+            return await overview.lines(s, view, heartbeat_timeout=self.heartbeat_timeout)
+
+    async def describe(self, line: Line) -> Usage:
+        async with self.store.session() as s:
+            return await overview.describe(s, line)
+
+    async def manifest(self, doc: Document) -> str:
+        """``doc``'s object as ``get KIND NAME -o yaml`` prints it (read afresh), alone:
+        a prompt of one scope, not every prompt of that name."""
+        agent, project = edit.scope(doc)
+        async with self.store.session() as s:
+            items = await get_objects(s, doc.KIND, doc.name, agent=agent, project=project)
+        mine = [e for e in items if identity(e.doc) == identity(doc)]
+        if not mine:
+            raise NotFound(doc.KIND.value, label(doc))
+        return dump_yaml(mine)
+
+    @writes("editing")
+    async def manifest_to_edit(self, doc: Document) -> str:
+        """``manifest`` for an edit: the start of a write, refused when read-only."""
+        return await self.manifest(doc)
+
+    @writes("applying")
+    async def apply_text(self, text: str, source: str | None = None) -> list[Applied]:
+        """Apply manifest text as ``apply -f`` does (one transaction; ``ManifestError``)."""
+        return await apply_manifest(self.store, [(source, text)], llm_types=known_types())
 
     # --- palette -----------------------------------------------------------------------------
 

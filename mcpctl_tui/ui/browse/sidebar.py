@@ -15,11 +15,12 @@ from datetime import datetime
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
 from mcpctl_tui.ui.data import AgentRow, AgentView, Page, ThreadCursor, UiData
+from mcpctl_tui.ui.readonly import READ_ONLY_BANNER
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Sidebar(Vertical):
         self._personalities_shown: tuple[list[tuple[int, str, str]], int | None] = ([], None)
 
     def compose(self) -> ComposeResult:
+        if self.data.readonly:  # said where the operator looks first, every moment
+            yield Static(READ_ONLY_BANNER, id="readonly", markup=False)
         yield AgentList(id="agents")
         yield PersonalityList(id="personalities")
         yield ThreadList(clock=self.clock, id="threads")

@@ -20,9 +20,18 @@ from mcpctl_tui.ui.browse.panes import LIST_KEYS, AgentList, ThreadList
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.view import ChatView
 from mcpctl_tui.ui.pacing import PacedModalScreen
+from mcpctl_tui.ui.resources.screen import ResourceScreen
 from mcpctl_tui.ui.screens.dialogs import dialog_footer
 
-_KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "Up", "down": "Down"}
+_KEY_NAMES = {
+    "escape": "Esc",
+    "enter": "Enter",
+    "tab": "Tab",
+    "up": "Up",
+    "down": "Down",
+    "colon": ":",
+    "slash": "/",
+}
 
 
 def key_label(keys: str) -> str:
@@ -89,6 +98,7 @@ def main_groups(main_bindings: Sequence[BindingType]) -> list[KeyGroup]:
         KeyGroup("In every list", LIST_KEYS, [("Enter", "open it, on to the message box")]),
         KeyGroup("In the thread list", own(ThreadList.BINDINGS)),
         KeyGroup("In the agent list", own(AgentList.BINDINGS)),
+        KeyGroup("In a resource view (: opens one)", ResourceScreen.BINDINGS),
     ]
 
 

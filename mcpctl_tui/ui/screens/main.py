@@ -32,6 +32,7 @@ from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
 from mcpctl_tui.ui.follow import Following
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
+from mcpctl_tui.ui.resources.screen import RESOURCES_HELP, browse
 from mcpctl_tui.ui.screens import thread_dialogs
 from mcpctl_tui.ui.screens.context import ContextScreen
 from mcpctl_tui.ui.screens.editors import run_editor
@@ -82,6 +83,7 @@ class MainScreen(PacedScreen):
             show=False,
             tooltip="read everything again (r: outside the message box)",
         ),
+        Binding("colon", "resources", "Resources", show=False, tooltip=RESOURCES_HELP),
     ]
 
     def __init__(
@@ -386,6 +388,11 @@ class MainScreen(PacedScreen):
             self.notify("no messages in this thread", severity="warning")
             return
         chat.focus(scroll_visible=False)
+
+    @work(group="dialog", exit_on_error=False)
+    async def action_resources(self) -> None:
+        if await browse(self.app, self.data):  # something changed there: read it all again
+            self.action_reload()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(main_groups(MainScreen.BINDINGS)))

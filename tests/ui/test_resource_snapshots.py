@@ -1,0 +1,70 @@
+"""Snapshots of the resource views: the ``:`` prompt, the agents and llms tables, a
+``y`` modal, at both sizes. Look at each changed SVG as a PNG before committing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from mcpctl_tui.ui.resources.actions import TextScreen
+from mcpctl_tui.ui.resources.prompt import ResourcePrompt
+from mcpctl_tui.ui.resources.screen import ResourceScreen
+from mcpctl_tui.ui.state import StartAt
+from tests.support.pilot import SIZES, wait_for
+from tests.ui.test_snapshots import _app, _crowded_db, _demo_db, _run
+
+
+async def _prompt(pilot: Any) -> None:
+    pilot.app.main.agents.focus()
+    await pilot.press("colon")
+    await wait_for(lambda: isinstance(pilot.app.screen, ResourcePrompt))
+    pilot.app.screen.query_one(Input).cursor_blink = False
+    await pilot.press(*"ll")  # the suggestion shows: llms
+    await pilot.pause(0.2)
+
+
+def _view(name: str) -> Any:
+    async def go(pilot: Any) -> None:
+        await _prompt(pilot)
+        box = pilot.app.screen.query_one(Input)
+        box.value = name
+        await pilot.press("enter")
+        await wait_for(
+            lambda: isinstance(pilot.app.screen, ResourceScreen) and pilot.app.screen.loads > 0
+        )
+        await pilot.pause(0.2)
+
+    return go
+
+
+async def _yaml(pilot: Any) -> None:
+    await pilot.press("y")
+    await wait_for(lambda: isinstance(pilot.app.screen, TextScreen))
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_resource_prompt(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run(_prompt))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_agents_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = _app(_crowded_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run(_view("agents")))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_llms_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = _app(_crowded_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run(_view("llms")))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_yaml_modal(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run(_view("agents"), _yaml))
