@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from mcpctl_tui.store.errors import Conflict
 from mcpctl_tui.store.manifest.documents import Document, Kind, ManifestError, label
-from mcpctl_tui.ui.data import Choices, StoreError, UiData
+from mcpctl_tui.ui.data import AgentRow, Choices, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, dialog_footer
 from mcpctl_tui.ui.screens.editor_forms import Field, FormError, build_doc, fields_for, values_of
@@ -266,6 +266,34 @@ class Edited:
     doc: Document | None
     saved: Document | None
     deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EditTarget:
+    name: str | None  # None: a new object
+    agent: str | None  # the owner of a personality or prompt
+
+
+def edit_target(
+    kind: Kind, which: str | None, agent: AgentRow | None, personality: str | None
+) -> EditTarget | None:
+    """What an edit action names: a new object (``which`` None), the selected one
+    (``"current"``: None if nothing is selected), or one by name (``"NAME"``; a prompt or
+    personality ``"NAME@AGENT"``, else the selected agent's)."""
+    if which != "current":
+        name, _, at = (which or "").partition("@")
+        owner = at or (agent.name if agent else None)
+        scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
+        return EditTarget(name or None, owner if scoped else None)
+    current = {
+        Kind.LLM: agent.llm_name if agent else None,
+        Kind.AGENT: agent.name if agent else None,
+        Kind.PERSONALITY: personality or None,
+    }.get(kind)
+    if not current:
+        return None
+    scoped = kind is Kind.PERSONALITY
+    return EditTarget(current, agent.name if scoped and agent else None)
 
 
 async def run_editor(

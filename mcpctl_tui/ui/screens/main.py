@@ -21,8 +21,6 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, OptionList
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
-from mcpctl_tui.chat.errors import ChatError
-from mcpctl_tui.chat.inspect import inspect_context
 from mcpctl_tui.store.manifest.documents import Kind, PersonalityDoc
 from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
@@ -34,8 +32,8 @@ from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
 from mcpctl_tui.ui.resources.screen import RESOURCES_HELP, browse
 from mcpctl_tui.ui.screens import thread_dialogs
-from mcpctl_tui.ui.screens.context import ContextScreen
-from mcpctl_tui.ui.screens.editors import run_editor
+from mcpctl_tui.ui.screens.context import inspect
+from mcpctl_tui.ui.screens.editors import edit_target, run_editor
 from mcpctl_tui.ui.screens.help import HelpScreen, main_groups
 from mcpctl_tui.ui.state import ChatState, StartAt
 from mcpctl_tui.ui.text import say
@@ -401,19 +399,7 @@ class MainScreen(PacedScreen):
     async def action_inspect_context(self) -> None:
         """The request the open agent would send next: its personality and the session's
         settings, the open thread's history; read from the store, nothing written."""
-        state = self.state
-        if state.agent is None:
-            self.notify("no agent selected", severity="warning")
-            return
-        settings = state.settings
-        try:
-            ctx = await self.panel.backend.prepare(
-                state.agent.id, state.thread_id, settings.personality, settings.overrides
-            )
-        except (ChatError, StoreError) as exc:
-            say(self, str(exc), severity="error")
-            return
-        await self.app.push_screen_wait(ContextScreen(inspect_context(ctx)))
+        await inspect(self, self.panel.backend, self.state)
 
     # --- the open thread ---------------------------------------------------------------------
 
@@ -424,11 +410,8 @@ class MainScreen(PacedScreen):
             self.notify("no thread yet: send a message first", severity="warning")
         return tid
 
-    def action_rename_thread(self) -> None:
-        self.rename_thread()
-
     @work(group="dialog", exit_on_error=False)
-    async def rename_thread(self) -> None:
+    async def action_rename_thread(self) -> None:
         tid = self._open_thread_id()
         if tid is None:
             return
@@ -438,11 +421,8 @@ class MainScreen(PacedScreen):
                 self.panel.state = replace(self.state, title=title)
             self.refresh_thread_list()
 
-    def action_delete_thread(self) -> None:
-        self.delete_thread()
-
     @work(group="dialog", exit_on_error=False)
-    async def delete_thread(self) -> None:
+    async def action_delete_thread(self) -> None:
         tid = self._open_thread_id()
         if tid is None:
             return
@@ -451,11 +431,8 @@ class MainScreen(PacedScreen):
                 await self.panel.start_new_thread()
             self.refresh_thread_list()
 
-    def action_export_thread(self) -> None:
-        self.export_thread()
-
     @work(group="dialog", exit_on_error=False)
-    async def export_thread(self) -> None:
+    async def action_export_thread(self) -> None:
         tid = self._open_thread_id()
         if tid is not None:
             await thread_dialogs.export(self.app, self.data, tid)
@@ -467,23 +444,11 @@ class MainScreen(PacedScreen):
         (``"current"``), or one by name (``"NAME"``; a prompt or personality
         ``"NAME@AGENT"``, else the selected agent's)."""
         kind = Kind(kind_name)
-        agent = self.state.agent
-        if which != "current":
-            name, _, at = (which or "").partition("@")
-            owner = at or (agent.name if agent else None)
-            scoped = kind in (Kind.PERSONALITY, Kind.PROMPT)
-            self.edit(kind, name or None, agent=owner if scoped else None)
-            return
-        current = {
-            Kind.LLM: agent.llm_name if agent else None,
-            Kind.AGENT: agent.name if agent else None,
-            Kind.PERSONALITY: self.personalities.current or None,
-        }.get(kind)
-        if not current:
+        target = edit_target(kind, which, self.state.agent, self.personalities.current)
+        if target is None:
             self.notify(f"no {kind.value} selected", severity="warning")
-            return
-        scoped = kind is Kind.PERSONALITY
-        self.edit(kind, current, agent=agent.name if scoped and agent else None)
+        else:
+            self.edit(kind, target.name, agent=target.agent)
 
     def action_delete_agent(self) -> None:
         agent = self.state.agent
