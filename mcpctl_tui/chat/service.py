@@ -36,6 +36,7 @@ from mcpctl_tui.chat.sanitize import one_line
 from mcpctl_tui.chat.turn import Begun, stream_turn
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.http import make_client
+from mcpctl_tui.llm.models import list_models
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
@@ -144,6 +145,12 @@ class ChatService:
     ) -> ChatContext:
         """The context a message would be sent with (the UI previews it; nothing written)."""
         return await prepare_context(self.store, agent, thread_id, personality, overrides)
+
+    async def list_models(self, llm_type: str, url: str, api_key_ref: str | None) -> list[str]:
+        """The models a server offers (the LLM editor's "test connection"); nothing is
+        stored. ``ModelListError`` or ``KeyRefError``, one line each."""
+        endpoint = Endpoint(type=llm_type, url=url, model="", api_key=resolve_key_ref(api_key_ref))
+        return await list_models(endpoint, client=self._http())
 
     # --- one inference, nothing stored ---------------------------------------------
 

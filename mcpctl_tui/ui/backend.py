@@ -42,6 +42,8 @@ class ChatBackend(Protocol):
 
     async def rename_thread(self, thread_id: int, title: str) -> None: ...
 
+    async def list_models(self, llm_type: str, url: str, api_key_ref: str | None) -> list[str]: ...
+
     async def prepare(
         self,
         agent: int | str,

@@ -24,6 +24,7 @@ from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.screens.help import HelpScreen
 from mcpctl_tui.ui.state import StartAt
+from tests.support.databases import dump_store
 from tests.support.pilot import (
     SMALL,
     answer_yes,
@@ -537,7 +538,7 @@ async def test_refused_name_goes_back_up_to_the_name(tmp_path: Path, name: str, 
 async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: Path) -> None:
     """The store's rules name the field they are about (an LLM gone since the form
     opened: the LLM select); a refusal about no one field leaves focus where it was."""
-    from textual.widgets import Input, Select
+    from textual.widgets import Select
 
     async with _demo_app(tmp_path, agent="ops") as (store, app):
         async with store.transaction() as s:
@@ -559,20 +560,22 @@ async def test_store_refusal_goes_to_its_field_or_leaves_focus_alone(tmp_path: P
             await pilot.click("#yes")
             await wait_for(lambda: app.screen is app.screen_stack[0])
 
-            app.main.edit(Kind.LLM, "remote")  # virtual: apply leaves it alone
+            before = await dump_store(store)
+            app.main.edit(Kind.LLM, "remote")  # a provider's row: shown, never saved
             await wait_for(lambda: isinstance(app.screen, EditorScreen))
             ed = app.screen
             assert isinstance(ed, EditorScreen)
             await pilot.pause()
-            description = ed.query_one("#f-description", Input)
-            _fill(ed, url="http://127.0.0.1:1/v1")
-            description.focus()
-            await pilot.pause()
+            assert ed.published_by is not None
+            assert f"published by provider session {ed.published_by}" in screen_text(app)
+            assert all(w.disabled for w in ed.query("Input, TextArea, Select"))
+            assert not ed.query("#save") and not ed.query("#delete")
             await pilot.press("ctrl+s")
-            await wait_for(lambda: "is virtual" in screen_text(app))
-            await pilot.pause()
-            assert app.screen is ed and app.focused is description
-            assert not ed.query(".-invalid")
+            await wait_for(lambda: ed.query_one("#editor-error").display)
+            assert app.screen is ed and not ed.query(".-invalid")
+            await pilot.press("escape")  # nothing changed: closes without asking
+            await wait_for(lambda: app.screen is app.screen_stack[0])
+            assert await dump_store(store) == before
 
 
 async def test_text_editing_keys_belong_to_the_form_over_an_editor(tmp_path: Path) -> None:
@@ -619,3 +622,45 @@ async def test_text_editing_keys_belong_to_the_form_over_an_editor(tmp_path: Pat
         await pilot.press("ctrl+d")
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
         assert "Delete thread" in screen_text(app)
+
+
+async def test_test_connection_lists_the_servers_models_or_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+T in the LLM form asks the server in the form (not saved) for its models."""
+    import json as json_
+
+    from tests.support.llm_servers import LlmServer, RecordedRequest, Reply
+
+    key = "sk-form-test-0123456789"
+    monkeypatch.setenv("MCPCTL_KEY_FORM", key)
+    headers = {"content-type": "application/json"}
+
+    def handler(req: RecordedRequest) -> Reply:
+        ok = req.headers.get("authorization") == f"Bearer {key}"
+        body = {"data": [{"id": "model-b"}, {"id": "model-a"}]} if ok else {"error": key}
+        return Reply([json_.dumps(body).encode()], 200 if ok else 401, headers, framing="length")
+
+    async with (
+        LlmServer(handler) as srv,
+        _demo_app(tmp_path, agent="ops") as (store, app),
+        running(app) as pilot,
+    ):
+        before = await dump_store(store)
+        ed = await open_editor(app, pilot, "llm", None)
+        _fill(
+            ed, name="probe", type="openai", url=srv.url + "/v1", api_key_ref="env:MCPCTL_KEY_FORM"
+        )
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: "Connected: 2 models: model-a, model-b" in screen_text(app))
+        assert srv.requests[-1].path == "/v1/models"
+        _fill(ed, api_key_ref="env:MCPCTL_KEY_NOT_SET")
+        await pilot.click("#test")
+        await wait_for(lambda: "Connection failed:" in screen_text(app))
+        assert "MCPCTL_KEY_NOT_SET is not set" in screen_text(app)
+        _fill(ed, api_key_ref="")
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: "HTTP 401" in screen_text(app))
+        assert key[:8] not in screen_text(app)
+        assert app.screen is ed  # still editing; nothing was saved
+        assert await dump_store(store) == before

@@ -22,8 +22,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from mcpctl_tui.llm.models import ModelListError
+from mcpctl_tui.secrets import KeyRefError
 from mcpctl_tui.store.errors import Conflict
 from mcpctl_tui.store.manifest.documents import Document, Kind, ManifestError, label
+from mcpctl_tui.ui.backend import ChatBackend
 from mcpctl_tui.ui.data import AgentRow, Choices, StoreError, UiData
 from mcpctl_tui.ui.pacing import PacedModalScreen
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen, dialog_footer
@@ -46,6 +49,7 @@ class EditorScreen(PacedModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+t", "test_connection", "Test connection"),
     ]
 
     def __init__(
@@ -73,12 +77,19 @@ class EditorScreen(PacedModalScreen[str | None]):
         self.deleted = False  # dismissed after deleting ``doc``
         self._pristine: dict[str, Any] = {}
         self._fault: tuple[str, Any] | None = None  # field a refusal marked, its value then
+        # A provider's row: shown, never saved (it changes when its provider publishes).
+        self.published_by: str | None = None
+        if doc is not None and getattr(doc, "virtual", False):
+            self.published_by = getattr(doc, "provider_session", None) or "-"
 
     def compose(self) -> ComposeResult:
         verb = "Edit" if self.doc is not None else "New"
+        verb = "View" if self.published_by else verb
         title = f"{verb} {self.kind.value}" + (f" {self.doc.name}" if self.doc else "")
         with Vertical(classes="dialog editor"):
             yield Static(literal(title, "bold"), classes="dialog-title")
+            if self.published_by:
+                yield Static(literal(self.read_only_reason), classes="editor-read-only")
             with VerticalScroll(classes="editor-fields"):
                 for f in self.fields:
                     yield Label(f.label, classes="field-label")
@@ -87,17 +98,25 @@ class EditorScreen(PacedModalScreen[str | None]):
                         yield Static("", classes="field-spacer")
                         yield Static(Content.styled(f.help, "dim"), classes="field-help")
             yield Static("", id="editor-error")
+            yield Static("", id="editor-models")
             with Horizontal(classes="dialog-buttons"):
-                if self.doc is not None:
-                    yield Button("Delete", variant="error", id="delete")
-                yield Button("Cancel", id="cancel")
-                yield Button("Save (Ctrl+S)", variant="primary", id="save")
+                if self.published_by:
+                    yield Button("Close", id="cancel")
+                else:
+                    if self.kind is Kind.LLM:
+                        yield Button(
+                            "Test", id="test", tooltip="ask the server for its models (Ctrl+T)"
+                        )
+                    if self.doc is not None:
+                        yield Button("Delete", variant="error", id="delete")
+                    yield Button("Cancel", id="cancel")
+                    yield Button("Save (Ctrl+S)", variant="primary", id="save")
         yield dialog_footer()
 
     def _widget(self, f: Field) -> Any:
         value = self.initial.get(f.key, "")
         wid = f"f-{f.key}"
-        disabled = f.create_only and self.doc is not None
+        disabled = (f.create_only and self.doc is not None) or self.published_by is not None
         if f.kind == "choice":
             options = [(c, c) for c in f.choices]
             current = value if value in f.choices else (f.choices[0] if f.choices else None)
@@ -116,6 +135,7 @@ class EditorScreen(PacedModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#editor-error", Static).display = False
+        self.query_one("#editor-models", Static).display = False
         self._pristine = self.values()  # what Cancel compares with
         first = next((w for w in self.query("Input, TextArea, Select") if not w.disabled), None)
         if first is not None:
@@ -181,7 +201,17 @@ class EditorScreen(PacedModalScreen[str | None]):
             event.control.remove_class("-invalid")
             self._fault = None
 
+    @property
+    def read_only_reason(self) -> str:
+        return (
+            f"Read-only: published by provider session {self.published_by}; it changes "
+            "when that provider publishes again."
+        )
+
     async def action_save(self) -> None:
+        if self.published_by:
+            self.show_error(self.read_only_reason)
+            return
         try:
             doc = build_doc(self.kind, self.values())
         except FormError as exc:
@@ -197,6 +227,40 @@ class EditorScreen(PacedModalScreen[str | None]):
             return
         self.saved = doc
         self.dismiss(str(applied))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "test_connection":  # an LLM's form only (hidden from the footer else)
+            return self.kind is Kind.LLM and not self.published_by
+        return True
+
+    @on(Button.Pressed, "#test")
+    def _test_pressed(self) -> None:
+        self.action_test_connection()
+
+    @work(group="test-connection", exclusive=True, exit_on_error=False)
+    async def action_test_connection(self) -> None:
+        """Ask the server in the form (type, URL, key reference; not saved) for its models:
+        the list shows under the form, or the one line that says why it could not."""
+        if self.kind is not Kind.LLM or self.published_by:
+            return
+        values = self.values()
+        shown = self.query_one("#editor-models", Static)
+        shown.display = True
+        shown.update(Content.styled("asking the server for its models…", "dim"))
+        backend: ChatBackend = getattr(self.app, "backend")  # noqa: B009 (the app's engine)
+        ref = str(values.get("api_key_ref") or "").strip() or None
+        try:
+            names = await backend.list_models(
+                str(values.get("type") or ""), str(values.get("url") or "").strip(), ref
+            )
+        except (ModelListError, KeyRefError) as exc:
+            shown.update(literal(f"Connection failed: {exc}", "red"))
+            return
+        if not names:
+            shown.update(literal("Connected: the server lists no models."))
+            return
+        listed = ", ".join(names[:20]) + (f" … (+{len(names) - 20})" if len(names) > 20 else "")
+        shown.update(literal(f"Connected: {len(names)} models: {listed}"))
 
     @on(Button.Pressed, "#save")
     async def _save(self) -> None:

@@ -78,6 +78,7 @@ IN_DIALOGS = KeyGroup(
     "In dialogs",
     extra=[
         ("Ctrl+S", "save an editor's form"),
+        ("Ctrl+T", "an LLM's form: ask its server for the models (test the connection)"),
         ("Esc", "cancel (asks first if the form changed)"),
         ("y", "yes (confirmations; Enter takes the focused button: Cancel)"),
         ("q / F1", "close this help"),
