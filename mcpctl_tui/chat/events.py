@@ -1,10 +1,11 @@
 """What ``ChatService.send`` yields: a ``TurnStarted``, the model's deltas, a ``TurnEnded``.
 
 The deltas are the adapters' own event objects (``TextDelta``, ``ThinkingDelta``,
-``ToolCallDelta``, ``Usage``) passed through unwrapped: they belong to the turn the last
-``TurnStarted`` announced (one ``send`` is one turn). ``Finish`` and ``StreamError`` are
-folded into ``TurnEnded``. A cancelled turn ends without ``TurnEnded`` (a cancelled
-generator cannot yield); it is stored as ``cancelled`` all the same.
+``ToolCallDelta``, ``Usage``, and ``Waiting`` before the first) passed through unwrapped:
+they belong to the turn the last ``TurnStarted`` announced (one ``send`` is one turn).
+``Finish`` and ``StreamError`` are folded into ``TurnEnded``. A cancelled turn ends
+without ``TurnEnded`` (a cancelled generator cannot yield); it is stored as ``cancelled``
+all the same.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcpctl_tui.llm.events import ErrorKind, TextDelta, ThinkingDelta, ToolCallDelta, Usage
+from mcpctl_tui.llm.events import (
+    ErrorKind,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+    Waiting,
+)
 from mcpctl_tui.store.types import LlmKind, MessageStatus
 
 
@@ -77,4 +85,4 @@ class TurnEnded:
         return f"{tokens} · {ttft} · {rate} · {self.duration_ms / 1000:.2f} s"
 
 
-ChatEvent = TurnStarted | TextDelta | ThinkingDelta | ToolCallDelta | Usage | TurnEnded
+ChatEvent = TurnStarted | Waiting | TextDelta | ThinkingDelta | ToolCallDelta | Usage | TurnEnded

@@ -2,7 +2,9 @@
 
 ``ChatService`` begins a turn (its user side and a ``pending`` placeholder are stored,
 see ``chat/service.py``) and hands the ``Begun`` turn to ``stream_turn``, which:
-  1. yields ``TurnStarted`` (thread and message ids), then the deltas as they arrive;
+  1. yields ``TurnStarted`` (thread and message ids), then the deltas as they arrive,
+     with a ``Waiting`` before the first (what the reply waits for: a public LLM's host
+     from here, a virtual LLM's claim and upstream from its dispatcher);
   2. when the reply ends, fills the placeholder in ONE write: ``complete``, ``error``
      (with the message) or ``cancelled`` (task cancelled or the generator closed), the
      partial text kept in all three, with thinking, tool_calls, usage and timing; then
@@ -38,6 +40,8 @@ from mcpctl_tui.llm.events import (
     ThinkingDelta,
     ToolCallDelta,
     Usage,
+    Waiting,
+    first_byte_from,
 )
 from mcpctl_tui.llm.request import Endpoint
 from mcpctl_tui.llm.tools import ToolCallAccumulator
@@ -99,6 +103,9 @@ async def stream_turn(
         # Inside the try: a consumer that closes us right here still gets the
         # placeholder finished (as cancelled), never left pending.
         yield started
+        if b.endpoint is not None and b.endpoint.url:
+            # A virtual LLM's dispatcher and provider say what they wait for themselves.
+            yield first_byte_from(b.endpoint.url)
         async with _closing(stream_inference(b.ctx, b.endpoint)) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
@@ -121,6 +128,9 @@ async def stream_turn(
                 elif isinstance(event, Finish):
                     finish = event.reason
                     break
+                elif isinstance(event, Waiting):
+                    yield event
+                    continue
                 else:  # StreamError
                     error = event
                     break

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +63,37 @@ class StreamError:
     status: int | None = None
 
 
-StreamEvent = TextDelta | ThinkingDelta | ToolCallDelta | Usage | Finish | StreamError
+class WaitStage(StrEnum):
+    CLAIM = "claim"  # a virtual LLM's task waits for a provider to take it
+    FIRST_BYTE = "first_byte"  # the request is out; nothing has come back yet
+
+
+MAX_SOURCE = 80  # a source crosses the relay from another process: kept short
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What a reply waits for before its first token: shown with the elapsed time
+    ("waiting 4 s for claim by a provider") until something comes back. Not content:
+    the engine passes it on and stores nothing of it."""
+
+    stage: WaitStage
+    source: str  # who should answer: "a provider", an upstream's host, a command
+
+    @property
+    def label(self) -> str:
+        what = "claim by" if self.stage == WaitStage.CLAIM else "first byte from"
+        return f"{what} {self.source}"
+
+
+def first_byte_from(url: str) -> Waiting:
+    """The wait of a request to ``url``, named by its host (and port): never the path or
+    the query, which may carry a key."""
+    try:
+        where = urlsplit(url).netloc.rpartition("@")[2]
+    except ValueError:
+        where = ""
+    return Waiting(WaitStage.FIRST_BYTE, where[:MAX_SOURCE] or "the server")
+
+
+StreamEvent = TextDelta | ThinkingDelta | ToolCallDelta | Usage | Finish | StreamError | Waiting

@@ -40,6 +40,10 @@ class ReplyStats:
     ttft_ms: float | None = None
     tokens_per_s: float | None = None
     state: str = ""  # streaming / cancelled / error / done
+    # Until the first token: what the reply waits for ("claim by a provider") and since
+    # when (``time.monotonic()`` at the send); the status line ticks the elapsed time.
+    waiting: str = ""
+    since: float | None = None
 
 
 @dataclass(slots=True)

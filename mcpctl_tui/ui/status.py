@@ -1,14 +1,18 @@
 """The status line under the input: who you talk to, how, and how fast it answered.
 
 One row at any width: it drops details rather than wrap or cut off the reply's state.
+Until a reply's first token it says what the reply waits for and for how long
+("waiting 4 s for first byte from api.example.com"), ticking once a second.
 It shows the chat panel's ``state`` and ``stats``, bound to them (``data_bind``)."""
 
 from __future__ import annotations
 
 import json
+from time import monotonic
 
 from textual.content import Content
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
 from mcpctl_tui.store.types import LlmKind
@@ -58,7 +62,9 @@ def _identity(state: ChatState, *, model: bool, override_values: bool) -> Conten
 
 def _figures(s: ReplyStats, *, ttft: bool, rate: bool) -> Content:
     figures = []
-    if s.state:
+    if s.waiting and s.since is not None:
+        figures.append(f"waiting {max(0, int(monotonic() - s.since))} s for {s.waiting}")
+    elif s.state:
         figures.append(s.state)
     if s.output_tokens is not None:
         figures.append(f"{s.output_tokens} tok")
@@ -99,6 +105,16 @@ class StatusLine(Widget):
 
     state: reactive[ChatState] = reactive(ChatState)
     stats: reactive[ReplyStats] = reactive(ReplyStats)
+
+    _tick: Timer | None = None
+
+    def watch_stats(self, stats: ReplyStats) -> None:
+        # While a reply waits for its first token the elapsed time ticks, once a second.
+        if stats.waiting and self._tick is None:
+            self._tick = self.set_interval(1.0, self.refresh)
+        elif not stats.waiting and self._tick is not None:
+            self._tick.stop()
+            self._tick = None
 
     def render(self) -> Content:  # the layout depends on the width: rendered at it
         return render_status(self.state, self.stats, self.content_size.width or UNBOUNDED)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcpctl_tui.llm.events import (
+    MAX_SOURCE,
     ErrorKind,
     Finish,
     StreamError,
@@ -24,8 +25,11 @@ from mcpctl_tui.llm.events import (
     ThinkingDelta,
     ToolCallDelta,
     Usage,
+    Waiting,
+    WaitStage,
 )
 from mcpctl_tui.llm.request import InferenceRequest, Message
+from mcpctl_tui.llm.transport import one_line
 from mcpctl_tui.store.text import clean_surrogates
 
 
@@ -54,6 +58,8 @@ def encode_event(event: StreamEvent) -> list[Any]:
             return ["f", reason]
         case StreamError(kind=kind, message=message, status=status):
             return ["e", kind.value, clean_text(message), status]
+        case Waiting(stage=stage, source=source):
+            return ["w", stage.value, clean_text(source)]
     raise CodecError(f"not a stream event: {type(event).__name__}")  # pragma: no cover
 
 
@@ -77,6 +83,9 @@ def decode_event(raw: Any) -> StreamEvent:
             except ValueError:
                 kind = ErrorKind.PROVIDER
             return StreamError(kind, clean_text(str(raw[2])), raw[3])
+        if tag == "w":
+            # Shown on the caller's status line: one short line of text, whatever came.
+            return Waiting(WaitStage(raw[1]), one_line(clean_text(str(raw[2])), MAX_SOURCE))
     except (IndexError, TypeError, KeyError, ValueError) as exc:
         raise CodecError(f"malformed relayed event {raw!r:.80}: {exc}") from None
     raise CodecError(f"unknown relayed event tag {raw!r:.80}")

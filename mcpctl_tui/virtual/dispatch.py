@@ -30,7 +30,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT, ConfigError, Settings, load_settings
-from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
+from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent, Waiting, WaitStage
 from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
@@ -81,6 +81,10 @@ class DispatchOptions:
         return cls(
             heartbeat_timeout=settings.heartbeat_timeout, claim_timeout=settings.claim_timeout
         )
+
+
+# Yielded once the task is queued; the provider that takes it relays what it waits for next.
+CLAIM_WAIT = Waiting(WaitStage.CLAIM, "a provider")
 
 
 def _ago(when: datetime | None) -> str:
@@ -188,6 +192,7 @@ class VirtualLlmService:
                     yield await self._refusal(llm_id)
                     return
                 self._listener.subscribe(CHUNK_CHANNEL, task_id, wake)
+                yield CLAIM_WAIT
                 async with contextlib.aclosing(self._follow(task_id, wake)) as events:
                     async for event in events:
                         if is_terminal(event):

@@ -81,7 +81,9 @@ class ProviderOptions:
 class ChunkWriter:
     """Batches one task's events into ordered chunk rows; the last one finishes the task."""
 
-    def __init__(self, store: Store, task_id: int, session_id: str, max_batch: int) -> None:
+    def __init__(
+        self, store: Store, task_id: int, session_id: str, max_batch: int, after_seq: int = 0
+    ) -> None:
         self._store = store
         self._task_id = task_id
         self._session_id = session_id
@@ -90,7 +92,7 @@ class ChunkWriter:
         self._final: tuple[TaskStatus, str | None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
-        self._seq = 0
+        self._seq = after_seq
         self.lost = False  # the task is no longer ours (cancelled, failed, taken back)
         self.chunks_written = 0
         self._runner = asyncio.create_task(self._run(), name=f"chunk-writer-{task_id}")
@@ -382,7 +384,9 @@ class ProviderSession:
 
     async def _serve_task(self, claimed: task_rows.ClaimedTask) -> None:
         log.info("task %d (llm %d): claimed", claimed.id, claimed.llm_id)
-        writer = ChunkWriter(self.store, claimed.id, self.session_id, self.options.max_batch)
+        writer = ChunkWriter(
+            self.store, claimed.id, self.session_id, self.options.max_batch, claimed.last_seq
+        )
         try:
             try:
                 request = decode_request(claimed.request)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, exists, func, insert, literal, select, update
+from sqlalchemy import Integer, Select, Table, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -123,6 +123,9 @@ class ClaimedTask:
     id: int
     llm_id: int
     request: dict[str, Any]
+    # A requeued task may hold chunks from its earlier claim (waits only: an answer
+    # would have made it running, and running tasks are failed, not requeued).
+    last_seq: int = 0
 
 
 def claim_statement(
@@ -163,12 +166,18 @@ async def claim_task(store: Store, session_id: str, llm_ids: Sequence[int]) -> C
     if store.is_sqlite:
         async with store.transaction() as s:
             row = (await s.execute(stmt)).first()
+            last = None if row is None else (await s.execute(_last_seq(row.id))).scalar()
     else:
         async with _autocommit(store).connect() as conn:
             row = (await conn.execute(stmt)).first()
+            last = None if row is None else (await conn.execute(_last_seq(row.id))).scalar()
     if row is None:
         return None
-    return ClaimedTask(id=row.id, llm_id=row.llm_id, request=row.request)
+    return ClaimedTask(id=row.id, llm_id=row.llm_id, request=row.request, last_seq=last or 0)
+
+
+def _last_seq(task_id: int) -> Select[Any]:
+    return select(func.max(_chunk.c.seq)).where(_chunk.c.task_id == task_id)
 
 
 async def has_pending(store: Store, llm_ids: Sequence[int]) -> bool:
@@ -196,11 +205,17 @@ async def append_chunk(
 ) -> bool:
     """Write one batch of events; with ``final`` also finish the task, in one transaction.
 
+    The first batch with an answer in it (anything but waits) marks the task running.
+
     False (and nothing written) when the task is no longer this session's to serve:
     cancelled by the caller, failed by the GC, or taken back.
     """
     now = utcnow()
-    values: dict[str, Any] = {"status": final or TaskStatus.RUNNING, "updated_at": now}
+    values: dict[str, Any] = {"updated_at": now}
+    # A batch of waits only (["w", ...]: the upstream has not answered yet) leaves a
+    # claimed task claimed, so a clean shutdown still hands it back instead of failing it.
+    if final is not None or any(ev[0] != "w" for ev in payload) or not payload:
+        values["status"] = final or TaskStatus.RUNNING
     if final is not None:
         values["finished_at"] = now
         values["error"] = error

@@ -13,6 +13,7 @@ import asyncio
 import codecs
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -24,6 +25,9 @@ from mcpctl_tui.llm.events import (
     StreamError,
     StreamEvent,
     TextDelta,
+    Waiting,
+    WaitStage,
+    first_byte_from,
 )
 from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest
@@ -57,6 +61,7 @@ class AdapterUpstream:
             yield StreamError(ErrorKind.CONFIG, str(exc))
             return
         endpoint = Endpoint(self.config.type, self.config.url, self.config.model, key)
+        yield first_byte_from(self.config.url)  # relayed: the caller shows what it waits for
         # aclosing: stopping here (a cancelled task) closes the HTTP response at once.
         async with contextlib.aclosing(
             adapter.stream(endpoint, request, client=self.client)
@@ -85,6 +90,7 @@ class CommandUpstream:
             )
             return
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        yield Waiting(WaitStage.FIRST_BYTE, f"command {os.path.basename(self.argv[0])}")
         stderr_task = asyncio.create_task(proc.stderr.read())
         try:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):

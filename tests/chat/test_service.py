@@ -22,6 +22,8 @@ from mcpctl_tui.llm.events import (
     TextDelta,
     ThinkingDelta,
     Usage,
+    Waiting,
+    WaitStage,
 )
 from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.engine import Store
@@ -218,6 +220,9 @@ async def test_closing_the_generator_stores_cancelled(store: Store) -> None:
             gen = svc.send("a", "go")
             started = await anext(gen)
             assert isinstance(started, TurnStarted)
+            # Before the first token: what the reply waits for, by host, never the path.
+            waiting = await anext(gen)
+            assert waiting == Waiting(WaitStage.FIRST_BYTE, srv.url.split("/")[2])
             first = await anext(gen)
             assert isinstance(first, TextDelta)
             await gen.aclose()

@@ -113,6 +113,22 @@ def test_the_status_line_keeps_the_state_and_fits() -> None:
     assert narrow.endswith("done  123 tok") and "ttft" not in narrow
 
 
+def test_a_wait_replaces_the_state_counts_from_the_send_and_fits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mcpctl_tui.ui.status.monotonic", lambda: 107.9)
+    state = ChatState(agent=_row("ops", "echo-local"))
+    waiting = "first byte from gpu-box.internal.example:11434"
+    stats = ReplyStats(state="streaming", waiting=waiting, since=100.0)
+    wide = render_status(state, stats, 200).plain
+    assert f"waiting 7 s for {waiting}" in wide and "streaming" not in wide
+    for width in (54, 80):
+        line = render_status(state, stats, width).plain
+        assert len(line) <= width and "waiting 7 s" in line, line
+    # No wait: the state is back.
+    assert "streaming" in render_status(state, ReplyStats(state="streaming"), 200).plain
+
+
 @asynccontextmanager
 async def _demo_app(
     tmp_path: Path, size: tuple[int, int], crowded: bool = False

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from mcpctl_tui.chat.events import TurnEnded, TurnStarted
 from mcpctl_tui.chat.service import ChatService
-from mcpctl_tui.llm.events import TextDelta
+from mcpctl_tui.llm.events import TextDelta, Waiting, first_byte_from
 from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.messages import all_messages
 from mcpctl_tui.store.models import ChatMessage, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, MessageStatus
 from mcpctl_tui.virtual import task_rows
-from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
+from mcpctl_tui.virtual.dispatch import CLAIM_WAIT, DispatchOptions, VirtualLlmService
 from tests.support.llm_servers import ServerProcess, openai_reply
 from tests.support.providers import ProviderProc, eventually, write_provider_file
 from tests.support.seed import add_agent
@@ -197,6 +197,14 @@ async def test_cancel_both_ways(store: Store, db_url: str, tmp_path: Path) -> No
                     await llm_id(store, "relay"),
                     (await chat.prepare("ops")).with_message(Message("user", "again")).request(),
                 )
+                # What it waits for: a provider's claim, then (relayed by the provider
+                # that took it) the first byte from its upstream's host.
+                waits = [await anext(stream), await anext(stream)]
+                host = up.url.split("//")[1]
+                assert [w.label for w in waits if isinstance(w, Waiting)] == [
+                    "claim by a provider",
+                    f"first byte from {host}",
+                ]
                 first = await anext(stream)
                 assert isinstance(first, TextDelta)
                 async with store.session() as s:
@@ -252,7 +260,10 @@ async def test_relay_yields_the_same_events_as_the_adapter(
             target = await llm_id(store, "relay")
             relayed = [e async for e in virt.enqueue_infer_task(target, request)]
     assert len(direct) > 10
-    assert relayed == direct
+    # The relay adds what the caller waits for, in the order it waits: a claim, then
+    # the upstream's first byte; after that the adapter's events pass unchanged.
+    assert relayed[:2] == [CLAIM_WAIT, first_byte_from(up.url)]
+    assert relayed[2:] == direct
 
 
 async def test_kill_9_fails_the_turn_after_three_missed_beats(

@@ -17,7 +17,7 @@ from mcpctl_tui.store.models import Agent, InferenceTask, Llm, TaskStatus
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from mcpctl_tui.virtual import task_rows
 from mcpctl_tui.virtual.codec import encode_request
-from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
+from mcpctl_tui.virtual.dispatch import CLAIM_WAIT, DispatchOptions, VirtualLlmService
 from tests.support.providers import ProviderProc, eventually, write_provider_file
 from tests.support.seed import add_llm
 
@@ -247,8 +247,9 @@ async def test_unclaimed_task_times_out(store: Store, db_url: str, tmp_path: Pat
     opts = DispatchOptions(heartbeat_timeout=60, claim_timeout=0.5, status_interval=0.05)
     async with VirtualLlmService(store, opts) as svc:
         events = [e async for e in svc.enqueue_infer_task(llm.id, req("hi"))]
-    assert len(events) == 1
-    err = events[0]
+    # What the caller showed while it waited, then the one error.
+    assert len(events) == 2 and events[0] == CLAIM_WAIT
+    err = events[1]
     assert isinstance(err, StreamError) and err.kind == ErrorKind.TIMEOUT
     assert "no provider claimed" in err.message and "ghost" in err.message
     async with store.session() as s:

@@ -103,7 +103,8 @@ async def test_caller_cancel_stops_the_upstream(store: Store, db_url: str, tmp_p
                     got.append(ev)
 
             t = asyncio.create_task(consume())
-            await eventually(lambda: bool(got), within=15)
+            # Waits come first; the first text means the upstream process is running.
+            await eventually(lambda: any(isinstance(e, TextDelta) for e in got), within=15)
             t.cancel()
             await asyncio.gather(t, return_exceptions=True)
             upstream_pid = int(pidfile.read_text())

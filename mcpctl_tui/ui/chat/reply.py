@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
-from mcpctl_tui.llm.events import ErrorKind, TextDelta, ToolCallDelta, Usage
+from mcpctl_tui.llm.events import ErrorKind, TextDelta, ThinkingDelta, ToolCallDelta, Usage, Waiting
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
@@ -73,6 +73,11 @@ class Reply:
         self.stats = stats
         self.host.reply_stats(stats)
 
+    def _answered(self) -> None:
+        """Something came back: the wait is over."""
+        if self.stats.waiting:
+            self._set_stats(replace(self.stats, waiting="", since=None))
+
     async def run(self, events: AsyncIterator[ChatEvent]) -> None:
         """Show ``events`` until they end; ``end`` then says how (also when cancelled,
         which propagates once the turn is marked)."""
@@ -91,7 +96,12 @@ class Reply:
                     case TextDelta(text=text):
                         if first is None:
                             first = (time.monotonic() - started) * 1000
+                            self._answered()
                         self.stream.feed(clean(text))
+                    case Waiting() as waiting:
+                        self._set_stats(
+                            replace(self.stats, waiting=clean(waiting.label), since=started)
+                        )
                     case TurnStarted() as turn_started:
                         began = True
                         self.turn.turn_index = turn_started.assistant_turn_index
@@ -102,7 +112,10 @@ class Reply:
                         self.turn.set_status(MessageStatus.PENDING)
                         self.host.reply_started(turn_started)
                     case ToolCallDelta() as delta:
+                        self._answered()
                         tools.add(delta)
+                    case ThinkingDelta():
+                        self._answered()
                     case Usage(input_tokens=inp, output_tokens=out):
                         usage = (inp, out)
                     case TurnEnded() as turn_ended:
@@ -145,7 +158,7 @@ class Reply:
         # went wrong already ("HTTP 429 …", "publisher offline").
         error = ended.error if ended is not None and ended.error else failure
         self.turn.set_status(status, error)
-        stats = replace(self.stats, state=_STATE.get(status, ""))
+        stats = replace(self.stats, state=_STATE.get(status, ""), waiting="", since=None)
         if ended is not None:
             stats = replace(
                 stats,
