@@ -4,6 +4,8 @@
 
 Rows (median of ``--rounds`` runs each, all in one run: these machines are noisy):
   - ``python -c pass``: the interpreter alone, the floor;
+  - ``store imports``: SQLAlchemy's ORM, asyncio, aiosqlite, click, YAML: the floor of
+    any verb that reads the store;
   - ``eager imports``: importing every verb module, what each command paid before verbs
     were imported lazily (the "before" of ``--version``);
   - ``--version``, ``get agents`` and ``chat -m`` (echo LLM) on a fresh demo database.
@@ -19,6 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# What any verb that reads the store pays before our code runs: the ORM, asyncio, the
+# SQLite driver, click and the config's YAML (the floor for ``get`` and ``chat``).
+STORE_FLOOR = "import sqlalchemy.orm, sqlalchemy.ext.asyncio, aiosqlite, click, yaml"
 
 EAGER = (
     "import mcpctl_tui.cli, mcpctl_tui.cli.db, mcpctl_tui.cli.manifest, mcpctl_tui.cli.chat, "
@@ -52,6 +58,7 @@ def main() -> None:
         url = ["--db", f"sqlite+aiosqlite:///{db}"]
         rows = {
             "python -c pass": timed([py, "-c", "pass"], rounds),
+            "store imports (floor)": timed([py, "-c", STORE_FLOOR], rounds),
             "eager imports (before)": timed([py, "-c", EAGER], rounds),
             "--version": timed([*cli, "--version"], rounds),
             "get agents": timed([*cli, *url, "get", "agents"], rounds),
@@ -63,6 +70,9 @@ def main() -> None:
         print(f"{name:<24} {ms:8.1f} {ms / floor:9.2f}")
     ratio = rows["eager imports (before)"] / rows["--version"]
     print(f"--version is {ratio:.1f}x faster than importing every verb (the old start-up)")
+    store = rows["store imports (floor)"]
+    for verb in ("get agents", "chat -m (echo)"):
+        print(f"{verb}: {rows[verb] / store:.2f}x the store imports alone")
 
 
 if __name__ == "__main__":

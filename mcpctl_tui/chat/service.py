@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from sqlalchemy.exc import IntegrityError
 
 from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, prepare_context
@@ -35,8 +34,6 @@ from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
 from mcpctl_tui.chat.turn import Begun, stream_turn
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
-from mcpctl_tui.llm.http import make_client
-from mcpctl_tui.llm.models import list_models
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
@@ -56,6 +53,9 @@ from mcpctl_tui.store.threads import create_thread, rename_thread
 from mcpctl_tui.store.types import LlmKind, MessageRole, MessageStatus
 from mcpctl_tui.virtual.dispatch import VirtualLlmService
 from mcpctl_tui.virtual.task_rows import LlmLiveness
+
+if TYPE_CHECKING:  # httpx loads with the first adapter that dials, not with the service
+    import httpx
 
 TITLE_LIMIT = 80
 NOT_WIRED = "virtual LLM dispatcher not wired"
@@ -131,6 +131,8 @@ class ChatService:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            from mcpctl_tui.llm.http import make_client
+
             self._client = make_client()
         return self._client
 
@@ -150,6 +152,8 @@ class ChatService:
         """The models a server offers (the LLM editor's "test connection"); nothing is
         stored. ``ModelListError`` or ``KeyRefError``, one line each."""
         endpoint = Endpoint(type=llm_type, url=url, model="", api_key=resolve_key_ref(api_key_ref))
+        from mcpctl_tui.llm.models import list_models
+
         return await list_models(endpoint, client=self._http())
 
     # --- one inference, nothing stored ---------------------------------------------
@@ -205,7 +209,8 @@ class ChatService:
             endpoint = endpoint or self._endpoint(ctx)
         except Refused as exc:
             return _one(StreamError(exc.kind, str(exc)))
-        return get_adapter(endpoint.type).stream(endpoint, request, client=self._http())
+        adapter = get_adapter(endpoint.type)
+        return adapter.stream(endpoint, request, client=self._http() if adapter.dials else None)
 
     # --- a stored turn ---------------------------------------------------------------
 

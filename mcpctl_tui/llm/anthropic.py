@@ -282,6 +282,7 @@ class AnthropicDecoder:
 class AnthropicAdapter:
     name = "anthropic"
     default_params: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
+    dials = True
 
     def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
         return anthropic_body(endpoint, request)

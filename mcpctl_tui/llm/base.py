@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mcpctl_tui.llm.events import StreamEvent
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest
+
+if TYPE_CHECKING:  # annotations only: an adapter that never dials need not load httpx
+    import httpx
 
 
 class Adapter(Protocol):
@@ -23,6 +24,7 @@ class Adapter(Protocol):
 
     name: str
     default_params: dict[str, Any]
+    dials: bool  # speaks HTTP: ``stream`` wants the shared client (echo does not)
 
     def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
         """The JSON body ``stream`` would send (the context inspector shows it)."""

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent, TextDelta, Usage
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest
+
+if TYPE_CHECKING:  # annotations only: an adapter that never dials need not load httpx
+    import httpx
 
 ECHO_SEPARATOR = "\n\n----- end of system block · last user message follows -----\n\n"
 DEFAULT_CHUNK_CHARS = 4
@@ -44,6 +45,7 @@ def _words(text: str) -> int:
 class EchoAdapter:
     name = "echo"
     default_params: dict[str, Any] = {}
+    dials = False
 
     def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
         """No wire: what the echo model is given (and answers with)."""

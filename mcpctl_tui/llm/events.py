@@ -6,6 +6,7 @@ An adapter stream ends after a ``Finish`` or a ``StreamError``; nothing follows 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -40,6 +41,17 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: str | None = None
+
+
+MAX_ERROR_TEXT = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """Untrusted text made safe for a one-line error or wait: no control characters,
+    bounded (here, not in the transport, so the relay can use it without httpx)."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ErrorKind(StrEnum):

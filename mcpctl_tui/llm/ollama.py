@@ -213,6 +213,7 @@ class OllamaDecoder:
 class OllamaAdapter:
     name = "ollama"
     default_params: dict[str, Any] = {}
+    dials = True
 
     def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
         return ollama_body(endpoint, request)

@@ -276,6 +276,7 @@ def _usage(usage: Any) -> Usage:
 class OpenAIAdapter:
     name = "openai"
     default_params: dict[str, Any] = {}
+    dials = True
 
     def body(self, endpoint: Endpoint, request: InferenceRequest) -> dict[str, Any]:
         return openai_body(endpoint, request)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
-from mcpctl_tui.llm.anthropic import AnthropicAdapter
 from mcpctl_tui.llm.base import Adapter
-from mcpctl_tui.llm.echo import EchoAdapter
-from mcpctl_tui.llm.ollama import OllamaAdapter
-from mcpctl_tui.llm.openai import OpenAIAdapter
 
 
 class UnknownLlmType(ValueError):
@@ -28,11 +24,13 @@ OPENAI_ALIASES = (
 )
 
 
-_FACTORIES: dict[str, Callable[[], Adapter]] = {
-    **dict.fromkeys(OPENAI_ALIASES, OpenAIAdapter),
-    "anthropic": AnthropicAdapter,
-    "ollama": OllamaAdapter,
-    "echo": EchoAdapter,
+# Type -> (module, class), imported on first use: the HTTP adapters pull in httpx, which a
+# chat on the echo LLM (or a verb that only names the types) need not pay for.
+_FACTORIES: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(OPENAI_ALIASES, ("openai", "OpenAIAdapter")),
+    "anthropic": ("anthropic", "AnthropicAdapter"),
+    "ollama": ("ollama", "OllamaAdapter"),
+    "echo": ("echo", "EchoAdapter"),
 }
 _CACHE: dict[str, Adapter] = {}
 
@@ -51,5 +49,7 @@ def get_adapter(llm_type: str) -> Adapter:
         )
     adapter = _CACHE.get(key)
     if adapter is None:
-        adapter = _CACHE[key] = factory()
+        module, name = factory
+        made: Adapter = getattr(importlib.import_module(f"mcpctl_tui.llm.{module}"), name)()
+        adapter = _CACHE[key] = made
     return adapter

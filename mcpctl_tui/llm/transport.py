@@ -17,14 +17,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent
+from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent, one_line
 from mcpctl_tui.llm.http import READ_TIMEOUT, make_client
 from mcpctl_tui.llm.request import Endpoint
 
 STREAM_CUT = "stream ended before the reply finished"
-MAX_ERROR_TEXT = 300
 _MAX_ERROR_BODY = 64 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 class Decoder(Protocol):
@@ -60,12 +58,6 @@ def loads(text: str | bytes) -> Any:
             if end == len(text):
                 return obj
     return json.loads(text)
-
-
-def one_line(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    """Untrusted text made safe for a one-line error: no control characters, bounded."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def redact(text: str, endpoint: Endpoint) -> str:

@@ -80,7 +80,7 @@ class MainCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), self._run(action), help=help_text)
-        for agent in screen.agents.rows:
+        for agent in screen.agents.all_rows:
             text = f"agent: {clean(agent.name)}"
             score = matcher.match(text)
             if score > 0:

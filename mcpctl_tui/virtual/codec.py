@@ -27,9 +27,9 @@ from mcpctl_tui.llm.events import (
     Usage,
     Waiting,
     WaitStage,
+    one_line,
 )
 from mcpctl_tui.llm.request import InferenceRequest, Message
-from mcpctl_tui.llm.transport import one_line
 from mcpctl_tui.store.text import clean_surrogates
 
 

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from mcpctl_tui.store.engine import Store
+from tests.support.seed import add_llm_agent
 
 HEAVY = ("textual", "sqlalchemy", "httpx", "asyncpg", "aiosqlite", "prompt_toolkit")
 
@@ -52,4 +53,13 @@ def test_help_lists_every_verb() -> None:
 async def test_get_agents_imports_no_ui_no_http(store: Store, db_url: str) -> None:
     imported = await asyncio.to_thread(_imported_after, ["--db", db_url, "get", "agents"])
     assert "sqlalchemy" in imported  # it reads the store (the probe can fail)
+    assert imported.isdisjoint({"textual", "httpx", "prompt_toolkit"})
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_chat_on_the_echo_llm_imports_no_http_no_ui(store: Store, db_url: str) -> None:
+    """The HTTP adapters load with the first LLM that dials; echo never does."""
+    await add_llm_agent(store, agent="a")  # an echo LLM
+    imported = await asyncio.to_thread(_imported_after, ["--db", db_url, "chat", "a", "-m", "hi"])
+    assert "sqlalchemy" in imported
     assert imported.isdisjoint({"textual", "httpx", "prompt_toolkit"})

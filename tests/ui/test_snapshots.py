@@ -151,6 +151,20 @@ def test_personality_selected(snap_compare: Any, tmp_path: Path, size: tuple[int
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_thread_list_filtered(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """``/`` on the thread list: the box under the lists, the list narrowed, the filter
+    named in its border."""
+
+    async def narrow(pilot: Any) -> None:
+        pilot.app.main.threads.focus()
+        await pilot.press("slash", "d", "i", "s", "k")
+        await pilot.pause()
+
+    app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
+    assert snap_compare(app, terminal_size=size, run_before=_run(narrow))
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_tool_call_reply(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     url = _demo_db(tmp_path)
 

@@ -4,6 +4,9 @@ The main screen decides what is selected; the sidebar shows it, keeps what the o
 selected when the lists are read again (nothing is redrawn that did not change, so a
 reload from another process's write does not flicker or move the highlight), and loads
 older threads as the thread list scrolls.
+
+``/`` on a list opens the filter box under the lists: the list filters as you type,
+Enter goes back to it with the filter kept, Esc clears the filter and goes back.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import OptionList, Static
+from textual.widgets import Input, OptionList, Static
 
 from mcpctl_tui.chat.context import NO_PERSONALITY
-from mcpctl_tui.ui.browse.panes import AgentList, PersonalityList, ThreadList
+from mcpctl_tui.ui.browse.panes import AgentList, FilteredList, PersonalityList, ThreadList
 from mcpctl_tui.ui.data import AgentRow, AgentView, Page, ThreadCursor, UiData
 from mcpctl_tui.ui.readonly import READ_ONLY_BANNER
 
@@ -31,6 +35,54 @@ class Shown:
     default: str | None  # the agent's default personality, by name
     choice: str | None  # the choice kept (None if the one asked for does not exist)
     missing: str | None  # a choice asked for that the agent does not have
+
+
+class ListFilter(Input):
+    """The sidebar's filter box; it filters one list at a time (``target``).
+
+    Enter goes back to the list and opens the row highlighted there (as a move in the
+    list would); Esc clears the filter and puts the highlight back where it was."""
+
+    BINDINGS = [Binding("escape", "clear", "Clear filter", tooltip="clear the filter")]
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="filter: text, !text, or a regex", id="list-filter")
+        self.target: FilteredList | None = None
+        self.before: str | None = None  # the option highlighted when the box opened
+
+    def open_for(self, target: FilteredList) -> None:
+        self.target = target
+        option = target.highlighted_option
+        self.before = option.id if option is not None else None
+        self.border_title = f"Filter {target.border_title}"
+        with self.prevent(Input.Changed):
+            self.value = target.filter_text
+        self.display = True
+        self.focus()
+
+    def on_blur(self) -> None:
+        self.display = False  # focus went elsewhere (Tab, a click): the filter stays
+
+    def action_clear(self) -> None:
+        target = self.target
+        with self.prevent(Input.Changed):
+            self.value = ""
+        self.display = False
+        if target is None:
+            return
+        target.set_filter("")
+        with target.prevent(OptionList.OptionHighlighted):
+            if self.before is not None:
+                target.highlighted = target.get_option_index(self.before)
+        target.focus()
+
+    def submit_to_list(self) -> None:
+        target = self.target
+        self.display = False
+        if target is None:
+            return
+        target.focus()
+        target.post_message(FilteredList.Picked())
 
 
 class Sidebar(Vertical):
@@ -47,6 +99,7 @@ class Sidebar(Vertical):
         yield AgentList(id="agents")
         yield PersonalityList(id="personalities")
         yield ThreadList(clock=self.clock, id="threads")
+        yield ListFilter()
 
     @property
     def agents(self) -> AgentList:
@@ -63,7 +116,7 @@ class Sidebar(Vertical):
     def show_agents(self, rows: Sequence[AgentRow], select_id: int | None) -> AgentRow | None:
         """The agents, ``select_id`` highlighted (else the first), without a highlight
         event; redrawn only if they changed. The agent highlighted."""
-        if list(rows) != self.agents.rows or not rows:
+        if list(rows) != self.agents.all_rows or not rows:
             with self.agents.prevent(OptionList.OptionHighlighted):
                 self.agents.set_rows(rows, select_id)
         if not rows:
@@ -113,6 +166,28 @@ class Sidebar(Vertical):
         """The first page of threads again (a thread was stored or renamed here)."""
         if agent_id == self.agent_id:
             self.threads.set_threads(page.threads, has_more=page.has_more)
+
+    @property
+    def filter_box(self) -> ListFilter:
+        return self.query_one(ListFilter)
+
+    def on_mount(self) -> None:
+        self.filter_box.display = False
+
+    @on(FilteredList.FilterAsked)
+    def _filter_asked(self, event: FilteredList.FilterAsked) -> None:
+        self.filter_box.open_for(event.target)
+
+    @on(Input.Changed, "#list-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.filter_box.target is not None:
+            self.filter_box.target.set_filter(event.value)
+
+    @on(Input.Submitted, "#list-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.filter_box.submit_to_list()
 
     @on(ThreadList.NeedMore)
     def _need_more(self, event: ThreadList.NeedMore) -> None:

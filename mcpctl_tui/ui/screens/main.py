@@ -315,7 +315,7 @@ class MainScreen(PacedScreen):
             return
         if self.agents.update_liveness(live):
             shown = self.state.agent
-            row = next((r for r in self.agents.rows if shown and r.id == shown.id), None)
+            row = next((r for r in self.agents.all_rows if shown and r.id == shown.id), None)
             if row is not None and row != shown:
                 self.panel.state = replace(self.state, agent=row)
 
