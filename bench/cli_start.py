@@ -8,17 +8,26 @@ Rows (median of ``--rounds`` runs each, all in one run: these machines are noisy
     any verb that reads the store;
   - ``eager imports``: importing every verb module, what each command paid before verbs
     were imported lazily (the "before" of ``--version``);
-  - ``--version``, ``get agents`` and ``chat -m`` (echo LLM) on a fresh demo database.
+  - ``--version``, ``get agents`` and ``chat -m`` (echo LLM) on a fresh demo database;
+  - the TUI on that database, on a pseudo-terminal: spawn to its newest thread's title
+    in the output (start-up, the first load and the first frame; then it is killed).
 Printed: ms, the ratio to the floor, and ``--version`` against the eager imports.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
+import pty
+import select
+import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -44,6 +53,34 @@ def timed(argv: list[str], rounds: int) -> float:
     return statistics.median(times)
 
 
+def first_paint(argv: list[str], marker: bytes, rounds: int) -> float:
+    """Median ms from spawning the TUI on a pseudo-terminal (120x40) to ``marker`` (a row
+    of the store's data) in its output: start-up, first load and first frame together."""
+
+    def once() -> float:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the app, on the pty
+            os.environ["TERM"] = "xterm-256color"
+            os.execv(argv[0], argv)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        t0 = time.perf_counter()
+        seen = b""
+        try:
+            while marker not in seen:
+                ready, _, _ = select.select([fd], [], [], 10)
+                if not ready:
+                    raise RuntimeError(f"no {marker!r} on screen within 10 s")
+                seen = seen[-4096:] + os.read(fd, 65536)
+            return (time.perf_counter() - t0) * 1000
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+
+    once()  # the page cache
+    return statistics.median(once() for _ in range(rounds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
@@ -63,6 +100,8 @@ def main() -> None:
             "--version": timed([*cli, "--version"], rounds),
             "get agents": timed([*cli, *url, "get", "agents"], rounds),
             "chat -m (echo)": timed([*cli, *url, "chat", "ops", "-m", "hi"], rounds),
+            "TUI: import textual": timed([py, "-c", "import textual.app"], rounds),
+            "TUI first paint (demo)": first_paint([*cli, *url], b"Health check", rounds),
         }
     floor = rows["python -c pass"]
     print(f"{'command':<24} {'ms':>8} {'x python':>9}")
@@ -73,6 +112,11 @@ def main() -> None:
     store = rows["store imports (floor)"]
     for verb in ("get agents", "chat -m (echo)"):
         print(f"{verb}: {rows[verb] / store:.2f}x the store imports alone")
+    paint = rows["TUI first paint (demo)"]
+    print(
+        f"TUI first paint with the demo's agents and newest thread: {paint:.0f} ms "
+        f"(target <= 500 ms); {paint / store:.2f}x the store imports alone"
+    )
 
 
 if __name__ == "__main__":

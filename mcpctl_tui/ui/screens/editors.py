@@ -22,7 +22,6 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from mcpctl_tui.llm.models import ModelListError
 from mcpctl_tui.secrets import KeyRefError
 from mcpctl_tui.store.errors import Conflict
 from mcpctl_tui.store.manifest.documents import Document, Kind, ManifestError, label
@@ -249,6 +248,8 @@ class EditorScreen(PacedModalScreen[str | None]):
         shown.update(Content.styled("asking the server for its models…", "dim"))
         backend: ChatBackend = getattr(self.app, "backend")  # noqa: B009 (the app's engine)
         ref = str(values.get("api_key_ref") or "").strip() or None
+        from mcpctl_tui.llm.models import ModelListError  # httpx: when a form dials, not before
+
         try:
             names = await backend.list_models(
                 str(values.get("type") or ""), str(values.get("url") or "").strip(), ref
