@@ -46,6 +46,7 @@ from mcpctl_tui.llm.events import (
 from mcpctl_tui.llm.request import Endpoint
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.errors import TurnGone
 from mcpctl_tui.store.messages import finish_message
 from mcpctl_tui.store.types import MessageStatus
 
@@ -194,17 +195,25 @@ async def finish_turn(
         else None
     )
     message = error.message if error is not None and status == MessageStatus.ERROR else None
-    await finish_message(
-        store,
-        started.assistant_message_id,
-        content=text,
-        status=status,
-        error=message,
-        thinking=thinking or None,
-        tool_calls=tool_calls,
-        usage=usage,
-        timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
-    )
+    kind = error.kind if message is not None and error is not None else None
+    try:
+        await finish_message(
+            store,
+            started.assistant_message_id,
+            started.thread_id,
+            started.assistant_turn_index,
+            content=text,
+            status=status,
+            error=message,
+            thinking=thinking or None,
+            tool_calls=tool_calls,
+            usage=usage,
+            timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
+        )
+    except TurnGone as gone:
+        # The text stays with the caller (on screen, on stdout); the store has no place
+        # for it any more, and the sender is told so.
+        status, message, kind = MessageStatus.ERROR, str(gone), ErrorKind.STORE
     return TurnEnded(
         thread_id=started.thread_id,
         assistant_message_id=started.assistant_message_id,
@@ -213,7 +222,7 @@ async def finish_turn(
         thinking=thinking,
         tool_calls=tool_calls,
         error=message,
-        error_kind=error.kind if message is not None and error is not None else None,
+        error_kind=kind,
         finish_reason=finish,
         input_tokens=input_tokens,
         output_tokens=output_tokens,

@@ -66,6 +66,7 @@ class ErrorKind(StrEnum):
     CONFIG = "config"  # missing key, unknown type, dispatcher not wired
     OFFLINE = "offline"  # virtual publisher offline
     TIMEOUT = "timeout"
+    STORE = "store"  # the store had no place for the reply (its thread was deleted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ class NotFound(StoreError):
         self.key = key
 
 
+class TurnGone(StoreError):
+    """A reply's placeholder turn is no longer there to finish: its thread was deleted, or
+    the turn was replaced (a regenerate) or already ended. Nothing was written."""
+
+
 class InUse(StoreError):
     """A RESTRICT rule refused a delete; ``users`` names what still refers to it."""
 

@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.errors import NotFound
+from mcpctl_tui.store.errors import TurnGone
 from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.rows import as_utc, placeholders, utc_text
 from mcpctl_tui.store.text import storable
@@ -209,17 +209,37 @@ class NewMessage:
         return {k: v if k == "status" else storable(v) for k, v in values.items()}
 
 
-async def finish_message(store: Store, message_id: int, **fields: Any) -> None:
-    """Update a stored turn (content, status, error, usage, timing …) and touch its thread."""
+async def finish_message(
+    store: Store, message_id: int, thread_id: int, turn_index: int, **fields: Any
+) -> None:
+    """Fill a reply's pending turn (content, status, error, usage, timing …) and touch its
+    thread, in one transaction.
+
+    Only the turn its writer started: matched by id, thread, turn index and ``pending``,
+    never by id alone, so a reply outliving its thread or its turn is never written into
+    another row. ``TurnGone`` (nothing written) when that turn is not there any more.
+    """
+    for key in fields:
+        if not hasattr(ChatMessage, key):
+            raise TypeError(f"chat_message has no column {key!r}")
+    values = {k: v if k == "status" else storable(v) for k, v in fields.items()}
+    mine = (
+        update(ChatMessage)
+        .where(
+            ChatMessage.id == message_id,
+            ChatMessage.thread_id == thread_id,
+            ChatMessage.turn_index == turn_index,
+            ChatMessage.status == MessageStatus.PENDING,
+        )
+        .values(**values)
+    )
     async with store.transaction() as s:
-        msg = await s.get(ChatMessage, message_id)
-        if msg is None:
-            raise NotFound("message", message_id)
-        for key, value in fields.items():
-            if not hasattr(ChatMessage, key):
-                raise TypeError(f"chat_message has no column {key!r}")
-            setattr(msg, key, storable(value))
-        await s.execute(_TOUCH_THREAD, {"thread_id": msg.thread_id, "now": utcnow()})
+        conn = await s.connection()  # a plain UPDATE: no ORM objects to keep in step
+        if (await conn.execute(mine)).rowcount != 1:
+            thread = await s.get(ChatThread, thread_id)
+            why = "its thread was deleted" if thread is None else "its turn was replaced"
+            raise TurnGone(f"the reply was not stored: {why} while it streamed")
+        await s.execute(_TOUCH_THREAD, {"thread_id": thread_id, "now": utcnow()})
 
 
 # Never backwards: a writer that waited for the thread's lock carries a time taken before

@@ -318,3 +318,11 @@ class InferenceChunk(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     # A list of encoded events (see mcpctl_tui.virtual.codec).
     payload: Mapped[list[Any]] = mapped_column(RELAY_JSON)
+
+
+# One rule for every table with an integer id: an id is never handed out twice. SQLite
+# otherwise reuses the ids of the newest rows once they are deleted (migration 0006);
+# PostgreSQL's sequences never go back.
+for _table in Base.metadata.tables.values():
+    if "id" in _table.c and _table.c.id.primary_key:
+        _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -350,7 +350,13 @@ async def test_append_moves_last_turn_at_and_finish_updates(store: Store) -> Non
     )
     assert (msg.turn_index, msg.status) == (0, MessageStatus.PENDING)
     await finish_message(
-        store, msg.id, content="done", status=MessageStatus.COMPLETE, usage={"output_tokens": 3}
+        store,
+        msg.id,
+        thread.id,
+        0,
+        content="done",
+        status=MessageStatus.COMPLETE,
+        usage={"output_tokens": 3},
     )
     async with store.session() as s:
         t = await get_thread(s, thread.id)
@@ -464,10 +470,11 @@ async def test_nul_in_model_output_is_stored_not_refused(store: Store) -> None:
     async with store.transaction() as s:
         tid = (await create_thread(s, agent_id)).id
     calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "a\x00b"}}]
+    pending = MessageStatus.PENDING
     m = await append_message(
-        store, tid, NewMessage(role="assistant", content="x\x00y", tool_calls=calls)
+        store, tid, NewMessage(role="assistant", content="x\x00y", tool_calls=calls, status=pending)
     )
-    await finish_message(store, m.id, thinking="t\x00")
+    await finish_message(store, m.id, tid, 0, thinking="t\x00", status=MessageStatus.COMPLETE)
     async with store.session() as s:
         [got] = await all_messages(s, tid)
     assert got.content == "x\ufffdy"

@@ -27,7 +27,9 @@ async def test_touching_a_thread_keeps_a_newer_last_turn_at(store: Store) -> Non
         )
     async with store.session() as s:
         assert (await s.get(ChatThread, thread.id)).last_turn_at == ahead  # type: ignore[union-attr]
-    await finish_message(store, placeholder, content="done", status=MessageStatus.COMPLETE)
+    await finish_message(
+        store, placeholder, thread.id, 0, content="done", status=MessageStatus.COMPLETE
+    )
     async with store.session() as s:
         kept = (await s.get(ChatThread, thread.id)).last_turn_at  # type: ignore[union-attr]
     assert kept == ahead
