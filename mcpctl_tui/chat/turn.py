@@ -28,6 +28,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mcpctl_tui.chat.context import ChatContext
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
@@ -148,8 +149,7 @@ async def stream_turn(
     finally:
         if error is not None and status != MessageStatus.CANCELLED:
             status = MessageStatus.ERROR
-        # Shielded: the reply is stored even if the caller is cancelled (again) now.
-        ended = await asyncio.shield(
+        finishing = asyncio.ensure_future(
             finish_turn(
                 store,
                 started,
@@ -165,7 +165,38 @@ async def stream_turn(
                 b.t0,
             )
         )
+        ended = await settle(finishing)
     yield ended
+
+
+T = TypeVar("T")
+FINISH_GRACE = 1.5  # seconds a cancelled reply waits for the store to take it
+
+
+async def settle(finishing: asyncio.Future[T]) -> T:
+    """The stored turn: the reply is stored even if the caller is cancelled (again) now.
+
+    A cancelled caller waits at most ``FINISH_GRACE`` for the write (Ctrl-C ends a process
+    promptly even when the store hangs), then gets ``CancelledError(NOT_STORED)``: a
+    caller that says "partial reply kept" reads the error's ``args`` first.
+    """
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None  # from the first cancellation on
+    while not finishing.done():
+        try:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait_for(asyncio.shield(finishing), left)
+        except asyncio.CancelledError:
+            deadline = deadline or loop.time() + FINISH_GRACE
+        except TimeoutError:
+            raise asyncio.CancelledError(NOT_STORED) from None
+    ended = finishing.result()  # what the finish raised, if it did
+    if deadline is not None:
+        raise asyncio.CancelledError  # stored; the cancellation goes on
+    return ended
+
+
+NOT_STORED = "the reply was not stored: the store did not answer in time"
 
 
 async def finish_turn(

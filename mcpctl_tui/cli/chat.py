@@ -96,11 +96,13 @@ async def run_turn(
                         wrote_newline = event.text.endswith("\n")
                 elif isinstance(event, TurnEnded):
                     ended = event
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as exc:
         if not wrote_newline and (own_line or _isatty(out)):
             out.write("\n")
             out.flush()
-        err.write(f"reply cancelled (partial reply kept) · thread {thread_id}\n")
+        # The engine says when the store did not take the reply in time (chat/turn.py).
+        kept = f"{exc.args[0]}" if exc.args else "partial reply kept"
+        err.write(f"reply cancelled ({kept}) · thread {thread_id}\n")
         err.flush()
         return TurnOutcome(None, cancelled=True)
     assert ended is not None
@@ -130,19 +132,46 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+# SIGTERM and SIGHUP (a closed terminal, ``timeout``) end a reply as Ctrl-C does (stored
+# as cancelled with its partial text, a virtual task cancelled), then the program.
+_ENDING = (signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(slots=True)
+class _Ending:
+    signum: int | None = None  # set by SIGTERM / SIGHUP: finish up and exit 128 + signum
+
+    @property
+    def code(self) -> int | None:
+        return None if self.signum is None else 128 + self.signum
+
+
+ENDING = _Ending()
+
+
 async def _cancellable(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` so that Ctrl-C cancels it (a reply: stored as cancelled), not the
-    program; ``coro`` turns its CancelledError into a result."""
+    """Run ``coro`` so that Ctrl-C, SIGTERM or SIGHUP cancel it (a reply: stored as
+    cancelled), not the program; ``coro`` turns its CancelledError into a result. After
+    SIGTERM or SIGHUP, ``ENDING.code`` says the program is to end."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if signum in _ENDING:
+            ENDING.signum = signum
+        task.cancel()
+
+    signals = (signal.SIGINT, *_ENDING)
     try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
     except (NotImplementedError, RuntimeError):  # not the main thread / platform
         return await task
     try:
         return await task
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 class _Interrupted:
@@ -179,6 +208,8 @@ class LineReader:
             got = await _cancellable(self._wait(self._pending))
             if isinstance(got, _Interrupted):
                 err.write("\n")
+                if ENDING.code is not None:
+                    return None
                 continue
             self._pending = None
             if not got:
@@ -216,11 +247,13 @@ async def repl(svc: ChatService, sess: Session, out: TextIO, err: TextIO) -> int
     while True:
         line = await reader.read("> ", err)
         if line is None:
-            if _isatty(sys.stdin):
+            if _isatty(sys.stdin) and ENDING.code is None:
                 err.write("\n")
-            return 0
+            return ENDING.code or 0
         if not await handle_line(svc, sess, line.rstrip("\n"), out, err):
             return 0
+        if ENDING.code is not None:  # SIGTERM / SIGHUP during the reply: it is stored
+            return ENDING.code
 
 
 async def handle_line(svc: ChatService, sess: Session, line: str, out: TextIO, err: TextIO) -> bool:
@@ -424,7 +457,7 @@ def chat_command(
             except ChatError as exc:
                 raise click.ClickException(str(exc)) from None
             if outcome.cancelled:
-                return EXIT_CANCELLED
+                return ENDING.code or EXIT_CANCELLED
             assert outcome.ended is not None
             return EXIT_PROVIDER_ERROR if outcome.ended.status == MessageStatus.ERROR else 0
 
