@@ -14,6 +14,8 @@ from typing import Any
 import platformdirs
 import yaml
 
+from mcpctl_tui.secrets import DEFAULT_KEY_REFS, KeyRefError, check_key_ref_pattern
+
 APP_NAME = "mcpctl-tui"
 DB_ENV = "MCPCTL_TUI_DB"
 CONFIG_ENV = "MCPCTL_TUI_CONFIG"
@@ -57,6 +59,7 @@ class Settings:
     claim_timeout: float = 60.0  # the caller gives up on an unclaimed task after this
     gc_interval: float = 60.0  # a provider's own sweeps (0: none)
     readonly: bool = False  # the TUI writes nothing (as ``--readonly``)
+    key_refs: tuple[str, ...] = DEFAULT_KEY_REFS  # the API key references resolved
 
 
 # The config file's keys for the bounds above (the file spells them as the fields).
@@ -91,7 +94,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping, got {type(raw).__name__}")
-    known = {"db", "readonly", *_BOUNDS}
+    known = {"db", "readonly", "key_refs", *_BOUNDS}
     unknown = sorted(str(k) for k in set(raw) - known)  # keys may be numbers or null
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -103,6 +106,14 @@ def load_settings(path: Path | None = None) -> Settings:
         if not isinstance(raw["readonly"], bool):
             raise ConfigError(f"config file {path}: 'readonly' must be true or false")
         values["readonly"] = raw["readonly"]
+    if "key_refs" in raw:
+        refs = raw["key_refs"]
+        try:
+            if not isinstance(refs, list) or not refs:
+                raise KeyRefError("'key_refs' must be a non-empty list of patterns")
+            values["key_refs"] = tuple(check_key_ref_pattern(p) for p in refs)
+        except KeyRefError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
     for key in _BOUNDS:
         if key in raw:
             value = raw[key]

@@ -1,13 +1,23 @@
 """API keys are references (``env:NAME`` or ``keyring:SERVICE/USER``), never values.
 
 A reference is resolved at call time; the resolved key is never stored, logged or shown.
+
+Only the references the operator allows are resolved (``key_refs`` in the config file,
+glob patterns; default ``env:MCPCTL_KEY_*``): on a shared store anyone who may ``apply``
+could otherwise point an LLM at their own URL with ``apiKeyRef: env:AWS_SECRET_ACCESS_KEY``
+and collect that secret from whoever chats. A provider's own file is the operator's, so
+its references are not limited (``ANY_KEY_REF``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
+DEFAULT_KEY_REFS = ("env:MCPCTL_KEY_*",)
+ANY_KEY_REF = ("*",)
 _ENV_RE = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _KEYRING_RE = re.compile(r"^keyring:([^/\s]+)/([^\s]+)$")
 
@@ -67,11 +77,27 @@ def validate_key_ref(ref: str) -> str:
     )
 
 
-def resolve_key_ref(ref: str | None) -> str | None:
-    """The key a reference points at; None when there is no reference."""
+def check_key_ref_pattern(pattern: object) -> str:
+    """A ``key_refs`` entry: a glob over references (``env:MCPCTL_KEY_*``, ``keyring:*``)."""
+    if not isinstance(pattern, str) or not pattern.startswith(("env:", "keyring:", "*")):
+        raise KeyRefError(
+            f"key_refs entries are patterns such as 'env:MCPCTL_KEY_*' or 'keyring:*', "
+            f"got {pattern!r}"
+        )
+    return pattern
+
+
+def resolve_key_ref(ref: str | None, allowed: Sequence[str] = DEFAULT_KEY_REFS) -> str | None:
+    """The key a reference points at; None when there is no reference. A reference no
+    pattern of ``allowed`` matches is refused before anything is read."""
     if not ref:
         return None
     validate_key_ref(ref)
+    if not any(fnmatchcase(ref, pattern) for pattern in allowed):
+        raise KeyRefError(
+            f"API key reference {ref} is not allowed here: only {', '.join(allowed)} "
+            "(add a pattern to 'key_refs' in your config file to allow more)"
+        )
     if m := _ENV_RE.match(ref):
         value = os.environ.get(m.group(1))
         if not value:

@@ -23,7 +23,7 @@ configuration, provider or network trouble, those end the stream with a ``Stream
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -33,10 +33,11 @@ from mcpctl_tui.chat.errors import ChatError, Refused
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
 from mcpctl_tui.chat.turn import Begun, stream_turn
+from mcpctl_tui.config import ConfigError, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
-from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
+from mcpctl_tui.secrets import DEFAULT_KEY_REFS, KeyRefError, resolve_key_ref
 from mcpctl_tui.store.agents import merge_agent_default_params
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
@@ -100,8 +101,10 @@ class ChatService:
         *,
         virtual: VirtualDispatcher | None = None,
         http_client: httpx.AsyncClient | None = None,
+        key_refs: Sequence[str] = DEFAULT_KEY_REFS,
     ) -> None:
         self.store = store
+        self.key_refs = tuple(key_refs)  # the API key references this user resolves
         self.virtual = virtual
         self._owns_virtual = False
         self._client = http_client
@@ -109,8 +112,15 @@ class ChatService:
 
     @classmethod
     def wired(cls, store: Store, *, http_client: httpx.AsyncClient | None = None) -> ChatService:
-        """A service that reaches public and virtual LLMs alike (it owns the dispatcher)."""
-        service = cls(store, virtual=VirtualLlmService(store), http_client=http_client)
+        """A service that reaches public and virtual LLMs alike (it owns the dispatcher),
+        resolving the key references the config file allows (the default if unreadable)."""
+        try:
+            key_refs = load_settings().key_refs
+        except ConfigError:
+            key_refs = DEFAULT_KEY_REFS
+        service = cls(
+            store, virtual=VirtualLlmService(store), http_client=http_client, key_refs=key_refs
+        )
         service._owns_virtual = True
         return service
 
@@ -151,7 +161,9 @@ class ChatService:
     async def list_models(self, llm_type: str, url: str, api_key_ref: str | None) -> list[str]:
         """The models a server offers (the LLM editor's "test connection"); nothing is
         stored. ``ModelListError`` or ``KeyRefError``, one line each."""
-        endpoint = Endpoint(type=llm_type, url=url, model="", api_key=resolve_key_ref(api_key_ref))
+        endpoint = Endpoint(
+            type=llm_type, url=url, model="", api_key=resolve_key_ref(api_key_ref, self.key_refs)
+        )
         from mcpctl_tui.llm.models import list_models
 
         return await list_models(endpoint, client=self._http())
@@ -175,13 +187,12 @@ class ChatService:
             raise Refused(why.message, why.kind)
         return None
 
-    @staticmethod
-    def _endpoint(ctx: ChatContext) -> Endpoint:
+    def _endpoint(self, ctx: ChatContext) -> Endpoint:
         llm = ctx.llm
         try:
             get_adapter(llm.type)
             # Resolved now, at call time, and held only in this request's Endpoint.
-            api_key = resolve_key_ref(llm.api_key_ref)
+            api_key = resolve_key_ref(llm.api_key_ref, self.key_refs)
         except (KeyRefError, ValueError) as exc:
             raise Refused(f"LLM {llm.name}: {exc}") from None
         return Endpoint(llm.type, llm.url, llm.model, api_key)

@@ -31,7 +31,7 @@ from mcpctl_tui.llm.events import (
 )
 from mcpctl_tui.llm.registry import UnknownLlmType, get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest
-from mcpctl_tui.secrets import KeyRefError, resolve_key_ref
+from mcpctl_tui.secrets import ANY_KEY_REF, KeyRefError, resolve_key_ref
 from mcpctl_tui.virtual.codec import encode_request
 from mcpctl_tui.virtual.provider_config import COMMAND_TYPE, UpstreamConfig
 
@@ -56,7 +56,8 @@ class AdapterUpstream:
             yield StreamError(ErrorKind.CONFIG, f"upstream: {exc}")
             return
         try:
-            key = resolve_key_ref(self.config.api_key_ref)
+            # The provider's own file: the operator's references, not a shared store's.
+            key = resolve_key_ref(self.config.api_key_ref, ANY_KEY_REF)
         except KeyRefError as exc:
             yield StreamError(ErrorKind.CONFIG, str(exc))
             return

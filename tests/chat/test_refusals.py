@@ -35,23 +35,23 @@ async def test_missing_api_key_is_refused_before_anything_is_written(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pre-check refuses with the reference named, and no empty thread is left."""
-    monkeypatch.delenv("MCPCTL_TEST_NO_SUCH_KEY", raising=False)
+    monkeypatch.delenv("MCPCTL_KEY_TEST_NO_SUCH", raising=False)
     async with LlmServer(openai_reply(["never"])) as srv:
-        await _openai_agent(store, srv.url, api_key_ref="env:MCPCTL_TEST_NO_SUCH_KEY")
+        await _openai_agent(store, srv.url, api_key_ref="env:MCPCTL_KEY_TEST_NO_SUCH")
         async with ChatService(store) as svc:
             with pytest.raises(Refused) as refused:
                 await svc.run_one_inference("a", "hi")
             assert str(refused.value) == (
-                "LLM oa: API key reference env:MCPCTL_TEST_NO_SUCH_KEY: "
-                "environment variable MCPCTL_TEST_NO_SUCH_KEY is not set"
+                "LLM oa: API key reference env:MCPCTL_KEY_TEST_NO_SUCH: "
+                "environment variable MCPCTL_KEY_TEST_NO_SUCH is not set"
             )
             assert refused.value.kind == ErrorKind.CONFIG
             assert srv.requests == []  # nothing went out
             assert await _thread_count(store) == 0  # and nothing was stored
-            monkeypatch.setenv("MCPCTL_TEST_NO_SUCH_KEY", "sk-test-123")
+            monkeypatch.setenv("MCPCTL_KEY_TEST_NO_SUCH", "sk-test-123")
             ok = await svc.run_one_inference("a", "hi again")
             # In an existing thread a refusal stores no user turn either.
-            monkeypatch.delenv("MCPCTL_TEST_NO_SUCH_KEY")
+            monkeypatch.delenv("MCPCTL_KEY_TEST_NO_SUCH")
             with pytest.raises(Refused):
                 await svc.run_one_inference("a", "once more", thread_id=ok.thread_id)
             with pytest.raises(Refused):  # nor does a regenerate delete the answer

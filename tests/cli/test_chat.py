@@ -130,17 +130,17 @@ async def test_missing_api_key_is_one_line_and_leaves_no_thread(store: Store, db
             "oa",
             type="openai",
             url="http://127.0.0.1:9",
-            api_key_ref="env:MCPCTL_NO_KEY_HERE",
+            api_key_ref="env:MCPCTL_KEY_NOT_HERE",
         )
     ).id
     a = (await add_agent(store, "a", llm)).id
-    env = {k: v for k, v in os.environ.items() if k != "MCPCTL_NO_KEY_HERE"}
-    os.environ.pop("MCPCTL_NO_KEY_HERE", None)
+    env = {k: v for k, v in os.environ.items() if k != "MCPCTL_KEY_NOT_HERE"}
+    os.environ.pop("MCPCTL_KEY_NOT_HERE", None)
     res = await run_cli(db_url, "chat", "a", "-m", "x", env=env)
     assert res.code == 1 and res.out == ""
     assert res.err == (
-        "Error: LLM oa: API key reference env:MCPCTL_NO_KEY_HERE: "
-        "environment variable MCPCTL_NO_KEY_HERE is not set\n"
+        "Error: LLM oa: API key reference env:MCPCTL_KEY_NOT_HERE: "
+        "environment variable MCPCTL_KEY_NOT_HERE is not set\n"
     )
     assert await threads_of(store, a) == []  # refused before anything was written
 

@@ -35,9 +35,20 @@ def _view(name: str) -> Any:
         await wait_for(
             lambda: isinstance(pilot.app.screen, ResourceScreen) and pilot.app.screen.loads > 0
         )
+        # A table sizes its columns to new rows when it is next idle, which a loaded
+        # machine may not reach within a fixed pause: wait for the columns to fit.
+        await wait_for(lambda: _columns_fit(pilot.app.screen))
         await pilot.pause(0.2)
 
     return go
+
+
+def _columns_fit(screen: ResourceScreen) -> bool:
+    table = screen.table
+    return all(
+        column.content_width >= max((cell.cell_len for cell in table.get_column(key)), default=0)
+        for key, column in table.columns.items()
+    )
 
 
 async def _yaml(pilot: Any) -> None:
