@@ -28,6 +28,7 @@ from mcpctl_tui.chat.inspect import inspect_context, report_text
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.inputs import TEXT_LIMIT, read_text
 
 if TYPE_CHECKING:
     from mcpctl_tui.cli.repl import TerminalReader
@@ -323,21 +324,6 @@ async def slash_command(svc: ChatService, sess: Session, command: commands.Comma
     return (await commands.run(command, _ReplFront(svc, sess))).text
 
 
-STDIN_LIMIT = 1024 * 1024  # bytes of message ``-m -`` takes from stdin
-
-
-def read_stdin_message(stream: TextIO, limit: int = STDIN_LIMIT) -> str:
-    """The message of ``-m -``: all of stdin, read once and bounded (one byte past the
-    limit is read to know it was passed, never the whole of an endless pipe)."""
-    data = stream.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise click.UsageError(f"-m -: the message on stdin is over {limit // 1024} KiB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.UsageError(f"-m -: stdin is not UTF-8 text (byte {exc.start + 1})") from None
-
-
 def build_overrides(
     system: str | None,
     system_file: Path | None,
@@ -353,10 +339,8 @@ def build_overrides(
     if system is not None and system_file is not None:
         raise click.UsageError("--system and --system-file cannot be used together")
     if system_file is not None:
-        try:
-            system = system_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"--system-file {system_file}: {exc}") from None
+        what = f"--system-file {system_file}"
+        system = read_text(str(system_file), TEXT_LIMIT, what, error=click.UsageError)
     params: dict[str, Any] = {}
     for key, value in (
         ("temperature", temperature),
@@ -433,7 +417,7 @@ def chat_command(
     """Chat with AGENT: one message with -m (-m - reads it from stdin), else a line REPL
     (/help inside)."""
     if message == "-":
-        message = read_stdin_message(sys.stdin)
+        message = read_text("-", TEXT_LIMIT, "-m -: the message on stdin", error=click.UsageError)
     if message is not None and not message.strip():
         # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
         raise click.UsageError("-m/--message is empty")

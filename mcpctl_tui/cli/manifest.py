@@ -7,13 +7,13 @@ rules all live in ``store.manifest`` and ``store.deletes``.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.inputs import MANIFEST_LIMIT, read_text
 from mcpctl_tui.cli.tables import table
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Invalid
@@ -32,19 +32,7 @@ from mcpctl_tui.store.manifest import (
 
 
 def _read_source(path: str) -> str:
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        where = "stdin" if path == "-" else path
-        raise click.ClickException(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    return read_text(path, MANIFEST_LIMIT, "stdin" if path == "-" else path, bom=True)
 
 
 @main.command("apply")

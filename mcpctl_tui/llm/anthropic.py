@@ -33,6 +33,7 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.fields import FieldError, count, field_error, mapping, text
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
@@ -220,7 +221,11 @@ class AnthropicDecoder:
                 self._done = True
                 break
             try:
-                self._event(obj.get("type") or sse.event, obj, out)
+                self._event(text(obj.get("type"), "type") or sse.event, obj, out)
+            except FieldError as exc:
+                out.append(field_error(exc))
+                self._done = True
+                break
             except (TypeError, AttributeError, KeyError, ValueError):
                 out.append(malformed(sse.data))
                 self._done = True
@@ -229,46 +234,53 @@ class AnthropicDecoder:
 
     def _event(self, kind: str, obj: dict[str, Any], out: list[StreamEvent]) -> None:
         if kind == "content_block_delta":
-            delta = obj["delta"]
+            delta = mapping(obj.get("delta"), "delta")
             dtype = delta.get("type")
             if dtype == "text_delta":
-                if delta.get("text"):
-                    out.append(TextDelta(delta["text"]))
+                if piece := text(delta.get("text"), "delta.text"):
+                    out.append(TextDelta(piece))
             elif dtype == "thinking_delta":
-                if delta.get("thinking"):
-                    out.append(ThinkingDelta(delta["thinking"]))
+                if piece := text(delta.get("thinking"), "delta.thinking"):
+                    out.append(ThinkingDelta(piece))
             elif dtype == "input_json_delta":
-                ordinal = self._blocks.get(int(obj.get("index", -1)))
-                if ordinal is not None and delta.get("partial_json"):
-                    out.append(ToolCallDelta(ordinal, arguments=delta["partial_json"]))
+                ordinal = self._blocks.get(_index(obj, -1))
+                partial = text(delta.get("partial_json"), "delta.partial_json")
+                if ordinal is not None and partial:
+                    out.append(ToolCallDelta(ordinal, arguments=partial))
             # signature_delta, citations_delta: nothing to show
         elif kind == "content_block_start":
-            block = obj["content_block"]
+            block = mapping(obj.get("content_block"), "content_block")
             btype = block.get("type")
             if btype == "tool_use":
-                ordinal = self._blocks[int(obj.get("index", len(self._blocks)))] = self._tools
+                ordinal = self._blocks[_index(obj, len(self._blocks))] = self._tools
                 self._tools += 1
                 given = block.get("input")
                 out.append(
                     ToolCallDelta(
                         ordinal,
-                        id=block.get("id"),
-                        name=block.get("name"),
+                        id=text(block.get("id"), "content_block.id") or None,
+                        name=text(block.get("name"), "content_block.name") or None,
                         arguments=json.dumps(given) if given else "",
                     )
                 )
-            elif btype == "text" and block.get("text"):
-                out.append(TextDelta(block["text"]))
-            elif btype == "thinking" and block.get("thinking"):
-                out.append(ThinkingDelta(block["thinking"]))
+            elif btype == "text" and (piece := text(block.get("text"), "content_block.text")):
+                out.append(TextDelta(piece))
+            elif btype == "thinking" and (
+                piece := text(block.get("thinking"), "content_block.thinking")
+            ):
+                out.append(ThinkingDelta(piece))
         elif kind == "message_start":
-            usage = (obj.get("message") or {}).get("usage") or {}
-            self._input = usage.get("input_tokens", self._input)
+            message = mapping(obj.get("message"), "message")
+            usage = mapping(message.get("usage"), "message.usage")
+            given = count(usage.get("input_tokens"), "message.usage.input_tokens")
+            self._input = self._input if given is None else given
         elif kind == "message_delta":
-            self._stop = (obj.get("delta") or {}).get("stop_reason") or self._stop
-            usage = obj.get("usage") or {}
-            self._input = usage.get("input_tokens") or self._input
-            self._output = usage.get("output_tokens", self._output)
+            delta = mapping(obj.get("delta"), "delta")
+            self._stop = text(delta.get("stop_reason"), "delta.stop_reason") or self._stop
+            usage = mapping(obj.get("usage"), "usage")
+            self._input = count(usage.get("input_tokens"), "usage.input_tokens") or self._input
+            given = count(usage.get("output_tokens"), "usage.output_tokens")
+            self._output = self._output if given is None else given
             out.append(Usage(input_tokens=self._input, output_tokens=self._output))
         elif kind == "message_stop":
             out.append(Finish(self._stop))
@@ -277,6 +289,11 @@ class AnthropicDecoder:
             out.append(stream_error_event(obj, self._endpoint))
             self._done = True
         # ping, content_block_stop and event types added later are ignored
+
+
+def _index(obj: dict[str, Any], default: int) -> int:
+    found = count(obj.get("index"), "index")
+    return default if found is None else found
 
 
 class AnthropicAdapter:

@@ -29,6 +29,7 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.fields import FieldError, count, field_error, items, mapping, text
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
@@ -181,32 +182,42 @@ class OllamaDecoder:
             out.append(stream_error_event(obj, self._endpoint))
             self._done = True
             return
-        message = obj.get("message") or {}
-        if not isinstance(message, dict):
-            out.append(malformed(line))
+        try:
+            self._object(obj, out)
+        except FieldError as exc:
+            out.append(field_error(exc))
             self._done = True
-            return
-        if message.get("thinking"):
-            out.append(ThinkingDelta(message["thinking"]))
-        if message.get("content"):
-            out.append(TextDelta(message["content"]))
-        for tc in message.get("tool_calls") or []:
-            if not isinstance(tc, dict):
-                continue
-            fn = tc.get("function") or {}
+
+    def _object(self, obj: dict[str, Any], out: list[StreamEvent]) -> None:
+        message = mapping(obj.get("message"), "message")
+        thinking = text(message.get("thinking"), "message.thinking")
+        if thinking:
+            out.append(ThinkingDelta(thinking))
+        content = text(message.get("content"), "message.content")
+        if content:
+            out.append(TextDelta(content))
+        for i, tc in enumerate(items(message.get("tool_calls"), "message.tool_calls")):
+            where = f"message.tool_calls[{i}]"
+            call = mapping(tc, where)
+            fn = mapping(call.get("function"), f"{where}.function")
             args = fn.get("arguments")
             out.append(
                 ToolCallDelta(
                     self._tools,
-                    id=tc.get("id") or f"call_{self._tools}",
-                    name=fn.get("name"),
+                    id=text(call.get("id"), f"{where}.id") or f"call_{self._tools}",
+                    name=text(fn.get("name"), f"{where}.function.name") or None,
                     arguments=args if isinstance(args, str) else json.dumps(args or {}),
                 )
             )
             self._tools += 1
         if obj.get("done"):
-            out.append(Usage(obj.get("prompt_eval_count"), obj.get("eval_count")))
-            out.append(Finish(obj.get("done_reason") or "stop"))
+            out.append(
+                Usage(
+                    count(obj.get("prompt_eval_count"), "prompt_eval_count"),
+                    count(obj.get("eval_count"), "eval_count"),
+                )
+            )
+            out.append(Finish(text(obj.get("done_reason"), "done_reason") or "stop"))
             self._done = True
 
 

@@ -28,6 +28,7 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
 )
+from mcpctl_tui.llm.fields import FieldError, count, field_error, items, mapping, text
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.llm.sse import SSEEvent, SSEParser
 from mcpctl_tui.llm.transport import (
@@ -189,41 +190,50 @@ class OpenAIDecoder:
                             self._delta(delta, out)
                     reason = choice.get("finish_reason")
                     if reason:
-                        self._finish = reason
+                        self._finish = text(reason, "choices[0].finish_reason")
+                except FieldError as exc:
+                    out.append(field_error(exc))
+                    self._done = True
+                    break
                 except (TypeError, AttributeError, KeyError, IndexError, ValueError):
                     out.append(malformed(data))
                     self._done = True
                     break
             usage = obj.get("usage")
             if usage:
-                out.append(_usage(usage))
+                try:
+                    out.append(_usage(usage))
+                except FieldError as exc:
+                    out.append(field_error(exc))
+                    self._done = True
+                    break
         return out
 
     def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        where = "choices[0].delta"
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
-            if type(reasoning) is not str:
-                reasoning = _text(reasoning)
+            reasoning = _text(reasoning, f"{where}.reasoning_content")
             if reasoning:
                 out.append(ThinkingDelta(reasoning))
         content = delta.get("content")
         if content:
-            if type(content) is not str:
-                content = _text(content)
+            content = _text(content, f"{where}.content")
             if content:
                 out.append(TextDelta(content))
-        tool_calls = delta.get("tool_calls")
-        if tool_calls:
-            for pos, tc in enumerate(tool_calls):
-                fn = tc.get("function") or {}
-                out.append(
-                    ToolCallDelta(
-                        index=int(tc.get("index", pos)),
-                        id=tc.get("id") or None,
-                        name=fn.get("name") or None,
-                        arguments=fn.get("arguments") or "",
-                    )
+        for pos, tc in enumerate(items(delta.get("tool_calls"), f"{where}.tool_calls")):
+            at = f"{where}.tool_calls[{pos}]"
+            call = mapping(tc, at)
+            fn = mapping(call.get("function"), f"{at}.function")
+            index = count(call.get("index", pos), f"{at}.index")
+            out.append(
+                ToolCallDelta(
+                    index=pos if index is None else index,
+                    id=text(call.get("id"), f"{at}.id") or None,
+                    name=text(fn.get("name"), f"{at}.function.name") or None,
+                    arguments=text(fn.get("arguments"), f"{at}.function.arguments"),
                 )
+            )
 
     def _whole(self, raw: bytes) -> list[StreamEvent]:
         try:
@@ -246,31 +256,41 @@ class OpenAIDecoder:
                 ],
             }
             self._delta(as_delta, out)
-            self._finish = choice.get("finish_reason") or self._finish
+            self._finish = text(choice.get("finish_reason"), "finish_reason") or self._finish
+            if obj.get("usage"):
+                out.append(_usage(obj["usage"]))
+        except FieldError as exc:
+            return [*out, field_error(exc)]
         except (TypeError, AttributeError, KeyError, IndexError):
             return [malformed(raw)]
-        if obj.get("usage"):
-            out.append(_usage(obj["usage"]))
         out.append(Finish(self._finish or "stop"))
         return out
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, where: str) -> str:
     """Text from a string, or from a list of content parts (``[{"type": "text", "text"}]``)."""
-    if isinstance(value, str):
-        return value
     if isinstance(value, list):
-        return "".join(p.get("text") or "" if isinstance(p, dict) else str(p) for p in value)
-    return str(value)
+        return "".join(
+            text(mapping(p, f"{where}[{i}]").get("text"), f"{where}[{i}].text")
+            for i, p in enumerate(value)
+        )
+    return text(value, where)
 
 
 def _usage(usage: Any) -> Usage:
-    if not isinstance(usage, dict):
-        return Usage()
+    usage = mapping(usage, "usage")
     return Usage(
-        input_tokens=usage.get("prompt_tokens", usage.get("input_tokens")),
-        output_tokens=usage.get("completion_tokens", usage.get("output_tokens")),
+        input_tokens=_tokens(usage, "prompt_tokens", "input_tokens"),
+        output_tokens=_tokens(usage, "completion_tokens", "output_tokens"),
     )
+
+
+def _tokens(usage: dict[str, Any], *names: str) -> int | None:
+    """The first of ``names`` the usage has (servers differ in the spelling)."""
+    for name in names:
+        if usage.get(name) is not None:
+            return count(usage[name], f"usage.{name}")
+    return None
 
 
 class OpenAIAdapter:

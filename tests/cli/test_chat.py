@@ -293,7 +293,7 @@ async def test_message_from_stdin_is_exact_and_bounded(store: Store, db_url: str
     (thread,) = await threads_of(store, a)
     res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="x" * (1024 * 1024 + 1))
     assert res.code == 2 and res.out == ""
-    assert res.err.splitlines()[-1] == "Error: -m -: the message on stdin is over 1024 KiB"
+    assert res.err.splitlines()[-1] == "Error: -m -: the message on stdin: over 1 MiB; refused"
     res = await run_cli(db_url, "chat", "a", "-m", "-", stdin="  \n")
     assert res.code == 2 and "-m/--message is empty" in res.err
     assert [t.id for t in await threads_of(store, a)] == [thread.id]

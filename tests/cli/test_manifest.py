@@ -220,7 +220,7 @@ def test_non_utf8_and_missing_files_are_clear_errors(db_url: str, tmp_path: Path
     binary = tmp_path / "x.yaml"
     binary.write_bytes(b"kind: project\nname: \xff\n")
     result = invoke_cli(db_url, "apply", "-f", str(binary))
-    assert result.exit_code == 1 and f"{binary} is not UTF-8 text" in result.stderr
+    assert result.exit_code == 1 and f"{binary}: not UTF-8 text" in result.stderr
     gone = invoke_cli(db_url, "apply", "-f", str(tmp_path / "nope.yaml"))
     assert gone.exit_code == 1 and "cannot read" in gone.stderr
 

@@ -80,6 +80,55 @@ def _node_lines(node: yaml.Node, path: str = "", depth: int = 0) -> dict[str, in
     return lines
 
 
+# A document as its readers see it, every alias expanded. Hand-written and exported
+# manifests are far below both; a YAML alias bomb (a few hundred bytes that expand to
+# billions of nodes) or a nesting a recursive reader cannot walk is refused up front.
+MAX_NODES = 200_000
+MAX_DEPTH = 100
+
+
+class TooLarge(yaml.MarkedYAMLError):
+    """A document past ``MAX_NODES`` or ``MAX_DEPTH``; ``problem`` says which."""
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Count the nodes ``root`` expands to without expanding it: each node once (by id),
+    its size the sum of its children's. A cycle (``&a {self: *a}``) is left to the
+    readers, which name it ("refers to itself")."""
+    mark = root.start_mark
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # on the current path: a child among them is a back edge
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if children_done:
+            open_.discard(key)
+            size = 1 + sum(sizes.get(id(c), 0) for c in _children(node))
+            if size > MAX_NODES:
+                why = f"the document expands to more than {MAX_NODES:,} values (YAML aliases?)"
+                raise TooLarge(problem=why, problem_mark=mark)
+            sizes[key] = size
+            continue
+        if key in open_:
+            continue
+        if depth > MAX_DEPTH:
+            raise TooLarge(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
     """Parse and validate a whole manifest; raise ManifestError listing every bad document.
 
@@ -99,7 +148,12 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
                 node = loader.get_node()
                 if node is None:
                     break
+                _check_size(node)
                 raw = loader.construct_document(node)
+            except TooLarge as exc:
+                line, problem = yaml_problem(exc)
+                problems.append(Problem(source, index + 1, line, None, f"refused: {problem}"))
+                break
             except yaml.YAMLError as exc:
                 line, problem = yaml_problem(exc)
                 reason = f"malformed YAML: {problem}"
