@@ -60,10 +60,13 @@ class Settings:
     gc_interval: float = 60.0  # a provider's own sweeps (0: none)
     readonly: bool = False  # the TUI writes nothing (as ``--readonly``)
     key_refs: tuple[str, ...] = DEFAULT_KEY_REFS  # the API key references resolved
+    max_reply_mib: float = 8.0  # one reply's text and thinking; past it the turn ends
 
 
-# The config file's keys for the bounds above (the file spells them as the fields).
+# The config file's keys for the bounds above (the file spells them as the fields): a
+# number of seconds each, but for the reply's size in MiB.
 _BOUNDS = (
+    "max_reply_mib",
     "heartbeat_interval",
     "heartbeat_timeout",
     "inactive_ttl",
@@ -126,7 +129,8 @@ def load_settings(path: Path | None = None) -> Settings:
                 or (value == 0 and not zero_ok)
             ):
                 what = "a non-negative" if zero_ok else "a positive"
-                raise ConfigError(f"config file {path}: '{key}' must be {what} number of seconds")
+                unit = "MiB" if key == "max_reply_mib" else "seconds"
+                raise ConfigError(f"config file {path}: '{key}' must be {what} number of {unit}")
             values[key] = float(value)
     return Settings(**values)
 

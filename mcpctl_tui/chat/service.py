@@ -32,8 +32,8 @@ from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, pr
 from mcpctl_tui.chat.errors import ChatError, Refused
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
-from mcpctl_tui.chat.turn import Begun, stream_turn
-from mcpctl_tui.config import ConfigError, load_settings
+from mcpctl_tui.chat.turn import DEFAULT_MAX_REPLY, Begun, stream_turn
+from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
@@ -102,9 +102,11 @@ class ChatService:
         virtual: VirtualDispatcher | None = None,
         http_client: httpx.AsyncClient | None = None,
         key_refs: Sequence[str] = DEFAULT_KEY_REFS,
+        max_reply: int = DEFAULT_MAX_REPLY,
     ) -> None:
         self.store = store
         self.key_refs = tuple(key_refs)  # the API key references this user resolves
+        self.max_reply = max_reply  # characters of one reply before it is cut off
         self.virtual = virtual
         self._owns_virtual = False
         self._client = http_client
@@ -115,11 +117,15 @@ class ChatService:
         """A service that reaches public and virtual LLMs alike (it owns the dispatcher),
         resolving the key references the config file allows (the default if unreadable)."""
         try:
-            key_refs = load_settings().key_refs
+            settings = load_settings()
         except ConfigError:
-            key_refs = DEFAULT_KEY_REFS
+            settings = Settings()
         service = cls(
-            store, virtual=VirtualLlmService(store), http_client=http_client, key_refs=key_refs
+            store,
+            virtual=VirtualLlmService(store),
+            http_client=http_client,
+            key_refs=settings.key_refs,
+            max_reply=int(settings.max_reply_mib * 2**20),
         )
         service._owns_virtual = True
         return service
@@ -253,7 +259,7 @@ class ChatService:
                         raise
             raise AssertionError("unreachable")
 
-        return stream_turn(self.store, begin, self.stream_inference)
+        return stream_turn(self.store, begin, self.stream_inference, self.max_reply)
 
     def regenerate(
         self,
@@ -268,7 +274,7 @@ class ChatService:
         async def begin() -> Begun:
             return await self._begin_regenerate(thread_id, personality, overrides)
 
-        return stream_turn(self.store, begin, self.stream_inference)
+        return stream_turn(self.store, begin, self.stream_inference, self.max_reply)
 
     async def run_one_inference(
         self,

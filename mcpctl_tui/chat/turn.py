@@ -55,6 +55,16 @@ log = logging.getLogger(__name__)
 
 _BLOCK = 512
 
+DEFAULT_MAX_REPLY = 8 * 1024 * 1024  # characters of one reply (text and thinking)
+
+
+def too_long(limit: int) -> StreamError:
+    return StreamError(
+        ErrorKind.TOO_LONG,
+        f"the reply passed {limit / 2**20:g} MiB ('max_reply_mib' in the config file); "
+        "what came is kept, the rest was not read",
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Begun:
@@ -82,9 +92,13 @@ async def stream_turn(
     store: Store,
     begin: Callable[[], Awaitable[Begun]],
     stream_inference: Callable[[ChatContext, Endpoint | None], AsyncIterator[StreamEvent]],
+    max_reply: int = DEFAULT_MAX_REPLY,
 ) -> AsyncGenerator[ChatEvent, None]:
     """Begin the turn (``begin`` stores its user side), stream the reply from
-    ``stream_inference`` and store it as it ends: ``TurnStarted``, deltas, ``TurnEnded``."""
+    ``stream_inference`` and store it as it ends: ``TurnStarted``, deltas, ``TurnEnded``.
+
+    A reply past ``max_reply`` characters (text and thinking) is not read further: the
+    turn ends as an error with what came kept (an endless upstream stored 124 MB rows)."""
     b = await begin()
     started = b.started
     # The hot loop: locals, no per-event allocation of ours, parts joined once.
@@ -98,6 +112,7 @@ async def stream_turn(
     usage: list[int | None] = [None, None]  # input, output: the latest of each
     first: float | None = None
     chunks = 0
+    size = 0  # characters of text in ``blocks`` and of thinking: ``max_reply`` bounds it
     finish: str | None = None
     error: StreamError | None = None
     status = MessageStatus.COMPLETE
@@ -113,10 +128,19 @@ async def stream_turn(
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                     if len(text) == _BLOCK:
-                        blocks.append("".join(text))
+                        block = "".join(text)
+                        blocks.append(block)
                         text.clear()
+                        size += len(block)
+                        if size > max_reply:
+                            error = too_long(max_reply)
+                            break
                 elif isinstance(event, ThinkingDelta):
                     thinking.append(event.text)
+                    size += len(event.text)
+                    if size > max_reply:
+                        error = too_long(max_reply)
+                        break
                 elif isinstance(event, ToolCallDelta):
                     tools.add(event)
                 elif isinstance(event, Usage):

@@ -66,6 +66,7 @@ class ErrorKind(StrEnum):
     CONFIG = "config"  # missing key, unknown type, dispatcher not wired
     OFFLINE = "offline"  # virtual publisher offline
     TIMEOUT = "timeout"
+    TOO_LONG = "too_long"  # the reply passed the size it may have
     STORE = "store"  # the store had no place for the reply (its thread was deleted)
 
 

@@ -31,6 +31,7 @@ from mcpctl_tui.llm.events import (
 )
 from mcpctl_tui.llm.fields import FieldError, count, field_error, items, mapping, text
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
+from mcpctl_tui.llm.sse import MAX_LINE, LineTooLong
 from mcpctl_tui.llm.transport import (
     STREAM_CUT,
     loads,
@@ -121,13 +122,22 @@ def ollama_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 class OllamaDecoder:
-    __slots__ = ("_content_type", "_done", "_endpoint", "_lines", "_partial", "_tools")
+    __slots__ = (
+        "_content_type",
+        "_done",
+        "_endpoint",
+        "_lines",
+        "_partial",
+        "_pending",
+        "_tools",
+    )
 
     def __init__(self, endpoint: Endpoint, content_type: str = "application/x-ndjson") -> None:
         self._endpoint = endpoint
         self._content_type = content_type
         self._lines = 0  # JSON lines read
         self._partial: list[bytes] = []
+        self._pending = 0  # bytes in ``_partial``
         self._done = False
         self._tools = 0
 
@@ -137,12 +147,16 @@ class OllamaDecoder:
         lines = chunk.split(b"\n")
         if len(lines) == 1:
             self._partial.append(chunk)
+            self._pending += len(chunk)
+            if self._pending > MAX_LINE:
+                raise LineTooLong
             return []
         last = lines.pop()
         if self._partial:
             self._partial.append(lines[0])
             lines[0] = b"".join(self._partial)
             self._partial = []
+        self._pending = len(last)
         if last:
             self._partial.append(last)
         out: list[StreamEvent] = []

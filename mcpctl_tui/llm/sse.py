@@ -18,6 +18,15 @@ from __future__ import annotations
 import codecs
 from typing import NamedTuple
 
+# One line of a stream (SSE here, NDJSON in ollama.py) may be this long: a whole non-
+# streamed completion fits; a server that never ends its line is stopped here.
+MAX_LINE = 32 * 1024 * 1024
+
+
+class LineTooLong(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"a line of the stream passed {MAX_LINE // 2**20} MiB")
+
 
 class SSEEvent(NamedTuple):  # a tuple: cheaper to make than a frozen dataclass
     data: str
@@ -33,6 +42,7 @@ class SSEParser:
         "_decoder",
         "_event",
         "_partial",
+        "_pending",
         "_skip_lf",
         "_start",
         "last_id",
@@ -43,6 +53,7 @@ class SSEParser:
         # Invalid UTF-8 becomes U+FFFD rather than an exception: the text around it survives.
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial: list[str] = []  # pieces of the line not yet ended
+        self._pending = 0  # their length
         self._skip_lf = False  # the last piece ended in CR: a leading LF belongs to it
         self._start = True  # no text yet: a byte-order mark there is dropped
         self._data: list[str] = []
@@ -108,12 +119,16 @@ class SSEParser:
         lines = text.split("\n")
         if len(lines) == 1:
             self._partial.append(text)
+            self._pending += len(text)
+            if self._pending > MAX_LINE:
+                raise LineTooLong
             return out
         last = lines.pop()
         if self._partial:
             self._partial.append(lines[0])
             lines[0] = "".join(self._partial)
             self._partial = []
+        self._pending = len(last)
         if last:
             self._partial.append(last)
         line_ = self._line

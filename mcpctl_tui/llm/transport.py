@@ -22,6 +22,10 @@ from mcpctl_tui.llm.http import READ_TIMEOUT, make_client
 from mcpctl_tui.llm.request import Endpoint
 
 STREAM_CUT = "stream ended before the reply finished"
+# Bytes of one response as read (decompressed, if a server compresses anyway). Far past a
+# reply the chat keeps (``max_reply_mib``): the wire repeats an envelope per token.
+MAX_STREAM_BYTES = 1024 * 1024 * 1024
+TOO_MUCH = "more than 1 GiB"
 _MAX_ERROR_BODY = 64 * 1024
 
 
@@ -132,7 +136,10 @@ async def stream_http(
     host = _host(url)
     try:
         try:
-            request = http.build_request("POST", url, headers=dict(headers), json=body)
+            # Uncompressed: a reply is read as it streams, and a compressed one can unpack
+            # to far more than was sent (a 1 MB gzip bomb took a chat to 4 GB).
+            sent = {"accept-encoding": "identity", **headers}
+            request = http.build_request("POST", url, headers=sent, json=body)
             response = await http.send(request, stream=True)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             yield StreamError(ErrorKind.CONFIG, f"invalid LLM URL {url!r}: {one_line(str(exc))}")
@@ -166,8 +173,13 @@ async def stream_http(
                 )
                 return
             dec = decoder(response)
+            read = 0
             try:
                 async for chunk in response.aiter_bytes():
+                    read += len(chunk)
+                    if read > MAX_STREAM_BYTES:
+                        yield StreamError(ErrorKind.TOO_LONG, f"{host} sent {TOO_MUCH}; stopped")
+                        return
                     try:
                         events = dec.feed(chunk)
                     except Exception as exc:  # a decoder bug must not crash the caller
