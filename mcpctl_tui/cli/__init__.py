@@ -71,6 +71,36 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        if not _store_outage(exc):
+            raise
+        raise click.ClickException(f"store unavailable: {_first_line(exc)}") from None
+
+
+def _store_outage(exc: Exception) -> bool:
+    """The database went away mid-command (a refused or reset connection, a statement
+    timed out, the driver's own errors): said in one line, not a traceback. Judged
+    without importing the driver (``--version`` does not load it)."""
+    if isinstance(exc, BrokenPipeError):  # our stdout went away, not the database
+        return False
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    package = type(exc).__module__.split(".")[0]
+    name = type(exc).__name__
+    if package == "sqlalchemy":  # not its ProgrammingError & co: those are bugs to see
+        return name in _SA_OUTAGES or bool(getattr(exc, "connection_invalidated", False))
+    return package == "asyncpg" and ("Connect" in name or name == "InterfaceError")
+
+
+_SA_OUTAGES = frozenset(
+    {"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"}
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 
 async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +24,8 @@ from mcpctl_tui.store.errors import StoreUnavailable
 from mcpctl_tui.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT = 10.0  # seconds to connect (or to wait for a pooled connection)
+PG_COMMAND_TIMEOUT = 60.0  # seconds any one statement may take before it is given up
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -86,7 +88,9 @@ class Store:
         try:
             async with self._write() as session, session.begin():
                 yield session
-        except OperationalError as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+            if isinstance(exc, BrokenPipeError):  # our stdout, not the database
+                raise
             raise StoreUnavailable(f"cannot write to the database: {_short_reason(exc)}") from exc
 
     async def close(self) -> None:
@@ -108,7 +112,21 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
         _install_sqlite_pragmas(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    kwargs.setdefault("pool_timeout", PG_CONNECT_TIMEOUT)
+    connect_args = {
+        # A server that stops answering must not hang a chat forever: connecting, and
+        # every statement, give up with an error the caller can say in one line.
+        "timeout": PG_CONNECT_TIMEOUT,
+        "command_timeout": PG_COMMAND_TIMEOUT,
+        # The server drops a client whose machine vanished instead of holding its locks.
+        "server_settings": {
+            "tcp_keepalives_idle": "30",
+            "tcp_keepalives_interval": "10",
+            "tcp_keepalives_count": "3",
+        },
+        **kwargs.pop("connect_args", {}),
+    }
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
 async def open_store(url: str, *, migrate: bool = True, **engine_kwargs: Any) -> Store:

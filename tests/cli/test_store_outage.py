@@ -1,0 +1,51 @@
+"""The database going away mid-command is one line naming it, never a traceback: a chat
+whose store is cut while the reply streams, a read verb whose store is gone. Through a
+TCP proxy in front of the real PostgreSQL, reset as a vanished server would be."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from mcpctl_tui.store.engine import Store
+from tests.support.cli_runs import run_cli, spawn_cli
+from tests.support.seed import add_agent, add_llm
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+def _through(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+async def test_a_chat_whose_store_goes_away_says_so_in_one_line(store: Store, db_url: str) -> None:
+    llm = (await add_llm(store)).id
+    await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.02})
+    target = urlsplit(db_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proc = await spawn_cli(_through(db_url, proxy.port), "chat", "a", "-m", "hi")
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.read(8), 30)  # the reply streams
+    proxy.cut()
+    _out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 1, err
+    text = err.decode()
+    assert "Traceback" not in text
+    (line,) = text.strip().splitlines()
+    assert line.startswith("Error: cannot write to the database: ")
+
+
+async def test_a_read_verb_on_a_store_that_is_gone(store: Store, db_url: str) -> None:
+    target = urlsplit(db_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proxy.cut()
+    res = await run_cli(_through(db_url, proxy.port), "get", "agents")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert res.err.startswith("Error: cannot open database ") and len(res.err.splitlines()) == 1

@@ -1,0 +1,54 @@
+"""A TCP proxy on 127.0.0.1 in front of a real server (PostgreSQL), for store outages.
+
+``cut()`` resets every connection through it and refuses new ones (the database went
+away); ``restore()`` accepts again. It runs in the test's event loop; the program under
+test (``chat`` as a subprocess) reaches the database only through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class TcpProxy:
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.open = True
+        self._links: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def cut(self) -> None:
+        self.open = False
+        for w in list(self._links):
+            w.transport.abort()  # a reset, as when the server's machine goes away
+        self._links.clear()
+
+    def restore(self) -> None:
+        self.open = True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.transport.abort()
+            return
+        try:
+            up_r, up_w = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links |= {writer, up_w}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pump(reader, up_w), pump(up_r, writer))
+        self._links -= {writer, up_w}
