@@ -56,6 +56,7 @@ class Settings:
     inactive_ttl: float = 4 * 3600.0
     pending_ttl: float = 3600.0  # a task nobody claimed is failed by the GC after this
     finished_ttl: float = 7 * 24 * 3600.0  # a finished task is deleted after this
+    stale_turn_ttl: float = 6 * 3600.0  # a reply still pending this long: its writer died
     claim_timeout: float = 60.0  # the caller gives up on an unclaimed task after this
     gc_interval: float = 60.0  # a provider's own sweeps (0: none)
     readonly: bool = False  # the TUI writes nothing (as ``--readonly``)
@@ -72,6 +73,7 @@ _BOUNDS = (
     "inactive_ttl",
     "pending_ttl",
     "finished_ttl",
+    "stale_turn_ttl",
     "claim_timeout",
     "gc_interval",
 )

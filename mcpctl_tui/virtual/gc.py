@@ -5,7 +5,10 @@
   tasks their provider was serving fail (nobody will finish them);
 - inactive for ``inactive_ttl`` -> deleted, virtual agents before their LLMs (agent.llm_id
   is ON DELETE RESTRICT); an LLM a public agent still uses is kept and reported;
-- pending for ``pending_ttl`` -> error; finished for ``finished_ttl`` -> deleted.
+- pending for ``pending_ttl`` -> error; finished for ``finished_ttl`` -> deleted;
+- a reply turn still ``pending`` after ``stale_turn_ttl`` -> error: its writer went away
+  (killed before it could finish the turn), and every turn ends complete, error or
+  cancelled.
 
 Every step is a guarded UPDATE/DELETE, so the sweep is idempotent. It runs in one
 transaction; on PostgreSQL a transaction-scoped advisory lock lets one sweeper work while
@@ -27,8 +30,15 @@ from mcpctl_tui.config import Settings
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import StoreError
 from mcpctl_tui.store.liveness import heard_within
-from mcpctl_tui.store.models import TASK_FINISHED, Agent, InferenceTask, Llm, TaskStatus
-from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
+from mcpctl_tui.store.models import (
+    TASK_FINISHED,
+    Agent,
+    ChatMessage,
+    InferenceTask,
+    Llm,
+    TaskStatus,
+)
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
 from mcpctl_tui.virtual.notify import sleep_unless
 from mcpctl_tui.virtual.task_rows import store_reason
 
@@ -39,6 +49,7 @@ ADVISORY_KEY = 0x6D6370_6763
 
 
 _DEFAULTS = Settings()
+ABANDONED = "the reply was never finished: the process writing it went away"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,7 @@ class GcBounds:
     inactive_ttl: float = _DEFAULTS.inactive_ttl
     pending_ttl: float = _DEFAULTS.pending_ttl
     finished_ttl: float = _DEFAULTS.finished_ttl
+    stale_turn_ttl: float = _DEFAULTS.stale_turn_ttl
 
     @classmethod
     def from_settings(cls, settings: Settings, **flags: float | None) -> GcBounds:
@@ -67,6 +79,7 @@ class SweepResult:
     llms_kept_in_use: int = 0
     tasks_expired: int = 0
     tasks_deleted: int = 0
+    turns_abandoned: int = 0
     skipped: bool = False  # another process held the sweep lock
 
     def summary(self) -> str:
@@ -192,7 +205,18 @@ async def sweep(store: Store, bounds: GcBounds | None = None) -> SweepResult:
             )
             .execution_options(synchronize_session=False)
         )
+        # 5. Reply turns whose writer never came back to finish them.
+        turns_abandoned = await s.execute(
+            update(ChatMessage)
+            .where(
+                ChatMessage.status == MessageStatus.PENDING,
+                ChatMessage.created_at < now - timedelta(seconds=b.stale_turn_ttl),
+            )
+            .values(status=MessageStatus.ERROR, error=ABANDONED)
+            .execution_options(synchronize_session=False)
+        )
     return SweepResult(
+        turns_abandoned=_rc(turns_abandoned),
         llms_inactivated=inactivated[0],
         agents_inactivated=inactivated[1],
         tasks_orphaned=_rc(orphaned),
