@@ -258,7 +258,7 @@ class VirtualLlmService:
         pg = self._listener.active
         wait = opts.fallback_interval if pg else opts.poll_interval
         last_seq = 0
-        started = time.monotonic()
+        started = quiet_since = time.monotonic()
         next_check = started + opts.status_interval
         watch = None if pg else SqliteChangeWatch(self.store, force_every=opts.status_interval)
         # PostgreSQL: nothing can have landed before the NOTIFY that announces it.
@@ -278,6 +278,8 @@ class VirtualLlmService:
                     wait = opts.poll_interval
                 else:
                     wait = min(wait * 1.5, opts.max_poll_interval)
+            if rows:
+                quiet_since = time.monotonic()
             for seq, payload in rows:
                 last_seq = seq
                 for raw in payload:
@@ -291,7 +293,7 @@ class VirtualLlmService:
             now = time.monotonic()
             if not rows and now >= next_check:
                 next_check = now + opts.status_interval
-                failure = await self._check(task_id, now - started)
+                failure = await self._check(task_id, now - started, now - quiet_since)
                 if failure is not None:
                     # Chunks may have landed between the read and the check.
                     for _seq, payload in await task_rows.read_chunks(self.store, task_id, last_seq):
@@ -308,8 +310,11 @@ class VirtualLlmService:
             else:
                 await asyncio.sleep(wait)
 
-    async def _check(self, task_id: int, waited: float) -> StreamError | None:
-        """The error that ends this stream now, or None to keep waiting."""
+    async def _check(self, task_id: int, waited: float, silent: float) -> StreamError | None:
+        """The error that ends this stream now, or None to keep waiting. ``silent``: for
+        how long no chunk came; a running task quiet past the heartbeat timeout has
+        stalled, whatever its session's liveness (a provider that lost the store
+        mid-stream and gave the task up beats again once the store is back)."""
         state = await task_rows.task_state(self.store, task_id)
         if state is None:
             return StreamError(ErrorKind.PROVIDER, f"inference task {task_id} was deleted")
@@ -336,8 +341,19 @@ class VirtualLlmService:
             ):
                 return StreamError(ErrorKind.TIMEOUT, message)
             return None  # claimed just now
-        # claimed or running: is its provider still alive?
-        if live and state.llm_session == state.claimed_by:
+        # claimed or running: is its provider still alive, and still writing?
+        stalled = state.status == TaskStatus.RUNNING and silent > self.options.heartbeat_timeout
+        if live and state.llm_session == state.claimed_by and not stalled:
+            return None
+        if stalled:
+            message = (
+                f"provider session {state.claimed_by} of virtual LLM {llm_name} wrote "
+                f"nothing for {silent:.0f} s mid-stream; gave the reply up"
+            )
+            if await task_rows.finish_task(
+                self.store, task_id, TaskStatus.ERROR, message, only_from=[TaskStatus.RUNNING]
+            ):
+                return StreamError(ErrorKind.TIMEOUT, message)
             return None
         message = (
             f"provider session {state.claimed_by} of virtual LLM {llm_name} stopped "

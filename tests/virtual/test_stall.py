@@ -1,0 +1,40 @@
+"""A running task whose chunks stop for longer than the heartbeat timeout has stalled,
+however alive its provider session looks: the caller gives it up (the task failed, the
+text that came kept) instead of waiting for ever, as the probe's caller did for 13.6
+minutes after a short store outage left a task ``running`` under a live session."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mcpctl_tui.llm.events import ErrorKind, StreamError
+from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.models import InferenceTask, TaskStatus
+from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
+from tests.support.providers import ProviderProc, write_provider_file
+from tests.virtual.test_relay import collect, llm_row, req, text_of
+
+
+async def test_a_live_provider_that_stops_writing_is_given_up(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    # The provider beats every 0.3 s all along: live by every rule but the silence one.
+    async with ProviderProc(db_url, pf, heartbeat_interval=0.3):
+        row = await llm_row(store, "cmd-llm")
+        opts = DispatchOptions(heartbeat_timeout=2.0, claim_timeout=20.0, status_interval=0.1)
+        async with VirtualLlmService(store, opts) as svc:
+            # One chunk, then 60 s of nothing (a provider that gave the task up).
+            events = await collect(
+                svc.enqueue_infer_task(row.id, req("first ", cmd_chunks=2, cmd_delay=60))
+            )
+    assert text_of(events) == "first "
+    end = events[-1]
+    assert isinstance(end, StreamError) and end.kind == ErrorKind.TIMEOUT
+    assert re.search(r"wrote nothing for [23] s mid-stream; gave the reply up$", end.message)
+    async with store.session() as s:
+        task = (await s.execute(select(InferenceTask))).scalar_one()
+    assert task.status == TaskStatus.ERROR and "wrote nothing" in (task.error or "")
