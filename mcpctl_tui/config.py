@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import platformdirs
 import yaml
@@ -177,7 +178,33 @@ def normalize_db_url(url: str) -> str:
     if scheme == "sqlite+aiosqlite" and rest.startswith("/~"):
         # SQLite does not expand ~ itself ("unable to open database file")
         rest = "/" + os.path.expanduser(rest[1:])
+    if scheme == "postgresql+asyncpg" and "?" in rest:
+        rest = _asyncpg_query(rest)
     return f"{scheme}://{rest}"
+
+
+# libpq's URL parameters (what psql and every PostgreSQL guide write) as asyncpg takes
+# them; asyncpg's own names pass as they are; anything else is refused here, by name,
+# rather than as a TypeError from the driver.
+_LIBPQ = {"sslmode": "ssl", "connect_timeout": "timeout"}
+_ASYNCPG = frozenset({"ssl", "timeout", "command_timeout", "prepared_statement_cache_size"})
+_SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+
+
+def _asyncpg_query(rest: str) -> str:
+    base, _, query = rest.partition("?")
+    out: list[tuple[str, str]] = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        name = _LIBPQ.get(key, key)
+        if name not in _ASYNCPG:
+            known = ", ".join(sorted({*_LIBPQ, *_ASYNCPG}))
+            raise ConfigError(f"database URL parameter {key!r} is not supported (use: {known})")
+        if name == "ssl" and value not in _SSLMODES:
+            raise ConfigError(
+                f"database URL {key}={value!r}: use one of {', '.join(sorted(_SSLMODES))}"
+            )
+        out.append((name, value))
+    return f"{base}?{urlencode(out)}" if out else base
 
 
 def resolve_db_url(cli_url: str | None = None, settings: Settings | None = None) -> str:

@@ -12,12 +12,15 @@ SQLAlchemy, httpx or Textual: ``--version`` takes about the interpreter's own st
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from mcpctl_tui.chat.sanitize import for_terminal
+from mcpctl_tui.cli.params import ROW_ID
 from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
 from mcpctl_tui.store.errors import StoreError
 
@@ -113,6 +116,17 @@ async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
         await store.close()
 
 
+@contextlib.contextmanager
+def _printable_errors() -> Iterator[None]:
+    """Every error message the CLI prints may quote argv or a stored name: its terminal
+    controls (ESC, BEL, C1, bidi overrides) are taken out before it reaches the screen."""
+    try:
+        yield
+    except click.ClickException as exc:
+        vars(exc)["message"] = for_terminal(exc.message)  # Final in the stubs, not at runtime
+        raise
+
+
 class _Main(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Python keeps argv bytes that are not UTF-8 as lone surrogates, which no database
@@ -126,6 +140,20 @@ class _Main(click.Group):
                     f"argument {shown + '…'!r} is not UTF-8 text (at character {exc.start + 1})"
                 ) from None
         return super().parse_args(ctx, args)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _printable_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _printable_errors():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*_VERBS, *self.commands})
@@ -151,7 +179,9 @@ class _Main(click.Group):
 )
 @click.option("--agent", metavar="NAME", help="Open the TUI on this agent.")
 @click.option("--personality", metavar="NAME", help="Open the TUI with this personality selected.")
-@click.option("--thread", "thread_id", type=int, metavar="ID", help="Open the TUI on this thread.")
+@click.option(
+    "--thread", "thread_id", type=ROW_ID, metavar="ID", help="Open the TUI on this thread."
+)
 @click.option(
     "--readonly",
     is_flag=True,

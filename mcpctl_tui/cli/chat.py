@@ -29,6 +29,7 @@ from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.cli import CliState, main, run, with_store
 from mcpctl_tui.cli.inputs import TEXT_LIMIT, read_text
+from mcpctl_tui.cli.params import ROW_ID
 
 if TYPE_CHECKING:
     from mcpctl_tui.cli.repl import TerminalReader
@@ -372,7 +373,7 @@ def build_overrides(
     "--message",
     help="Send this message, print the reply, exit; '-' reads the message from stdin (1 MiB at most).",
 )
-@click.option("--thread", "thread_id", type=int, metavar="ID", help="Continue this thread.")
+@click.option("--thread", "thread_id", type=ROW_ID, metavar="ID", help="Continue this thread.")
 @click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
 @click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
 @click.option(

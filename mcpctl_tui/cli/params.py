@@ -27,3 +27,8 @@ class Seconds(click.ParamType[float]):
 
 
 SECONDS = Seconds()
+
+
+# A row id as the store holds it (a signed 64-bit integer): a bigger number is a usage
+# error here, not an OverflowError from the driver.
+ROW_ID = click.IntRange(1, 2**63 - 1)

@@ -17,6 +17,7 @@ import click
 
 from mcpctl_tui.chat.sanitize import for_terminal, one_line
 from mcpctl_tui.cli import CliState, main, run, with_store
+from mcpctl_tui.cli.params import ROW_ID
 from mcpctl_tui.cli.tables import table
 from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.engine import Store
@@ -112,7 +113,7 @@ def _message_doc(m: Turn) -> dict[str, Any]:
 
 
 @main.command("history")
-@click.argument("thread_id", type=int, metavar="THREAD")
+@click.argument("thread_id", type=ROW_ID, metavar="THREAD")
 @click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N turns.")
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True

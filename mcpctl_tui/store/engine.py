@@ -113,6 +113,12 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", PG_CONNECT_TIMEOUT)
+    # Timeouts the URL gives (connect_timeout=5 becomes timeout=5, config.py) win over
+    # ours; asyncpg wants them as numbers, the URL has text.
+    given = {
+        k: float(str(sa_url.query[k])) for k in ("timeout", "command_timeout") if k in sa_url.query
+    }
+    sa_url = sa_url.difference_update_query(list(given))
     connect_args = {
         # A server that stops answering must not hang a chat forever: connecting, and
         # every statement, give up with an error the caller can say in one line.
@@ -124,9 +130,10 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
             "tcp_keepalives_interval": "10",
             "tcp_keepalives_count": "3",
         },
+        **given,
         **kwargs.pop("connect_args", {}),
     }
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    return create_async_engine(sa_url, connect_args=connect_args, **kwargs)
 
 
 async def open_store(url: str, *, migrate: bool = True, **engine_kwargs: Any) -> Store:

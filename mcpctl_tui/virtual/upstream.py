@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import ctypes
 import json
 import os
-from collections.abc import AsyncIterator
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import httpx
@@ -71,6 +74,27 @@ class AdapterUpstream:
                 yield event
 
 
+def _die_with_parent_fn() -> Callable[[], None] | None:
+    """Linux: the command gets SIGKILL when the provider dies, even by kill -9 (which
+    no cleanup of ours survives), so an upstream never outlives its provider. Resolved
+    here, in the parent: the child only calls it between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
+
+    def die_with_parent() -> None:
+        prctl(pr_set_pdeathsig, sigkill, 0, 0, 0)
+
+    return die_with_parent
+
+
+_DIE_WITH_PARENT = _die_with_parent_fn()
+
+
 class CommandUpstream:
     """A local program: request JSON on stdin, reply text on stdout as it is produced."""
 
@@ -84,6 +108,7 @@ class CommandUpstream:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                preexec_fn=_DIE_WITH_PARENT,
             )
         except OSError as exc:
             yield StreamError(

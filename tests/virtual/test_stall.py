@@ -5,6 +5,7 @@ minutes after a short store outage left a task ``running`` under a live session.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from mcpctl_tui.llm.events import ErrorKind, StreamError
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import InferenceTask, TaskStatus
 from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
-from tests.support.providers import ProviderProc, write_provider_file
-from tests.virtual.test_relay import collect, llm_row, req, text_of
+from tests.support.providers import ProviderProc, eventually, pid_alive, write_provider_file
+from tests.virtual.test_relay import OPTS, collect, llm_row, req, text_of
 
 
 async def test_a_live_provider_that_stops_writing_is_given_up(
@@ -38,3 +39,25 @@ async def test_a_live_provider_that_stops_writing_is_given_up(
     async with store.session() as s:
         task = (await s.execute(select(InferenceTask))).scalar_one()
     assert task.status == TaskStatus.ERROR and "wrote nothing" in (task.error or "")
+
+
+async def test_a_provider_killed_with_9_takes_its_command_upstream_along(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    """No cleanup of the provider runs on kill -9, and an upstream that is not writing
+    gets no SIGPIPE to end it: it still dies with its provider."""
+    pidfile = tmp_path / "up.pid"
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "sid")
+    async with ProviderProc(db_url, pf) as prov:
+        row = await llm_row(store, "cmd-llm")
+        async with VirtualLlmService(store, OPTS) as svc:
+            quiet = req("x", cmd_first_delay=60, cmd_pidfile=str(pidfile))
+            stream = svc.enqueue_infer_task(row.id, quiet)
+            reader = asyncio.ensure_future(collect(stream))
+            await eventually(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+            upstream = int(pidfile.read_text())
+            assert pid_alive(upstream)
+            await prov.kill()
+            await eventually(lambda: not pid_alive(upstream), within=5)
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)

@@ -22,12 +22,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mcpctl_tui.secrets import is_secret_key
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import Conflict, Invalid
 from mcpctl_tui.store.manifest.documents import (
@@ -438,4 +439,9 @@ def url_problem(llm_type: str, url: str) -> str | None:
         or any(c.isspace() for c in url)
     ):
         return f"the URL is not http(s)://HOST[:PORT]/… ({example})"
+    # A key in the URL would be stored, exported and shown in clear: it goes in apiKeyRef.
+    if parts.username or parts.password:
+        return "the URL holds credentials (user:password@); put the key in apiKeyRef"
+    if any(is_secret_key(k) or k.lower() == "key" for k, _ in parse_qsl(parts.query)):
+        return "the URL holds a key in its query; put the key in apiKeyRef"
     return None
