@@ -80,7 +80,12 @@ def demo(path: Path | None, reset: bool, no_open: bool) -> None:
 
     if path is None:
         base = data_dir()
-        base.mkdir(parents=True, exist_ok=True)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot create the data directory {base}: {exc.strerror}"
+            ) from None
         path = base / "demo.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
     if reset or not path.exists():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.history import FileHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.output import create_output
 
 from mcpctl_tui.config import data_dir
@@ -56,11 +56,16 @@ class TerminalReader:
 
     def __init__(self, history: Path | None = None) -> None:
         path = history or history_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):  # an unreadable history is no reason to refuse
-            trim_history(path)
+        kept: History
+        try:  # an unwritable data directory costs the history across runs, not the REPL
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # an unreadable history: start from it anyway
+                trim_history(path)
+            kept = FileHistory(str(path))
+        except OSError:
+            kept = InMemoryHistory()
         self.session: PromptSession[str] = PromptSession(
-            history=FileHistory(str(path)), output=create_output(stdout=sys.stderr)
+            history=kept, output=create_output(stdout=sys.stderr)
         )
 
     async def read(self, prompt: str, err: TextIO) -> str | None:

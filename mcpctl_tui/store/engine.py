@@ -103,7 +103,13 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the database's directory {folder}: {exc.strerror}"
+                ) from None
         connect_args = {
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
             "async_creator_fn": sqlite_driver.connect,

@@ -60,3 +60,29 @@ def test_apply_refuses_it_without_echoing_the_key(db_url: str, tmp_path: object)
     assert res.exit_code == 1 and "holds credentials" in res.stderr
     assert "sk-secret-1" not in res.stderr
     assert url_problem("openai", "https://api.example.com/v1?model=x") is None
+
+
+async def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path: object) -> None:
+    # Root ignores permissions; a path under a file cannot be made by anyone.
+    env = {
+        "XDG_DATA_HOME": "/dev/null/data",
+        "MCPCTL_TUI_CONFIG": "/dev/null/none.yaml",
+        "MCPCTL_TUI_DB": "",
+    }
+    res = await run_cli(None, "chat", "a", "-m", "hi", env=env)
+    assert res.code == 1 and "Traceback" not in res.err
+    assert res.err.startswith("Error: cannot create the database's directory /dev/null/data")
+    res = await run_cli(None, "demo", "--no-open", env=env)
+    assert res.code == 1 and "Traceback" not in res.err
+    assert res.err.startswith("Error: cannot create the data directory /dev/null/data")
+
+
+@pytest.mark.parametrize("bad", [r"ops\u202Ebad", r"ops\x85", r"ops\x9B31m", r"ops\u2066x"])
+def test_names_with_c1_or_bidi_controls_are_refused(bad: str) -> None:
+    from mcpctl_tui.store.manifest import ManifestError, parse_manifest
+
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(f'kind: project\nname: "{bad}"\n')
+    message = str(info.value)
+    assert "name must not contain control characters" in message
+    assert "project/" not in message  # the name is not quoted back

@@ -27,7 +27,7 @@ from mcpctl_tui.store.manifest.documents import (
     label,
     line_of,
 )
-from mcpctl_tui.store.manifest.schema import BadField, document_from
+from mcpctl_tui.store.manifest.schema import BadField, document_from, has_control
 
 # libyaml's parser when PyYAML was built with it (about 5x faster); same marks and errors.
 if TYPE_CHECKING:
@@ -210,4 +210,4 @@ def parse_manifest(text: str, *, source: str | None = None) -> list[Located]:
 
 
 def _safe_label(name: str) -> bool:
-    return 0 < len(name) <= 200 and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    return 0 < len(name) <= 200 and not has_control(name)

@@ -92,6 +92,16 @@ def _optional(check: Callable[[object], Any]) -> Callable[[object], Any]:
     return opt
 
 
+_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+
+def has_control(text: str) -> bool:
+    """C0, DEL, C1 or a bidi embedding/override/isolate control: a name is shown in
+    tables and messages, where they would rewrite the terminal or the order the name
+    reads in (the set chat/sanitize.py takes out of model output)."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI for c in text)
+
+
 def _name(max_len: int | None) -> Callable[[object], str]:
     base = _text(max_len)
 
@@ -99,10 +109,10 @@ def _name(max_len: int | None) -> Callable[[object], str]:
         text = base(value)
         if not text:
             raise BadField("must not be empty")
+        if has_control(text):
+            raise BadField("must not contain control characters")
         if text != text.strip():
             raise BadField("must not start or end with whitespace")
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):
-            raise BadField("must not contain control characters")
         return text
 
     return check
