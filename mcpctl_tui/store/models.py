@@ -305,6 +305,8 @@ class InferenceTask(Base):
     claimed_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The caller's heartbeat while it reads the reply (None: not judged).
+    caller_seen_at: Mapped[datetime | None]
 
 
 class InferenceChunk(Base):

@@ -260,6 +260,7 @@ class VirtualLlmService:
         last_seq = 0
         started = quiet_since = time.monotonic()
         next_check = started + opts.status_interval
+        next_beat = started + opts.heartbeat_timeout / 6
         watch = None if pg else SqliteChangeWatch(self.store, force_every=opts.status_interval)
         # PostgreSQL: nothing can have landed before the NOTIFY that announces it.
         first = pg
@@ -291,6 +292,10 @@ class VirtualLlmService:
                     if is_terminal(event):
                         return
             now = time.monotonic()
+            if now >= next_beat:  # the provider stops a task nobody reads
+                next_beat = now + opts.heartbeat_timeout / 6
+                with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
+                    await task_rows.caller_beat(self.store, task_id)
             if not rows and now >= next_check:
                 next_check = now + opts.status_interval
                 failure = await self._check(task_id, now - started, now - quiet_since)

@@ -362,6 +362,10 @@ class ProviderSession:
         self._claim_wake.set()
 
     async def _watch_loop(self, stop: asyncio.Event) -> None:
+        # Also: tasks whose caller stopped beating (killed without cancelling) are
+        # cancelled here, checked a few times per heartbeat timeout.
+        loop = asyncio.get_running_loop()
+        next_unread_check = loop.time()
         while not stop.is_set():
             interval = (
                 self.options.cancel_check_interval
@@ -372,7 +376,13 @@ class ProviderSession:
             if not self._serving:
                 continue
             try:
-                gone = await task_rows.not_serving(self.store, self.session_id, list(self._serving))
+                serving = list(self._serving)
+                gone = await task_rows.not_serving(self.store, self.session_id, serving)
+                if loop.time() >= next_unread_check:
+                    next_unread_check = loop.time() + self.options.heartbeat_timeout / 6
+                    gone += await task_rows.abandon_unread(
+                        self.store, self.session_id, serving, self.options.heartbeat_timeout
+                    )
             except (StoreError, SQLAlchemyError, OSError) as exc:
                 log.warning("cancel check failed: %s", store_reason(exc))
                 continue

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Integer, Select, Table, exists, func, insert, literal, select, update
@@ -92,6 +92,7 @@ async def insert_task(
         literal(request, RELAY_JSON),
         literal(now, UtcDateTime()),
         literal(now, UtcDateTime()),
+        literal(now, UtcDateTime()),
     )
     if live_within is not None:
         row = row.where(
@@ -104,7 +105,9 @@ async def insert_task(
         )
     ins = (
         insert(_task)
-        .from_select(["llm_id", "status", "request", "created_at", "updated_at"], row)
+        .from_select(
+            ["llm_id", "status", "request", "created_at", "updated_at", "caller_seen_at"], row
+        )
         .returning(_task.c.id)
     )
     if not store.is_sqlite:
@@ -329,6 +332,45 @@ async def not_serving(store: Store, session_id: str, task_ids: Sequence[int]) ->
     )
     async with _reader(store) as conn:
         return [int(r) for r in (await conn.execute(q)).scalars()]
+
+
+async def caller_beat(store: Store, task_id: int) -> None:
+    """The caller is still reading this task's reply (``caller_seen_at``)."""
+    beat = (
+        update(_task)
+        .where(_task.c.id == task_id, _task.c.status.in_(OPEN_STATUSES))
+        .values(caller_seen_at=utcnow())
+    )
+    async with _autocommit(store).connect() as conn:
+        await conn.execute(beat)
+
+
+async def abandon_unread(
+    store: Store, session_id: str, task_ids: Sequence[int], unread_for: float
+) -> list[int]:
+    """Which of this session's ``task_ids`` no caller has read for ``unread_for`` seconds:
+    each is cancelled here (the caller died without saying so), their ids returned."""
+    if not task_ids:
+        return []
+    now = utcnow()
+    upd = (
+        update(_task)
+        .where(
+            _task.c.id.in_(list(task_ids)),
+            _task.c.claimed_by == session_id,
+            _task.c.status.in_(SERVING_STATUSES),
+            _task.c.caller_seen_at < now - timedelta(seconds=unread_for),
+        )
+        .values(
+            status=TaskStatus.CANCELLED,
+            error=f"nobody read the reply for {unread_for:g} s (its caller went away)",
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(_task.c.id)
+    )
+    async with store.transaction() as s:
+        return [int(r) for r in (await s.execute(upd)).scalars()]
 
 
 @dataclass(frozen=True, slots=True)

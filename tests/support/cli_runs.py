@@ -32,7 +32,7 @@ class Result:
     err: str
 
 
-def _argv(url: str | None, args: tuple[str, ...]) -> list[str]:
+def cli_argv(url: str | None, args: tuple[str, ...]) -> list[str]:
     return [sys.executable, "-m", "mcpctl_tui", *(["--db", url] if url else []), *args]
 
 
@@ -41,7 +41,7 @@ async def run_cli(
 ) -> Result:
     """``mcpctl-tui [--db URL] ARGS…`` as a subprocess, to its end; ``env`` adds to ours."""
     proc = await asyncio.create_subprocess_exec(
-        *_argv(url, args),
+        *cli_argv(url, args),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -57,7 +57,7 @@ async def run_cli(
 async def spawn_cli(url: str | None, *args: str) -> asyncio.subprocess.Process:
     """``mcpctl-tui [--db URL] ARGS…`` started, its stdin, stdout and stderr piped."""
     return await asyncio.create_subprocess_exec(
-        *_argv(url, args),
+        *cli_argv(url, args),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
