@@ -56,6 +56,8 @@ from mcpctl_tui.virtual.upstream import Upstream, make_upstream
 log = logging.getLogger(__name__)
 
 WRITE_RETRIES = 5
+GIVE_UP_RETRY_FOR = 3600.0  # seconds a given-up task keeps trying to be marked failed
+_GIVEN_UP: set[asyncio.Task[None]] = set()  # those tries (referenced: not collected)
 # Claim retries while the store is unreachable: 0.5 s, doubling, at most 10 s.
 CLAIM_RETRY_MIN = 0.5
 CLAIM_RETRY_MAX = 10.0
@@ -156,14 +158,30 @@ class ChunkWriter:
                     "task %d: chunk write failed (%s); retrying", self._task_id, store_reason(exc)
                 )
                 await asyncio.sleep(0.2 * (attempt + 1))
-        with contextlib.suppress(StoreError, SQLAlchemyError, OSError):
-            await task_rows.finish_task(
-                self._store,
-                self._task_id,
-                TaskStatus.ERROR,
-                "provider could not write the reply to the store",
-            )
+        # The task is given up; it is marked failed as soon as the store takes the write
+        # (not left running under a session that beats again once the store is back).
+        retry = asyncio.create_task(self._fail_when_back(), name=f"fail-{self._task_id}")
+        _GIVEN_UP.add(retry)
+        retry.add_done_callback(_GIVEN_UP.discard)
         return False
+
+    async def _fail_when_back(self) -> None:
+        delay = 0.5
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GIVE_UP_RETRY_FOR
+        while loop.time() < deadline:
+            try:
+                await task_rows.finish_task(
+                    self._store,
+                    self._task_id,
+                    TaskStatus.ERROR,
+                    "provider could not write the reply to the store",
+                    only_from=task_rows.SERVING_STATUSES,
+                )
+                return
+            except (StoreError, SQLAlchemyError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def close(self) -> None:
         """Flush what is queued and stop."""

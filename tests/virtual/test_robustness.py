@@ -139,3 +139,73 @@ async def test_provider_outlives_a_store_outage(store: Store, db_url: str, tmp_p
 async def again_llm(store: Store) -> Llm:
     async with store.session() as s:
         return (await s.execute(select(Llm).where(Llm.name == "cmd-llm"))).scalar_one()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_task_given_up_in_an_outage_is_failed_once_the_store_is_back(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    """The provider's chunk writes fail for longer than its retries, so it gives the task
+    up; once the store takes writes again the task is marked failed (the probe found it
+    still 'running' 13.6 minutes later, its caller waiting)."""
+    from mcpctl_tui.store.models import InferenceTask, TaskStatus
+    from mcpctl_tui.virtual import task_rows
+    from mcpctl_tui.virtual.codec import encode_request
+
+    base = pg_base_url()
+    assert base is not None
+    dbname = store.engine.url.database
+    pf = write_provider_file(tmp_path / "p.yaml", ["cmd-llm"], state_file=tmp_path / "s")
+    admin = await asyncpg.connect(_asyncpg_dsn(base))
+    try:
+        async with ProviderProc(db_url, pf, heartbeat_interval=0.2) as prov:
+            llm = (await store_llm(store)).id
+            slow = InferenceRequest(
+                system="",
+                messages=[Message("user", "x")],
+                params={"cmd_chunks": 100_000, "cmd_delay": 0.05},
+            )
+            task_id = await task_rows.insert_task(store, llm, encode_request(slow))
+            assert task_id is not None
+
+            async def running() -> bool:
+                state = await task_rows.task_state(store, task_id)
+                return state is not None and state.status == TaskStatus.RUNNING
+
+            await eventually(running, within=10)
+            await store.close()
+            await admin.execute(f'ALTER DATABASE "{dbname}" WITH ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                dbname,
+            )
+            await eventually(lambda: "chunk write failed" in prov.stderr, within=10)
+            await asyncio.sleep(4.0)  # past the writer's retries (about 3 s): given up
+            await admin.execute(f'ALTER DATABASE "{dbname}" WITH ALLOW_CONNECTIONS true')
+            back = await open_store(db_url)
+            try:
+                loop = asyncio.get_running_loop()
+                t0 = loop.time()
+
+                async def failed() -> bool:
+                    async with back.session() as s:
+                        task = await s.get(InferenceTask, task_id)
+                    return task is not None and task.status == TaskStatus.ERROR
+
+                await eventually(failed, within=20)
+                assert loop.time() - t0 < 12  # the retry's backoff, not the caller's timeout
+                async with back.session() as s:
+                    task = await s.get(InferenceTask, task_id)
+                assert task is not None
+                assert task.error == "provider could not write the reply to the store"
+            finally:
+                await back.close()
+            assert "Traceback" not in prov.stderr
+    finally:
+        await admin.execute(f'ALTER DATABASE "{dbname}" WITH ALLOW_CONNECTIONS true')
+        await admin.close()
+
+
+async def store_llm(store: Store) -> Llm:
+    async with store.session() as s:
+        return (await s.execute(select(Llm).where(Llm.name == "cmd-llm"))).scalar_one()
