@@ -209,14 +209,14 @@ async def _bare_pg(
     return time.time()
 
 
-def _race(url: str, agent: str, thread_id: int, sends: int, bare: bool) -> float:
+def _race(url: str, agent: str, thread_id: int, sends: int, bare: bool, writers: int) -> float:
     """Seconds from the common start to the last sender's last send returning."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    go = ctx.Barrier(WRITERS + 1)  # every sender set up and connected, then all at once
+    go = ctx.Barrier(writers + 1)  # every sender set up and connected, then all at once
     procs = [
         ctx.Process(target=_sender, args=(url, agent, thread_id, f"w{n}", sends, go, out, bare))
-        for n in range(WRITERS)
+        for n in range(writers)
     ]
     for p in procs:
         p.start()
@@ -229,7 +229,7 @@ def _race(url: str, agent: str, thread_id: int, sends: int, bare: bool) -> float
     return max(ends) - start
 
 
-async def bench_senders(url: str, sends: int) -> dict[str, Any]:
+async def bench_senders(url: str, sends: int, writers: int = WRITERS) -> dict[str, Any]:
     store = await open_store(url)
     try:
         async with store.transaction() as s:
@@ -237,10 +237,14 @@ async def bench_senders(url: str, sends: int) -> dict[str, Any]:
             agent = await add_agent(s, name="a", llm_id=llm.id, system_prompt=SYSTEM_PROMPT)
             ours_thread = await create_thread(s, agent.id, "race")
             bare_thread = await create_thread(s, agent.id, "baseline")
-        turns = 2 * WRITERS * sends
-        bare_wall = await asyncio.to_thread(_race, url, agent.name, bare_thread.id, sends, True)
-        wall = await asyncio.to_thread(_race, url, agent.name, ours_thread.id, sends, False)
-        senders = {f"w{n}": sent_texts(f"w{n}", sends) for n in range(WRITERS)}
+        turns = 2 * writers * sends
+        bare_wall = await asyncio.to_thread(
+            _race, url, agent.name, bare_thread.id, sends, True, writers
+        )
+        wall = await asyncio.to_thread(
+            _race, url, agent.name, ours_thread.id, sends, False, writers
+        )
+        senders = {f"w{n}": sent_texts(f"w{n}", sends) for n in range(writers)}
         async with store.session() as s:
             problems = race_problems(await all_messages(s, ours_thread.id), senders)
             bare_problems = race_problems(await all_messages(s, bare_thread.id), senders)
@@ -435,6 +439,7 @@ async def main() -> int:
     ap.add_argument("--pg", metavar="URL", default=os.environ.get("MCPCTL_TUI_TEST_PG_URL"))
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     ap.add_argument("--sends", type=int, default=SENDS_EACH, help="sends per process")
+    ap.add_argument("--writers", type=int, default=WRITERS, help="sender processes")
     ap.add_argument("--skip-senders", action="store_true")
     ap.add_argument("--skip-reads", action="store_true")
     opts = ap.parse_args()
@@ -442,7 +447,7 @@ async def main() -> int:
     failed = False
     if not opts.skip_senders:
         print(
-            f"(a) {WRITERS} sender processes x {opts.sends} sends through ChatService"
+            f"(a) {opts.writers} sender processes x {opts.sends} sends through ChatService"
             " to one thread (echo LLM)"
         )
         widths = (12, 12, 16, 10, 8, 6)
@@ -453,7 +458,7 @@ async def main() -> int:
         )
         for backend in backends:
             async with throwaway(backend, opts.pg) as url:
-                r = await bench_senders(url, opts.sends)
+                r = await bench_senders(url, opts.sends, opts.writers)
             ratio = r["rate"] / r["bare_rate"]
             checked = not r["problems"] and not r["bare_problems"]
             ok = checked and ratio >= MIN_RATIO[backend]
