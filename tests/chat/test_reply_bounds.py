@@ -62,3 +62,26 @@ async def test_a_line_that_never_ends_is_stopped_and_replies_come_uncompressed()
     end = events[-1]
     assert isinstance(end, StreamError) and end.kind == ErrorKind.PROTOCOL
     assert f"a line of the stream passed {MAX_LINE // 2**20} MiB" in end.message
+
+
+async def test_a_gzip_bomb_is_stopped_at_the_line_bound_with_memory_to_match() -> None:
+    """204 KB of gzip that unpacks to 200 MiB of one endless line (the probe's 1 MB bomb
+    took chat to 4 GB): the stream ends at the 32 MiB line bound."""
+    import resource
+    import zlib
+
+    # Compressed a MiB at a time: the test itself never holds the 200 MiB it unpacks to.
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    parts = [packer.compress(b"data: ")]
+    zeros = bytes(2**20)
+    parts += [packer.compress(zeros) for _ in range(200)]
+    bomb = b"".join([*parts, packer.flush()])
+    pieces = [bomb[i : i + 16384] for i in range(0, len(bomb), 16384)]
+    headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    async with LlmServer(Reply(pieces, headers=headers)) as srv:
+        events = await collect("openai", srv.url)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    end = events[-1]
+    assert isinstance(end, StreamError) and "a line of the stream passed 32 MiB" in end.message
+    assert grown_mib < 200, grown_mib  # 69 MiB here; 422 MiB without the line bound
