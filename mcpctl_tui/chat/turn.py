@@ -189,23 +189,25 @@ async def stream_turn(
                 b.t0,
             )
         )
-        ended = await settle(finishing)
+        ended = await settle(finishing, cancelled=status == MessageStatus.CANCELLED)
     yield ended
 
 
 T = TypeVar("T")
-FINISH_GRACE = 1.5  # seconds a cancelled reply waits for the store to take it
+FINISH_GRACE = 1.0  # seconds a cancelled reply waits for the store to take it
 
 
-async def settle(finishing: asyncio.Future[T]) -> T:
+async def settle(finishing: asyncio.Future[T], *, cancelled: bool = False) -> T:
     """The stored turn: the reply is stored even if the caller is cancelled (again) now.
 
-    A cancelled caller waits at most ``FINISH_GRACE`` for the write (Ctrl-C ends a process
-    promptly even when the store hangs), then gets ``CancelledError(NOT_STORED)``: a
-    caller that says "partial reply kept" reads the error's ``args`` first.
+    A cancelled caller (``cancelled``: the turn is ending because it was) waits at most
+    ``FINISH_GRACE`` for the write (Ctrl-C ends a process promptly even when the store
+    hangs), then gets ``CancelledError(NOT_STORED)``: a caller that says "partial reply
+    kept" reads the error's ``args`` first.
     """
     loop = asyncio.get_running_loop()
-    deadline: float | None = None  # from the first cancellation on
+    # From the first cancellation on (already under way, or arriving while we wait).
+    deadline: float | None = loop.time() + FINISH_GRACE if cancelled else None
     while not finishing.done():
         try:
             left = None if deadline is None else max(0.0, deadline - loop.time())
@@ -215,7 +217,7 @@ async def settle(finishing: asyncio.Future[T]) -> T:
         except TimeoutError:
             raise asyncio.CancelledError(NOT_STORED) from None
     ended = finishing.result()  # what the finish raised, if it did
-    if deadline is not None:
+    if deadline is not None and not cancelled:
         raise asyncio.CancelledError  # stored; the cancellation goes on
     return ended
 

@@ -25,6 +25,8 @@ from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
 from mcpctl_tui.store.errors import StoreError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from mcpctl_tui.store.engine import Store
 
 T = TypeVar("T")
@@ -70,14 +72,39 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; store and config errors become one-line CLI errors."""
     import asyncio  # not at import: ``--version`` need not pay for it
 
+    loop = asyncio.new_event_loop()
     try:
-        return asyncio.run(coro)
+        return loop.run_until_complete(coro)
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
         if not _store_outage(exc):
             raise
         raise click.ClickException(f"store unavailable: {_first_line(exc)}") from None
+    finally:
+        _end(loop)
+
+
+LEFTOVER_GRACE = 0.3  # seconds the tasks still running at the end get to wind down
+
+
+def _end(loop: asyncio.AbstractEventLoop) -> None:
+    """``asyncio.run``'s teardown, bounded: a write stuck on a database that stopped
+    answering is cancelled and given a moment, not waited for (the process is ending;
+    its sockets go with it), so Ctrl-C always ends the program promptly."""
+    import asyncio
+
+    # What is cut short here (a transaction's generator, a pending write) would report
+    # its interruption as a traceback after the command's own one-line message.
+    loop.set_exception_handler(lambda _loop, _context: None)
+    leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_GRACE))
+    with contextlib.suppress(TimeoutError):
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), LEFTOVER_GRACE))
+    loop.close()
 
 
 def _store_outage(exc: Exception) -> bool:
@@ -107,13 +134,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def with_store(url: str, fn: Callable[[Store], Awaitable[T]]) -> T:
+    import asyncio
+
     from mcpctl_tui.store.engine import open_store  # SQLAlchemy: only for a verb that uses it
 
     store = await open_store(url)
     try:
         return await fn(store)
     finally:
-        await store.close()
+        # A database that stopped answering would hold a graceful close (and the exit)
+        # for ever; the process ends anyway, and its sockets with it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(store.close(), CLOSE_GRACE)
+
+
+CLOSE_GRACE = 0.5  # seconds the store's connections get to close as the command ends
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ TCP proxy in front of the real PostgreSQL, reset as a vanished server would be."
 from __future__ import annotations
 
 import asyncio
+import signal
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -49,3 +50,26 @@ async def test_a_read_verb_on_a_store_that_is_gone(store: Store, db_url: str) ->
     res = await run_cli(_through(db_url, proxy.port), "get", "agents")
     assert res.code == 1 and "Traceback" not in res.err
     assert res.err.startswith("Error: cannot open database ") and len(res.err.splitlines()) == 1
+
+
+async def test_ctrl_c_ends_a_chat_whose_store_stopped_answering(store: Store, db_url: str) -> None:
+    """The probe: a PostgreSQL connection that stops answering hung chat for ever and
+    Ctrl-C did nothing. Now Ctrl-C ends it within 2 s and says the reply was not stored."""
+    llm = (await add_llm(store)).id
+    await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.02})
+    target = urlsplit(db_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proc = await spawn_cli(_through(db_url, proxy.port), "chat", "a", "-m", "hi")
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.read(8), 30)
+    proxy.stall()
+    await asyncio.sleep(0.5)  # the reply ends on its own now; its write hangs
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    proc.send_signal(signal.SIGINT)
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert loop.time() - t0 < 2.5, err
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert b"reply cancelled (the reply was not stored: the store did not answer in time)" in err

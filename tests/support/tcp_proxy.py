@@ -1,7 +1,8 @@
 """A TCP proxy on 127.0.0.1 in front of a real server (PostgreSQL), for store outages.
 
 ``cut()`` resets every connection through it and refuses new ones (the database went
-away); ``restore()`` accepts again. It runs in the test's event loop; the program under
+away); ``stall()`` keeps them open but passes nothing (it stopped answering);
+``restore()`` undoes either. It runs in the test's event loop; the program under
 test (``chat`` as a subprocess) reaches the database only through it.
 """
 
@@ -15,6 +16,8 @@ class TcpProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.open = True
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._links: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -31,6 +34,12 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.open = True
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Stop passing bytes either way, connections kept open: a server that stops
+        answering (the network between went quiet), not one that went away."""
+        self._flowing.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.open:
@@ -46,9 +55,12 @@ class TcpProxy:
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
 
-        await asyncio.gather(pump(reader, up_w), pump(up_r, writer))
+        # Ended with the test's loop: done, not an error report from asyncio's streams.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(pump(reader, up_w), pump(up_r, writer))
         self._links -= {writer, up_w}
