@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpctl_tui.store.engine import Store, open_store
-from tests.support.databases import BACKENDS, fresh_db_url
+from mcpctl_tui.store.engine import Store
+from tests.support.databases import BACKENDS, fresh_db_url, open_migrated
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +36,7 @@ async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
     """A migrated, empty store on each backend."""
-    s = await open_store(db_url)
+    s = await open_migrated(db_url)
     try:
         yield s
     finally:

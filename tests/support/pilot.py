@@ -29,6 +29,7 @@ from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.dialogs import BURST_SECONDS
 from mcpctl_tui.ui.screens.editors import EditorScreen
 from mcpctl_tui.ui.textual_internals import clear_notifications, notifications
+from tests.support.databases import open_migrated
 from tests.support.seed import add_llm_agent
 
 __all__ = ["clear_notifications", "notifications"]
@@ -71,7 +72,7 @@ async def add_crowded_agents(store: Store, how_many: int = 2) -> None:
 @asynccontextmanager
 async def temp_store(tmp_path: Path) -> AsyncIterator[Store]:
     """An empty SQLite store in the test's directory, closed when the test is done."""
-    store = await open_store(sqlite_url(tmp_path))
+    store = await open_migrated(sqlite_url(tmp_path))
     try:
         yield store
     finally:

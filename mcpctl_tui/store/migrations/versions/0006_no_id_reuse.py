@@ -3,10 +3,13 @@
 Without AUTOINCREMENT SQLite gives a new row ``max(rowid) + 1``, so deleting the newest
 rows lets their ids come back: a reply still streaming for a deleted thread (or a turn
 replaced by a regenerate) could then be finished into a new, unrelated row with the same
-id. Each table with an integer ``id`` is rebuilt with AUTOINCREMENT (Alembic's batch
-copy, foreign keys off around it: see store/migrate.py), which also records the highest
-id in use so far in ``sqlite_sequence``; every index and constraint comes back as it was
-(a test compares the schema before and after). PostgreSQL sequences never go back: nothing to do.
+id. Each table with an integer ``id`` is rebuilt with AUTOINCREMENT by SQLite's own
+procedure (foreign keys off around it: see store/migrate.py): the same CREATE TABLE with
+the key inline, the rows copied (which records the highest id in ``sqlite_sequence``),
+the old table dropped, the new one renamed, its indexes made again from their own SQL.
+Every index and constraint comes back as it was (a test compares the schema before and
+after). Done in SQL, not Alembic's batch copy: it runs on every new database, so it must
+cost milliseconds. PostgreSQL sequences never go back: nothing to do.
 
 Revision ID: 0006_no_id_reuse
 Revises: 0005_change_feed
@@ -14,10 +17,9 @@ Revises: 0005_change_feed
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+import re
 
-from mcpctl_tui.store.models import NAMING_CONVENTION
+from alembic import op
 
 revision = "0006_no_id_reuse"
 down_revision = "0005_change_feed"
@@ -36,26 +38,45 @@ TABLES = (
     "inference_task",
 )
 
+_HEAD = re.compile(r'^CREATE TABLE "?(\w+)"? \(')
+_ID = re.compile(r"\bid INTEGER NOT NULL,")
+_PK = re.compile(r",\s*CONSTRAINT \w+ PRIMARY KEY \(id\)")
+
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    conn = op.get_bind()
+    if conn.dialect.name != "sqlite":
         return
     for table in TABLES:
-        with op.batch_alter_table(
-            table,
-            recreate="always",
-            table_kwargs={"sqlite_autoincrement": True},
-            naming_convention=NAMING_CONVENTION,
-        ):
-            pass
-    # The copy reflects indexes without their sort order: the thread pane's index is
-    # newest first again.
-    op.drop_index("ix_chat_thread_agent_last_turn", "chat_thread")
-    op.create_index(
-        "ix_chat_thread_agent_last_turn",
-        "chat_thread",
-        [sa.column("agent_id"), sa.column("last_turn_at").desc()],
-    )
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).scalar_one()
+        if "AUTOINCREMENT" in sql:
+            continue
+        new, heads = _HEAD.subn(f'CREATE TABLE "_new_{table}" (', sql, count=1)
+        new, ids = _ID.subn("id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,", new, count=1)
+        new, pks = _PK.subn("", new, count=1)
+        if (heads, ids, pks) != (1, 1, 1):
+            raise RuntimeError(f"0006: unexpected schema for table {table}: {sql}")
+        indexes = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+                " AND sql IS NOT NULL",
+                (table,),
+            )
+        ]
+        columns = ", ".join(
+            f'"{r[1]}"' for r in conn.exec_driver_sql(f'PRAGMA table_info("{table}")')
+        )
+        conn.exec_driver_sql(new)
+        conn.exec_driver_sql(
+            f'INSERT INTO "_new_{table}" ({columns}) SELECT {columns} FROM "{table}"'
+        )
+        conn.exec_driver_sql(f'DROP TABLE "{table}"')
+        conn.exec_driver_sql(f'ALTER TABLE "_new_{table}" RENAME TO "{table}"')
+        for index in indexes:
+            conn.exec_driver_sql(index)
 
 
 def downgrade() -> None:
