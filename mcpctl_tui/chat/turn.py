@@ -178,7 +178,7 @@ async def stream_turn(
                 store,
                 started,
                 status,
-                [*blocks, *text],
+                _all_of(blocks, text),
                 thinking,
                 tools,
                 usage,
@@ -194,6 +194,15 @@ async def stream_turn(
 
 
 T = TypeVar("T")
+
+
+def _all_of(blocks: list[str], text: list[str]) -> list[str]:
+    """Every piece of the reply in one list (``blocks`` itself: the finish clears it)."""
+    blocks.extend(text)
+    text.clear()
+    return blocks
+
+
 FINISH_GRACE = 1.0  # seconds a cancelled reply waits for the store to take it
 
 
@@ -242,6 +251,7 @@ async def finish_turn(
     """Fill the turn's placeholder in one write and say how the turn ended."""
     duration_ms = (time.perf_counter() - t0) * 1000
     text = "".join(text_parts)
+    text_parts.clear()  # the pieces go now: a long reply is held once, not twice
     thinking = "".join(thinking_parts)
     tool_calls = tools.result() if tools else None
     ttft_ms = (first - t0) * 1000 if first is not None else None
