@@ -11,6 +11,7 @@ its references are not limited (``ANY_KEY_REF``).
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Sequence
@@ -119,3 +120,48 @@ def resolve_key_ref(ref: str | None, allowed: Sequence[str] = DEFAULT_KEY_REFS) 
     if not value:
         raise KeyRefError(f"API key reference {ref}: no such entry in the keyring")
     return value
+
+
+MASK = "***"
+MIN_PIECE = 8  # a piece of a key this long or longer is taken out of any message
+
+
+def mask(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` taken out: the key itself, every piece of it of
+    ``MIN_PIECE`` characters or more, and the same of its base64 forms (a provider may
+    echo the key whole, cut, or inside a Basic header). The one rule for every message
+    that can leave the process or reach the store."""
+    if not secret or not text:
+        return text
+    if len(secret) < MIN_PIECE:  # too short to cut into pieces: only the whole key
+        return text.replace(secret, MASK) if len(secret) >= 4 else text
+    spans: list[tuple[int, int]] = []
+    for form in _forms(secret):
+        for i in range(len(form) - MIN_PIECE + 1):
+            piece = form[i : i + MIN_PIECE]
+            at = text.find(piece)
+            while at != -1:
+                spans.append((at, at + MIN_PIECE))
+                at = text.find(piece, at + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    end = 0
+    start, stop = spans[0]
+    for a, b in spans[1:]:
+        if a <= stop:  # overlapping or touching pieces: one masked run
+            stop = max(stop, b)
+            continue
+        out += [text[end:start], MASK]
+        end, start, stop = stop, a, b
+    out += [text[end:start], MASK, text[stop:]]
+    return "".join(out)
+
+
+def _forms(secret: str) -> list[str]:
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = [secret]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.append(encode(raw).decode("ascii").rstrip("="))
+    return forms

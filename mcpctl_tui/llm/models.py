@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 
 from mcpctl_tui.llm.anthropic import anthropic_headers, messages_url
+from mcpctl_tui.llm.events import one_line
 from mcpctl_tui.llm.http import make_client
 from mcpctl_tui.llm.ollama import chat_url, ollama_headers
 from mcpctl_tui.llm.openai import chat_completions_url, openai_headers
 from mcpctl_tui.llm.registry import OPENAI_ALIASES
 from mcpctl_tui.llm.request import Endpoint
+from mcpctl_tui.secrets import mask
 
 MAX_MODELS = 1_000  # a list longer than this is cut (a form shows it, not a catalogue)
 
@@ -107,8 +109,8 @@ async def list_models(endpoint: Endpoint, *, client: httpx.AsyncClient | None = 
         if own:
             await http.aclose()
     if response.status_code != 200:
-        reason = response.reason_phrase or "error"
-        raise ModelListError(f"{url}: HTTP {response.status_code} {reason}")
+        reason = mask(response.reason_phrase or "error", endpoint.api_key)  # server's text
+        raise ModelListError(f"{url}: HTTP {response.status_code} {one_line(reason, 80)}")
     try:
         body = response.json()
     except ValueError:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ import httpx
 from mcpctl_tui.llm.events import ErrorKind, Finish, StreamError, StreamEvent, one_line
 from mcpctl_tui.llm.http import READ_TIMEOUT, make_client
 from mcpctl_tui.llm.request import Endpoint
+from mcpctl_tui.secrets import mask
 
 STREAM_CUT = "stream ended before the reply finished"
 # Bytes of one response as read (decompressed, if a server compresses anyway). Far past a
@@ -65,10 +67,9 @@ def loads(text: str | bytes) -> Any:
 
 
 def redact(text: str, endpoint: Endpoint) -> str:
-    """A provider may echo the key back in an error; it never reaches our messages."""
-    if endpoint.api_key and len(endpoint.api_key) >= 4:
-        text = text.replace(endpoint.api_key, "***")
-    return text
+    """A provider may echo the key back in an error (whole, cut, base64'd): it never
+    reaches our messages (``secrets.mask``, the one rule)."""
+    return mask(text, endpoint.api_key)
 
 
 def provider_error_text(body: bytes | str | Any) -> str:
@@ -130,7 +131,30 @@ async def stream_http(
 ) -> AsyncIterator[StreamEvent]:
     """POST ``body`` as JSON to ``url`` and yield the decoded events, ending in exactly one
     Finish or StreamError. The response is closed when the generator ends, is closed, or
-    its task is cancelled; a client made here is closed too."""
+    its task is cancelled; a client made here is closed too.
+
+    Every error's message passes ``redact`` here, whatever made it (a status page, a
+    malformed chunk quoted back, a decoder's complaint): a key the server echoes never
+    reaches a message, a stored turn or a log."""
+    events = _stream_http(endpoint, url, headers=headers, body=body, decoder=decoder, client=client)
+    try:
+        async for ev in events:
+            if type(ev) is StreamError and endpoint.api_key:
+                ev = replace(ev, message=redact(ev.message, endpoint))
+            yield ev
+    finally:
+        await events.aclose()
+
+
+async def _stream_http(
+    endpoint: Endpoint,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    body: Mapping[str, Any],
+    decoder: DecoderFactory,
+    client: httpx.AsyncClient | None = None,
+) -> AsyncGenerator[StreamEvent, None]:
     own = client is None
     http = make_client() if client is None else client
     host = _host(url)
