@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -162,6 +164,17 @@ def _printable_errors() -> Iterator[None]:
         raise
 
 
+def _writable_output() -> None:
+    """The one output rule of every text front end (the REPL, ``chat -m``, ``history``,
+    exports to stdout): whatever a model sent is written without raising. A lone
+    surrogate or a character the terminal's encoding lacks becomes a replacement mark
+    (the REPL died on a reply with ``\\ud800`` in it); terminal controls are taken out
+    before, where the text is made (``chat/sanitize.py``)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 class _Main(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Python keeps argv bytes that are not UTF-8 as lone surrogates, which no database
@@ -238,6 +251,7 @@ def main(
     With no command it opens the terminal UI.
     """
     ctx.obj = CliState(db)
+    _writable_output()
     if ctx.invoked_subcommand is None:
         try:
             from mcpctl_tui.cli.app import launch_tui

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.exc import StaleDataError
 
 from mcpctl_tui.config import normalize_db_url, redact_url
 from mcpctl_tui.store import sqlite_driver
-from mcpctl_tui.store.errors import StoreUnavailable
+from mcpctl_tui.store.errors import Conflict, StoreUnavailable
 from mcpctl_tui.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -88,6 +89,13 @@ class Store:
         try:
             async with self._write() as session, session.begin():
                 yield session
+        except StaleDataError:
+            # A row this write changes was changed or deleted by another process after it
+            # was read (apply racing a delete): nothing was written; trying again sees it.
+            raise Conflict(
+                "another process changed or deleted what this write was changing; "
+                "nothing was written, try again"
+            ) from None
         except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
             if isinstance(exc, BrokenPipeError):  # our stdout, not the database
                 raise

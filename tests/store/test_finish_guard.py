@@ -178,3 +178,25 @@ async def _schema(store: Store) -> dict[str, str]:
             " ('table', 'index')"
         )
         return {r[0]: r[1] for r in rows.all()}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_write_racing_a_delete_is_a_one_line_conflict(store: Store) -> None:
+    """The probe's apply-vs-delete race ended in a StaleDataError traceback: a row read,
+    deleted by another process, then changed here. Now a Conflict that says to retry."""
+    from mcpctl_tui.store.errors import Conflict
+    from mcpctl_tui.store.models import Agent
+
+    llm = await add_llm(store, "l")
+    agent = await add_agent(store, "a", llm.id)
+    other = await open_store(store.url)
+    try:
+        with pytest.raises(Conflict, match=r"changed or deleted .* nothing was written"):
+            async with store.transaction() as s:
+                row = await s.get(Agent, agent.id)
+                assert row is not None
+                async with other.transaction() as s2:  # another process, committed
+                    await delete_agent(s2, agent.id)
+                row.description = "edited"
+    finally:
+        await other.close()
