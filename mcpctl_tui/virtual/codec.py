@@ -29,6 +29,7 @@ from mcpctl_tui.llm.events import (
     WaitStage,
     one_line,
 )
+from mcpctl_tui.llm.fields import FieldError, count, text
 from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.store.text import clean_surrogates
 
@@ -40,8 +41,8 @@ class CodecError(ValueError):
 clean_text = clean_surrogates  # the relay keeps NUL (its JSON column holds it)
 
 
-def _opt(value: Any) -> Any:
-    return clean_text(value) if isinstance(value, str) else value
+def _opt(value: Any, where: str) -> str | None:
+    return None if value is None else clean_text(text(value, where))
 
 
 def encode_event(event: StreamEvent) -> list[Any]:
@@ -51,7 +52,8 @@ def encode_event(event: StreamEvent) -> list[Any]:
         case ThinkingDelta(text=text):
             return ["k", clean_text(text)]
         case ToolCallDelta(index=index, id=id_, name=name, arguments=arguments):
-            return ["c", index, _opt(id_), _opt(name), clean_text(arguments)]
+            id_, name = (None if v is None else clean_text(v) for v in (id_, name))
+            return ["c", index, id_, name, clean_text(arguments)]
         case Usage(input_tokens=inp, output_tokens=out):
             return ["u", inp, out]
         case Finish(reason=reason):
@@ -67,25 +69,35 @@ def decode_event(raw: Any) -> StreamEvent:
     try:
         tag = raw[0]
         # Cleaned again on this side: the rows may come from any provider process.
+        # Every field is read by its type (llm/fields.py): a provider is another process,
+        # and what it relays is checked as an upstream's reply is.
         if tag == "t":
-            return TextDelta(clean_text(str(raw[1])))
+            return TextDelta(clean_text(text(raw[1], "text")))
         if tag == "k":
-            return ThinkingDelta(clean_text(str(raw[1])))
+            return ThinkingDelta(clean_text(text(raw[1], "thinking")))
         if tag == "c":
-            return ToolCallDelta(int(raw[1]), _opt(raw[2]), _opt(raw[3]), clean_text(str(raw[4])))
+            index = count(raw[1], "tool call index")
+            if index is None:
+                raise FieldError("tool call index: missing")
+            args = clean_text(text(raw[4], "tool call arguments"))
+            return ToolCallDelta(
+                index, _opt(raw[2], "tool call id"), _opt(raw[3], "tool name"), args
+            )
         if tag == "u":
-            return Usage(raw[1], raw[2])
+            return Usage(count(raw[1], "input tokens"), count(raw[2], "output tokens"))
         if tag == "f":
-            return Finish(raw[1])
+            return Finish(None if raw[1] is None else text(raw[1], "finish reason"))
         if tag == "e":
             try:
                 kind = ErrorKind(raw[1])
             except ValueError:
                 kind = ErrorKind.PROVIDER
-            return StreamError(kind, clean_text(str(raw[2])), raw[3])
+            status = count(raw[3], "error status")
+            return StreamError(kind, clean_text(text(raw[2], "error message")), status)
         if tag == "w":
             # Shown on the caller's status line: one short line of text, whatever came.
-            return Waiting(WaitStage(raw[1]), one_line(clean_text(str(raw[2])), MAX_SOURCE))
+            source = one_line(clean_text(text(raw[2], "wait source")), MAX_SOURCE)
+            return Waiting(WaitStage(raw[1]), source)
     except (IndexError, TypeError, KeyError, ValueError) as exc:
         raise CodecError(f"malformed relayed event {raw!r:.80}: {exc}") from None
     raise CodecError(f"unknown relayed event tag {raw!r:.80}")

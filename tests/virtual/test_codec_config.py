@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,24 @@ def test_events_survive_the_trip_through_json() -> None:
 @pytest.mark.parametrize("raw", [[], ["z", 1], ["t"], "t", None, ["c", "x", None, None, ""]])
 def test_malformed_events_are_codec_errors(raw: object) -> None:
     with pytest.raises(CodecError):
+        decode_event(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (["t", 42], "text: expected text, got 42"),
+        (["k", ["x"]], "thinking: expected text"),
+        (["u", "3", 1], "input tokens: expected a count, got '3'"),
+        (["c", 0, {}, None, ""], "tool call id: expected text, got {}"),
+        (["c", 0, None, None, 5], "tool call arguments: expected text, got 5"),
+        (["e", "server", 42, None], "error message: expected text, got 42"),
+        (["w", "claim", 7], "wait source: expected text, got 7"),
+    ],
+)
+def test_relayed_fields_of_the_wrong_type_are_named(raw: object, field: str) -> None:
+    """A provider is another process: what it relays is checked by type, not coerced."""
+    with pytest.raises(CodecError, match=re.escape(field)):
         decode_event(raw)
 
 
