@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from mcpctl_tui.chat.events import TurnEnded
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.events import StreamError
+from mcpctl_tui.llm.request import InferenceRequest, Message
 from mcpctl_tui.secrets import MIN_PIECE, mask
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.messages import all_messages
+from mcpctl_tui.store.models import InferenceChunk, InferenceTask, Llm
+from mcpctl_tui.virtual.dispatch import DispatchOptions, VirtualLlmService
 from tests.support.llm_servers import LlmServer, Reply, collect, sse
+from tests.support.providers import ProviderProc, write_provider_file
 from tests.support.seed import add_agent, add_llm
 
 KEY = "sk-test-0123456789abcdefghijklmnop"
 B64 = base64.b64encode(KEY.encode()).decode()
 HALF = KEY[len(KEY) // 2 :]
+RELAY_OPTS = DispatchOptions(heartbeat_timeout=10.0, claim_timeout=20.0, status_interval=0.1)
 
 
 def pieces(secret: str) -> list[str]:
@@ -119,3 +126,33 @@ async def test_the_stored_error_turn_holds_no_piece_of_the_key(
     async with store.session() as s:
         rows = await all_messages(s, ended.thread_id)
     assert leaks(rows[1].error or "") == [] and rows[1].content == "ok "
+
+
+async def test_through_the_relay_no_piece_of_the_provider_s_key_reaches_the_caller(
+    store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's own adapter masks with the provider's key (a reference in its own
+    file): the caller, the relayed chunks and the task row see none of it."""
+    monkeypatch.setenv("UPSTREAM_KEY", KEY)
+    page = _status(401, _json({"error": {"message": f"bad key {KEY[:20]}… ({B64})"}}))
+    async with LlmServer(page) as srv:
+        upstream = {"type": "openai", "url": srv.url, "model": "m", "apiKeyRef": "env:UPSTREAM_KEY"}
+        pf = write_provider_file(
+            tmp_path / "p.yaml",
+            [{"name": "relay", "upstream": upstream}],
+            state_file=tmp_path / "s",
+        )
+        async with ProviderProc(db_url, pf), VirtualLlmService(store, RELAY_OPTS) as virt:
+            async with store.session() as s:
+                llm = (await s.execute(select(Llm.id).where(Llm.name == "relay"))).scalar_one()
+            request = InferenceRequest(system="", messages=[Message("user", "hi")])
+            events = [e async for e in virt.enqueue_infer_task(llm, request)]
+        assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    end = events[-1]
+    assert isinstance(end, StreamError) and "***" in end.message
+    assert leaks(end.message) == []
+    async with store.session() as s:
+        stored = [
+            json.dumps(p) for p in (await s.execute(select(InferenceChunk.payload))).scalars()
+        ] + [e or "" for e in (await s.execute(select(InferenceTask.error))).scalars()]
+    assert stored and all(leaks(text) == [] for text in stored)
