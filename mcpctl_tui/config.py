@@ -63,6 +63,7 @@ class Settings:
     readonly: bool = False  # the TUI writes nothing (as ``--readonly``)
     key_refs: tuple[str, ...] = DEFAULT_KEY_REFS  # the API key references resolved
     max_reply_mib: float = 8.0  # one reply's text and thinking; past it the turn ends
+    store_retry: float = 30.0  # a finished reply keeps trying a store gone away this long
 
 
 # The config file's keys for the bounds above (the file spells them as the fields): a
@@ -75,6 +76,7 @@ _BOUNDS = (
     "pending_ttl",
     "finished_ttl",
     "stale_turn_ttl",
+    "store_retry",
     "claim_timeout",
     "gc_interval",
 )

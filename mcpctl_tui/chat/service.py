@@ -32,7 +32,13 @@ from mcpctl_tui.chat.context import ChatContext, ChatOverrides, check_params, pr
 from mcpctl_tui.chat.errors import ChatError, Refused
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
 from mcpctl_tui.chat.sanitize import one_line
-from mcpctl_tui.chat.turn import DEFAULT_MAX_REPLY, Begun, stream_turn
+from mcpctl_tui.chat.turn import (
+    DEFAULT_MAX_REPLY,
+    DEFAULT_STORE_RETRY,
+    Begun,
+    TurnLimits,
+    stream_turn,
+)
 from mcpctl_tui.config import ConfigError, Settings, load_settings
 from mcpctl_tui.llm.events import ErrorKind, StreamError, StreamEvent
 from mcpctl_tui.llm.registry import get_adapter
@@ -103,10 +109,11 @@ class ChatService:
         http_client: httpx.AsyncClient | None = None,
         key_refs: Sequence[str] = DEFAULT_KEY_REFS,
         max_reply: int = DEFAULT_MAX_REPLY,
+        store_retry: float = DEFAULT_STORE_RETRY,
     ) -> None:
         self.store = store
         self.key_refs = tuple(key_refs)  # the API key references this user resolves
-        self.max_reply = max_reply  # characters of one reply before it is cut off
+        self.limits = TurnLimits(max_reply, store_retry)  # what bounds each turn
         self.virtual = virtual
         self._owns_virtual = False
         self._client = http_client
@@ -126,6 +133,7 @@ class ChatService:
             http_client=http_client,
             key_refs=settings.key_refs,
             max_reply=int(settings.max_reply_mib * 2**20),
+            store_retry=settings.store_retry,
         )
         service._owns_virtual = True
         return service
@@ -259,7 +267,7 @@ class ChatService:
                         raise
             raise AssertionError("unreachable")
 
-        return stream_turn(self.store, begin, self.stream_inference, self.max_reply)
+        return stream_turn(self.store, begin, self.stream_inference, self.limits)
 
     def regenerate(
         self,
@@ -274,7 +282,7 @@ class ChatService:
         async def begin() -> Begun:
             return await self._begin_regenerate(thread_id, personality, overrides)
 
-        return stream_turn(self.store, begin, self.stream_inference, self.max_reply)
+        return stream_turn(self.store, begin, self.stream_inference, self.limits)
 
     async def run_one_inference(
         self,

@@ -47,7 +47,7 @@ from mcpctl_tui.llm.events import (
 from mcpctl_tui.llm.request import Endpoint
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.errors import TurnGone
+from mcpctl_tui.store.errors import StoreUnavailable, TurnGone
 from mcpctl_tui.store.messages import finish_message
 from mcpctl_tui.store.types import MessageStatus
 
@@ -56,6 +56,15 @@ log = logging.getLogger(__name__)
 _BLOCK = 512
 
 DEFAULT_MAX_REPLY = 8 * 1024 * 1024  # characters of one reply (text and thinking)
+DEFAULT_STORE_RETRY = 30.0  # seconds a finished reply keeps trying a store gone away
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLimits:
+    """What bounds one turn (the config file's ``max_reply_mib`` and ``store_retry``)."""
+
+    max_reply: int = DEFAULT_MAX_REPLY  # characters of text and thinking
+    store_retry: float = DEFAULT_STORE_RETRY
 
 
 def too_long(limit: int) -> StreamError:
@@ -92,13 +101,16 @@ async def stream_turn(
     store: Store,
     begin: Callable[[], Awaitable[Begun]],
     stream_inference: Callable[[ChatContext, Endpoint | None], AsyncIterator[StreamEvent]],
-    max_reply: int = DEFAULT_MAX_REPLY,
+    limits: TurnLimits = TurnLimits(),
 ) -> AsyncGenerator[ChatEvent, None]:
     """Begin the turn (``begin`` stores its user side), stream the reply from
     ``stream_inference`` and store it as it ends: ``TurnStarted``, deltas, ``TurnEnded``.
 
-    A reply past ``max_reply`` characters (text and thinking) is not read further: the
-    turn ends as an error with what came kept (an endless upstream stored 124 MB rows)."""
+    A reply past ``limits.max_reply`` characters (text and thinking) is not read further:
+    the turn ends as an error with what came kept (an endless upstream stored 124 MB
+    rows). A store that went away when the reply ends is tried again for
+    ``limits.store_retry`` seconds (the finish is guarded: never written twice)."""
+    max_reply = limits.max_reply
     b = await begin()
     started = b.started
     # The hot loop: locals, no per-event allocation of ours, parts joined once.
@@ -187,6 +199,7 @@ async def stream_turn(
                 finish,
                 error,
                 b.t0,
+                limits.store_retry,
             )
         )
         ended = await settle(finishing, cancelled=status == MessageStatus.CANCELLED)
@@ -247,8 +260,10 @@ async def finish_turn(
     finish: str | None,
     error: StreamError | None,
     t0: float,
+    store_retry: float = 0.0,
 ) -> TurnEnded:
-    """Fill the turn's placeholder in one write and say how the turn ended."""
+    """Fill the turn's placeholder in one write and say how the turn ended; a store that
+    is unavailable is tried again, backing off, for ``store_retry`` seconds."""
     duration_ms = (time.perf_counter() - t0) * 1000
     text = "".join(text_parts)
     text_parts.clear()  # the pieces go now: a long reply is held once, not twice
@@ -263,20 +278,32 @@ async def finish_turn(
     )
     message = error.message if error is not None and status == MessageStatus.ERROR else None
     kind = error.kind if message is not None and error is not None else None
+    loop = asyncio.get_running_loop()
+    give_up, delay = loop.time() + store_retry, 0.25
     try:
-        await finish_message(
-            store,
-            started.assistant_message_id,
-            started.thread_id,
-            started.assistant_turn_index,
-            content=text,
-            status=status,
-            error=message,
-            thinking=thinking or None,
-            tool_calls=tool_calls,
-            usage=usage,
-            timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
-        )
+        while True:
+            try:
+                await finish_message(
+                    store,
+                    started.assistant_message_id,
+                    started.thread_id,
+                    started.assistant_turn_index,
+                    content=text,
+                    status=status,
+                    error=message,
+                    thinking=thinking or None,
+                    tool_calls=tool_calls,
+                    usage=usage,
+                    timing={"ttft_ms": ttft_ms, "duration_ms": duration_ms},
+                )
+                break
+            except StoreUnavailable as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                if delay == 0.25:  # said once, not at every try
+                    log.warning("%s; the reply is kept and tried again", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
     except TurnGone as gone:
         # The text stays with the caller (on screen, on stdout); the store has no place
         # for it any more, and the sender is told so.

@@ -5,14 +5,19 @@ TCP proxy in front of the real PostgreSQL, reset as a vanished server would be."
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from mcpctl_tui.store.engine import Store
-from tests.support.cli_runs import run_cli, spawn_cli
+from mcpctl_tui.store.messages import all_messages
+from mcpctl_tui.store.types import MessageStatus
+from tests.support.cli_runs import cli_argv, run_cli, spawn_cli
 from tests.support.seed import add_agent, add_llm
+from tests.support.store_rows import threads_of
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -24,22 +29,63 @@ def _through(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
 
 
-async def test_a_chat_whose_store_goes_away_says_so_in_one_line(store: Store, db_url: str) -> None:
+async def test_a_chat_whose_store_goes_away_stores_the_reply_when_it_is_back(
+    store: Store, db_url: str
+) -> None:
+    """The store is cut while the reply streams and comes back 1.5 s later: the reply's
+    finish is tried again (guarded: written once) and the turn is stored complete."""
     llm = (await add_llm(store)).id
-    await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.02})
+    agent = await add_agent(
+        store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.01}
+    )
     target = urlsplit(db_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
     proc = await spawn_cli(_through(db_url, proxy.port), "chat", "a", "-m", "hi")
     assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.read(8), 30)
+    proxy.cut()
+    await asyncio.sleep(1.5)
+    proxy.restore()
+    rest, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err and b"Error" not in err
+    (thread,) = await threads_of(store, agent.id)
+    async with store.session() as s:
+        rows = await all_messages(s, thread.id)
+    assert [(m.role, m.status) for m in rows] == [
+        ("user", MessageStatus.COMPLETE),
+        ("assistant", MessageStatus.COMPLETE),
+    ]
+    assert rows[1].content.encode() == first + rest
+
+
+async def test_a_store_that_stays_away_is_one_line_after_the_retry(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    llm = (await add_llm(store)).id
+    await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.01})
+    conf = tmp_path / "config.yaml"
+    conf.write_text("store_retry: 1\n")
+    target = urlsplit(db_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proc = await asyncio.create_subprocess_exec(
+        *cli_argv(_through(db_url, proxy.port), ("chat", "a", "-m", "hi")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "MCPCTL_TUI_CONFIG": str(conf)},
+    )
+    assert proc.stdout is not None
     assert await asyncio.wait_for(proc.stdout.read(8), 30)  # the reply streams
     proxy.cut()
-    _out, err = await asyncio.wait_for(proc.communicate(), 90)
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1, err
     text = err.decode()
     assert "Traceback" not in text
-    (line,) = text.strip().splitlines()
+    *said, line = text.strip().splitlines()
     assert line.startswith("Error: cannot write to the database: ")
+    assert len(said) == 1 and said[0].endswith("; the reply is kept and tried again")
 
 
 async def test_a_read_verb_on_a_store_that_is_gone(store: Store, db_url: str) -> None:
