@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -136,25 +136,6 @@ async def stream_http(
     Every error's message passes ``redact`` here, whatever made it (a status page, a
     malformed chunk quoted back, a decoder's complaint): a key the server echoes never
     reaches a message, a stored turn or a log."""
-    events = _stream_http(endpoint, url, headers=headers, body=body, decoder=decoder, client=client)
-    try:
-        async for ev in events:
-            if type(ev) is StreamError and endpoint.api_key:
-                ev = replace(ev, message=redact(ev.message, endpoint))
-            yield ev
-    finally:
-        await events.aclose()
-
-
-async def _stream_http(
-    endpoint: Endpoint,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    body: Mapping[str, Any],
-    decoder: DecoderFactory,
-    client: httpx.AsyncClient | None = None,
-) -> AsyncGenerator[StreamEvent, None]:
     own = client is None
     http = make_client() if client is None else client
     host = _host(url)
@@ -166,34 +147,52 @@ async def _stream_http(
             request = http.build_request("POST", url, headers=sent, json=body)
             response = await http.send(request, stream=True)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            yield StreamError(ErrorKind.CONFIG, f"invalid LLM URL {url!r}: {one_line(str(exc))}")
+            yield _masked(
+                endpoint,
+                StreamError(ErrorKind.CONFIG, f"invalid LLM URL {url!r}: {one_line(str(exc))}"),
+            )
             return
         except ValueError as exc:  # a body JSON cannot carry (NaN in a stored default param)
-            yield StreamError(ErrorKind.CONFIG, f"request not sent: {one_line(str(exc))}")
+            yield _masked(
+                endpoint, StreamError(ErrorKind.CONFIG, f"request not sent: {one_line(str(exc))}")
+            )
             return
         except httpx.ConnectTimeout:
-            yield StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: timed out")
+            yield _masked(
+                endpoint, StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: timed out")
+            )
             return
         except httpx.ConnectError as exc:
-            yield StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: {_reason(exc)}")
+            yield _masked(
+                endpoint,
+                StreamError(ErrorKind.NETWORK, f"cannot connect to {host}: {_reason(exc)}"),
+            )
             return
         except httpx.TimeoutException:
-            yield StreamError(ErrorKind.TIMEOUT, f"no answer from {host} (timed out)")
+            yield _masked(
+                endpoint, StreamError(ErrorKind.TIMEOUT, f"no answer from {host} (timed out)")
+            )
             return
         except httpx.HTTPError as exc:
-            yield StreamError(ErrorKind.NETWORK, f"request to {host} failed: {_reason(exc)}")
+            yield _masked(
+                endpoint,
+                StreamError(ErrorKind.NETWORK, f"request to {host} failed: {_reason(exc)}"),
+            )
             return
         try:
             if response.status_code >= 400:
-                yield await _status_error(response, endpoint, host)
+                yield _masked(endpoint, await _status_error(response, endpoint, host))
                 return
             if response.status_code >= 300:
                 where = response.headers.get("location", "elsewhere")
-                yield StreamError(
-                    ErrorKind.CONFIG,
-                    f"HTTP {response.status_code} from {host}: redirected to "
-                    f"{one_line(where, 120)}; set the LLM's URL to the final address",
-                    response.status_code,
+                yield _masked(
+                    endpoint,
+                    StreamError(
+                        ErrorKind.CONFIG,
+                        f"HTTP {response.status_code} from {host}: redirected to "
+                        f"{one_line(where, 120)}; set the LLM's URL to the final address",
+                        response.status_code,
+                    ),
                 )
                 return
             dec = decoder(response)
@@ -202,15 +201,21 @@ async def _stream_http(
                 async for chunk in response.aiter_bytes():
                     read += len(chunk)
                     if read > MAX_STREAM_BYTES:
-                        yield StreamError(ErrorKind.TOO_LONG, f"{host} sent {TOO_MUCH}; stopped")
+                        yield _masked(
+                            endpoint,
+                            StreamError(ErrorKind.TOO_LONG, f"{host} sent {TOO_MUCH}; stopped"),
+                        )
                         return
                     try:
                         events = dec.feed(chunk)
                     except Exception as exc:  # a decoder bug must not crash the caller
                         events = [_unreadable(exc)]
                     for ev in events:
+                        if type(ev) is StreamError:  # the end, checked only here
+                            yield _masked(endpoint, ev)
+                            return
                         yield ev
-                        if type(ev) is Finish or type(ev) is StreamError:
+                        if type(ev) is Finish:
                             return
                 try:
                     tail = dec.end()
@@ -218,27 +223,45 @@ async def _stream_http(
                     tail = [_unreadable(exc)]
             except httpx.ReadTimeout:
                 waited = http.timeout.read or READ_TIMEOUT
-                yield StreamError(
-                    ErrorKind.TIMEOUT, f"{host} sent nothing for {waited:g} s; gave up"
+                yield _masked(
+                    endpoint,
+                    StreamError(
+                        ErrorKind.TIMEOUT, f"{host} sent nothing for {waited:g} s; gave up"
+                    ),
                 )
                 return
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.NetworkError) as exc:
-                yield StreamError(ErrorKind.NETWORK, f"{STREAM_CUT} ({_reason(exc)})")
+                yield _masked(
+                    endpoint, StreamError(ErrorKind.NETWORK, f"{STREAM_CUT} ({_reason(exc)})")
+                )
                 return
             except httpx.HTTPError as exc:
-                yield StreamError(ErrorKind.NETWORK, f"{STREAM_CUT} ({_reason(exc)})")
+                yield _masked(
+                    endpoint, StreamError(ErrorKind.NETWORK, f"{STREAM_CUT} ({_reason(exc)})")
+                )
                 return
             for ev in tail:
+                if type(ev) is StreamError:
+                    yield _masked(endpoint, ev)
+                    return
                 yield ev
-                if type(ev) is Finish or type(ev) is StreamError:
+                if type(ev) is Finish:
                     return
             # A decoder must end the stream; if one forgot, the caller still gets an end.
-            yield StreamError(ErrorKind.PROTOCOL, STREAM_CUT)
+            yield _masked(endpoint, StreamError(ErrorKind.PROTOCOL, STREAM_CUT))
         finally:
             await response.aclose()
     finally:
         if own:
             await http.aclose()
+
+
+def _masked(endpoint: Endpoint, error: StreamError) -> StreamError:
+    """``error`` with the key taken out of its message (``redact``): applied to every
+    error this module yields, whatever made it, and never to the chunks in between."""
+    if not endpoint.api_key:
+        return error
+    return replace(error, message=redact(error.message, endpoint))
 
 
 def _unreadable(exc: Exception) -> StreamError:
