@@ -231,6 +231,37 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path[1:] if path.startswith("/") else path)
 
 
+def sqlite_not_writable(path: Path, *, reads_only: bool = False) -> str | None:
+    """Why SQLite could not write the database at ``path`` (None: it can), found by
+    trying what it will do: open the file for writing, create a file beside it (its
+    journal and WAL files live there). A store that only fails at the first write would
+    fail an operator mid-session, with a reply on screen.
+
+    ``reads_only``: why it could not even be read. A read-only file reads; a directory
+    where SQLite cannot make the WAL's shared-memory file does not."""
+    import tempfile
+
+    directory = path.parent
+    if reads_only and Path(f"{path}-shm").exists():
+        return None
+    if path.exists() and not reads_only:
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except OSError as exc:
+            return f"the database file {path} is read-only ({exc.strerror})"
+    elif not directory.exists():
+        return None  # made on open, or refused there with its own message
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=".mcpctl-tui-probe-"):
+            pass
+    except OSError as exc:
+        return (
+            f"the directory {directory} of the database is not writable ({exc.strerror}); "
+            "SQLite keeps its journal beside the file"
+        )
+    return None
+
+
 def _persistent(url: str, origin: str) -> str:
     """Refuse an in-memory SQLite database: everything applied or said to it would be
     gone when the command ends (and each pooled connection would see its own)."""

@@ -23,7 +23,7 @@ import click
 
 from mcpctl_tui.chat.sanitize import for_terminal
 from mcpctl_tui.cli.params import ROW_ID
-from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_path
+from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_not_writable, sqlite_path
 from mcpctl_tui.store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -52,22 +52,28 @@ class CliState:
     def __init__(self, db: str | None) -> None:
         self.db_option = db
 
-    def db_url(self, *, existing: bool = False) -> str:
+    def db_url(self, *, existing: bool = False, writes: bool = True) -> str:
         """The database URL; ``existing`` (verbs that only read or delete) refuses a SQLite
         file that is not there, which opening would create (directories and all) only to
-        report "No agents found." for a mistyped path."""
+        report "No agents found." for a mistyped path. A verb that ``writes`` is refused
+        at start a SQLite file it could not write, before anything is typed or sent."""
         try:
             url = resolve_db_url(self.db_option)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        if existing:
-            path = sqlite_path(url)
-            if path is not None and not path.exists():
-                raise click.ClickException(
-                    f"no database at {path}; 'mcpctl-tui apply' or 'mcpctl-tui db upgrade' "
-                    "creates one"
-                )
+        path = sqlite_path(url)
+        if path is None:
+            return url
+        if existing and not path.exists():
+            raise click.ClickException(
+                f"no database at {path}; 'mcpctl-tui apply' or 'mcpctl-tui db upgrade' creates one"
+            )
+        why = sqlite_not_writable(path, reads_only=not writes)
+        if why is not None:
+            raise click.ClickException(f"{why}: {self.READ_ONLY_HINT}")
         return url
+
+    READ_ONLY_HINT = "fix its permissions (get, threads, history and --readonly only read)"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -55,11 +55,11 @@ def launch_tui(
     file's ``readonly: true``): every write is off."""
     from mcpctl_tui.config import ConfigError, load_settings
 
-    url = state.db_url()
     try:
         readonly = readonly or load_settings().readonly
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    url = state.db_url(writes=not readonly)
     run(_check_store(url))
     _open_app(url, agent, personality, thread_id, readonly=readonly)
 
@@ -76,7 +76,7 @@ def launch_tui(
 def demo(path: Path | None, reset: bool, no_open: bool) -> None:
     """Open the app on the demo database (an echo LLM, two agents, a few threads), seeded
     on first use; what you chat there stays until --reset."""
-    from mcpctl_tui.config import data_dir
+    from mcpctl_tui.config import data_dir, sqlite_not_writable
 
     if path is None:
         base = data_dir()
@@ -87,6 +87,9 @@ def demo(path: Path | None, reset: bool, no_open: bool) -> None:
                 f"cannot create the data directory {base}: {exc.strerror}"
             ) from None
         path = base / "demo.sqlite3"
+    why = sqlite_not_writable(path)
+    if why is not None:
+        raise click.ClickException(f"{why}: {CliState.READ_ONLY_HINT}")
     url = f"sqlite+aiosqlite:///{path}"
     if reset or not path.exists():
         for suffix in ("", "-wal", "-shm"):

@@ -190,7 +190,7 @@ def get_cmd(
         async with store.session() as s:
             return [(k, await get_objects(s, k, name, agent=agent, project=project)) for k in kinds]
 
-    found = run(with_store(state.db_url(existing=True), go))
+    found = run(with_store(state.db_url(existing=True, writes=False), go))
     items = [e for _, group in found for e in group]
     if output == "yaml":
         if items:

@@ -50,7 +50,7 @@ def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
                 raise NotFound("agent", agent)
             return await list_threads(s, row.id, limit=limit)
 
-    found = run(with_store(state.db_url(existing=True), go))
+    found = run(with_store(state.db_url(existing=True, writes=False), go))
     if output == "json":
         docs = [
             {
@@ -129,7 +129,7 @@ def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) 
                 return await last_messages(s, thread_id, last)
             return await all_messages(s, thread_id)
 
-    messages = run(with_store(state.db_url(existing=True), go))
+    messages = run(with_store(state.db_url(existing=True, writes=False), go))
     if output == "json":
         click.echo(json.dumps([_message_doc(m) for m in messages], indent=2))
     elif messages:

@@ -36,11 +36,30 @@ def cli_argv(url: str | None, args: tuple[str, ...]) -> list[str]:
     return [sys.executable, "-m", "mcpctl_tui", *(["--db", url] if url else []), *args]
 
 
+# Root writes through any file mode: without these two capabilities it is held to the
+# permission bits like any operator (and a non-root run needs nothing).
+UNPRIVILEGED = (
+    [
+        "setpriv",
+        "--inh-caps=-dac_override,-dac_read_search",
+        "--bounding-set=-dac_override,-dac_read_search",
+    ]
+    if os.geteuid() == 0
+    else []
+)
+
+
 async def run_cli(
-    url: str | None, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    url: str | None,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    unprivileged: bool = False,
 ) -> Result:
-    """``mcpctl-tui [--db URL] ARGS…`` as a subprocess, to its end; ``env`` adds to ours."""
+    """``mcpctl-tui [--db URL] ARGS…`` as a subprocess, to its end; ``env`` adds to ours;
+    ``unprivileged``: held to file permissions even when the tests run as root."""
     proc = await asyncio.create_subprocess_exec(
+        *(UNPRIVILEGED if unprivileged else []),
         *cli_argv(url, args),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
