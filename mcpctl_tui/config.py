@@ -232,9 +232,9 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def sqlite_not_writable(path: Path, *, reads_only: bool = False) -> str | None:
-    """Why SQLite could not write the database at ``path`` (None: it can), found by
-    trying what it will do: open the file for writing, create a file beside it (its
-    journal and WAL files live there). A store that only fails at the first write would
+    """Why SQLite could not write the database at ``path`` (None: it can): the file's
+    write permission as access(2) judges it for this user, and a file created beside it
+    (its journal and WAL files live there). A store that only fails at the first write would
     fail an operator mid-session, with a reply on screen.
 
     ``reads_only``: why it could not even be read. A read-only file reads; a directory
@@ -244,11 +244,10 @@ def sqlite_not_writable(path: Path, *, reads_only: bool = False) -> str | None:
     directory = path.parent
     if reads_only and Path(f"{path}-shm").exists():
         return None
-    if path.exists() and not reads_only:
-        try:
-            os.close(os.open(path, os.O_RDWR))
-        except OSError as exc:
-            return f"the database file {path} is read-only ({exc.strerror})"
+    # Not by opening the file: closing any descriptor of it drops every SQLite lock this
+    # process holds on it (POSIX record locks belong to the process, not the descriptor).
+    if path.exists() and not reads_only and not os.access(path, os.W_OK):
+        return f"the database file {path} is read-only (Permission denied)"
     elif not directory.exists():
         return None  # made on open, or refused there with its own message
     try:
