@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mcpctl_tui.chat.context import ChatContext
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
@@ -42,6 +42,7 @@ from mcpctl_tui.llm.events import (
     ToolCallDelta,
     Usage,
     Waiting,
+    WaitStage,
     first_byte_from,
 )
 from mcpctl_tui.llm.request import Endpoint
@@ -185,6 +186,7 @@ async def stream_turn(
     finally:
         if error is not None and status != MessageStatus.CANCELLED:
             status = MessageStatus.ERROR
+        retrying = asyncio.Event()
         finishing = asyncio.ensure_future(
             finish_turn(
                 store,
@@ -200,13 +202,39 @@ async def stream_turn(
                 error,
                 b.t0,
                 limits.store_retry,
+                retrying,
             )
         )
-        ended = await settle(finishing, cancelled=status == MessageStatus.CANCELLED)
+        if status == MessageStatus.CANCELLED:
+            await settle(finishing, cancelled=True)  # and the cancellation goes on
+    if await _store_away(finishing, retrying):
+        try:
+            yield STORE_WAIT  # the caller says so while the finish is tried again
+        except GeneratorExit:  # closed meanwhile: the reply is still stored if it can be
+            with contextlib.suppress(asyncio.CancelledError):
+                await settle(finishing, cancelled=True)
+            raise
+    ended = await settle(finishing)
     yield ended
 
 
 T = TypeVar("T")
+
+STORE_WAIT = Waiting(WaitStage.STORE, "unavailable; the reply is kept")
+
+
+async def _store_away(finishing: asyncio.Future[TurnEnded], retrying: asyncio.Event) -> bool:
+    """Whether the finish found the store away (and is trying it again), else it ended."""
+    waiter = asyncio.ensure_future(retrying.wait())
+    try:
+        either: list[asyncio.Future[Any]] = [finishing, waiter]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await settle(finishing, cancelled=True)  # stored if it can be, then cancelled
+        raise
+    finally:
+        waiter.cancel()
+    return not finishing.done()
 
 
 def _all_of(blocks: list[str], text: list[str]) -> list[str]:
@@ -261,9 +289,11 @@ async def finish_turn(
     error: StreamError | None,
     t0: float,
     store_retry: float = 0.0,
+    retrying: asyncio.Event | None = None,
 ) -> TurnEnded:
     """Fill the turn's placeholder in one write and say how the turn ended; a store that
-    is unavailable is tried again, backing off, for ``store_retry`` seconds."""
+    is unavailable is tried again, backing off, for ``store_retry`` seconds (``retrying``
+    is set as it starts to)."""
     duration_ms = (time.perf_counter() - t0) * 1000
     text = "".join(text_parts)
     text_parts.clear()  # the pieces go now: a long reply is held once, not twice
@@ -302,6 +332,8 @@ async def finish_turn(
                     raise
                 if delay == 0.25:  # said once, not at every try
                     log.warning("%s; the reply is kept and tried again", exc)
+                    if retrying is not None:
+                        retrying.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
     except TurnGone as gone:

@@ -24,7 +24,7 @@ import click
 from mcpctl_tui.chat.sanitize import for_terminal
 from mcpctl_tui.cli.params import ROW_ID
 from mcpctl_tui.config import ConfigError, resolve_db_url, sqlite_not_writable, sqlite_path
-from mcpctl_tui.store.errors import StoreError
+from mcpctl_tui.store.errors import StoreError, is_outage
 
 if TYPE_CHECKING:
     import asyncio
@@ -86,7 +86,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except (StoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        if not _store_outage(exc):
+        if not is_outage(exc):
             raise
         raise click.ClickException(f"store unavailable: {_first_line(exc)}") from None
     finally:
@@ -113,26 +113,6 @@ def _end(loop: asyncio.AbstractEventLoop) -> None:
     with contextlib.suppress(TimeoutError):
         loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), LEFTOVER_GRACE))
     loop.close()
-
-
-def _store_outage(exc: Exception) -> bool:
-    """The database went away mid-command (a refused or reset connection, a statement
-    timed out, the driver's own errors): said in one line, not a traceback. Judged
-    without importing the driver (``--version`` does not load it)."""
-    if isinstance(exc, BrokenPipeError):  # our stdout went away, not the database
-        return False
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    package = type(exc).__module__.split(".")[0]
-    name = type(exc).__name__
-    if package == "sqlalchemy":  # not its ProgrammingError & co: those are bugs to see
-        return name in _SA_OUTAGES or bool(getattr(exc, "connection_invalidated", False))
-    return package == "asyncpg" and ("Connect" in name or name == "InterfaceError")
-
-
-_SA_OUTAGES = frozenset(
-    {"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"}
-)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -80,6 +80,7 @@ class StreamError:
 class WaitStage(StrEnum):
     CLAIM = "claim"  # a virtual LLM's task waits for a provider to take it
     FIRST_BYTE = "first_byte"  # the request is out; nothing has come back yet
+    STORE = "store"  # the reply came; the store that keeps it is away, tried again
 
 
 MAX_SOURCE = 80  # a source crosses the relay from another process: kept short
@@ -88,14 +89,17 @@ MAX_SOURCE = 80  # a source crosses the relay from another process: kept short
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """What a reply waits for before its first token: shown with the elapsed time
-    ("waiting 4 s for claim by a provider") until something comes back. Not content:
-    the engine passes it on and stores nothing of it."""
+    ("waiting 4 s for claim by a provider") until something comes back; or, once it came,
+    for a store that is away to take it. Not content: the engine passes it on and stores
+    nothing of it."""
 
     stage: WaitStage
     source: str  # who should answer: "a provider", an upstream's host, a command
 
     @property
     def label(self) -> str:
+        if self.stage == WaitStage.STORE:
+            return f"the store ({self.source})"
         what = "claim by" if self.stage == WaitStage.CLAIM else "first byte from"
         return f"{what} {self.source}"
 

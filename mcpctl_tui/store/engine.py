@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from mcpctl_tui.config import normalize_db_url, redact_url
 from mcpctl_tui.store import sqlite_driver
-from mcpctl_tui.store.errors import Conflict, StoreUnavailable
+from mcpctl_tui.store.errors import Conflict, StoreUnavailable, is_outage
 from mcpctl_tui.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -84,11 +84,14 @@ class Store:
 
         A database that refuses the write (locked past the busy timeout, disk full, read
         only, gone) raises ``StoreUnavailable`` with the driver's one-line reason, so
-        callers can say it and carry on instead of failing the operator's action.
+        callers can say it and carry on instead of failing the operator's action; one
+        that went away while committing says what it wrote ``maybe_written``.
         """
+        committing = False  # past the body: a failure now may come after the server committed
         try:
             async with self._write() as session, session.begin():
                 yield session
+                committing = True
         except StaleDataError:
             # A row this write changes was changed or deleted by another process after it
             # was read (apply racing a delete): nothing was written; trying again sees it.
@@ -96,10 +99,16 @@ class Store:
                 "another process changed or deleted what this write was changing; "
                 "nothing was written, try again"
             ) from None
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+        except (OperationalError, InterfaceError, OSError, TimeoutError, DBAPIError) as exc:
+            if not is_outage(exc) and not isinstance(exc, OperationalError | OSError):
+                raise  # a bug to see (ProgrammingError & co), not an outage
             if isinstance(exc, BrokenPipeError):  # our stdout, not the database
                 raise
-            raise StoreUnavailable(f"cannot write to the database: {_short_reason(exc)}") from exc
+            raise StoreUnavailable(
+                f"cannot write to the database: {_short_reason(exc)}",
+                away=not self.is_sqlite,  # a file is not away: it refuses (read only, full)
+                maybe_written=committing,
+            ) from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

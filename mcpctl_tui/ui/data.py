@@ -22,7 +22,7 @@ from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.deletes import delete_thread
 from mcpctl_tui.store.engine import Store, open_store
-from mcpctl_tui.store.errors import NotFound, StoreError
+from mcpctl_tui.store.errors import NotFound, StoreError, StoreUnavailable
 from mcpctl_tui.store.manifest import edit
 from mcpctl_tui.store.manifest.apply import Applied, apply_manifest
 from mcpctl_tui.store.manifest.delete import Deleted
@@ -48,6 +48,7 @@ __all__ = [
     "ReadOnly",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "ThreadCursor",
     "ThreadHit",
     "ThreadSummary",

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -18,15 +17,9 @@ from mcpctl_tui.store.types import MessageStatus
 from tests.support.cli_runs import cli_argv, run_cli, spawn_cli
 from tests.support.seed import add_agent, add_llm
 from tests.support.store_rows import threads_of
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import proxy_to, url_through
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-
-
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
 
 
 async def test_a_chat_whose_store_goes_away_stores_the_reply_when_it_is_back(
@@ -38,10 +31,8 @@ async def test_a_chat_whose_store_goes_away_stores_the_reply_when_it_is_back(
     agent = await add_agent(
         store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.01}
     )
-    target = urlsplit(db_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
-    proc = await spawn_cli(_through(db_url, proxy.port), "chat", "a", "-m", "hi")
+    proxy = await proxy_to(db_url)
+    proc = await spawn_cli(url_through(db_url, proxy.port), "chat", "a", "-m", "hi")
     assert proc.stdout is not None
     first = await asyncio.wait_for(proc.stdout.read(8), 30)
     proxy.cut()
@@ -67,11 +58,9 @@ async def test_a_store_that_stays_away_is_one_line_after_the_retry(
     await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.01})
     conf = tmp_path / "config.yaml"
     conf.write_text("store_retry: 1\n")
-    target = urlsplit(db_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
+    proxy = await proxy_to(db_url)
     proc = await asyncio.create_subprocess_exec(
-        *cli_argv(_through(db_url, proxy.port), ("chat", "a", "-m", "hi")),
+        *cli_argv(url_through(db_url, proxy.port), ("chat", "a", "-m", "hi")),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "MCPCTL_TUI_CONFIG": str(conf)},
@@ -89,11 +78,9 @@ async def test_a_store_that_stays_away_is_one_line_after_the_retry(
 
 
 async def test_a_read_verb_on_a_store_that_is_gone(store: Store, db_url: str) -> None:
-    target = urlsplit(db_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
+    proxy = await proxy_to(db_url)
     proxy.cut()
-    res = await run_cli(_through(db_url, proxy.port), "get", "agents")
+    res = await run_cli(url_through(db_url, proxy.port), "get", "agents")
     assert res.code == 1 and "Traceback" not in res.err
     assert res.err.startswith("Error: cannot open database ") and len(res.err.splitlines()) == 1
 
@@ -103,10 +90,8 @@ async def test_ctrl_c_ends_a_chat_whose_store_stopped_answering(store: Store, db
     Ctrl-C did nothing. Now Ctrl-C ends it within 2 s and says the reply was not stored."""
     llm = (await add_llm(store)).id
     await add_agent(store, "a", llm, system_prompt="x" * 400, default_params={"echo_delay": 0.02})
-    target = urlsplit(db_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
-    proc = await spawn_cli(_through(db_url, proxy.port), "chat", "a", "-m", "hi")
+    proxy = await proxy_to(db_url)
+    proc = await spawn_cli(url_through(db_url, proxy.port), "chat", "a", "-m", "hi")
     assert proc.stdout is not None
     assert await asyncio.wait_for(proc.stdout.read(8), 30)
     proxy.stall()

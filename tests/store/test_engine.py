@@ -40,3 +40,31 @@ def test_plain_urls_map_to_async_drivers(given: str, expected: str) -> None:
 def test_unsupported_url_is_refused() -> None:
     with pytest.raises(ConfigError, match="unsupported database URL scheme 'mysql'"):
         normalize_db_url("mysql://x/y")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_store_gone_while_committing_says_the_write_may_have_landed(
+    store: Store, db_url: str
+) -> None:
+    """Only a write that cannot have landed may simply be sent again (the app's retry of
+    a send): one cut in its body did not land; one cut as it commits may have."""
+    from tests.support.tcp_proxy import proxy_to, url_through
+
+    proxy = await proxy_to(db_url)
+    through = await open_store(url_through(db_url, proxy.port))
+    try:
+        with pytest.raises(StoreUnavailable) as in_body:
+            async with through.transaction() as s:
+                await s.execute(text("SELECT 1"))
+                proxy.cut()
+                await s.execute(text("SELECT 2"))
+        assert in_body.value.away and in_body.value.retryable
+        proxy.restore()
+        with pytest.raises(StoreUnavailable) as at_commit:
+            async with through.transaction() as s:
+                await s.execute(text("SELECT 1"))
+                proxy.cut()
+        assert at_commit.value.maybe_written and not at_commit.value.retryable
+    finally:
+        proxy.restore()
+        await through.close()

@@ -10,6 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
+
+
+def url_through(url: str, port: int) -> str:
+    """``url`` (a database's) with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+async def proxy_to(url: str) -> TcpProxy:
+    """A started proxy in front of ``url``'s server."""
+    target = urlsplit(url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    return proxy
 
 
 class TcpProxy:

@@ -12,7 +12,9 @@ publisher, a key reference that does not resolve) is the engine's one rule
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from textual import on, work
@@ -40,6 +42,8 @@ from mcpctl_tui.ui.status import StatusLine
 from mcpctl_tui.ui.text import literal, say
 
 SYNC_LIMIT = 200  # turns read to catch up with the store; more: the thread is read afresh
+STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.5, 8.0  # seconds between sends to a store away
+STORE_AWAY = "the store (unavailable; message kept, Esc gives it back)"
 NEW_THREAD = Content.styled("New thread: type a message below and press Enter.", "dim")
 WELCOME = (
     "[b]Welcome to mcpctl-tui.[/b]\n\n"
@@ -259,7 +263,9 @@ class ChatPanel(Vertical):
             self.notify("add an agent first (Ctrl+P → New agent)", severity="warning")
             return
         if self.streaming:
-            self.notify("a reply is still streaming (Esc cancels it)", severity="warning")
+            waiting = self.stats.waiting == STORE_AWAY
+            said = "a message waits for the store" if waiting else "a reply is still streaming"
+            self.notify(f"{said} (Esc cancels it)", severity="warning")
             return
         if self.state.deleted:
             self.notify(
@@ -285,19 +291,21 @@ class ChatPanel(Vertical):
         self.reply = Reply(turn, self, asked=asked)
         memory.reply_started()
         settings = self.state.settings
-        if text is None:
-            assert thread_id is not None
-            events = self.backend.regenerate(
-                thread_id, personality=settings.personality, overrides=settings.overrides
-            )
-        else:
-            events = self.backend.send(
+
+        def events() -> AsyncIterator[ChatEvent]:
+            if text is None:
+                assert thread_id is not None
+                return self.backend.regenerate(
+                    thread_id, personality=settings.personality, overrides=settings.overrides
+                )
+            return self.backend.send(
                 agent.id,
                 text,
                 thread_id=thread_id,
                 personality=settings.personality,
                 overrides=settings.overrides,
             )
+
         self.run_reply(self.reply, events, typed if typed is not None else text)
 
     async def regenerate(self) -> None:
@@ -312,13 +320,31 @@ class ChatPanel(Vertical):
 
     @work(group="reply", exclusive=True, exit_on_error=False)
     async def run_reply(
-        self, reply: Reply, events: AsyncIterator[ChatEvent], sent: str | None
+        self, reply: Reply, events: Callable[[], AsyncIterator[ChatEvent]], sent: str | None
     ) -> None:
+        """Run the reply; a store that is away before the send wrote anything is waited
+        for (backing off, the question on screen and in memory) and the same send goes
+        when it is back: in order, since nothing else is sent meanwhile, and once, since
+        only a send that cannot have landed is tried again (``StoreUnavailable``)."""
+        delay, since = STORE_RETRY_FIRST, time.monotonic()
         try:
-            await reply.run(events)
+            while True:
+                await reply.run(events())
+                if reply.end is None or not reply.end.store_away:
+                    break
+                self.stats = ReplyStats(state="store unavailable", waiting=STORE_AWAY, since=since)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+                reply = self.reply = reply.again()
+                reply.stats = self.stats  # still waiting, until something comes back
         finally:  # on Esc too: the reply ended (cancelled) before the worker stops
-            if reply.end is not None:
-                await self._reply_ended(reply.end, sent)
+            end = reply.end
+            if end is not None and end.store_away:  # Esc while waiting: the text back
+                say(self, f"not sent: {end.error}", severity="warning")
+                self.stats = ReplyStats(state="not sent")
+                end = replace(end, error=None)
+            if end is not None:
+                await self._reply_ended(end, sent)
 
     # ReplyHost: what the live reply reports.
 

@@ -18,12 +18,20 @@ from typing import Any, Protocol
 
 from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnEnded, TurnStarted
-from mcpctl_tui.llm.events import ErrorKind, TextDelta, ThinkingDelta, ToolCallDelta, Usage, Waiting
+from mcpctl_tui.llm.events import (
+    ErrorKind,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+    Waiting,
+    WaitStage,
+)
 from mcpctl_tui.llm.tools import ToolCallAccumulator
 from mcpctl_tui.store.types import MessageStatus
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, ReplyMarkdown, UserTurn
-from mcpctl_tui.ui.data import StoreError
+from mcpctl_tui.ui.data import StoreError, StoreUnavailable
 from mcpctl_tui.ui.state import ReplyStats
 from mcpctl_tui.ui.text import clean
 
@@ -41,6 +49,9 @@ class ReplyEnd:
     began: bool  # the engine stored the user turn: False means nothing was written
     text: str  # the reply's text as shown
     offline: bool  # the virtual LLM's publisher never answered
+    # The store was away before anything was written (and nothing can have landed):
+    # the same send may go again when it is back.
+    store_away: bool = False
 
     @property
     def unanswered(self) -> bool:
@@ -88,6 +99,7 @@ class Reply:
         failure: str | None = None
         status = MessageStatus.CANCELLED  # unless the engine says how it ended
         began = False
+        store_away = False
         usage: tuple[int | None, int | None] = (None, None)
         self._set_stats(self.stats)
         try:
@@ -98,6 +110,15 @@ class Reply:
                             first = (time.monotonic() - started) * 1000
                             self._answered()
                         self.stream.feed(clean(text))
+                    case Waiting(stage=WaitStage.STORE) as waiting:  # the reply came
+                        self._set_stats(
+                            replace(
+                                self.stats,
+                                state="store unavailable",
+                                waiting=clean(waiting.label),
+                                since=time.monotonic(),
+                            )
+                        )
                     case Waiting() as waiting:
                         self._set_stats(
                             replace(self.stats, waiting=clean(waiting.label), since=started)
@@ -122,6 +143,9 @@ class Reply:
                         ended, status = turn_ended, turn_ended.status
                     case _:
                         pass
+        except StoreUnavailable as exc:
+            status, failure = MessageStatus.ERROR, str(exc)
+            store_away = not began and exc.retryable
         except (ChatError, StoreError) as exc:
             status, failure = MessageStatus.ERROR, str(exc)
         except Exception as exc:  # a bug below us: shown on the turn, never a crash
@@ -136,7 +160,15 @@ class Reply:
             self.stats = replace(
                 self.stats, ttft_ms=first, input_tokens=usage[0], output_tokens=usage[1]
             )
-            self.end = await self._end(status, ended, failure, tools, began)
+            if store_away:  # nothing to mark: the turn waits to be sent again
+                await self.stream.close()
+                self.end = ReplyEnd(status, failure, False, "", False, store_away=True)
+            else:
+                self.end = await self._end(status, ended, failure, tools, began)
+
+    def again(self) -> Reply:
+        """The same turns on screen, for the same send tried again."""
+        return Reply(self.turn, self.host, asked=self.asked)
 
     async def _end(
         self,
