@@ -41,6 +41,7 @@ _VERBS = {
     "chat": "chat",
     "threads": "threads",
     "history": "threads",
+    "search": "search",
     "provider": "provider",
     "gc": "gc",
     "db": "db",

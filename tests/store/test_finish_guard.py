@@ -17,7 +17,7 @@ from mcpctl_tui.store.deletes import delete_agent, delete_thread
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.errors import TurnGone
 from mcpctl_tui.store.messages import NewMessage, finish_message, insert_turns, lock_thread
-from mcpctl_tui.store.migrate import upgrade_to, upgrade_to_head
+from mcpctl_tui.store.migrate import upgrade_to
 from mcpctl_tui.store.models import ChatMessage, ChatThread
 from mcpctl_tui.store.threads import create_thread
 from mcpctl_tui.store.types import MessageStatus
@@ -141,7 +141,7 @@ async def test_upgrade_to_0006_keeps_rows_and_schema_and_stops_id_reuse(
                 " 'active', '2024-05-01 10:00:00', '2024-05-01 10:00:00')"
             )
         schema_before = await _schema(store)
-        await upgrade_to_head(store.engine)
+        await upgrade_to(store.engine, "0006_no_id_reuse")
         schema_after = await _schema(store)
         assert set(schema_after) == set(schema_before) | {"sqlite_sequence"}
         for name, sql in schema_before.items():

@@ -36,13 +36,16 @@ from mcpctl_tui.store.migrate import (
     upgrade_to_head,
 )
 from mcpctl_tui.store.models import Base
+from mcpctl_tui.store.search import SEARCH_OBJECTS
 from tests.support import REPO_ROOT
 
 REV2 = "0002_personalities"
 
 
 def _diff(conn: Connection) -> list[Any]:
-    return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+    # The search index lives beside the models (migration 0008): not a difference.
+    opts = {"include_name": lambda name, *_: name not in SEARCH_OBJECTS}
+    return list(compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata))
 
 
 async def test_head_schema_equals_the_models(store: Store) -> None:
@@ -405,3 +408,30 @@ async def test_opening_a_database_at_head_does_not_load_alembic(store: Store) ->
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert out.decode().strip() == "False"
+
+
+async def test_upgrade_from_revision_7_indexes_the_turns_already_stored(db_url: str) -> None:
+    """A populated 0007 database reaches head with every old turn searchable, and the
+    index then follows new writes."""
+    from mcpctl_tui.store.search import search_turns
+
+    store = await open_store(db_url, migrate=False)
+    try:
+        await upgrade_to(store.engine, "0007_caller_heartbeat")
+        await _seed_at_revision_2(store.engine)
+        before = await _counts(store.engine)
+        await upgrade_to_head(store.engine)
+        assert await _counts(store.engine) == before
+        async with store.session() as s:
+            hits = await search_turns(s, "message", limit=1000)
+            assert sorted(h.snippet for h in hits) == sorted(
+                f"message {i}" for i in range(before["chat_message"])
+            )
+            (hit,) = await search_turns(s, '"message 3"')
+            assert (hit.thread_id, hit.turn_index) == (2, 1)
+        async with store.transaction() as s:
+            await s.execute(text("UPDATE chat_message SET content = 'edited' WHERE id = 1"))
+        async with store.session() as s:
+            assert [h.message_id for h in await search_turns(s, "edited")] == [1]
+    finally:
+        await store.close()
