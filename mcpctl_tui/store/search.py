@@ -54,6 +54,7 @@ class Hit:
     thread_id: int
     turn_index: int
     role: str
+    agent_id: int
     agent: str
     thread_title: str
     created_at: datetime
@@ -110,7 +111,7 @@ async def search_turns(
     return []
 
 
-def _statement(sqlite: bool, query: str, native: bool) -> Any:  # a Select of 8 columns
+def _statement(sqlite: bool, query: str, native: bool) -> Any:  # a Select of 9 columns
     m = ChatMessage
     if sqlite:
         snippet: ColumnElement[str] = func.snippet(
@@ -139,6 +140,7 @@ _COLUMNS = (
     ChatMessage.thread_id,
     ChatMessage.turn_index,
     ChatMessage.role,
+    Agent.id,
     Agent.name,
     ChatThread.title,
     ChatMessage.created_at,
@@ -162,9 +164,11 @@ def _filtered(stmt: Select[Any], where: SearchFilter) -> Select[Any]:
 
 
 def _hit(row: Any) -> Hit:
-    message_id, thread_id, turn_index, role, agent, title, created_at, marked = row
+    message_id, thread_id, turn_index, role, agent_id, agent, title, created_at, marked = row
     snippet, marks = unmark(marked or "")
-    return Hit(message_id, thread_id, turn_index, role, agent, title, created_at, snippet, marks)
+    return Hit(
+        message_id, thread_id, turn_index, role, agent_id, agent, title, created_at, snippet, marks
+    )
 
 
 def unmark(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -31,6 +31,7 @@ from mcpctl_tui.store.manifest.export import dump_yaml, get_objects
 from mcpctl_tui.store.messages import Turn as TurnRow
 from mcpctl_tui.store.models import Personality
 from mcpctl_tui.store.overview import Line, Usage
+from mcpctl_tui.store.search import Hit, search_turns
 from mcpctl_tui.store.thread_export import thread_to_json, thread_to_markdown
 from mcpctl_tui.store.threads import ThreadCursor, ThreadHit, ThreadSummary
 from mcpctl_tui.store.types import LlmKind, LlmStatus
@@ -41,6 +42,7 @@ __all__ = [
     "AgentRow",
     "Change",
     "Choices",
+    "Hit",
     "Line",
     "NotFound",
     "Page",
@@ -60,6 +62,7 @@ __all__ = [
 
 THREAD_PAGE = 50
 PALETTE_THREADS = 2_000  # the newest threads the palette can jump to
+SEARCH_PAGE = 50  # hits the search view shows for a query
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +287,11 @@ class UiData:
     async def apply_text(self, text: str, source: str | None = None) -> list[Applied]:
         """Apply manifest text as ``apply -f`` does (one transaction; ``ManifestError``)."""
         return await apply_manifest(self.store, [(source, text)], llm_types=known_types())
+
+    async def search(self, query: str, *, limit: int = SEARCH_PAGE) -> list[Hit]:
+        """Stored turns matching ``query`` (store/search.py's rules), newest first."""
+        async with self.store.session() as s:
+            return await search_turns(s, query, limit=limit)
 
     # --- palette -----------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Edit personality", "edit('personality', 'current')", "Edit the selected personality"),
     ("Delete agent", "delete_agent", "Delete the selected agent (its threads go with it)"),
     ("Inspect context", "inspect_context", "What the next message would send, sent nowhere (F3)"),
+    ("Search stored turns", "search", "Find what was said, in any thread (F4, :search)"),
     ("Help", "help", "Keys and slash commands (F1)"),
     ("Quit", "app.quit", "Leave mcpctl-tui (Ctrl+Q)"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcpctl_tui.ui.resources.filter import row_filter
-from mcpctl_tui.ui.resources.kinds import COMPLETIONS, NAMES, resolve
+from mcpctl_tui.ui.resources.kinds import COMPLETIONS, NAMES, is_search, resolve
 
 ROWS = ["ops platform echo-local", "writer platform echo-local", "gpu-box.llama (virtual)"]
 
@@ -48,8 +48,12 @@ def test_every_view_resolves_by_name_alias_and_any_case() -> None:
         "personalities",
         "threads",
         "providers",
+        "search",
     )
     for text in COMPLETIONS:
+        if is_search(text):  # the search view, no table
+            assert resolve(text) is None and text in ("search", "find", "grep")
+            continue
         view = resolve(text)
         assert view is not None
         assert resolve(text.upper()) is view

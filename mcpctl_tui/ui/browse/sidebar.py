@@ -115,8 +115,11 @@ class Sidebar(Vertical):
 
     def show_agents(self, rows: Sequence[AgentRow], select_id: int | None) -> AgentRow | None:
         """The agents, ``select_id`` highlighted (else the first), without a highlight
-        event; redrawn only if they changed. The agent highlighted."""
-        if list(rows) != self.agents.all_rows or not rows:
+        event; redrawn only if they changed or another agent is to be highlighted (a jump
+        to another agent's thread). The agent highlighted."""
+        current = self.agents.current
+        moved = select_id is not None and (current is None or current.id != select_id)
+        if moved or list(rows) != self.agents.all_rows or not rows:
             with self.agents.prevent(OptionList.OptionHighlighted):
                 self.agents.set_rows(rows, select_id)
         if not rows:

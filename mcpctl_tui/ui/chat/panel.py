@@ -36,7 +36,7 @@ from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd, live_turns
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
 from mcpctl_tui.ui.chat.turns import AssistantTurn, UserTurn
 from mcpctl_tui.ui.chat.view import PAGE, WINDOW, ChatView
-from mcpctl_tui.ui.data import NotFound, StoreError, UiData
+from mcpctl_tui.ui.data import NotFound, StoreError, TurnRow, UiData
 from mcpctl_tui.ui.state import ChatState, ReplyStats
 from mcpctl_tui.ui.status import StatusLine
 from mcpctl_tui.ui.text import literal, say
@@ -136,16 +136,30 @@ class ChatPanel(Vertical):
         self._forget_reply_stats()
         await self.chat.show_empty(NEW_THREAD)
 
-    async def show_thread(self, thread_id: int) -> bool:
-        """Show the newest turns of ``thread_id``; False (and said) if it cannot be read."""
+    async def show_thread(self, thread_id: int, *, at_turn: int | None = None) -> bool:
+        """Show the newest turns of ``thread_id``, or with ``at_turn`` the window around
+        that turn, picked; False (and said) if it cannot be read."""
+        around: list[TurnRow] | None = None
         try:
             window = await self.data.thread_window(thread_id, WINDOW)
+            shown = window.turns[0].turn_index if window.turns else 0
+            if at_turn is not None and at_turn < shown:  # older than the newest window
+                first = max(0, at_turn - PAGE // 2)
+                around = await self.data.turns_from(thread_id, first, PAGE + 1)
         except StoreError as exc:
             say(self, str(exc), severity="error")
             return False
         self.state = self.state.in_thread(thread_id, window.title)
         self._forget_reply_stats()
-        await self.chat.show(window.turns, has_older=window.has_older)
+        if around is None:
+            await self.chat.show(window.turns, has_older=window.has_older)
+        else:
+            older = bool(around) and around[0].turn_index > 0
+            await self.chat.show(around[:PAGE], has_older=older, has_newer=len(around) > PAGE)
+        found = next((t for t in self.chat.turns if t.turn_index == at_turn), None)
+        if found is not None:
+            self.chat.release_anchor()
+            self.chat.call_after_refresh(self.chat.select, found)
         return True
 
     @work(group="thread", exclusive=True, exit_on_error=False)

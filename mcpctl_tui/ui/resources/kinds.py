@@ -110,10 +110,16 @@ VIEWS: tuple[View, ...] = (
     ),
 )
 
-NAMES: tuple[str, ...] = tuple(v.name for v in VIEWS)
+# ``:search`` is no table: it opens the search view (ui/screens/search.py).
+SEARCH, SEARCH_ALIASES = "search", ("find", "grep")
+NAMES: tuple[str, ...] = (*(v.name for v in VIEWS), SEARCH)
 # What ``:`` completes: the names first, then every alias.
-COMPLETIONS: list[str] = [*NAMES, *(a for v in VIEWS for a in v.aliases)]
+COMPLETIONS: list[str] = [*NAMES, *(a for v in VIEWS for a in v.aliases), *SEARCH_ALIASES]
 _BY_NAME = {n: v for v in VIEWS for n in (v.name, *v.aliases)}
+
+
+def is_search(text: str) -> bool:
+    return text.strip().lower() in (SEARCH, *SEARCH_ALIASES)
 
 
 def resolve(text: str) -> View | None:

@@ -1,6 +1,7 @@
 """The ``:`` prompt: a view's name, completed as typed (Tab or → takes the suggestion).
 
-Enter on a known name (or alias) answers the view's name; an unknown one is said in
+Enter on a known name (or alias) answers the view's name (``search`` for the search
+view); an unknown one is said in
 one line and the prompt stays for another try; Esc closes it and answers None.
 """
 
@@ -14,7 +15,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
 from mcpctl_tui.ui.pacing import PacedModalScreen
-from mcpctl_tui.ui.resources.kinds import COMPLETIONS, NAMES, resolve
+from mcpctl_tui.ui.resources.kinds import COMPLETIONS, NAMES, SEARCH, is_search, resolve
 from mcpctl_tui.ui.screens.dialogs import dialog_footer
 from mcpctl_tui.ui.text import say
 
@@ -49,6 +50,9 @@ class ResourcePrompt(PacedModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip().removeprefix(":")
+        if is_search(text):
+            self.dismiss(SEARCH)
+            return
         view = resolve(text)
         if view is None:
             say(

@@ -26,24 +26,31 @@ from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.readonly import READ_ONLY_LABEL
 from mcpctl_tui.ui.resources import actions
 from mcpctl_tui.ui.resources.filter import row_filter
-from mcpctl_tui.ui.resources.kinds import View, cell, is_empty, resolve, sort_key
+from mcpctl_tui.ui.resources.kinds import SEARCH, View, cell, is_empty, resolve, sort_key
 from mcpctl_tui.ui.resources.prompt import ResourcePrompt
 from mcpctl_tui.ui.text import clean, literal, say
 
 RESOURCES_HELP = ":agents, :llms, :threads … a table of every object of a kind"
 
 
-async def browse(app: App[Any], data: UiData, name: str | None = None) -> bool:
-    """The ``:`` prompt, then the view it names (``name``: that view at once); whether
-    anything was written from there (the main screen then reads everything again)."""
+@dataclass(frozen=True, slots=True)
+class Browsed:
+    changed: bool = False  # something was written: the main screen reads everything again
+    search: bool = False  # ``:search`` was asked for: the main screen opens the search view
+
+
+async def browse(app: App[Any], data: UiData, name: str | None = None) -> Browsed:
+    """The ``:`` prompt, then the view it names (``name``: that view at once)."""
     if name is None:
         name = await app.push_screen_wait(ResourcePrompt())
+    if name == SEARCH:
+        return Browsed(search=True)
     view = resolve(name) if name else None
     if view is None:
-        return False
+        return Browsed()
     screen = ResourceScreen(data, view)
     await app.push_screen_wait(screen)
-    return screen.changed
+    return Browsed(screen.changed, screen.wants_search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,7 @@ class ResourceScreen(PacedScreen):
         self.sort = Sort()
         self.filter_text = ""
         self.changed = False  # something was written: the main screen reads again
+        self.wants_search = False  # ``:search`` asked for from here
         self.loads = 0  # completed loads (tests wait for them)
 
     def compose(self) -> ComposeResult:
@@ -267,6 +275,10 @@ class ResourceScreen(PacedScreen):
     async def switch(self) -> None:
         """``:`` here too: another view in place of this one."""
         name = await self.app.push_screen_wait(ResourcePrompt())
+        if name == SEARCH:  # the main screen opens it, over the chat
+            self.wants_search = True
+            self.dismiss()
+            return
         view = resolve(name) if name else None
         if view is not None and view != self.view:
             self.view = view

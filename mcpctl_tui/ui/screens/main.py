@@ -16,7 +16,6 @@ from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, OptionList
 
@@ -30,11 +29,13 @@ from mcpctl_tui.ui.data import AgentRow, AgentView, StoreError, UiData
 from mcpctl_tui.ui.follow import Following
 from mcpctl_tui.ui.pacing import PacedScreen
 from mcpctl_tui.ui.palette import MainCommands
-from mcpctl_tui.ui.resources.screen import RESOURCES_HELP, browse
+from mcpctl_tui.ui.resources.screen import browse
 from mcpctl_tui.ui.screens import thread_dialogs
 from mcpctl_tui.ui.screens.context import inspect
 from mcpctl_tui.ui.screens.editors import edit_target, run_editor
 from mcpctl_tui.ui.screens.help import HelpScreen, main_groups
+from mcpctl_tui.ui.screens.main_keys import MAIN_KEYS
+from mcpctl_tui.ui.screens.search import find_turn
 from mcpctl_tui.ui.state import ChatState, StartAt
 from mcpctl_tui.ui.text import say
 
@@ -44,45 +45,7 @@ TICK_SECONDS = 20.0  # relative times ("5m ago") move on at least this often
 class MainScreen(PacedScreen):
     CSS_PATH = "main.tcss"
     COMMANDS = {MainCommands}
-    BINDINGS = [
-        Binding(
-            "escape", "cancel_reply", "Cancel reply", tooltip="cancel the reply (what came stays)"
-        ),
-        Binding("ctrl+n", "new_thread", "New thread", tooltip="start a new thread"),
-        Binding("ctrl+r", "regenerate", "Regenerate", tooltip="answer the last message again"),
-        Binding("f2", "rename_thread", "Rename thread", show=False, tooltip="rename the thread"),
-        Binding(
-            "alt+up",
-            "select_turn(-1)",
-            "Previous message",
-            show=False,
-            tooltip="pick the message above (or click one): the chat takes focus",
-        ),
-        Binding(
-            "alt+down",
-            "select_turn(1)",
-            "Next message",
-            show=False,
-            tooltip="pick the message below",
-        ),
-        Binding("f1", "help", "Help", tooltip="this help"),
-        Binding(
-            "f3",
-            "inspect_context",
-            "Context",
-            show=False,
-            tooltip="what the next message would be sent with (nothing is sent)",
-        ),
-        Binding("i", "focus_input", "Message", show=False, tooltip="to the message box"),
-        Binding(
-            "ctrl+l,r",
-            "reload",
-            "Reload",
-            show=False,
-            tooltip="read everything again (r: outside the message box)",
-        ),
-        Binding("colon", "resources", "Resources", show=False, tooltip=RESOURCES_HELP),
-    ]
+    BINDINGS = MAIN_KEYS
 
     def __init__(
         self,
@@ -154,11 +117,13 @@ class MainScreen(PacedScreen):
         select_name: str | None = None,
         thread_id: int | None = None,
         keep_chat: bool = False,
+        at_turn: int | None = None,
     ) -> None:
         """(Re)load the agents and open the selected one (``select_id``, else the agent
         named ``select_name``, else the first). ``keep_chat``: a refresh after a change
         (an editor saved): if the same agent stays selected, the open thread (or the new
-        one being typed) stays open instead of jumping to the newest thread."""
+        one being typed) stays open instead of jumping to the newest thread. ``at_turn``:
+        the thread opens there (a search hit), that turn picked."""
         rows = await self.data.agents()
         self.follow.liveness.watch(rows, self.action_reload)
         if not rows:
@@ -178,7 +143,9 @@ class MainScreen(PacedScreen):
         agent = self.sidebar.show_agents(rows, want)
         if agent is not None:
             keep = keep_chat and self.state.agent is not None and self.state.agent.id == agent.id
-            self.open_agent(agent, thread_id=thread_id, keep_chat=keep, personality=personality)
+            self.open_agent(
+                agent, thread_id=thread_id, keep_chat=keep, personality=personality, at_turn=at_turn
+            )
 
     async def _start_selection(
         self, rows: list[AgentRow], want: int | None
@@ -219,16 +186,22 @@ class MainScreen(PacedScreen):
         thread_id: int | None = None,
         keep_chat: bool = False,
         personality: str | None = None,
+        at_turn: int | None = None,
     ) -> None:
         """Show ``agent``'s personalities and threads, and open ``thread_id`` (else its
         newest thread). ``personality``: the choice to start with (None: the default)."""
         try:
-            await self._open_agent(agent, thread_id, keep_chat, personality)
+            await self._open_agent(agent, thread_id, keep_chat, personality, at_turn)
         finally:
             self.loaded += 1
 
     async def _open_agent(
-        self, agent: AgentRow, thread_id: int | None, keep_chat: bool, personality: str | None
+        self,
+        agent: AgentRow,
+        thread_id: int | None,
+        keep_chat: bool,
+        personality: str | None,
+        at_turn: int | None = None,
     ) -> None:
         view = await self.data.agent_view(agent.id)
         choice = self.state.settings.personality if keep_chat else personality
@@ -245,7 +218,7 @@ class MainScreen(PacedScreen):
             await self.panel.start_new_thread()
             return
         self.sidebar.highlight_thread(target)
-        await self.panel.show_thread(target)
+        await self.panel.show_thread(target, at_turn=at_turn)
 
     @work(group="reload", exclusive=True, exit_on_error=False)
     async def action_reload(self) -> None:
@@ -364,8 +337,8 @@ class MainScreen(PacedScreen):
     def jump_to_agent(self, agent_id: int) -> None:
         self.load_agents(select_id=agent_id)
 
-    def jump_to_thread(self, agent_id: int, thread_id: int) -> None:
-        self.load_agents(select_id=agent_id, thread_id=thread_id)
+    def jump_to_thread(self, agent_id: int, thread_id: int, *, at_turn: int | None = None) -> None:
+        self.load_agents(select_id=agent_id, thread_id=thread_id, at_turn=at_turn)
 
     # --- chat keys -----------------------------------------------------------------------
 
@@ -389,8 +362,20 @@ class MainScreen(PacedScreen):
 
     @work(group="dialog", exit_on_error=False)
     async def action_resources(self) -> None:
-        if await browse(self.app, self.data):  # something changed there: read it all again
+        end = await browse(self.app, self.data)
+        if end.changed:  # something changed there: read it all again
             self.action_reload()
+        if end.search:
+            await self._search()
+
+    @work(group="dialog", exit_on_error=False)
+    async def action_search(self) -> None:
+        await self._search()
+
+    async def _search(self) -> None:
+        hit = await find_turn(self.app, self.data)
+        if hit is not None:
+            self.jump_to_thread(hit.agent_id, hit.thread_id, at_turn=hit.turn_index)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(main_groups(MainScreen.BINDINGS)))
