@@ -15,6 +15,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,6 +103,8 @@ async def search_turns(
         stmt = _filtered(_statement(sqlite, q, native), where).limit(limit).offset(offset)
         try:
             async with s.begin_nested():  # a refused query leaves the session usable
+                if not sqlite:
+                    stmt = await _few_matches(s, stmt, q, native)
                 rows = (await s.execute(stmt)).all()
         except DBAPIError:
             if n == len(attempts) - 1:
@@ -121,9 +124,7 @@ def _statement(sqlite: bool, query: str, native: bool) -> Any:  # a Select of 9 
         return base.where(text("chat_message_fts MATCH :q").bindparams(q=query)).order_by(
             _FTS.c.rowid.desc()
         )
-    tsquery = (
-        func.to_tsquery("simple", query) if native else func.websearch_to_tsquery("simple", query)
-    )
+    tsquery = _tsquery(query, native)
     options = (
         f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS - 1}"
     )
@@ -133,6 +134,39 @@ def _statement(sqlite: bool, query: str, native: bool) -> Any:  # a Select of 9 
         .where(literal_column("chat_message.content_tsv").op("@@")(tsquery))
         .order_by(m.id.desc())
     )
+
+
+def _tsquery(query: str, native: bool) -> ColumnElement[Any]:
+    return (
+        func.to_tsquery("simple", query) if native else func.websearch_to_tsquery("simple", query)
+    )
+
+
+FEW = 2000  # matches a word may have and still be read through the GIN index
+
+
+async def _few_matches(s: AsyncSession, stmt: Select[Any], query: str, native: bool) -> Any:
+    """PostgreSQL: ``stmt`` for a query with few matches, narrowed to their ids.
+
+    Newest first by id is fast for a common word (the primary key walked backwards finds
+    a page of matches at once) and slow for a rare one (the walk reads the whole table:
+    390 ms on a million turns), and the planner takes the walk for both. Its estimate
+    tells them apart (a common word is in its statistics; a rare one gets a guess of a
+    few thousand rows): for a query estimated at few matches, they are read through the
+    index, up to ``FEW``, and the page is read among those ids alone."""
+    m = ChatMessage
+    matches = literal_column("chat_message.content_tsv").op("@@")(_tsquery(query, native))
+    function = "to_tsquery" if native else "websearch_to_tsquery"
+    explain = text(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM chat_message"
+        f" WHERE content_tsv @@ {function}('simple', CAST(:q AS text))"
+    )
+    plan: Any = (await s.execute(explain.bindparams(q=query))).scalar_one()
+    doc = json.loads(plan) if isinstance(plan, str) else plan
+    if doc[0]["Plan"]["Plan Rows"] > 4 * FEW:
+        return stmt  # a common word
+    ids = list((await s.execute(select(m.id).where(matches).limit(FEW))).scalars())
+    return stmt.where(m.id.in_(ids)) if len(ids) < FEW else stmt
 
 
 _COLUMNS = (
