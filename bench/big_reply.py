@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import sqlite3
@@ -27,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from mcpctl_tui.chat.events import TurnEnded  # noqa: E402
 from mcpctl_tui.chat.service import ChatService  # noqa: E402
 from mcpctl_tui.store.engine import open_store  # noqa: E402
-from tests.support.databases import PG_ENV, _asyncpg_dsn, fresh_pg_database  # noqa: E402
+from tests.support.databases import PG_ENV, _asyncpg_dsn, throwaway_db  # noqa: E402
 from tests.support.llm_servers import ServerProcess, openai_reply  # noqa: E402
 from tests.support.seed import add_agent, add_llm  # noqa: E402
 
@@ -102,23 +100,13 @@ async def run_child(*args: str) -> dict[str, float]:
     return result
 
 
-@contextlib.asynccontextmanager
-async def database(backend: str, tmp: Path, pg: str | None) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'big.db'}"
-        return
-    assert pg is not None
-    async with fresh_pg_database(pg) as url:
-        yield url
-
-
 async def measure(backend: str, mib: int, pg: str | None) -> None:
     pieces = mib * 2**20 // PIECE
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         async with (
             ServerProcess([openai_reply(["x" * PIECE] * pieces)], workdir=tmp) as srv,
-            database(backend, tmp, pg) as url,
+            throwaway_db(backend, pg, "big.db") as url,
         ):
             store = await open_store(url)
             try:

@@ -37,7 +37,6 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -62,7 +61,7 @@ from mcpctl_tui.store.messages import (  # noqa: E402
 from mcpctl_tui.store.rows import sqlite_timestamp  # noqa: E402
 from mcpctl_tui.store.search import SearchFilter, search_turns  # noqa: E402
 from mcpctl_tui.store.types import MessageStatus, utcnow  # noqa: E402
-from tests.support.databases import PG_ENV, _asyncpg_dsn, fresh_pg_database  # noqa: E402
+from tests.support.databases import PG_ENV, _asyncpg_dsn, throwaway_db  # noqa: E402
 from tests.support.seed import add_agent, add_llm  # noqa: E402
 
 TURNS = 1_000_000
@@ -332,19 +331,8 @@ async def bench_appends(with_url: str, without_url: str) -> tuple[float, float]:
             await store.close()
 
 
-@asynccontextmanager
-async def throwaway(backend: str, pg: str | None) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as d:
-            yield f"sqlite+aiosqlite:///{d}/search.db"
-    else:
-        assert pg
-        async with fresh_pg_database(pg) as url:
-            yield url
-
-
 async def measure(backend: str, pg: str | None, turns: int, runs: int) -> bool:
-    async with throwaway(backend, pg) as url:
+    async with throwaway_db(backend, pg, "search.db") as url:
         store = await open_store(url)
         try:
             t0 = time.perf_counter()

@@ -32,10 +32,8 @@ import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +52,7 @@ from mcpctl_tui.store.rows import sqlite_timestamp
 from mcpctl_tui.store.threads import ThreadCursor, create_thread, list_threads
 from mcpctl_tui.store.types import utcnow
 from tests.support.chat_race import race_problems, send_all, sent_texts
-from tests.support.databases import fresh_pg_database
+from tests.support.databases import throwaway_db
 from tests.support.seed import add_agent, add_llm
 
 WRITERS = 8
@@ -69,17 +67,6 @@ MESSAGES = 100_000
 BIG_THREAD_MESSAGES = 10_000
 BIG_AGENT_THREADS = 400  # the agent whose thread list is paged
 RUNS = 300
-
-
-@asynccontextmanager
-async def throwaway(backend: str, pg_url: str | None) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as d:
-            yield f"sqlite+aiosqlite:///{d}/bench.db"
-    else:
-        assert pg_url
-        async with fresh_pg_database(pg_url) as url:
-            yield url
 
 
 # --- (a) racing senders ------------------------------------------------------------------
@@ -457,7 +444,7 @@ async def main() -> int:
             )
         )
         for backend in backends:
-            async with throwaway(backend, opts.pg) as url:
+            async with throwaway_db(backend, opts.pg, "bench.db") as url:
                 r = await bench_senders(url, opts.sends, opts.writers)
             ratio = r["rate"] / r["bare_rate"]
             checked = not r["problems"] and not r["bare_problems"]
@@ -490,7 +477,7 @@ async def main() -> int:
         )
         print(_line("backend", "query", "ours ms", "raw SQL ms", "ratio", "pass"))
         for backend in backends:
-            async with throwaway(backend, opts.pg) as url:
+            async with throwaway_db(backend, opts.pg, "bench.db") as url:
                 r = await bench_reads(url)
             print(_line(backend, f"(built in {r['build_s']:.1f} s)"))
             for name in ("page of 50 threads", "last 100 messages"):

@@ -63,6 +63,21 @@ async def fresh_pg_database(base_url: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def throwaway_db(
+    backend: str, pg_url: str | None, name: str = "bench.db"
+) -> AsyncIterator[str]:
+    """A throw-away empty database outside pytest (the benchmarks): a SQLite file in a
+    temporary directory, or a fresh database on ``pg_url``'s server; gone afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as d:
+            yield f"sqlite+aiosqlite:///{d}/{name}"
+        return
+    assert pg_url, "a PostgreSQL server URL is needed"
+    async with fresh_pg_database(pg_url) as url:
+        yield url
+
+
+@asynccontextmanager
 async def fresh_db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
