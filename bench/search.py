@@ -38,7 +38,6 @@ import sqlite3
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -61,7 +60,12 @@ from mcpctl_tui.store.messages import (  # noqa: E402
 from mcpctl_tui.store.rows import sqlite_timestamp  # noqa: E402
 from mcpctl_tui.store.search import SearchFilter, search_turns  # noqa: E402
 from mcpctl_tui.store.types import MessageStatus, utcnow  # noqa: E402
-from tests.support.databases import PG_ENV, _asyncpg_dsn, throwaway_db  # noqa: E402
+from tests.support.databases import (  # noqa: E402
+    PG_ENV,
+    _asyncpg_dsn,
+    fresh_pg_database,
+    throwaway_db,
+)
 from tests.support.seed import add_agent, add_llm  # noqa: E402
 
 TURNS = 1_000_000
@@ -218,15 +222,7 @@ async def unindexed_copy(url: str) -> AsyncIterator[str]:
         db.close()
         yield f"sqlite+aiosqlite:///{bare}"
         return
-    src = url.rsplit("/", 1)[1]
-    name = f"mcpctl_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{src}"')
-    finally:
-        await admin.close()
-    copy = url.rsplit("/", 1)[0] + "/" + name
-    try:
+    async with fresh_pg_database(url, template=url.rsplit("/", 1)[1]) as copy:
         conn = await asyncpg.connect(_asyncpg_dsn(copy))
         try:
             for stmt in DROP_PG:
@@ -234,12 +230,6 @@ async def unindexed_copy(url: str) -> AsyncIterator[str]:
         finally:
             await conn.close()
         yield copy
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def queries(sqlite: bool) -> list[tuple[str, str, SearchFilter]]:

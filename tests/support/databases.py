@@ -43,12 +43,14 @@ def _asyncpg_dsn(url: str) -> str:
 
 
 @asynccontextmanager
-async def fresh_pg_database(base_url: str) -> AsyncIterator[str]:
-    """Create a throw-away database next to ``base_url``'s; yield its async URL; drop it."""
+async def fresh_pg_database(base_url: str, *, template: str | None = None) -> AsyncIterator[str]:
+    """Create a throw-away database next to ``base_url``'s (a copy of the database
+    ``template`` when given); yield its async URL; drop it."""
     name = f"mcpctl_t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_asyncpg_dsn(base_url))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
     url = make_url(base_url).set(drivername="postgresql+asyncpg", database=name)
