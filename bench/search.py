@@ -38,7 +38,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from itertools import accumulate
@@ -210,14 +210,17 @@ DROP_PG = [
 
 
 @asynccontextmanager
-async def unindexed_copy(url: str) -> AsyncIterator[str]:
-    """A copy of the (closed) database at ``url`` without the search index."""
+async def unindexed_copy(
+    url: str, drop_sqlite: list[str] = DROP_SQLITE, drop_pg: list[str] = DROP_PG
+) -> AsyncIterator[str]:
+    """A copy of the (closed) database at ``url`` without the search index (or without
+    what ``drop_sqlite`` / ``drop_pg`` drop)."""
     if url.startswith("sqlite"):
         path = Path(url.split(":///", 1)[1])
         bare = path.with_name("unindexed.db")
         shutil.copyfile(path, bare)
         db = sqlite3.connect(bare, isolation_level=None)
-        for stmt in DROP_SQLITE:
+        for stmt in drop_sqlite:
             db.execute(stmt)
         db.close()
         yield f"sqlite+aiosqlite:///{bare}"
@@ -225,7 +228,7 @@ async def unindexed_copy(url: str) -> AsyncIterator[str]:
     async with fresh_pg_database(url, template=url.rsplit("/", 1)[1]) as copy:
         conn = await asyncpg.connect(_asyncpg_dsn(copy))
         try:
-            for stmt in DROP_PG:
+            for stmt in drop_pg:
                 await conn.execute(stmt)
         finally:
             await conn.close()
@@ -345,24 +348,34 @@ async def measure(backend: str, pg: str | None, turns: int, runs: int) -> bool:
                 f"  first page p95 over all {len(table)} queries x {runs} runs: {p95:.2f} ms"
                 f"   {'ok  ' if q_ok else 'MISS'} target <= {P95_TARGET_MS:.0f} ms"
             )
-            with_ms, without_ms = await bench_appends(url, bare_url)
-        ratio = with_ms / without_ms
-        a_ok = ratio <= APPEND_TARGET
-        print(
-            f"  append (question + placeholder, then the reply's finish), median of"
-            f" {APPEND_ROUNDS} rounds x {APPENDS_PER_ROUND}: {with_ms:.2f} ms with the index,"
-            f" {without_ms:.2f} ms without = {ratio:.2f}x"
-            f"   {'ok  ' if a_ok else 'MISS'} target <= {APPEND_TARGET}x"
-        )
+            a_ok = await measure_appends(url, bare_url, "the index")
         return q_ok and a_ok
 
 
-async def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+async def measure_appends(url: str, bare_url: str, what: str) -> bool:
+    """``bench_appends`` on the two databases, printed as the ratio with / without ``what``."""
+    with_ms, without_ms = await bench_appends(url, bare_url)
+    ratio = with_ms / without_ms
+    ok = ratio <= APPEND_TARGET
+    print(
+        f"  append (question + placeholder, then the reply's finish), median of"
+        f" {APPEND_ROUNDS} rounds x {APPENDS_PER_ROUND}: {with_ms:.2f} ms with {what},"
+        f" {without_ms:.2f} ms without = {ratio:.2f}x"
+        f"   {'ok  ' if ok else 'MISS'} target <= {APPEND_TARGET}x"
+    )
+    return ok
+
+
+Measure = Callable[[str, str | None, int, int], Awaitable[bool]]
+
+
+async def bench_main(doc: str | None, measure: Measure, runs: int, runs_help: str) -> int:
+    """The command line both big-store benches share: each backend measured in turn."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     ap.add_argument("--turns", type=int, default=TURNS)
     ap.add_argument("--pg", metavar="URL", default=os.environ.get(PG_ENV))
     ap.add_argument("--sqlite-only", action="store_true")
-    ap.add_argument("--runs", type=int, default=20, help="rounds of the query set")
+    ap.add_argument("--runs", type=int, default=runs, help=runs_help)
     opts = ap.parse_args()
     if opts.turns < PER_THREAD * APPEND_THREADS:
         ap.error(f"--turns must be at least {PER_THREAD * APPEND_THREADS}")
@@ -374,4 +387,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(bench_main(__doc__, measure, 20, "rounds of the query set")))

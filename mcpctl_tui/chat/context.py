@@ -51,7 +51,7 @@ from mcpctl_tui.store.catalog import personality_names
 from mcpctl_tui.store.chat_context import BoundPrompt, ChatRows, HistoryTurn, load_chat_rows
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import Prompt
-from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageRole, MessageStatus, Prices
 from mcpctl_tui.virtual.task_rows import LlmLiveness
 
 # Pass as ``personality`` to ask for none at all, even when the agent has a default
@@ -115,6 +115,7 @@ class LlmTarget:
     provider_session_id: str | None = None
     last_heartbeat_at: datetime | None = None
     heartbeat_interval: float | None = None
+    prices: Prices | None = None  # what its replies cost (None: not priced)
 
     def liveness(self) -> LlmLiveness:
         """What the virtual dispatcher judges a publisher by (``refusal``)."""
@@ -239,6 +240,7 @@ def build_context(rows: ChatRows, overrides: ChatOverrides) -> ChatContext:
             provider_session_id=llm.provider_session_id,
             last_heartbeat_at=llm.last_heartbeat_at,
             heartbeat_interval=llm.heartbeat_interval,
+            prices=llm.prices,
         ),
         thread_id=rows.thread.id if rows.thread else None,
         thread_title=rows.thread.title if rows.thread else None,

@@ -21,7 +21,7 @@ from mcpctl_tui.llm.events import (
     Usage,
     Waiting,
 )
-from mcpctl_tui.store.types import LlmKind, MessageStatus
+from mcpctl_tui.store.types import LlmKind, MessageStatus, Prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class TurnStarted:
     model: str
     llm: str
     llm_kind: LlmKind
+    prices: Prices | None = None  # the LLM's, for the reply's cost (None: not priced)
     replaced_message_ids: tuple[int, ...] = ()  # regenerate: turns deleted before this one
 
 

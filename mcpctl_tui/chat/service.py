@@ -400,6 +400,7 @@ class ChatService:
             status=MessageStatus.PENDING,
             personality=ctx.personality,
             model=ctx.llm.model,
+            llm=ctx.llm.name,
         )
 
     @staticmethod
@@ -425,5 +426,6 @@ class ChatService:
             model=ctx.llm.model,
             llm=ctx.llm.name,
             llm_kind=ctx.llm_kind,
+            prices=ctx.llm.prices,
             replaced_message_ids=tuple(replaced or ()),
         )

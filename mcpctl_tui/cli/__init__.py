@@ -42,6 +42,7 @@ _VERBS = {
     "threads": "threads",
     "history": "threads",
     "search": "search",
+    "usage": "usage",
     "provider": "provider",
     "gc": "gc",
     "db": "db",

@@ -59,6 +59,7 @@ def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
                 "turns": t.turn_count,
                 "createdAt": t.created_at.isoformat(),
                 "lastTurnAt": t.last_turn_at.isoformat(),
+                "usage": t.usage.as_json(),
             }
             for t in found
         ]
@@ -66,8 +67,12 @@ def threads_cmd(state: CliState, agent: str, limit: int, output: str) -> None:
     elif not found:
         click.echo(f"No threads for agent {agent}.", err=True)
     else:
-        rows = [[t.id, t.turn_count, _when(t.last_turn_at), t.title] for t in found]
-        click.echo(table(["ID", "TURNS", "LAST TURN (UTC)", "TITLE"], rows))
+        rows = [
+            [t.id, t.turn_count, _when(t.last_turn_at), t.usage.tokens_text() or "-",
+             t.usage.cost_text() or "-", t.title]
+            for t in found
+        ]  # fmt: skip
+        click.echo(table(["ID", "TURNS", "LAST TURN (UTC)", "TOKENS", "COST", "TITLE"], rows))
 
 
 def _heading(m: Turn) -> str:

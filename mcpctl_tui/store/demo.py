@@ -44,7 +44,12 @@ _THREADS: list[tuple[str, str, list[dict[str, Any]]]] = [
         "Health check endpoint",
         [
             {"role": "user", "content": "How do I add a health check to my service?"},
-            {"role": "assistant", "content": _CODE_REPLY, "model": "echo"},
+            {
+                "role": "assistant",
+                "content": _CODE_REPLY,
+                "model": "echo",
+                "usage": {"input_tokens": 58, "output_tokens": 61},
+            },
         ],
     ),
     (
@@ -63,6 +68,7 @@ _THREADS: list[tuple[str, str, list[dict[str, Any]]]] = [
                     }
                 ],
                 "model": "echo",
+                "usage": {"input_tokens": 41, "output_tokens": 18},
             },
             {
                 "role": "tool",
@@ -73,6 +79,7 @@ _THREADS: list[tuple[str, str, list[dict[str, Any]]]] = [
                 "role": "assistant",
                 "content": "**build-2** is at 93%: clean its cache first.",
                 "model": "echo",
+                "usage": {"input_tokens": 87, "output_tokens": 12},
             },
         ],
     ),
@@ -124,6 +131,10 @@ async def seed_demo(store: Store, *, now: datetime | None = None) -> DemoIds:
             model="echo",
             url="",
             description="Answers with what you sent: no key, no network.",
+            # Example prices, so the demo's cost columns have something to show.
+            price_input=0.5,
+            price_output=1.5,
+            price_currency="USD",
             created_at=base,
             updated_at=base,
         )
@@ -218,6 +229,8 @@ async def seed_demo(store: Store, *, now: datetime | None = None) -> DemoIds:
                         status=turn.get("status", MessageStatus.COMPLETE),
                         error=turn.get("error"),
                         model=turn.get("model"),
+                        llm=ECHO_LLM if turn["role"] == "assistant" else None,
+                        usage=turn.get("usage"),
                         created_at=at,
                     )
                 )

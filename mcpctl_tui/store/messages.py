@@ -58,6 +58,7 @@ class Turn:
     timing: dict[str, Any] | None
     personality: str | None
     model: str | None
+    llm: str | None  # the LLM that answered (a reply)
     created_at: datetime
 
 
@@ -65,7 +66,7 @@ _loads = json.loads
 
 _TURN_COLUMNS = (
     "id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status, error,"
-    " thinking, usage, timing, personality, model, created_at"
+    " thinking, usage, timing, personality, model, llm, created_at"
 )
 
 
@@ -87,7 +88,8 @@ def _turn_sqlite(r: Any) -> Turn:
         None if timing is None else _loads(timing),
         r[12],
         r[13],
-        utc_text(r[14]),
+        r[14],
+        utc_text(r[15]),
     )
 
 
@@ -95,7 +97,7 @@ def _turn_pg(r: Any) -> Turn:
     # asyncpg already decoded JSONB (SQLAlchemy's codec) and returns timestamptz in UTC.
     return Turn(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], _STATUS[r[7]], r[8], r[9], r[10], r[11],
-        r[12], r[13], as_utc(r[14])
+        r[12], r[13], r[14], as_utc(r[15])
     )  # fmt: skip
 
 
@@ -201,6 +203,7 @@ class NewMessage:
     timing: dict[str, Any] | None = None
     personality: str | None = None
     model: str | None = None
+    llm: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The turn's ``ChatMessage`` columns, fit to store: text and JSON pass through

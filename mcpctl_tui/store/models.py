@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Enum,
     Float,
@@ -32,6 +33,7 @@ from mcpctl_tui.store.types import (
     LlmKind,
     LlmStatus,
     MessageStatus,
+    Prices,
     UtcDateTime,
     utcnow,
 )
@@ -95,8 +97,19 @@ class Llm(_Lifecycle, Base):
     api_key_ref: Mapped[str | None] = mapped_column(String(300))
     tier: Mapped[str | None] = mapped_column(String(50))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Per million tokens, in price_currency (NULL: not priced; see store/usage.py).
+    price_input: Mapped[float | None] = mapped_column(Float)
+    price_output: Mapped[float | None] = mapped_column(Float)
+    price_currency: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def prices(self) -> Prices | None:
+        """What its replies cost; None when it is not priced."""
+        if self.price_input is None or self.price_output is None:
+            return None
+        return Prices(self.price_input, self.price_output, self.price_currency or "USD")
 
 
 class Project(Base):
@@ -244,7 +257,42 @@ class ChatMessage(Base):
     timing: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     personality: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
+    # The name of the LLM that answered (a reply; NULL: not known), for its cost.
+    llm: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class _UsageSums:
+    """The running sums of a usage table (see store/usage.py for what they count)."""
+
+    llm: Mapped[str] = mapped_column(String(200), primary_key=True)  # '': not known
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # UTC, "2026-12-01"
+    replies: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    unknown: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReplyUsage(_UsageSums, Base):
+    """The replies' usage per thread, LLM and day: kept by triggers on chat_message
+    (migration 0009), never written by the application. ``agent_id`` is the thread's."""
+
+    __tablename__ = "reply_usage"
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_thread.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(Integer)
+
+
+class AgentUsage(_UsageSums, Base):
+    """The replies' usage per agent, LLM and day: kept by triggers on reply_usage."""
+
+    __tablename__ = "agent_usage"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 # --- virtual LLM relay ------------------------------------------------------------------

@@ -4,8 +4,8 @@ Rules kept here:
 
 - A manifest kind's lines come from ``manifest.export.get_objects`` (the documents ``get
   -o yaml`` prints), with the few facts a table adds beside them read in one query
-  each (an agent's last activity, an LLM's last heartbeat): a row of the table is
-  exactly the object ``get`` names.
+  each (an agent's last activity, an LLM's last heartbeat, the tokens and cost of its
+  replies: ``usage.tally_by``): a row of the table is exactly the object ``get`` names.
 - Liveness is ``liveness.row_is_live`` (the provider's interval, the caller's timeout): an LLM shows
   offline exactly when a send to it would be refused.
 - Threads are listed newest first, at most ``limit`` of them; providers are the
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -49,6 +49,7 @@ from mcpctl_tui.store.models import (
 )
 from mcpctl_tui.store.rows import as_utc
 from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.usage import NOTHING, Figure, Tally, tally_by
 
 THREAD_LIMIT = 5_000  # the newest threads the threads view lists
 
@@ -80,6 +81,12 @@ def _utc(value: Any) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
+def _spend(tally: Tally | None) -> dict[str, Figure | None]:
+    """The tokens and cost columns (None, an empty cell, when nothing was replied)."""
+    tally = tally or NOTHING
+    return {"tokens": tally.tokens_figure(), "cost": tally.cost_figure()}
+
+
 def _owner(facts: dict[str, Any]) -> str | None:
     if facts.get("kind") == LlmKind.VIRTUAL.value:
         return str(facts.get("providerSession") or "-")
@@ -95,14 +102,17 @@ async def lines(s: AsyncSession, view: str, *, heartbeat_timeout: float) -> list
     kind = Kind(view.removesuffix("s").replace("personalitie", "personality"))
     found = await get_objects(s, kind)
     extra: dict[str, Any] = {}
+    spent: dict[Any, Tally] = {}
     if kind is Kind.AGENT:
         q = select(Agent.name, func.max(ChatThread.last_turn_at)).join(
             ChatThread, ChatThread.agent_id == Agent.id
         )
         extra = {n: _utc(t) for n, t in (await s.execute(q.group_by(Agent.name))).all()}
+        spent = await tally_by(s, "agent")
     elif kind is Kind.LLM:
         q2 = select(Llm.name, Llm.status, Llm.last_heartbeat_at, Llm.heartbeat_interval)
         extra = {n: (st, _utc(t), iv) for n, st, t, iv in (await s.execute(q2)).all()}
+        spent = await tally_by(s, "llm")
     out = []
     for e in found:
         doc, facts = e.doc, e.facts
@@ -114,6 +124,7 @@ async def lines(s: AsyncSession, view: str, *, heartbeat_timeout: float) -> list
                 "personality": doc.default_personality,
                 "threads": facts["threads"],
                 "activity": extra.get(doc.name),
+                **_spend(spent.get(doc.name)),
             }
         elif isinstance(doc, LlmDoc):
             status, beat, interval = extra.get(doc.name, (LlmStatus.ACTIVE, None, None))
@@ -130,6 +141,7 @@ async def lines(s: AsyncSession, view: str, *, heartbeat_timeout: float) -> list
                 "kind": facts["kind"],
                 "status": ("live" if live else "offline") if virtual else facts["status"],
                 "agents": facts["agents"],
+                **_spend(spent.get(doc.name)),
             }
         elif isinstance(doc, ProjectDoc):
             values |= {
@@ -149,19 +161,32 @@ async def lines(s: AsyncSession, view: str, *, heartbeat_timeout: float) -> list
     return out
 
 
-async def _threads(s: AsyncSession, limit: int = THREAD_LIMIT) -> list[Line]:
-    turns = (
-        select(ChatMessage.thread_id, func.count().label("n"))
-        .group_by(ChatMessage.thread_id)
-        .subquery("turns")
-    )
-    q = (
-        select(ChatThread, Agent.name, func.coalesce(turns.c.n, 0))
-        .join(Agent, Agent.id == ChatThread.agent_id)
-        .outerjoin(turns, turns.c.thread_id == ChatThread.id)
+def newest_threads(limit: int = THREAD_LIMIT) -> Select[Any]:
+    """The ids of the threads the threads view lists: the newest ``limit``."""
+    return (
+        select(ChatThread.id)
         .order_by(ChatThread.last_turn_at.desc(), ChatThread.id.desc())
         .limit(limit)
     )
+
+
+async def _threads(s: AsyncSession, limit: int = THREAD_LIMIT) -> list[Line]:
+    # Counted per listed thread (its turns' index range), not grouped over every turn.
+    turns = (
+        select(func.count())
+        .where(ChatMessage.thread_id == ChatThread.id)
+        .correlate(ChatThread)
+        .scalar_subquery()
+    )
+    q = (
+        select(ChatThread, Agent.name, turns)
+        .join(Agent, Agent.id == ChatThread.agent_id)
+        .order_by(ChatThread.last_turn_at.desc(), ChatThread.id.desc())
+        .limit(limit)
+    )
+    rows = (await s.execute(q)).all()
+    # The same threads as a subquery: thousands of ids as bound values cost more.
+    spent = await tally_by(s, "thread", thread_ids=newest_threads(limit))
     return [
         Line(
             f"thread/{t.id}",
@@ -171,10 +196,11 @@ async def _threads(s: AsyncSession, limit: int = THREAD_LIMIT) -> list[Line]:
                 "title": t.title,
                 "turns": n,
                 "last": _utc(t.last_turn_at),
+                **_spend(spent.get(t.id)),
             },
             thread_id=t.id,
         )
-        for t, agent, n in (await s.execute(q)).all()
+        for t, agent, n in rows
     ]
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.rows import as_utc, get_row, placeholders, sqlite_timestamp, write_row
 from mcpctl_tui.store.types import utcnow
+from mcpctl_tui.store.usage import NOTHING, Tally, tally_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class ThreadSummary:
     created_at: datetime
     last_turn_at: datetime
     turn_count: int
+    usage: Tally = NOTHING  # its replies' tokens and cost
 
 
 async def create_thread(s: AsyncSession, agent_id: int, title: str = "") -> ChatThread:
@@ -88,8 +90,9 @@ _THREAD_SQL = {
 async def list_threads(
     s: AsyncSession, agent_id: int, *, limit: int = 50, after: ThreadCursor | None = None
 ) -> list[ThreadSummary]:
-    """A page of an agent's threads, newest first, with turn counts, in one query
-    (``after``: the cursor of the previous page's last thread)."""
+    """A page of an agent's threads, newest first, with turn counts (one query) and what
+    their replies used (a second: ``usage.tally_by``); ``after``: the cursor of the
+    previous page's last thread."""
     conn = await s.connection()
     sqlite = conn.dialect.name == "sqlite"
     params: tuple[Any, ...]
@@ -98,12 +101,13 @@ async def list_threads(
     else:
         at: Any = sqlite_timestamp(after.last_turn_at) if sqlite else after.last_turn_at
         params = (agent_id, at, at, after.id, limit)
-    result = await conn.exec_driver_sql(_THREAD_SQL[sqlite, after is not None], params)
-    return [_summary(r) for r in result.all()]
+    rows = (await conn.exec_driver_sql(_THREAD_SQL[sqlite, after is not None], params)).all()
+    spent = await tally_by(s, "thread", thread_ids=[r[0] for r in rows]) if rows else {}
+    return [_summary(r, spent.get(r[0], NOTHING)) for r in rows]
 
 
-def _summary(r: Any) -> ThreadSummary:
-    return ThreadSummary(r[0], r[1], r[2], as_utc(r[3]), as_utc(r[4]), r[5])
+def _summary(r: Any, usage: Tally) -> ThreadSummary:
+    return ThreadSummary(r[0], r[1], r[2], as_utc(r[3]), as_utc(r[4]), r[5], usage)
 
 
 async def thread_size(s: AsyncSession, thread_id: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -34,6 +35,18 @@ class MessageStatus(StrEnum):
     COMPLETE = "complete"
     ERROR = "error"
     CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """An LLM's prices per million input and output tokens, in ``currency``."""
+
+    input: float
+    output: float
+    currency: str = "USD"
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from mcpctl_tui.chat.commands import SessionSettings, personality_label
+from mcpctl_tui.store.types import Prices
 from mcpctl_tui.ui.data import AgentRow
 
 
@@ -44,6 +45,10 @@ class ReplyStats:
     # when (``time.monotonic()`` at the send); the status line ticks the elapsed time.
     waiting: str = ""
     since: float | None = None
+    # Once the reply is stored (``ended``) its usage is final: its cost is shown, priced
+    # at its LLM's ``prices``, or "tokens unknown" when the provider gave no usage.
+    prices: Prices | None = None
+    ended: bool = False
 
 
 @dataclass(slots=True)

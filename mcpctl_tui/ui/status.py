@@ -16,6 +16,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from mcpctl_tui.store.types import LlmKind
+from mcpctl_tui.store.usage import reply_cost_text
 from mcpctl_tui.ui.browse.agent_row import STATUS_STYLE
 from mcpctl_tui.ui.state import ChatState, ReplyStats
 from mcpctl_tui.ui.text import literal
@@ -23,13 +24,15 @@ from mcpctl_tui.ui.text import literal
 SEP = Content.styled(" · ", "dim")
 GAP = 2  # between the identity (left) and the figures (right)
 UNBOUNDED = 10_000  # "no width limit": before the first layout, and for tests
-# (model, override values, ttft, rate): richest first, the first that fits is shown.
+# (model, override values, ttft, rate, the reply's tokens beside its cost): richest
+# first, the first that fits is shown.
 _DETAIL = (
-    (True, True, True, True),
-    (True, True, False, True),
-    (True, True, False, False),
-    (False, True, False, False),
-    (False, False, False, False),
+    (True, True, True, True, True),
+    (True, True, False, True, True),
+    (True, True, False, False, True),
+    (False, True, False, False, True),
+    (False, False, False, False, True),
+    (False, False, False, False, False),
 )
 
 
@@ -60,13 +63,15 @@ def _identity(state: ChatState, *, model: bool, override_values: bool) -> Conten
     return SEP.join(parts)
 
 
-def _figures(s: ReplyStats, *, ttft: bool, rate: bool) -> Content:
+def _figures(s: ReplyStats, *, ttft: bool, rate: bool, tokens: bool) -> Content:
     figures = []
     if s.waiting and s.since is not None:
         figures.append(f"waiting {max(0, int(monotonic() - s.since))} s for {s.waiting}")
     elif s.state:
         figures.append(s.state)
-    if s.output_tokens is not None:
+    if s.ended:
+        figures.append(reply_cost_text(s.input_tokens, s.output_tokens, s.prices, short=not tokens))
+    elif s.output_tokens is not None:
         figures.append(f"{s.output_tokens} tok")
     if ttft and s.ttft_ms is not None:
         figures.append(f"ttft {s.ttft_ms:.0f} ms")
@@ -78,14 +83,15 @@ def _figures(s: ReplyStats, *, ttft: bool, rate: bool) -> Content:
 def render_status(state: ChatState, stats: ReplyStats, width: int = UNBOUNDED) -> Content:
     """One line of at most ``width`` cells: who and how on the left, the last reply's
     figures on the right. When it does not fit, the details go first (time to first
-    token, the rate, the model, the override values: "2 overrides"), then the left side
-    is cut with an ellipsis; the reply's state always stays in view."""
+    token, the rate, the model, the override values: "2 overrides", the reply's token
+    counts beside its cost), then the left side is cut with an ellipsis; the reply's
+    state always stays in view."""
     if state.agent is None:
         return Content.styled("no agent selected", "dim")
     left = right = Content("")
-    for model, values, ttft, rate in _DETAIL:
+    for model, values, ttft, rate, tokens in _DETAIL:
         left = _identity(state, model=model, override_values=values)
-        right = _figures(stats, ttft=ttft, rate=rate)
+        right = _figures(stats, ttft=ttft, rate=rate, tokens=tokens)
         if left.cell_length + GAP + right.cell_length <= width:
             break
     else:

@@ -18,11 +18,14 @@ async def test_threads_lists_newest_first_with_ids_to_resume(store: Store, db_ur
     res = await run_cli(db_url, "threads", "a")
     assert res.code == 0, res.err
     lines = res.out.splitlines()
-    assert lines[0].split() == ["ID", "TURNS", "LAST", "TURN", "(UTC)", "TITLE"]
+    assert lines[0].split() == ["ID", "TURNS", "LAST", "TURN", "(UTC)", "TOKENS", "COST", "TITLE"]
     newest, older = (line.split() for line in lines[1:])
+    assert newest[5] == "?"  # the echo LLM counts tokens but has no prices: cost unknown
     assert newest[1] == "2" and newest[-2:] == ["another", "[31mone"]  # no ESC in a cell
     assert older[1] == "2" and older[-2:] == ["first", "question"]
     assert int(newest[0]) > int(older[0])
+    (top, _) = json.loads((await run_cli(db_url, "threads", "a", "-o", "json")).out)
+    assert int(newest[4]) == top["usage"]["inputTokens"] + top["usage"]["outputTokens"] > 0
     # the id resumes the thread
     again = await run_cli(db_url, "chat", "a", "-m", "more", "--thread", older[0])
     assert again.code == 0 and again.err.startswith(f"thread {older[0]} · ")
@@ -30,6 +33,9 @@ async def test_threads_lists_newest_first_with_ids_to_resume(store: Store, db_ur
     assert [(d["id"], d["turns"], d["title"]) for d in docs] == [
         (int(older[0]), 4, "first question")
     ]
+    usage = docs[0]["usage"]
+    assert (usage["replies"], usage["unknownReplies"], usage["unpricedReplies"]) == (2, 0, 2)
+    assert usage["cost"] == {} and usage["outputTokens"] > 0
     # an agent without threads, an unknown agent
     await add_llm_agent(store, llm="l2", agent="quiet")
     empty = await run_cli(db_url, "threads", "quiet")

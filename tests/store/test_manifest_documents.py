@@ -19,6 +19,7 @@ from mcpctl_tui.store.manifest import (
     parse_manifest,
     to_mapping,
 )
+from mcpctl_tui.store.types import Prices
 from tests.support.manifests import BASE
 
 
@@ -277,3 +278,32 @@ extras:
         parse_manifest(text)
     assert [(p.index, p.line) for p in err.value.problems] == [(2, 11), (3, 18)]
     assert "prompts[1]: priority must be an integer" in str(err.value)
+
+
+def test_an_llm_s_prices_parse_and_round_trip() -> None:
+    text = "kind: llm\nname: l\ntype: openai\nprices: {input: 2.5, output: 10, currency: eur}\n"
+    (doc,) = [d.doc for d in parse_manifest(text)]
+    assert isinstance(doc, LlmDoc) and doc.prices == Prices(2.5, 10.0, "EUR")
+    assert to_mapping(doc)["prices"] == {"input": 2.5, "output": 10.0, "currency": "EUR"}
+    usd = parse_manifest("kind: llm\nname: l\ntype: openai\nprices: {input: 0, output: 1}\n")
+    assert to_mapping(usd[0].doc)["prices"] == {"input": 0.0, "output": 1.0}  # USD: the default
+    assert [d.doc for d in parse_manifest(yaml.safe_dump(to_mapping(doc)))] == [doc]
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        ("{input: -1, output: 1}", "prices: input must be a finite number, zero or more"),
+        ("{input: .nan, output: 1}", "prices: input must be a finite number, zero or more"),
+        ("{input: '2', output: 1}", "prices: input must be a number, not a string"),
+        ("{input: true, output: 1}", "prices: input must be a number, not a boolean"),
+        ("{input: 1}", "prices: missing field 'output'"),
+        ("{input: 1, output: 1, per: 1000}", "prices: unknown field 'per'"),
+        ("{input: 1, output: 1, currency: US$}", "prices: currency must be a currency code"),
+        ("[1, 2]", "prices must be a mapping of input, output (per million tokens) and currency"),
+    ],
+)
+def test_bad_prices_are_refused_with_the_field_named(prices: str, expected: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(f"kind: llm\nname: l\ntype: openai\nprices: {prices}\n")
+    assert expected in str(err.value)

@@ -435,3 +435,56 @@ async def test_upgrade_from_revision_7_indexes_the_turns_already_stored(db_url: 
             assert [h.message_id for h in await search_turns(s, "edited")] == [1]
     finally:
         await store.close()
+
+
+async def test_upgrade_from_revision_8_gives_replies_their_llm(db_url: str) -> None:
+    """0009: a stored reply gets its agent's LLM when its model is that LLM's (or was not
+    recorded); a reply of another model stays unknown; questions get none; no LLM is
+    priced; the running usage sums are built from the stored replies."""
+    from mcpctl_tui.store.usage import tally_by
+
+    store = await open_store(db_url, migrate=False)
+    try:
+        await upgrade_to(store.engine, "0008_turn_search")
+        await _seed_at_revision_2(store.engine)
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO chat_message (thread_id, turn_index, role, content, status, model,"
+                " created_at, usage) VALUES (1, 3, 'assistant', 'more', 'complete', 'gpt-4o',"
+                " '2024-05-01 10:00:00', '{\"input_tokens\": 30, \"output_tokens\": 12}')"
+            )
+            await conn.exec_driver_sql(
+                "UPDATE chat_message SET model = 'llama3' WHERE thread_id = 2 AND turn_index = 1"
+            )
+        before = await _counts(store.engine)
+        await upgrade_to_head(store.engine)
+        assert await _counts(store.engine) == before
+        async with store.engine.connect() as conn:
+            rows = (
+                await conn.exec_driver_sql(
+                    "SELECT thread_id, turn_index, role, llm FROM chat_message"
+                    " ORDER BY thread_id, turn_index"
+                )
+            ).all()
+            prices = (await conn.exec_driver_sql("SELECT price_input, price_output FROM llm")).all()
+        assert [tuple(r) for r in rows] == [
+            (1, 0, "user", None),
+            (1, 1, "assistant", "gpt"),  # no model recorded: the agent's LLM
+            (1, 2, "user", None),
+            (1, 3, "assistant", "gpt"),  # its model is the agent's LLM's
+            (2, 0, "user", None),
+            (2, 1, "assistant", None),  # another model: not guessed
+            (2, 2, "user", None),
+        ]
+        assert [tuple(p) for p in prices] == [(None, None)]
+        # The running sums start from what was stored: thread 1's two replies (one
+        # without usage: unknown), thread 2's reply of an unknown LLM.
+        async with store.session() as s:
+            by_llm = await tally_by(s, "llm")
+            by_day = await tally_by(s, "day")
+        gpt, unknown = by_llm["gpt"], by_llm[None]
+        assert (gpt.replies, gpt.input_tokens, gpt.output_tokens, gpt.unknown) == (2, 30, 12, 1)
+        assert (unknown.replies, unknown.unknown, unknown.unpriced) == (1, 1, 0)
+        assert list(by_day) == ["2024-05-01"]
+    finally:
+        await store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import insert
 
 from mcpctl_tui.store.demo import seed_demo
@@ -13,6 +14,7 @@ from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import InferenceTask, TaskStatus
 from mcpctl_tui.store.overview import Line, describe, lines
 from mcpctl_tui.store.types import LlmKind, utcnow
+from mcpctl_tui.store.usage import Figure
 from tests.support.seed import add_agent, add_llm
 
 TIMEOUT = 90.0
@@ -30,6 +32,8 @@ def _by_name(found: list[Line], key: str = "name") -> dict[str, Line]:
 async def test_views_of_the_demo_world(store: Store) -> None:
     ids = await seed_demo(store)
     agents = _by_name(await _lines(store, "agents"))
+    cost = agents["ops"].values.pop("cost")
+    assert cost.text == "$0.0002+?" and cost.value == pytest.approx((186 * 0.5 + 91 * 1.5) / 1e6)
     assert agents["ops"].values | {"activity": None} == {
         "name": "ops",
         "project": "platform",
@@ -37,11 +41,17 @@ async def test_views_of_the_demo_world(store: Store) -> None:
         "personality": "oncall",
         "threads": 3,
         "activity": None,
+        # three replies with usage, priced at the demo's 0.5 / 1.5 USD per million, and a
+        # cancelled one without usage: a lower bound, never a zero
+        "tokens": Figure("277+?", 277),
     }
     assert agents["ops"].values["activity"] is not None  # its newest thread's last turn
     assert agents["ops"].doc is not None and agents["ops"].owner is None
     llm = _by_name(await _lines(store, "llms"))["echo-local"].values
     assert (llm["kind"], llm["status"], llm["agents"]) == ("public", "active", 2)
+    assert llm["tokens"] == Figure("277+?", 277)
+    # writer's only reply failed before any text: not a reply, nothing to count
+    assert agents["writer"].values["tokens"] is None is agents["writer"].values["cost"]
     prompts = await _lines(store, "prompts")
     assert [(ln.values["name"], ln.values["scope"]) for ln in prompts] == [
         ("friendly", "agent writer"),

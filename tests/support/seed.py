@@ -44,7 +44,7 @@ from mcpctl_tui.store.models import (
     Prompt,
 )
 from mcpctl_tui.store.rows import write_row
-from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, utcnow
+from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus, Prices, utcnow
 
 Target = Store | AsyncSession
 Heartbeat = datetime | None | Literal["now"]
@@ -99,6 +99,7 @@ async def add_llm(
     last_heartbeat_at: Heartbeat = "now",
     inactive_since: datetime | None = None,
     heartbeat_interval: float | None = None,
+    prices: Prices | None = None,
 ) -> Llm:
     """A new LLM row (public by default; ``kind=VIRTUAL`` for a provider's)."""
     now = utcnow()
@@ -116,6 +117,9 @@ async def add_llm(
         last_heartbeat_at=_heard(kind, last_heartbeat_at, now),
         inactive_since=inactive_since,
         heartbeat_interval=heartbeat_interval,
+        price_input=prices.input if prices else None,
+        price_output=prices.output if prices else None,
+        price_currency=prices.currency if prices else None,
         created_at=now,
         updated_at=now,
     )

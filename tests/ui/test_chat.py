@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.models import ChatMessage, ChatThread, Llm, Personality
 from mcpctl_tui.store.types import LlmKind, LlmStatus, MessageStatus
+from mcpctl_tui.store.usage import money
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.chat.turns import AssistantTurn
 from mcpctl_tui.ui.state import StartAt
@@ -416,6 +417,35 @@ async def test_the_last_replys_figures_leave_the_status_line_with_its_thread(
             await pilot.pause()
             status = str(app.query_one("#status").render())
             assert "done" not in status and "tok" not in status and "ttft" not in status
+
+
+async def test_a_stored_reply_shows_its_cost_and_its_thread_sums_it(tmp_path: Path) -> None:
+    """The demo's echo LLM is priced: the status line gives the reply's tokens and cost,
+    and the thread's row in the list what its replies cost, read back from the store."""
+    async with demo_store(tmp_path) as (store, _):
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="ops"))
+        async with running(app, size=(160, 50)) as pilot:
+            await enter_text(app, pilot, "what does this cost")
+            await wait_for(lambda: _done(app) and app.main.panel.stats.state == "done")
+            await pilot.pause()
+            stats = app.main.panel.stats
+            assert stats.input_tokens and stats.output_tokens and stats.prices is not None
+            cost = money(stats.prices.cost(stats.input_tokens, stats.output_tokens), "USD")
+            status = str(app.query_one("#status").render())
+            assert f"done  in {stats.input_tokens} · out {stats.output_tokens} tok · {cost}" in (
+                status
+            )
+            threads = app.main.threads
+            # It opened on the demo's newest thread, whose first reply used 58 + 61 tokens.
+            await wait_for(lambda: threads.threads and threads.threads[0].usage.replies == 2)
+            usage = threads.threads[0].usage
+            assert (usage.input_tokens, usage.output_tokens) == (
+                58 + stats.input_tokens,
+                61 + stats.output_tokens,
+            )
+            total = money(stats.prices.cost(usage.input_tokens, usage.output_tokens), "USD")
+            row = str(threads.get_option_at_index(0).prompt)
+            assert row.endswith(f"· 4 turns · {total}"), row
 
 
 async def test_a_new_thread_is_listed_while_its_first_reply_is_still_coming(

@@ -18,7 +18,7 @@ from mcpctl_tui.store.manifest.delete import delete_named
 from mcpctl_tui.store.manifest.documents import Kind, LlmDoc, PromptDoc
 from mcpctl_tui.store.manifest.export import get_objects
 from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
-from mcpctl_tui.store.types import LlmKind
+from mcpctl_tui.store.types import LlmKind, Prices
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.screens.dialogs import ConfirmScreen
 from mcpctl_tui.ui.screens.editors import EditorScreen
@@ -177,6 +177,33 @@ async def test_edit_project_and_prompt_and_delete_agent_with_confirmation(tmp_pa
             )
             names = (await s.execute(select(Agent.name))).scalars().all()
             assert list(names) == ["ops"]
+
+
+async def test_saving_a_form_keeps_what_the_form_does_not_show(tmp_path: Path) -> None:
+    """An LLM's prices and tier and an agent's extras have no field in their forms: a save
+    from the form kept nothing of them (a document is the whole object), so editing an
+    LLM's description wiped its prices."""
+    async with _demo_app(tmp_path, agent="ops") as (store, app):
+        async with store.transaction() as s:
+            llm = (await s.execute(select(Llm).where(Llm.name == ECHO_LLM))).scalar_one()
+            llm.tier = "fast"
+            agent = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+            agent.extras = {"team": "sre"}
+        async with running(app) as pilot:
+            ed = await open_editor(app, pilot, "llm", "current")
+            _fill(ed, description="Echo, described again")
+            await pilot.press("ctrl+s")
+            await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+            ed = await open_editor(app, pilot, "agent", "current")
+            _fill(ed, description="Ops, described again")
+            await pilot.press("ctrl+s")
+            await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        async with store.session() as s:
+            llm = (await s.execute(select(Llm).where(Llm.name == ECHO_LLM))).scalar_one()
+            assert llm.description == "Echo, described again"
+            assert (llm.tier, llm.prices) == ("fast", Prices(0.5, 1.5))
+            agent = (await s.execute(select(Agent).where(Agent.name == "ops"))).scalar_one()
+            assert (agent.description, agent.extras) == ("Ops, described again", {"team": "sre"})
 
 
 async def _palette_pick(app: McpctlApp, pilot: Any, query: str, pick: str) -> None:

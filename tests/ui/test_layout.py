@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from textual.widgets._footer import FooterKey
 from mcpctl_tui.chat.commands import SessionSettings
 from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.store.agents import AgentRow
-from mcpctl_tui.store.types import LlmKind, LlmStatus
+from mcpctl_tui.store.types import LlmKind, LlmStatus, Prices
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.browse.agent_row import AgentColumns, agent_line
 from mcpctl_tui.ui.chat.input import PLACEHOLDERS
@@ -111,6 +112,26 @@ def test_the_status_line_keeps_the_state_and_fits() -> None:
     # At the 80-column chat (54 cells) the figures stay right-aligned, details go.
     narrow = render_status(state, stats, 54).plain
     assert narrow.endswith("done  123 tok") and "ttft" not in narrow
+
+
+def test_a_stored_reply_shows_its_tokens_and_cost_and_unknown_is_not_zero() -> None:
+    state = ChatState(agent=_row("ops", "echo-local"))
+    priced = ReplyStats(
+        state="done", input_tokens=1200, output_tokens=400, prices=Prices(0.5, 1.5), ended=True
+    )
+    assert render_status(state, priced, 200).plain.endswith("in 1200 · out 400 tok · $0.0012")
+    # At the 80-column chat the counts go before the cost does.
+    narrow = render_status(state, priced, 54).plain
+    assert narrow.endswith("done  $0.0012") and len(narrow) <= 54
+    unpriced = replace(priced, prices=None)
+    assert render_status(state, unpriced, 200).plain.endswith("in 1200 · out 400 tok")
+    assert render_status(state, unpriced, 54).plain.endswith("done  1600 tok")
+    unknown = ReplyStats(state="done", prices=Prices(0.5, 1.5), ended=True)
+    assert render_status(state, unknown, 200).plain.endswith("done  tokens unknown")
+    assert "$" not in render_status(state, unknown, 54).plain
+    # While it streams, the counts so far; no cost until the reply is stored.
+    streaming = ReplyStats(state="streaming", output_tokens=40, prices=Prices(0.5, 1.5))
+    assert render_status(state, streaming, 200).plain.endswith("streaming  40 tok")
 
 
 def test_a_wait_replaces_the_state_counts_from_the_send_and_fits(

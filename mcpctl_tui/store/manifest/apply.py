@@ -138,6 +138,9 @@ class _Apply:
             "api_key_ref": d.api_key_ref,
             "tier": d.tier,
             "description": d.description,
+            "price_input": d.prices.input if d.prices else None,
+            "price_output": d.prices.output if d.prices else None,
+            "price_currency": d.prices.currency if d.prices else None,
         }
         row = self.ix.llms.get(d.name)
         known = self.llm_types

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from mcpctl_tui.store.errors import Invalid
+from mcpctl_tui.store.types import Prices
 
 
 class Kind(StrEnum):
@@ -66,6 +67,7 @@ class LlmDoc:
     api_key_ref: str | None = None
     tier: str | None = None
     description: str = ""
+    prices: Prices | None = None
     # Set by ``get`` for a row a provider session publishes: ``apply`` skips the document
     # (applied elsewhere it would make a public LLM with no URL).
     virtual: bool = False

@@ -89,6 +89,7 @@ async def _llms(s: AsyncSession, name: str | None) -> list[Exported]:
             api_key_ref=shown_key_ref(row.api_key_ref),
             tier=row.tier,
             description=row.description,
+            prices=row.prices,
             **_virtual(row),
         )
         out.append(Exported(doc, {**_lifecycle(row), "agents": n}))

@@ -43,6 +43,7 @@ from mcpctl_tui.store.manifest.documents import (
     label,
 )
 from mcpctl_tui.store.models import Agent, Llm, Personality, Project, Prompt
+from mcpctl_tui.store.types import Prices
 
 
 class BadField(Exception):
@@ -195,6 +196,45 @@ _VIRTUAL_FIELDS = (
     _Field("virtual", "virtual", _bool),
     _Field("providerSession", "provider_session", _optional(_text())),
 )
+_CURRENCY = re.compile(r"[A-Za-z]{1,8}")
+
+
+def _price(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadField(f"must be a number, not {_type_name(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise BadField("must be a finite number, zero or more")
+    return float(value)
+
+
+def _currency(value: object) -> str:
+    text = _text(None)(value)
+    if not _CURRENCY.fullmatch(text):
+        raise BadField("must be a currency code of letters, such as USD or EUR")
+    return text.upper()
+
+
+_PRICE_FIELDS = (
+    _Field("input", "input", _price, required=True),
+    _Field("output", "output", _price, required=True),
+    _Field("currency", "currency", _currency),
+)
+
+
+def _prices(value: object) -> Prices | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadField(
+            f"must be a mapping of input, output (per million tokens) and currency, "
+            f"not {_type_name(value)}"
+        )
+    try:
+        return Prices(**_fields(value, _PRICE_FIELDS))
+    except BadField as exc:
+        raise BadField(f": {exc}", f".{exc.path}" if exc.path else "") from None
+
+
 _LLM_FIELDS = (
     _Field("name", "name", _name(_column_length(Llm, "name")), required=True),
     _Field("type", "type", _name(_column_length(Llm, "type")), required=True),
@@ -203,6 +243,7 @@ _LLM_FIELDS = (
     _Field("apiKeyRef", "api_key_ref", _optional(_key_ref)),
     _Field("tier", "tier", _optional(_text(_column_length(Llm, "tier")))),
     _Field("description", "description", _text()),
+    _Field("prices", "prices", _prices),
     *_VIRTUAL_FIELDS,
 )
 _PROJECT_FIELDS = (
@@ -403,6 +444,8 @@ def _mapping(obj: Any, fields: tuple[_Field, ...], head: dict[str, Any]) -> dict
             continue  # left out = the default on apply, so the output stays short
         if isinstance(value, tuple):
             value = [_mapping(b, _BINDING_FIELDS, {}) for b in value]
+        elif isinstance(value, Prices):
+            value = _mapping(value, _PRICE_FIELDS, {})
         out[f.key] = value
     return out
 

@@ -238,6 +238,10 @@ class ThreadList(FilteredList):
     def _prompt(self, t: ThreadSummary, age: str) -> Content:
         title = t.title or f"thread {t.id}"
         meta = f"{age} · {t.turn_count} turns"
+        if t.usage.costs:  # what it cost; what it used when it has no price
+            meta += f" · {t.usage.cost_text()}"
+        elif t.usage.replies:
+            meta += f" · {t.usage.tokens_text()} tok"
         return Content.assemble(literal(title), "\n", Content.styled(meta, "dim"))
 
     def _matching(self, threads: Sequence[ThreadSummary]) -> list[ThreadSummary]:

@@ -131,6 +131,7 @@ class Reply:
                         self.turn.model = turn_started.model or None
                         self.turn.personality = turn_started.personality
                         self.turn.set_status(MessageStatus.PENDING)
+                        self.stats = replace(self.stats, prices=turn_started.prices)
                         self.host.reply_started(turn_started)
                     case ToolCallDelta() as delta:
                         self._answered()
@@ -190,7 +191,9 @@ class Reply:
         # went wrong already ("HTTP 429 …", "publisher offline").
         error = ended.error if ended is not None and ended.error else failure
         self.turn.set_status(status, error)
-        stats = replace(self.stats, state=_STATE.get(status, ""), waiting="", since=None)
+        stats = replace(
+            self.stats, state=_STATE.get(status, ""), waiting="", since=None, ended=began
+        )
         if ended is not None:
             stats = replace(
                 stats,

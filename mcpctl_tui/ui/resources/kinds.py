@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from mcpctl_tui.store.manifest.documents import Kind
+from mcpctl_tui.store.usage import Figure
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ VIEWS: tuple[View, ...] = (
             ("personality", "PERSONALITY"),
             ("threads", "THREADS"),
             ("activity", "LAST ACTIVITY"),
+            ("tokens", "TOKENS"),
+            ("cost", "COST"),
         ),
         Kind.AGENT,
     ),
@@ -57,6 +60,8 @@ VIEWS: tuple[View, ...] = (
             ("kind", "KIND"),
             ("status", "STATUS"),
             ("agents", "AGENTS"),
+            ("tokens", "TOKENS"),
+            ("cost", "COST"),
         ),
         Kind.LLM,
     ),
@@ -94,6 +99,8 @@ VIEWS: tuple[View, ...] = (
             ("title", "TITLE"),
             ("turns", "TURNS"),
             ("last", "LAST TURN"),
+            ("tokens", "TOKENS"),
+            ("cost", "COST"),
         ),
     ),
     View(
@@ -136,6 +143,8 @@ def cell(value: Any) -> str:
         return "-"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Figure):
+        return value.text
     text = " ".join(str(value).split())
     return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
@@ -145,6 +154,8 @@ def sort_key(value: Any) -> tuple[int, Any]:
     empty cell sorts after everything else (in either direction, see ``sorted_lines``)."""
     if isinstance(value, str):
         return (0, value.casefold())
+    if isinstance(value, Figure):
+        return (0, value.value)
     return (0, value)
 
 

@@ -8,6 +8,7 @@ never shown (``values_of`` shows the reference only).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,8 +159,25 @@ def parse_bindings(text: str) -> tuple[BindingDoc, ...]:
     return tuple(out)
 
 
-def build_doc(kind: Kind, v: dict[str, Any]) -> Document:
-    """A document from form values; FormError for what the form itself can tell."""
+# What a document holds that its form does not show: saving keeps the stored value (a
+# document is the whole object: left out, apply would reset it).
+_NOT_IN_FORM: dict[Kind, tuple[str, ...]] = {
+    Kind.LLM: ("tier", "prices"),
+    Kind.AGENT: ("extras",),
+}
+
+
+def build_doc(kind: Kind, v: dict[str, Any], base: Document | None = None) -> Document:
+    """A document from form values, with what the form does not show kept from ``base``
+    (the stored one; None: a new one); FormError for what the form itself can tell."""
+    doc = _doc_from_form(kind, v)
+    kept = _NOT_IN_FORM.get(kind, ())
+    if base is None or not kept:
+        return doc
+    return dataclasses.replace(doc, **{a: getattr(base, a) for a in kept})
+
+
+def _doc_from_form(kind: Kind, v: dict[str, Any]) -> Document:
 
     def opt(key: str) -> str | None:
         value = v.get(key)

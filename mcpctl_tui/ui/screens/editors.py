@@ -212,7 +212,7 @@ class EditorScreen(PacedModalScreen[str | None]):
             self.show_error(self.read_only_reason)
             return
         try:
-            doc = build_doc(self.kind, self.values())
+            doc = build_doc(self.kind, self.values(), self.doc)
         except FormError as exc:
             self.refuse(str(exc), exc.key)
             return
