@@ -206,6 +206,42 @@ async def test_saving_a_form_keeps_what_the_form_does_not_show(tmp_path: Path) -
             assert (agent.description, agent.extras) == ("Ops, described again", {"team": "sre"})
 
 
+async def test_an_llm_s_prices_from_its_form(tmp_path: Path) -> None:
+    """Prices are typed as INPUT OUTPUT [CURRENCY]: what the form cannot read is refused
+    at the field, what the manifest refuses (a negative price) too, and an empty field
+    takes the prices away."""
+    from textual.widgets import Input
+
+    async def stored() -> Prices | None:
+        async with store.session() as s:
+            return (await s.execute(select(Llm).where(Llm.name == ECHO_LLM))).scalar_one().prices
+
+    async with _demo_app(tmp_path, agent="ops") as (store, app), running(app) as pilot:
+        ed = await open_editor(app, pilot, "llm", "current")
+        field = ed.query_one("#f-prices", Input)
+        assert field.value == "0.5 1.5 USD"  # the demo's
+        for typed, said in (
+            ("2.5", "prices: INPUT OUTPUT [CURRENCY], e.g. 2.50 10 USD"),
+            ("two 10", "prices: INPUT and OUTPUT must be numbers"),
+            ("-1 10", "prices: input must be a finite number, zero or more"),
+            ("2.5 10 US$", "prices: currency must be a currency code of letters"),
+        ):
+            _fill(ed, prices=typed)
+            await pilot.press("ctrl+s")
+            await wait_for(lambda said=said: said in screen_text(app))
+            assert app.screen is ed and field.has_class("-invalid"), typed
+            assert await stored() == Prices(0.5, 1.5)  # nothing written
+        _fill(ed, prices="2.5 10 eur")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        assert await stored() == Prices(2.5, 10.0, "EUR")
+        ed = await open_editor(app, pilot, "llm", "current")
+        _fill(ed, prices="")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, EditorScreen))
+        assert await stored() is None
+
+
 async def _palette_pick(app: McpctlApp, pilot: Any, query: str, pick: str) -> None:
     """Open the palette, type ``query``, choose the hit whose text is ``pick``."""
     from textual.command import CommandList

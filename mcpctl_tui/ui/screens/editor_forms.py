@@ -25,6 +25,7 @@ from mcpctl_tui.store.manifest.documents import (
     PromptDoc,
 )
 from mcpctl_tui.store.manifest.schema import shown_key_ref
+from mcpctl_tui.store.types import Prices
 from mcpctl_tui.ui.data import Choices
 
 FieldKind = Literal["text", "multiline", "int", "json", "choice", "bindings"]
@@ -49,6 +50,11 @@ def fields_for(kind: Kind, c: Choices) -> list[Field]:
             Field("url", "URL", help="base URL, e.g. http://127.0.0.1:8000/v1 (echo: empty)"),
             Field("model", "Model"),
             Field("api_key_ref", "API key reference", help="env:NAME or keyring:SERVICE/USER"),
+            Field(
+                "prices",
+                "Prices",
+                help="per million tokens: INPUT OUTPUT [CURRENCY], e.g. 2.50 10 USD (empty: none)",
+            ),
             Field("description", "Description"),
         ]
     if kind is Kind.PROJECT:
@@ -99,6 +105,7 @@ def values_of(doc: Document | None, kind: Kind) -> dict[str, Any]:
             "url": doc.url,
             "model": doc.model,
             "api_key_ref": shown_key_ref(doc.api_key_ref) or "",
+            "prices": prices_text(doc.prices),
             "description": doc.description,
         }
     if isinstance(doc, ProjectDoc):
@@ -133,6 +140,25 @@ def values_of(doc: Document | None, kind: Kind) -> dict[str, Any]:
     }
 
 
+def prices_text(prices: Prices | None) -> str:
+    return "" if prices is None else f"{prices.input:g} {prices.output:g} {prices.currency}"
+
+
+def parse_prices(text: str) -> Prices | None:
+    """``INPUT OUTPUT [CURRENCY]`` per million tokens; empty: not priced. The numbers'
+    range and the currency's form are the manifest's rules (checked on save)."""
+    parts = text.split()
+    if not parts:
+        return None
+    if len(parts) not in (2, 3):
+        raise FormError("prices: INPUT OUTPUT [CURRENCY], e.g. 2.50 10 USD", "prices")
+    try:
+        inp, out = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise FormError("prices: INPUT and OUTPUT must be numbers", "prices") from None
+    return Prices(inp, out, *(p.upper() for p in parts[2:]))
+
+
 class FormError(ValueError):
     """A value the form itself refuses; ``key``: the form field at fault."""
 
@@ -162,7 +188,7 @@ def parse_bindings(text: str) -> tuple[BindingDoc, ...]:
 # What a document holds that its form does not show: saving keeps the stored value (a
 # document is the whole object: left out, apply would reset it).
 _NOT_IN_FORM: dict[Kind, tuple[str, ...]] = {
-    Kind.LLM: ("tier", "prices"),
+    Kind.LLM: ("tier",),
     Kind.AGENT: ("extras",),
 }
 
@@ -200,6 +226,7 @@ def _doc_from_form(kind: Kind, v: dict[str, Any]) -> Document:
             url=str(v.get("url", "")).strip(),
             model=str(v.get("model", "")).strip(),
             api_key_ref=opt("api_key_ref"),
+            prices=parse_prices(str(v.get("prices") or "")),
             description=str(v.get("description", "")),
         )
     if kind is Kind.PROJECT:
