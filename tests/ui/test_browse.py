@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -99,6 +100,7 @@ async def test_threads_page_as_the_list_scrolls(tmp_path: Path) -> None:
             assert not app.main.threads.has_more
 
 
+@pytest.mark.timing
 async def test_long_thread_mounts_a_window_and_loads_older_on_scroll(tmp_path: Path) -> None:
     async with temp_store(tmp_path) as store:
         agent = (await add_llm_agent(store, llm="l", agent="talker")).id

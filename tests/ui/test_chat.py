@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from textual import events
 from textual.pilot import Pilot
@@ -243,6 +244,7 @@ async def test_virtual_status_refreshes_on_its_own(tmp_path: Path) -> None:
             assert "inactive" in screen_text(app)
 
 
+@pytest.mark.timing
 async def test_view_follows_until_scrolled_up_and_resumes_at_the_bottom(tmp_path: Path) -> None:
     lines = [f"line {i}\n\n" for i in range(300)]
     long = Reply(openai_events(lines), delay=0.02)
@@ -295,6 +297,7 @@ async def test_enter_right_after_typing_sends_every_character(tmp_path: Path) ->
             assert app.main.panel.chat_input.text == "next"
 
 
+@pytest.mark.timing
 async def test_a_long_reply_does_not_pile_up_garbage_while_it_streams(tmp_path: Path) -> None:
     """Every streamed update parses the growing block into a throwaway widget (a cycle);
     young collections keep running during a reply, so these never pile up."""
@@ -374,6 +377,7 @@ async def test_a_virtual_error_says_its_kind_once(tmp_path: Path) -> None:
                 assert (await s.execute(select(ChatThread))).first() is None
 
 
+@pytest.mark.timing
 async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: Path) -> None:
     """A refusal writes nothing. The user turn shown for the send stayed on screen (and its
     text was also back in the input: twice on the next send); a refused regenerate took the

@@ -54,6 +54,7 @@ async def _helper_app(tmp_path: Path, llm: str, url: str) -> AsyncIterator[tuple
         yield store, McpctlApp(store, clock=fixed_clock)
 
 
+@pytest.mark.timing
 async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
     tmp_path: Path,
 ) -> None:
@@ -159,6 +160,7 @@ async def test_a_read_only_database_refuses_clearly_and_loses_nothing(tmp_path: 
     await store.close()
 
 
+@pytest.mark.timing
 async def test_esc_while_the_write_waits_for_a_lock_gives_the_text_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

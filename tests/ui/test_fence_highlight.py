@@ -65,6 +65,7 @@ class _Host(App[None]):
         yield VerticalScroll()
 
 
+@pytest.mark.timing
 async def test_a_streaming_code_block_is_highlighted_in_linear_time_then_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -89,7 +90,9 @@ async def test_a_streaming_code_block_is_highlighted_in_linear_time_then_whole(
         for start in range(0, len(reply), 7):
             stream.feed(reply[start : start + 7])
             await asyncio.sleep(0)  # one update per chunk: the worst case
-        assert stream.flushes > len(reply) // 14
+        # Enough updates that highlighting the whole block at each would pass the bound
+        # below several times over (a loaded machine coalesces more of them).
+        assert stream.flushes > len(reply) // 28
         (fence,) = md.query(FlatFence)
         assert fence.approximate
         # Each character highlighted about once (the line in progress again each time),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import delete
 
 from mcpctl_tui.store.demo import seed_demo
@@ -95,6 +96,7 @@ async def test_the_agent_shown_deleted_elsewhere_gives_way(store: Store) -> None
         assert notified(app, "agent ops was deleted")
 
 
+@pytest.mark.timing
 async def test_other_processes_writes_show_within_2_s_without_a_key(store: Store) -> None:
     """The change feed: no Ctrl+L. Each write by another process shows within 2 s; the
     selected agent that still exists stays selected, a deleted one leaves the list."""

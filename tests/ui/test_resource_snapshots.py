@@ -73,6 +73,7 @@ def test_agents_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
     assert snap_compare(app, terminal_size=size, run_before=_run(_view("agents")))
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("size", SIZES)
 def test_llms_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = _app(_crowded_db(tmp_path), StartAt(agent="ops"))

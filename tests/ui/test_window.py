@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -46,6 +47,7 @@ async def _slide(pilot: Pilot[Any], chat: ChatView, *, down: bool, until: Any) -
     raise AssertionError("the window never reached the end")
 
 
+@pytest.mark.timing
 async def test_reading_a_long_thread_keeps_a_bounded_window(tmp_path: Path) -> None:
     async with temp_store(tmp_path) as store:
         agent = (await add_llm_agent(store, llm="echo-local", agent="talker")).id
