@@ -4,8 +4,9 @@ Rules kept here:
 
 - What counts is a reply: an assistant turn that is not pending and either has usage or
   produced text (a request refused before any reply, a 401, is not a reply). The rule
-  is kept in SQL by the triggers that maintain ``reply_usage`` (migration 0009): the
-  replies' sums per thread, LLM and UTC day, which every figure here is read from.
+  is kept in SQL by the triggers of migration 0009, which maintain the running sums
+  every figure here is read from: ``reply_usage`` per thread, LLM and UTC day, and
+  ``agent_usage`` per agent, LLM and day.
 - A reply's usage is known when its provider gave both counts; a reply without them
   counts as *unknown*, never as zero: ``Tally.unknown`` says how many, and every figure
   shown says that it is a lower bound ("12.3k+?").
@@ -13,8 +14,8 @@ Rules kept here:
   (``chat_message.llm``, migration 0009); a reply whose LLM has no prices, or whose LLM
   is not known, is *unpriced* (``Tally.unpriced``), never free. Costs in different
   currencies are never added: ``Tally.costs`` holds one amount per currency.
-- The sums run in the database over ``reply_usage``, not over the turns: an agent's
-  column covers every reply it ever had at the cost of a few rows per thread.
+- The sums are read from the running sums, never from the turns: an agent's column
+  covers every reply it ever had at the cost of a row per LLM and day.
 """
 
 from __future__ import annotations
@@ -112,14 +113,12 @@ NOTHING = Tally()
 
 
 def short_count(n: int) -> str:
-    """12, 1.2k, 34k, 1.5M: a count in a few cells."""
+    """12, 1.2k, 34k, 1.5M: a count in a few cells (999,999 reads 1.0M, not 1000k)."""
     if n < 1000:
         return str(n)
-    for unit, size in (("M", 1_000_000), ("k", 1000)):
-        if n >= size:
-            value = n / size
-            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
-    return str(n)  # pragma: no cover
+    unit, size = ("M", 1_000_000) if n >= 999_500 else ("k", 1000)
+    value = n / size
+    return f"{value:.1f}{unit}" if value < 9.95 else f"{value:.0f}{unit}"
 
 
 def money(amount: float, currency: str) -> str:

@@ -17,7 +17,7 @@ from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.messages import NewMessage, delete_turns_after, finish_message, insert_turns
 from mcpctl_tui.store.models import Agent, AgentUsage, ChatMessage, ChatThread, ReplyUsage
 from mcpctl_tui.store.types import MessageStatus, Prices, utcnow
-from mcpctl_tui.store.usage import Tally, money, reply_cost_text, tally_by, usage_rows
+from mcpctl_tui.store.usage import Tally, money, reply_cost_text, short_count, tally_by, usage_rows
 from tests.support.llm_servers import LlmServer, openai_reply
 from tests.support.seed import add_agent, add_llm, add_thread
 
@@ -230,3 +230,8 @@ async def test_the_running_sums_follow_every_write(store: Store) -> None:
     async with store.session() as s:  # nothing left over: no rows that count nothing
         for table in (ReplyUsage, AgentUsage):
             assert (await s.execute(select(func.count()).select_from(table))).scalar() == 0
+
+
+def test_counts_read_in_a_few_cells_without_rounding_into_the_next_unit() -> None:
+    shown = [short_count(n) for n in (999, 1000, 9949, 9950, 12_345, 999_499, 999_999)]
+    assert shown == ["999", "1.0k", "9.9k", "10k", "12k", "999k", "1.0M"]

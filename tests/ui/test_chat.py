@@ -389,17 +389,20 @@ async def test_a_refused_send_or_regenerate_leaves_the_chat_as_stored(tmp_path: 
             await pilot.pause()
             before = [t.plain_text() for t in app.main.panel.chat.turns]
             assert before and isinstance(app.main.panel.chat.turns[-1], AssistantTurn)
-            await _delete_personality(store, "teacher")
+            # A refusal the app's following of the store cannot undo (a personality
+            # deleted would be noticed, and the choice changed, before the send or not).
+            async with store.transaction() as s:
+                await s.execute(update(Llm).values(api_key_ref="env:MCPCTL_TEST_NEVER_SET"))
 
             await enter_text(app, pilot, "never sent")
-            await _until_refused(app, pilot, "teacher")
+            await _until_refused(app, pilot, "MCPCTL_TEST_NEVER_SET")
             assert [t.plain_text() for t in app.main.panel.chat.turns] == before
             assert app.main.panel.chat_input.text == "never sent"
 
             clear_notifications(app)
             app.main.panel.chat_input.text = ""
             await pilot.press("ctrl+r")
-            await _until_refused(app, pilot, "teacher")
+            await _until_refused(app, pilot, "MCPCTL_TEST_NEVER_SET")
             assert [t.plain_text() for t in app.main.panel.chat.turns] == before
             assert app.main.panel.chat_input.text == ""
         rows = await _messages(store, ids.thread_ids[0])

@@ -123,6 +123,14 @@ async def test_other_processes_writes_show_within_2_s_without_a_key(store: Store
         texts = [t.plain_text() for t in app.main.panel.chat.turns]
         assert texts[2] == "from the shell"
         assert app.main.state.thread_id == tid
+        # Its row in the list too: its turns and what its replies cost.
+        await wait_for(
+            lambda: any(
+                t.id == tid and t.turn_count == 4 and t.usage.replies == 2
+                for t in app.main.threads.threads
+            ),
+            limit=2.0,
+        )
 
         await _cli(store, "delete", "agent", "writer")
         started = time.monotonic()
