@@ -80,16 +80,28 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             assert "HTTP 502 Bad Gateway" in shown
             assert "<" not in shown and "nginx" not in shown
 
+            # The server has the request before the turn on screen is replaced: wait for
+            # the new turn's end, not for the request.
             await pilot.press("ctrl+r")
-            await wait_for(lambda: _settled(app) and len(srv.requests) == 2)
+            await wait_for(
+                lambda: (
+                    _settled(app)
+                    and len(srv.requests) == 2
+                    and "(retry after 20 s)" in error_shown(app)
+                )
+            )
             await pilot.pause()
-            assert "(retry after 20 s)" in error_shown(app)
             assert any("retry after 20 s" in str(n.message) for n in notifications(app))
 
             await pilot.press("ctrl+r")
-            await wait_for(lambda: _settled(app) and len(srv.requests) == 3)
+
+            def recovered() -> bool:
+                turn = app.main.panel.chat.last_assistant()
+                return turn is not None and turn.status == MessageStatus.COMPLETE
+
+            await wait_for(lambda: _settled(app) and len(srv.requests) == 3 and recovered())
             turn = app.main.panel.chat.last_assistant()
-            assert turn is not None and turn.status == MessageStatus.COMPLETE
+            assert turn is not None
             assert turn.plain_text() == "back again"
             assert app.focused is app.main.panel.chat_input
         async with store.session() as s:
