@@ -149,14 +149,17 @@ def rows(turns: int, agent_ids: list[int], t0: datetime) -> Iterator[tuple[list[
         ]
         msgs = [
             [i // PER_THREAD + 1, i % PER_THREAD, "assistant" if i % 2 else "user", text,
-             "complete", "m" if i % 2 else None, t0 + timedelta(seconds=i)]
+             "complete", "m" if i % 2 else None, t0 + timedelta(seconds=i),
+             i % PER_THREAD - 1 if i % PER_THREAD else None]
             for i, text in zip(range(start, start + count), turn_texts(turns, start, count),
                                strict=True)
         ]  # fmt: skip
         yield threads, msgs
 
 
-MSG_COLUMNS = ["thread_id", "turn_index", "role", "content", "status", "model", "created_at"]
+MSG_COLUMNS = [
+    "thread_id", "turn_index", "role", "content", "status", "model", "created_at", "parent_index"
+]  # fmt: skip
 
 
 async def seed(store: Store, url: str, turns: int) -> None:
@@ -179,8 +182,8 @@ async def seed(store: Store, url: str, turns: int) -> None:
                 [[*t[:3], sqlite_timestamp(t[3]), sqlite_timestamp(t[3])] for t in threads],
             )
             db.executemany(
-                f"INSERT INTO chat_message ({', '.join(MSG_COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
-                [[*m[:6], sqlite_timestamp(m[6])] for m in msgs],
+                f"INSERT INTO chat_message ({', '.join(MSG_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)",
+                [[*m[:6], sqlite_timestamp(m[6]), m[7]] for m in msgs],
             )
             db.execute("COMMIT")
         db.close()

@@ -303,6 +303,7 @@ async def build_big_db(store: Store) -> tuple[int, int]:
                 {
                     "thread_id": thread_id,
                     "turn_index": turn,
+                    "parent_index": turn - 1 if turn else None,
                     "role": "assistant" if assistant else "user",
                     "content": f"message {turn} of thread {thread_id} " + "lorem ipsum " * 8,
                     "usage": {"input_tokens": 12, "output_tokens": 40} if assistant else None,

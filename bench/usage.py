@@ -53,7 +53,10 @@ PER_THREAD, CHUNK = 20, 50_000
 VIEW_TARGET_MS = 50.0
 LLMS = (("gpt-usd", Prices(2.5, 10.0)), ("mistral-eur", Prices(2.0, 6.0, "EUR")), ("local", None))
 AGENTS = 12
-COLUMNS = ["thread_id", "turn_index", "role", "content", "status", "usage", "llm", "created_at"]
+COLUMNS = [
+    "thread_id", "turn_index", "role", "content", "status", "usage", "llm", "created_at",
+    "parent_index",
+]  # fmt: skip
 DROP_SQLITE = [
     f"DROP TRIGGER reply_usage_{op}" for op in ("insert", "delete", "update_old", "update_new")
 ]
@@ -91,7 +94,7 @@ async def seed(store: Store, url: str, turns: int) -> None:
                 at = t0 + timedelta(seconds=i * 5)
                 msgs.append(
                     (t + 1, idx, "assistant" if reply else "user", "text", "complete",
-                     usage, llms[(t % AGENTS) % 3] if reply else None, at)
+                     usage, llms[(t % AGENTS) % 3] if reply else None, at, idx - 1 if idx else None)
                 )  # fmt: skip
             if db is not None:
                 db.execute("BEGIN")
@@ -101,9 +104,9 @@ async def seed(store: Store, url: str, turns: int) -> None:
                     [(*x[:3], sqlite_timestamp(x[3]), sqlite_timestamp(x[3])) for x in threads],
                 )
                 db.executemany(
-                    f"INSERT INTO chat_message ({', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO chat_message ({', '.join(COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)",
                     [(*m[:5], None if m[5] is None else json.dumps(m[5]), m[6],
-                      sqlite_timestamp(m[7])) for m in msgs],
+                      sqlite_timestamp(m[7]), m[8]) for m in msgs],
                 )  # fmt: skip
                 db.execute("COMMIT")
             else:

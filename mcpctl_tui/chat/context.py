@@ -150,8 +150,10 @@ class ChatContext:
     history: list[Message]
     # Names of the prompts in the system block, in order (the UI shows what is injected).
     prompt_names: tuple[str, ...] = ()
-    # Where the next turn goes (the thread's last turn_index + 1; 0 for a new thread).
+    # Where the next turn goes (after the thread's last stored turn; 0 for a new thread)
+    # and the turn it follows (the end of the current path; None: a first turn).
     next_turn_index: int = 0
+    path_end: int | None = None
 
     @property
     def llm_kind(self) -> LlmKind:
@@ -250,6 +252,7 @@ def build_context(rows: ChatRows, overrides: ChatOverrides) -> ChatContext:
         history=history_messages(rows.messages),
         prompt_names=names,
         next_turn_index=rows.next_turn_index,
+        path_end=rows.path_end,
     )
 
 

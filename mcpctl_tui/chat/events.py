@@ -38,7 +38,7 @@ class TurnStarted:
     llm: str
     llm_kind: LlmKind
     prices: Prices | None = None  # the LLM's, for the reply's cost (None: not priced)
-    replaced_message_ids: tuple[int, ...] = ()  # regenerate: turns deleted before this one
+    replaced_message_ids: tuple[int, ...] = ()  # turns that left the current path (a branch)
 
 
 # Below this much time between the first delta and the end, tokens/s is not shown.

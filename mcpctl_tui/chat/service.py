@@ -14,8 +14,10 @@ A turn, as ``send`` runs it:
   2. the streaming half (``chat/turn.py``): ``TurnStarted``, the deltas, the placeholder
      filled once as the reply ends, ``TurnEnded``.
 
-``regenerate`` deletes the turns after the thread's last user turn (only once the
-personality is known to be valid) and streams a new reply into a fresh placeholder.
+Nothing stored is overwritten (store/branches.py): ``send`` with ``edit_turn`` asks an
+edited question beside an earlier one, and ``regenerate`` answers a question again beside
+its reply (the last one, or any with ``at_turn``); either starts a branch, in the same one
+transaction as a send, so a refusal leaves the thread as it was.
 ``stream_inference`` is one inference with nothing stored; it never raises for
 configuration, provider or network trouble, those end the stream with a ``StreamError``.
 """
@@ -45,15 +47,10 @@ from mcpctl_tui.llm.registry import get_adapter
 from mcpctl_tui.llm.request import Endpoint, InferenceRequest, Message
 from mcpctl_tui.secrets import DEFAULT_KEY_REFS, KeyRefError, resolve_key_ref
 from mcpctl_tui.store.agents import merge_agent_default_params
+from mcpctl_tui.store.branches import branch_beside, branch_from, last_question
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.messages import (
-    NewMessage,
-    all_messages,
-    delete_turns_after,
-    insert_turns,
-    lock_thread,
-)
+from mcpctl_tui.store.messages import NewMessage, insert_turns, lock_thread
 from mcpctl_tui.store.models import ChatThread
 from mcpctl_tui.store.rows import is_unique_violation
 from mcpctl_tui.store.threads import create_thread, rename_thread
@@ -247,20 +244,26 @@ class ChatService:
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        edit_turn: int | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Send ``text`` to ``agent`` (id or name) in ``thread_id`` (None: a new thread)
-        and stream the stored reply: ``TurnStarted``, deltas, ``TurnEnded``.
+        and stream the stored reply: ``TurnStarted``, deltas, ``TurnEnded``. With
+        ``edit_turn`` (a question of the thread) ``text`` is asked in its place, on a new
+        branch; the turns that left the current path are in
+        ``TurnStarted.replaced_message_ids``.
 
-        Bad input raises from the first ``anext`` (``NotFound``, ``UnknownPersonality``)
-        with nothing written.
+        Bad input raises from the first ``anext`` (``NotFound``, ``UnknownPersonality``,
+        ``Invalid`` for a turn that is not a question) with nothing written.
         """
+        if edit_turn is not None and thread_id is None:
+            raise ChatError("editing a turn needs its thread")
 
         async def begin() -> Begun:
             t0 = time.perf_counter()
             for attempt in range(_BEGIN_ATTEMPTS):
                 try:
                     return await self._begin_send(
-                        agent, text, thread_id, personality, overrides, t0
+                        agent, text, thread_id, personality, overrides, t0, edit_turn
                     )
                 except IntegrityError as exc:  # a racing writer took the turn index
                     if not is_unique_violation(exc) or attempt == _BEGIN_ATTEMPTS - 1:
@@ -275,12 +278,15 @@ class ChatService:
         *,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        at_turn: int | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
-        """Answer the thread's last user turn again: the turns after it are deleted (their
-        ids are in ``TurnStarted.replaced_message_ids``) and a new reply is streamed."""
+        """Answer the question of the reply ``at_turn`` again (None: the last question of
+        the current path), with this personality and these overrides, on a new branch:
+        the turns that left the current path are in ``TurnStarted.replaced_message_ids``
+        (kept in the store) and a new reply is streamed."""
 
         async def begin() -> Begun:
-            return await self._begin_regenerate(thread_id, personality, overrides)
+            return await self._begin_regenerate(thread_id, at_turn, personality, overrides)
 
         return stream_turn(self.store, begin, self.stream_inference, self.limits)
 
@@ -328,10 +334,14 @@ class ChatService:
         personality: str | None,
         overrides: ChatOverrides | None,
         t0: float,
+        edit_turn: int | None,
     ) -> Begun:
+        left: list[int] = []
         async with self.store.transaction() as s:
             if thread_id is not None and not await lock_thread(s, thread_id):
                 raise NotFound("thread", thread_id)
+            if thread_id is not None and edit_turn is not None:
+                _, left = await branch_beside(s, thread_id, edit_turn, MessageRole.USER)
             ctx = await prepare_context(s, agent, thread_id, personality, overrides)
             # Before any write (a refusal rolls back to nothing). A keyring lookup here
             # holds SQLite's write lock for its few milliseconds; the key is then not
@@ -356,41 +366,43 @@ class ChatService:
                     ),
                     self._placeholder(ctx),
                 ],
+                ctx.path_end,
             )
         ctx = ctx.with_message(Message(role=MessageRole.USER, content=text))
         started = self._started(
-            ctx, tid, title, thread_id is None, user_id, placeholder_id, first + 1
+            ctx, tid, title, thread_id is None, user_id, placeholder_id, first + 1, left
         )
         return Begun(ctx, started, t0, endpoint)
 
     async def _begin_regenerate(
-        self, thread_id: int, personality: str | None, overrides: ChatOverrides | None
+        self,
+        thread_id: int,
+        at_turn: int | None,
+        personality: str | None,
+        overrides: ChatOverrides | None,
     ) -> Begun:
         t0 = time.perf_counter()
-        async with self.store.session() as s:
-            thread = await s.get(ChatThread, thread_id)
-            if thread is None:
-                raise NotFound("thread", thread_id)
-            agent_id, title = thread.agent_id, thread.title
-            last_user = next(
-                (
-                    m.turn_index
-                    for m in reversed(await all_messages(s, thread_id))
-                    if m.role == MessageRole.USER
-                ),
-                None,
-            )
-        if last_user is None:
-            raise ChatError(f"thread {thread_id} has no user turn to answer again")
-        # Validate the personality, and that the LLM can be asked, before deleting anything.
-        endpoint = self.admit(await self.prepare(agent_id, thread_id, personality, overrides))
-        replaced = await delete_turns_after(self.store, thread_id, last_user)
         async with self.store.transaction() as s:
-            await lock_thread(s, thread_id)
-            ctx = await prepare_context(s, agent_id, thread_id, personality, overrides)
+            if not await lock_thread(s, thread_id):
+                raise NotFound("thread", thread_id)
+            thread = await s.get(ChatThread, thread_id)
+            assert thread is not None  # locked above, in this transaction
+            if at_turn is not None:
+                _, left = await branch_beside(s, thread_id, at_turn, MessageRole.ASSISTANT)
+            else:
+                question = await last_question(s, thread_id)
+                if question is None:
+                    raise ChatError(f"thread {thread_id} has no user turn to answer again")
+                left = await branch_from(s, thread_id, question)
+            ctx = await prepare_context(s, thread.agent_id, thread_id, personality, overrides)
+            endpoint = self.admit(ctx)  # a refusal rolls the branch back: nothing changed
             index = ctx.next_turn_index
-            (placeholder_id,) = await insert_turns(s, thread_id, index, [self._placeholder(ctx)])
-        started = self._started(ctx, thread_id, title, False, None, placeholder_id, index, replaced)
+            (placeholder_id,) = await insert_turns(
+                s, thread_id, index, [self._placeholder(ctx)], ctx.path_end
+            )
+        started = self._started(
+            ctx, thread_id, thread.title, False, None, placeholder_id, index, left
+        )
         return Begun(ctx, started, t0, endpoint)
 
     @staticmethod

@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Executable, and_, bindparam, or_, select
+from sqlalchemy import Executable, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -79,11 +79,18 @@ class ChatRows:
     personality: Personality | None
     personality_missing: bool
     prompts: list[BoundPrompt]
-    messages: list[HistoryTurn]
+    messages: list[HistoryTurn]  # the thread's current path
+    last_index: int | None = None  # the thread's last stored turn, on any branch
 
     @property
     def next_turn_index(self) -> int:
-        return self.messages[-1].turn_index + 1 if self.messages else 0
+        """Where the next turn goes: after every stored turn, on any branch."""
+        return 0 if self.last_index is None else self.last_index + 1
+
+    @property
+    def path_end(self) -> int | None:
+        """The turn the next one follows: the end of the current path (None: none)."""
+        return self.messages[-1].turn_index if self.messages else None
 
 
 async def load_chat_rows(
@@ -97,7 +104,7 @@ async def load_chat_rows(
        every prompt that can reach the agent's system block with its bindings to the
        agent's personalities: the agent's own, its project's, and any prompt bound to one
        of its personalities (global and foreign-scoped ones reach it only that way);
-    2. the thread's turns in order.
+    2. the turns of the thread's current path, in order.
     """
     q = _context_query(isinstance(agent, int), personality is not None, thread_id is not None)
     params: dict[str, Any] = {"agent": agent}
@@ -115,6 +122,7 @@ async def load_chat_rows(
     llm_row: Llm = first[1]
     chosen: Personality | None = first[2]
     thread: ChatThread | None = first[6] if len(first) > 6 else None
+    last_index: int | None = first[7] if len(first) > 7 else None
     if thread_id is not None and thread is None:
         raise NotFound("thread", f"{thread_id} of agent {agent_row.name}")
     prompts = [BoundPrompt(r[3], r[4], r[5]) for r in rows if r[3] is not None]
@@ -132,6 +140,7 @@ async def load_chat_rows(
         personality_missing=bool(personality) and chosen is None,
         prompts=prompts,
         messages=messages,
+        last_index=last_index,
     )
 
 
@@ -139,7 +148,7 @@ async def load_chat_rows(
 # cache-keying a select of this size costs more than running it on SQLite.
 _HISTORY_QUERY = (
     select(*HISTORY_COLUMNS)
-    .where(ChatMessage.thread_id == bindparam("thread_id"))
+    .where(ChatMessage.thread_id == bindparam("thread_id"), ChatMessage.on_path)
     .order_by(ChatMessage.turn_index)
 )
 
@@ -186,7 +195,12 @@ def _context_query(agent_by_id: bool, personality_by_name: bool, with_thread: bo
     )
     if not with_thread:
         return q
-    return q.add_columns(ChatThread).outerjoin(
+    last_index = (
+        select(func.max(ChatMessage.turn_index))
+        .where(ChatMessage.thread_id == bindparam("thread_id"))
+        .scalar_subquery()
+    )
+    return q.add_columns(ChatThread, last_index).outerjoin(
         ChatThread,
         and_(ChatThread.id == bindparam("thread_id"), ChatThread.agent_id == Agent.id),
     )

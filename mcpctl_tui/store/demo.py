@@ -222,6 +222,7 @@ async def seed_demo(store: Store, *, now: datetime | None = None) -> DemoIds:
                     ChatMessage(
                         thread_id=t.id,
                         turn_index=idx,
+                        parent_index=idx - 1 if idx else None,
                         role=turn["role"],
                         content=turn.get("content", ""),
                         tool_calls=turn.get("tool_calls"),

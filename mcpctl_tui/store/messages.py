@@ -2,10 +2,14 @@
 
 Rules kept here:
 
-- A turn's place is its ``turn_index``, unique in its thread; indexes run 0..N-1.
+- A turn's ``turn_index`` is unique in its thread, in the order turns were stored (0, 1,
+  2 …); ``parent_index`` links it to the turn it follows, so a thread's turns form a
+  tree, and ``on_path`` marks the current path through it (store/branches.py). The reads
+  here are of the current path, in order, unless they say otherwise.
 - A writer that appends turns first locks the thread (``lock_thread``, in the same
   transaction), so writers to one thread queue and never take the same index; the turns
-  it stores together (a question and its reply's placeholder) sit next to each other.
+  it stores together (a question and its reply's placeholder) sit next to each other,
+  each the parent of the next.
 - Every stored turn moves the thread's ``last_turn_at``; so does finishing a turn.
 - Text and JSON pass through ``store.text.storable`` on the way in (PostgreSQL refuses
   NUL and lone surrogates): the turn is kept, the offending character replaced.
@@ -24,7 +28,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.engine import Store
@@ -60,13 +64,31 @@ class Turn:
     model: str | None
     llm: str | None  # the LLM that answered (a reply)
     created_at: datetime
+    parent_index: int | None  # the turn this one follows (None: a first turn)
+    on_path: bool  # on the thread's current path
+    branches: int  # how many turns follow its parent, itself included (>1: a branch point)
+    branch: int  # which of them it is, 1-based in the order they were stored
 
 
 _loads = json.loads
 
+
+def _siblings(extra: str) -> str:
+    # Two index reads of (thread_id, parent_index): '=' never matches NULL, and 'IS NOT
+    # DISTINCT FROM' would not use the index on PostgreSQL.
+    same = "FROM chat_message b WHERE b.thread_id = m.thread_id"
+    return (
+        f"CASE WHEN m.parent_index IS NULL"
+        f" THEN (SELECT count(*) {same} AND b.parent_index IS NULL{extra})"
+        f" ELSE (SELECT count(*) {same} AND b.parent_index = m.parent_index{extra}) END"
+    )
+
+
 _TURN_COLUMNS = (
-    "id, thread_id, turn_index, role, content, tool_calls, tool_call_id, status, error,"
-    " thinking, usage, timing, personality, model, llm, created_at"
+    "m.id, m.thread_id, m.turn_index, m.role, m.content, m.tool_calls, m.tool_call_id,"
+    " m.status, m.error, m.thinking, m.usage, m.timing, m.personality, m.model, m.llm,"
+    f" m.created_at, m.parent_index, m.on_path, {_siblings('')},"
+    f" {_siblings(' AND b.turn_index <= m.turn_index')}"
 )
 
 
@@ -90,6 +112,10 @@ def _turn_sqlite(r: Any) -> Turn:
         r[13],
         r[14],
         utc_text(r[15]),
+        r[16],
+        bool(r[17]),
+        r[18],
+        r[19],
     )
 
 
@@ -97,37 +123,44 @@ def _turn_pg(r: Any) -> Turn:
     # asyncpg already decoded JSONB (SQLAlchemy's codec) and returns timestamptz in UTC.
     return Turn(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], _STATUS[r[7]], r[8], r[9], r[10], r[11],
-        r[12], r[13], r[14], as_utc(r[15])
+        r[12], r[13], r[14], as_utc(r[15]), r[16], r[17], r[18], r[19]
     )  # fmt: skip
+
+
+_PATH = "FROM chat_message m WHERE m.thread_id = {} AND m.on_path"
 
 
 def _sql_last(sqlite: bool) -> str:
     a, b = placeholders(sqlite, 2)
-    return (
-        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a}"
-        f" ORDER BY turn_index DESC LIMIT {b}"
-    )
+    return f"SELECT {_TURN_COLUMNS} {_PATH.format(a)} ORDER BY m.turn_index DESC LIMIT {b}"
 
 
 def _sql_before(sqlite: bool) -> str:
     a, b, c = placeholders(sqlite, 3)
     return (
-        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} AND turn_index < {b}"
-        f" ORDER BY turn_index DESC LIMIT {c}"
+        f"SELECT {_TURN_COLUMNS} {_PATH.format(a)} AND m.turn_index < {b}"
+        f" ORDER BY m.turn_index DESC LIMIT {c}"
     )
 
 
 def _sql_from(sqlite: bool) -> str:
     a, b, c = placeholders(sqlite, 3)
     return (
-        f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} AND turn_index >= {b}"
-        f" ORDER BY turn_index LIMIT {c}"
+        f"SELECT {_TURN_COLUMNS} {_PATH.format(a)} AND m.turn_index >= {b}"
+        f" ORDER BY m.turn_index LIMIT {c}"
     )
 
 
 def _sql_all(sqlite: bool) -> str:
     (a,) = placeholders(sqlite, 1)
-    return f"SELECT {_TURN_COLUMNS} FROM chat_message WHERE thread_id = {a} ORDER BY turn_index"
+    return f"SELECT {_TURN_COLUMNS} {_PATH.format(a)} ORDER BY m.turn_index"
+
+
+def _sql_tree(sqlite: bool) -> str:
+    (a,) = placeholders(sqlite, 1)
+    return (
+        f"SELECT {_TURN_COLUMNS} FROM chat_message m WHERE m.thread_id = {a} ORDER BY m.turn_index"
+    )
 
 
 _SQL = {
@@ -137,6 +170,7 @@ _SQL = {
         ("before", _sql_before),
         ("from", _sql_from),
         ("all", _sql_all),
+        ("tree", _sql_tree),
     )
     for sqlite in (True, False)
 }
@@ -173,7 +207,7 @@ async def user_prompts(s: AsyncSession, thread_id: int, n: int) -> list[str]:
     """The last ``n`` questions asked in a thread (user turns), newest first."""
     q = (
         select(ChatMessage.content)
-        .where(ChatMessage.thread_id == thread_id, ChatMessage.role == "user")
+        .where(ChatMessage.thread_id == thread_id, ChatMessage.role == "user", ChatMessage.on_path)
         .order_by(ChatMessage.turn_index.desc())
         .limit(n)
     )
@@ -181,8 +215,13 @@ async def user_prompts(s: AsyncSession, thread_id: int, n: int) -> list[str]:
 
 
 async def all_messages(s: AsyncSession, thread_id: int) -> list[Turn]:
-    """Every turn of a thread, in turn order."""
+    """Every turn of the thread's current path, in order."""
     return await _run(s, "all", (thread_id,))
+
+
+async def every_turn(s: AsyncSession, thread_id: int) -> list[Turn]:
+    """Every turn of a thread, on every branch, in the order they were stored."""
+    return await _run(s, "tree", (thread_id,))
 
 
 # --- writing turns ----------------------------------------------------------------------
@@ -270,32 +309,25 @@ async def lock_thread(s: AsyncSession, thread_id: int) -> bool:
 
 
 async def insert_turns(
-    s: AsyncSession, thread_id: int, first_index: int, turns: Sequence[NewMessage]
+    s: AsyncSession,
+    thread_id: int,
+    first_index: int,
+    turns: Sequence[NewMessage],
+    parent_index: int | None = None,
 ) -> list[int]:
     """Insert turns at ``first_index``, ``first_index + 1`` … in the caller's transaction
-    (which holds the thread lock: see ``lock_thread``), in one statement; their ids."""
+    (which holds the thread lock: see ``lock_thread``), in one statement; their ids. The
+    first follows ``parent_index`` (the end of the current path, or where a branch
+    starts), each next one the one before it; all are on the current path."""
     now = utcnow()
     values = [
-        {"thread_id": thread_id, "turn_index": first_index + i, "created_at": now} | m.columns()
+        {
+            "thread_id": thread_id,
+            "turn_index": first_index + i,
+            "parent_index": parent_index if i == 0 else first_index + i - 1,
+            "created_at": now,
+        }
+        | m.columns()
         for i, m in enumerate(turns)
     ]
     return list((await s.execute(_INSERT_TURNS, values)).scalars().all())
-
-
-async def delete_turns_after(store: Store, thread_id: int, turn_index: int) -> list[int]:
-    """Delete the turns after ``turn_index`` (regenerate replaces them); their ids, in order."""
-    async with store.transaction() as s:
-        ids = list(
-            (
-                await s.execute(
-                    select(ChatMessage.id)
-                    .where(ChatMessage.thread_id == thread_id, ChatMessage.turn_index > turn_index)
-                    .order_by(ChatMessage.turn_index)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            await s.execute(delete(ChatMessage).where(ChatMessage.id.in_(ids)))
-    return ids

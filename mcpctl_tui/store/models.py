@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -234,11 +235,17 @@ class ChatMessage(Base):
     __tablename__ = "chat_message"
     __table_args__ = (
         UniqueConstraint("thread_id", "turn_index", name="uq_chat_message_thread_id_turn_index"),
+        Index("ix_chat_message_thread_parent", "thread_id", "parent_index"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("chat_thread.id", ondelete="CASCADE"))
+    # Unique in the thread, in the order turns were stored (migration 0010 says why).
     turn_index: Mapped[int] = mapped_column(Integer)
+    # The turn_index of the turn this one follows (NULL: a first turn): the branch tree.
+    parent_index: Mapped[int | None] = mapped_column(Integer)
+    # On the thread's current path: what the chat shows and the next request sends.
+    on_path: Mapped[bool] = mapped_column(default=True, server_default=true())
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text, default="", server_default="")
     # OpenAI shape: [{"id", "type": "function", "function": {"name", "arguments"}}]

@@ -27,7 +27,7 @@ from mcpctl_tui.llm.events import (
 )
 from mcpctl_tui.llm.request import InferenceRequest
 from mcpctl_tui.store.engine import Store
-from mcpctl_tui.store.messages import all_messages
+from mcpctl_tui.store.messages import all_messages, every_turn
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.store.threads import list_threads
 from mcpctl_tui.store.types import LlmKind, MessageStatus
@@ -320,7 +320,7 @@ async def test_unknown_personality_writes_nothing(store: Store) -> None:
         assert await list_threads(s, 1) == []
 
 
-async def test_regenerate_replaces_the_last_reply(store: Store) -> None:
+async def test_regenerate_answers_the_last_question_again_on_a_branch(store: Store) -> None:
     async with LlmServer(
         [openai_reply(["one"]), openai_reply(["two"]), openai_reply(["three"])]
     ) as srv:
@@ -344,6 +344,9 @@ async def test_regenerate_replaces_the_last_reply(store: Store) -> None:
         ("user", "q2"),
         ("assistant", "three"),
     ]
+    async with store.session() as s:  # the reply answered again is kept, off the path
+        (old,) = [t for t in await every_turn(s, first.thread_id) if not t.on_path]
+    assert (old.content, old.id) == ("two", started.replaced_message_ids[0])
 
 
 async def test_save_overrides_into_agent_default_params(store: Store) -> None:

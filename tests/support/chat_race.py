@@ -42,16 +42,20 @@ async def send_all(store: Store, agent: str, thread_id: int, texts: Sequence[str
                 raise RuntimeError(f"send {text!r} ended {ended.status}: {ended.error}")
 
 
-def race_problems(turns: Sequence[Turn], senders: dict[str, list[str]]) -> list[str]:
+def race_problems(
+    turns: Sequence[Turn], senders: dict[str, list[str]], after: int | None = None
+) -> list[str]:
     """What the thread gets wrong after ``senders`` (name -> texts, in order) all sent to it
     alone; [] when nothing: turn indexes exactly 0..N-1, every user text and every reply
     stored exactly once, each user turn immediately followed by its own reply (the echo
-    LLM answers with the text it was given), nothing left pending, and each sender's
+    LLM answers with the text it was given), nothing left pending, each turn following
+    the one before it on one branch (the first one turn ``after``), and each sender's
     turns in its own order."""
     problems: list[str] = []
     expected = sorted(t for texts in senders.values() for t in texts)
-    if [t.turn_index for t in turns] != list(range(len(turns))):
-        problems.append(f"turn indexes are not 0..{len(turns) - 1}")
+    start = 0 if after is None else after + 1
+    if [t.turn_index for t in turns] != list(range(start, start + len(turns))):
+        problems.append(f"turn indexes are not {start}..{start + len(turns) - 1}")
     if len(turns) != 2 * len(expected):
         problems.append(f"{len(turns)} turns stored for {len(expected)} sends")
     users = [t for t in turns if t.role == MessageRole.USER]
@@ -68,6 +72,10 @@ def race_problems(turns: Sequence[Turn], senders: dict[str, list[str]]) -> list[
             break
         if answered != ask.content:
             problems.append(f"turn {i + 1} answers {answered!r}, not {ask.content!r}")
+            break
+    for follows, turn in zip([after, *(t.turn_index for t in turns)], turns, strict=False):
+        if turn.parent_index != follows or not turn.on_path or turn.branches != 1:
+            problems.append(f"turn {turn.turn_index} does not follow {follows} alone")
             break
     for name, texts in senders.items():
         mine = [t.content for t in users if t.content.startswith(f"{name}:")]

@@ -1,5 +1,7 @@
 """``append_message``: store one turn at its thread's next index, in a transaction of its own.
 
+It follows the end of the thread's current path (store/branches.py).
+
 A seeding tool for tests that need turns in a thread without running the chat engine
 (the app appends through ``ChatService``: ``lock_thread`` + ``insert_turns``). It keeps
 the store's rules all the same, with racing writers too: the INSERT computes MAX + 1
@@ -30,9 +32,10 @@ MAX_APPEND_ATTEMPTS = 200  # each collision means another writer got its turn in
 # that waited for the lock may carry an older timestamp.
 _SQLITE_TOUCH = "UPDATE chat_thread SET last_turn_at = max(last_turn_at, ?) WHERE id = ?"
 _SQLITE_INSERT = """
-INSERT INTO chat_message (thread_id, turn_index, role, content, tool_calls, tool_call_id,
-    status, error, thinking, usage, timing, personality, model, created_at)
-SELECT ?1, COALESCE(MAX(turn_index), -1) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+INSERT INTO chat_message (thread_id, turn_index, parent_index, role, content, tool_calls,
+    tool_call_id, status, error, thinking, usage, timing, personality, model, created_at)
+SELECT ?1, COALESCE(MAX(turn_index), -1) + 1, MAX(CASE WHEN on_path THEN turn_index END),
+    ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
 FROM chat_message WHERE thread_id = ?1
 RETURNING id, turn_index
 """
@@ -47,10 +50,10 @@ RETURNING id, turn_index
 # the last ~0.6 s (3 x wal_writer_delay). The default (durable) waits for the WAL flush.
 _PG_APPEND_DURABLE = """
 WITH ins AS (
-    INSERT INTO chat_message (thread_id, turn_index, role, content, tool_calls, tool_call_id,
-        status, error, thinking, usage, timing, personality, model, created_at)
-    SELECT $1, COALESCE(MAX(turn_index), -1) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-        $12, $13
+    INSERT INTO chat_message (thread_id, turn_index, parent_index, role, content, tool_calls,
+        tool_call_id, status, error, thinking, usage, timing, personality, model, created_at)
+    SELECT $1, COALESCE(MAX(turn_index), -1) + 1, MAX(CASE WHEN on_path THEN turn_index END),
+        $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
     FROM chat_message WHERE thread_id = $1
     ON CONFLICT (thread_id, turn_index) DO NOTHING
     RETURNING id, turn_index

@@ -265,14 +265,21 @@ async def add_thread(
     created_at: datetime | None = None,
 ) -> ChatThread:
     """A thread of ``agent_id`` with these turns (mappings of ChatMessage columns; status
-    ``complete`` unless given) at turn indexes 0, 1, … in order. ``created_at`` dates the
+    ``complete`` unless given) at turn indexes 0, 1, … in order, each following the one
+    before it unless it gives its ``parent_index``. ``created_at`` dates the
     thread and its last turn (default: now)."""
     when = created_at or utcnow()
     thread = ChatThread(agent_id=agent_id, title=title, created_at=when, last_turn_at=when)
     async with _session(at) as s:
         await write_row(s, thread, f"thread {title}", "thread exists")
         rows = [
-            {"status": MessageStatus.COMPLETE, **turn, "thread_id": thread.id, "turn_index": i}
+            {
+                "status": MessageStatus.COMPLETE,
+                "parent_index": i - 1 if i else None,
+                **turn,
+                "thread_id": thread.id,
+                "turn_index": i,
+            }
             for i, turn in enumerate(turns)
         ]
         if rows:

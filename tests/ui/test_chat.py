@@ -35,11 +35,12 @@ from tests.support.pilot import (
 from tests.support.seed import add_llm_agent, add_thread
 
 
-async def _messages(store: Store, thread_id: int) -> list[ChatMessage]:
+async def _messages(store: Store, thread_id: int, *, every: bool = False) -> list[ChatMessage]:
+    """The thread's current path (``every``: its turns on every branch)."""
     async with store.session() as s:
         q = (
             select(ChatMessage)
-            .where(ChatMessage.thread_id == thread_id)
+            .where(ChatMessage.thread_id == thread_id, every or ChatMessage.on_path)
             .order_by(ChatMessage.turn_index)
         )
         return list((await s.execute(q)).scalars())
@@ -184,7 +185,7 @@ async def test_provider_error_shows_in_turn_and_notification(tmp_path: Path) -> 
         assert notified(app, "HTTP 429 Too Many Requests")
 
 
-async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
+async def test_regenerate_answers_again_on_a_branch(tmp_path: Path) -> None:
     two = [openai_reply(["first ", "answer"]), openai_reply(["second"])]
     async with _served_agent(tmp_path, two, llm="two", agent="twice") as (store, app):
         async with running(app) as pilot:
@@ -208,6 +209,11 @@ async def test_regenerate_replaces_the_last_reply(tmp_path: Path) -> None:
         assert [(r.role, r.content) for r in rows] == [
             ("user", "say something"),
             ("assistant", "second"),
+        ]
+        every = await _messages(store, thread_id, every=True)
+        assert [(r.content, r.on_path) for r in every][1:] == [
+            ("first answer", False),
+            ("second", True),
         ]
 
 
