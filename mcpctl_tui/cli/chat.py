@@ -51,6 +51,7 @@ class Session:
 
     agent: str
     thread_id: int | None = None
+    edit_turn: int | None = None  # the next message is asked in this question's place
     settings: commands.SessionSettings = field(default_factory=commands.SessionSettings)
     stream: bool = True
 
@@ -84,7 +85,9 @@ async def run_turn(
         thread_id=sess.thread_id,
         personality=sess.settings.personality,
         overrides=sess.settings.overrides,
+        edit_turn=sess.edit_turn,
     )
+    sess.edit_turn = None  # once: what follows continues the new branch
     try:
         # aclosing: if writing fails (a closed pipe), the turn is still stored, now.
         async with contextlib.aclosing(events):
@@ -374,6 +377,14 @@ def build_overrides(
     help="Send this message, print the reply, exit; '-' reads the message from stdin (1 MiB at most).",
 )
 @click.option("--thread", "thread_id", type=ROW_ID, metavar="ID", help="Continue this thread.")
+@click.option(
+    "--edit",
+    "edit_turn",
+    type=click.IntRange(0),
+    metavar="TURN",
+    help="With --thread and -m: ask the message in place of question TURN, on a new branch"
+    " (the old one is kept; 'history --tree' shows both).",
+)
 @click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
 @click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
 @click.option(
@@ -402,6 +413,7 @@ def chat_command(
     agent: str,
     message: str | None,
     thread_id: int | None,
+    edit_turn: int | None,
     personality: str | None,
     system: str | None,
     system_file: Path | None,
@@ -422,12 +434,15 @@ def chat_command(
     if message is not None and not message.strip():
         # The REPL skips blank lines; a blank -m is a slip, and providers refuse it (400).
         raise click.UsageError("-m/--message is empty")
+    if edit_turn is not None and (thread_id is None or message is None):
+        raise click.UsageError("--edit needs --thread and -m (the thread and the new question)")
     overrides = build_overrides(
         system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra
     )
     sess = Session(
         agent=agent,
         thread_id=thread_id,
+        edit_turn=edit_turn,
         settings=commands.SessionSettings(personality=personality, overrides=overrides),
         stream=not no_stream,
     )

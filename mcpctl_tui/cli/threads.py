@@ -1,5 +1,8 @@
 """``mcpctl-tui threads AGENT`` and ``history THREAD``: find a thread, read it back.
 
+``history`` prints the thread's current path; ``--tree`` every branch, each turn under
+the one it follows (indented where a turn has several), the current path marked ``*``.
+
 ``chat --thread ID`` resumes a thread; these are how an operator finds the ID (the one
 ``chat`` printed is long gone) and sees what the thread holds, error and cancelled turns
 included. Stored text is untrusted (model output, provider errors): the text view passes
@@ -22,7 +25,7 @@ from mcpctl_tui.cli.tables import table
 from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.engine import Store
 from mcpctl_tui.store.errors import NotFound
-from mcpctl_tui.store.messages import Turn, all_messages, last_messages
+from mcpctl_tui.store.messages import Turn, all_messages, every_turn, last_messages
 from mcpctl_tui.store.threads import ThreadSummary, get_thread, list_threads
 from mcpctl_tui.store.types import MessageStatus
 
@@ -96,9 +99,35 @@ def render_history(messages: Sequence[Turn]) -> str:
     return "\n\n".join(blocks)
 
 
+def render_tree(turns: Sequence[Turn]) -> str:
+    """Every turn under the one it follows, one line of text each: a new indent where a
+    turn has several continuations (branches), ``*`` on the current path."""
+    below: dict[int | None, list[Turn]] = {}
+    for t in turns:
+        below.setdefault(t.parent_index, []).append(t)
+
+    def nested(parent: int | None, depth: int) -> list[tuple[Turn, int]]:
+        kids = below.get(parent, [])
+        return [(t, depth + (len(kids) > 1)) for t in reversed(kids)]
+
+    lines: list[str] = []
+    stack = nested(None, 0)  # depth-first, without recursion: a long thread is deep
+    while stack:
+        t, depth = stack.pop()
+        pad = "  " * depth
+        branch = f" · branch {t.branch}/{t.branches}" if t.branches > 1 else ""
+        lines.append(f"{pad}{'*' if t.on_path else ' '} {one_line(_heading(t), 400)}{branch}")
+        if t.content:
+            lines.append(f"{pad}    {one_line(t.content, 100)}")
+        stack.extend(nested(t.turn_index, depth))
+    return "\n".join(lines)
+
+
 def _message_doc(m: Turn) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "turn": m.turn_index,
+        "parent": m.parent_index,
+        "onPath": m.on_path,
         "role": m.role,
         "status": m.status.value,
         "content": m.content,
@@ -120,16 +149,22 @@ def _message_doc(m: Turn) -> dict[str, Any]:
 @main.command("history")
 @click.argument("thread_id", type=ROW_ID, metavar="THREAD")
 @click.option("--last", type=click.IntRange(1), metavar="N", help="Only the last N turns.")
+@click.option("--tree", is_flag=True, help="Every branch, not only the current path (marked '*').")
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.pass_obj
-def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) -> None:
-    """Print a thread's turns in order: role, time, status, text."""
+def history_cmd(state: CliState, thread_id: int, last: int | None, tree: bool, output: str) -> None:
+    """Print a thread's current path in order (role, time, status, text); --tree: every
+    branch (JSON: every turn with its parent and whether it is on the path)."""
+    if tree and last is not None:
+        raise click.UsageError("--last and --tree do not go together")
 
     async def go(store: Store) -> list[Turn]:
         async with store.session() as s:
             await get_thread(s, thread_id)  # NotFound for an unknown id
+            if tree:
+                return await every_turn(s, thread_id)
             if last is not None:
                 return await last_messages(s, thread_id, last)
             return await all_messages(s, thread_id)
@@ -137,6 +172,8 @@ def history_cmd(state: CliState, thread_id: int, last: int | None, output: str) 
     messages = run(with_store(state.db_url(existing=True, writes=False), go))
     if output == "json":
         click.echo(json.dumps([_message_doc(m) for m in messages], indent=2))
+    elif messages and tree:
+        click.echo(render_tree(messages))
     elif messages:
         click.echo(render_history(messages))
     else:

@@ -1,4 +1,9 @@
-"""A thread as Markdown or JSON (what the UI's export writes)."""
+"""A thread as Markdown or JSON (what the UI's export writes).
+
+Markdown is for reading: the current path. JSON is for keeping: every turn of every
+branch, each with the turn it follows (``parent``) and whether it is on the current path
+(``onPath``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,16 @@ from mcpctl_tui.store.messages import Turn as TurnRow
 
 
 def thread_to_json(title: str, thread_id: int, rows: Sequence[TurnRow]) -> str:
+    """The thread's ``rows`` (every turn, see ``messages.every_turn``) as JSON."""
     turns: list[dict[str, Any]] = []
     for r in rows:
-        turn: dict[str, Any] = {"turn": r.turn_index, "role": r.role, "content": r.content}
+        turn: dict[str, Any] = {
+            "turn": r.turn_index,
+            "parent": r.parent_index,
+            "onPath": r.on_path,
+            "role": r.role,
+            "content": r.content,
+        }
         if r.status != "complete":
             turn["status"] = r.status.value
         for key in ("tool_calls", "tool_call_id", "error", "personality", "model", "usage"):

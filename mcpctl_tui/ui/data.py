@@ -204,12 +204,15 @@ class UiData:
             await delete_thread(s, thread_id)
 
     async def export_thread(self, thread_id: int, path: Path) -> int:
-        """Write the thread to ``path`` (.json: JSON, else Markdown); the turns written.
-        ``StoreError``: the thread cannot be read; ``OSError``: the file cannot be written."""
+        """Write the thread to ``path`` (.json: JSON with every branch, else Markdown of
+        the current path); the turns written. ``StoreError``: the thread cannot be read;
+        ``OSError``: the file cannot be written."""
+        every = path.suffix == ".json"
         async with self.store.session() as s:
             thread = await threads.get_thread(s, thread_id)
-            rows = await messages.all_messages(s, thread_id)
-        if path.suffix == ".json":
+            read = messages.every_turn if every else messages.all_messages
+            rows = await read(s, thread_id)
+        if every:
             text = thread_to_json(thread.title, thread_id, rows)
         else:
             text = thread_to_markdown(thread.title, rows)

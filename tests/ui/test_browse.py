@@ -12,7 +12,9 @@ from sqlalchemy import select
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from mcpctl_tui.store.branches import branch_from
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import NewMessage, insert_turns, lock_thread
 from mcpctl_tui.store.models import Agent, ChatMessage, ChatThread
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.backend import NO_PERSONALITY
@@ -197,18 +199,31 @@ async def test_delete_thread_asks_and_says_what_goes(tmp_path: Path) -> None:
 
 
 async def test_export_thread_markdown_and_json(tmp_path: Path) -> None:
+    """Markdown: the current path; JSON: every branch, each turn with its parent."""
     async with demo_store(tmp_path) as (store, ids):
+        tid = ids.thread_ids[1]
+        async with store.transaction() as s:  # the last reply answered again: a branch
+            await lock_thread(s, tid)
+            await branch_from(s, tid, 2)
+            await insert_turns(s, tid, 4, [NewMessage("assistant", "Another answer.")], 2)
         app = McpctlApp(store, clock=fixed_clock)
         async with running(app):
-            await app.data.export_thread(ids.thread_ids[1], tmp_path / "t.md")
-            await app.data.export_thread(ids.thread_ids[1], tmp_path / "t.json")
+            await app.data.export_thread(tid, tmp_path / "t.md")
+            await app.data.export_thread(tid, tmp_path / "t.json")
     md = (tmp_path / "t.md").read_text()
     assert md.startswith("# Disk usage on build hosts")
-    assert "Tool call `disk_usage`" in md and "**build-2** is at 93%" in md
+    assert "Tool call `disk_usage`" in md and "Another answer." in md
+    assert "**build-2** is at 93%" not in md  # the reply that left the path
     data = json.loads((tmp_path / "t.json").read_text())
-    assert [t["role"] for t in data["turns"]] == ["user", "assistant", "tool", "assistant"]
+    assert [t["role"] for t in data["turns"]] == [
+        "user", "assistant", "tool", "assistant", "assistant"
+    ]  # fmt: skip
     assert data["turns"][1]["tool_calls"][0]["function"]["name"] == "disk_usage"
     assert data["turns"][2]["tool_call_id"] == "call_1"
+    assert [(t["parent"], t["onPath"]) for t in data["turns"]] == [
+        (None, True), (0, True), (1, True), (2, False), (2, True)
+    ]  # fmt: skip
+    assert "**build-2** is at 93%" in data["turns"][3]["content"]
 
 
 async def test_start_options_open_agent_personality_thread(tmp_path: Path) -> None:
