@@ -26,6 +26,7 @@ class ChatBackend(Protocol):
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        edit_turn: int | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
 
     def regenerate(
@@ -34,6 +35,7 @@ class ChatBackend(Protocol):
         *,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        at_turn: int | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
 
     async def save_overrides(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mcpctl_tui.chat.service import ChatService
 from mcpctl_tui.llm.registry import known_types
-from mcpctl_tui.store import agents, catalog, messages, overview, threads
+from mcpctl_tui.store import agents, branches, catalog, messages, overview, threads
 from mcpctl_tui.store.agents import AgentRow
 from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.deletes import delete_thread
@@ -192,6 +192,24 @@ class UiData:
     async def thread_size(self, thread_id: int) -> int:
         async with self.store.session() as s:
             return await threads.thread_size(s, thread_id)
+
+    @writes("switching branches")
+    async def step_branch(self, thread_id: int, turn_index: int, step: int) -> int | None:
+        """Show the branch ``step`` places from the one ``turn_index`` is on; the turn now
+        in its place (None: no branch that far). It changes the thread's current path,
+        for every reader of the store: a write."""
+        async with self.store.transaction() as s:
+            if not await messages.lock_thread(s, thread_id):
+                raise NotFound("thread", thread_id)
+            return await branches.step_branch(s, thread_id, turn_index, step)
+
+    @writes("switching branches")
+    async def show_turn(self, thread_id: int, turn_index: int) -> None:
+        """Put a turn of another branch on the thread's current path (a search hit)."""
+        async with self.store.transaction() as s:
+            if not await messages.lock_thread(s, thread_id):
+                raise NotFound("thread", thread_id)
+            await branches.show_turn(s, thread_id, turn_index)
 
     @writes("renaming")
     async def rename_thread(self, thread_id: int, title: str) -> None:

@@ -88,6 +88,7 @@ class ReadOnlyBackend:
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        edit_turn: int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         return _refused("sending")
 
@@ -97,6 +98,7 @@ class ReadOnlyBackend:
         *,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        at_turn: int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         return _refused("regenerating")
 

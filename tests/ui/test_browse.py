@@ -384,7 +384,14 @@ async def test_rename_refuses_an_empty_title_and_thread_keys_explain_a_new_threa
 
 def _key_shown(key: str) -> str:
     """A binding's key as the help writes it: ctrl+s -> Ctrl+S, escape -> Esc."""
-    names = {"escape": "Esc", "enter": "Enter", "colon": ":", "slash": "/"}
+    names = {
+        "escape": "Esc",
+        "enter": "Enter",
+        "colon": ":",
+        "slash": "/",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+    }
     *mods, last = key.split("+")
     if len(last) == 1:
         shown = last.upper() if mods else last

@@ -16,8 +16,10 @@ import pytest
 from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.events import ChatEvent, TurnStarted
 from mcpctl_tui.llm.events import TextDelta
+from mcpctl_tui.store.branches import branch_from
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.messages import NewMessage, insert_turns, lock_thread
 from mcpctl_tui.store.types import LlmKind
 from mcpctl_tui.ui.app import McpctlApp
 from mcpctl_tui.ui.state import StartAt
@@ -40,6 +42,23 @@ def _demo_db(tmp_path: Path) -> str:
 
 def _crowded_db(tmp_path: Path) -> str:
     return asyncio.run(open_seeded(tmp_path / "crowded.db", _crowded))
+
+
+async def _branched(store: Store) -> None:
+    """The demo, with the cancelled reply of "Rotate the API gateway certs" answered
+    again beside it: the thread's current path ends in the new reply, ‹2/2›."""
+    await _demo(store)
+    reply = NewMessage(
+        "assistant",
+        "1. Issue the new certificate from the **internal CA**\n"
+        "2. Stage it on the gateway with `certctl stage`\n"
+        "3. Swap the listeners, then revoke the old certificate",
+        model="echo",
+    )
+    async with store.transaction() as s:
+        await lock_thread(s, 3)
+        await branch_from(s, 3, 0)
+        await insert_turns(s, 3, 2, [reply], 0)
 
 
 def _empty_db(tmp_path: Path) -> str:
@@ -77,6 +96,7 @@ class HeldReply:
         thread_id: int | None = None,
         personality: str | None = None,
         overrides: ChatOverrides | None = None,
+        edit_turn: int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         yield TurnStarted(
             thread_id=thread_id or 0,
@@ -241,6 +261,19 @@ def test_palette(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> No
 
     app = _app(_demo_db(tmp_path), StartAt(agent="ops"))
     assert snap_compare(app, terminal_size=size, run_before=_run(palette))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_branch_switcher(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A reply answered again: ‹2/2› on it, chosen, the chat's keys ([ ] e) in the footer."""
+
+    async def choose(pilot: Any) -> None:
+        await pilot.press("alt+up")
+        await pilot.pause()
+
+    url = asyncio.run(open_seeded(tmp_path / "branched.db", _branched))
+    app = _app(url, StartAt(agent="ops", thread_id=3))
+    assert snap_compare(app, terminal_size=size, run_before=_run(choose))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -1,6 +1,9 @@
-"""Choosing a turn of the chat (Alt+Up/Down or a click) and copying it or its code.
+"""Choosing a turn of the chat (Alt+Up/Down or a click), then copying it or its code,
+switching it to another branch (``[`` / ``]`` on a turn marked ``‹i/n›``) or editing it
+(``e`` on a question: asked again on a new branch).
 
-Mixed into ``ChatView``: any message can be copied, not only the last reply.
+Mixed into ``ChatView``: any message can be copied, not only the last reply. A switch or
+an edit is posted as a message for the panel, which owns the store and the reply.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.color import Color
 from textual.containers import VerticalScroll
+from textual.message import Message
 
-from mcpctl_tui.ui.chat.turns import AssistantTurn, Turn
+from mcpctl_tui.ui.chat.turns import AssistantTurn, Turn, UserTurn
 
 # Checked as the scrolling container it is mixed into; a plain mixin at run time.
 if TYPE_CHECKING:
@@ -22,6 +26,22 @@ else:
 
 class TurnChoice(_Base):
     _chosen: Turn | None = None
+
+    class BranchStep(Message):
+        """Show the branch ``step`` places from the one turn ``turn_index`` is on."""
+
+        def __init__(self, turn_index: int, step: int) -> None:
+            super().__init__()
+            self.turn_index = turn_index
+            self.step = step
+
+    class EditTurn(Message):
+        """Edit question ``turn_index`` (its text to start from) into a new branch."""
+
+        def __init__(self, turn_index: int, text: str) -> None:
+            super().__init__()
+            self.turn_index = turn_index
+            self.text = text
 
     @property
     def turns(self) -> list[Turn]:
@@ -72,6 +92,24 @@ class TurnChoice(_Base):
             if isinstance(child, AssistantTurn):
                 return child
         return None
+
+    def action_branch(self, step: int) -> None:
+        """The chosen turn's next (previous) branch; without a choice, the newest turn
+        shown that has branches."""
+        turn = self.selected or next(
+            (t for t in reversed(self.turns) if t.row is not None and t.row.branches > 1), None
+        )
+        if turn is None or turn.row is None or turn.row.branches < 2:
+            self.notify("no branches here: pick a turn marked ‹i/n› (Alt+Up/Down)")
+            return
+        self.post_message(self.BranchStep(turn.row.turn_index, step))
+
+    def action_edit_turn(self) -> None:
+        chosen = self.selected
+        if not isinstance(chosen, UserTurn) or chosen.row is None:
+            self.notify("pick a question to edit (Alt+Up/Down): it is asked again on a new branch")
+            return
+        self.post_message(self.EditTurn(chosen.row.turn_index, chosen.plain_text()))
 
     def action_copy_message(self) -> None:
         """Copy the chosen message (Alt+Up/Down or a click), else the last reply."""

@@ -42,9 +42,12 @@ class ChatInput(KeysFirst, TextArea):
     ]
 
     class Submitted(Message):
-        def __init__(self, text: str) -> None:
+        """Enter: ``text``, and the question it is an edit of (None: a new message)."""
+
+        def __init__(self, text: str, edit_turn: int | None = None) -> None:
             super().__init__()
             self.text = text
+            self.edit_turn = edit_turn
 
     class Recall(Message):
         """Up (``step`` -1: an older question) or Down (+1) in an empty box, or in one
@@ -58,13 +61,31 @@ class ChatInput(KeysFirst, TextArea):
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = PLACEHOLDERS[0]
         self.recalled: str | None = None  # the question Up put here, until edited
+        self.editing: int | None = None  # the question being edited (``e`` on it)
 
     def on_resize(self, event: events.Resize) -> None:
         room = self.content_size.width - 1  # the cursor sits after the text
         self.placeholder = next((p for p in PLACEHOLDERS if len(p) <= room), PLACEHOLDERS[-1])
 
     def action_submit(self) -> None:
-        self.post_message(self.Submitted(self.text))
+        self.post_message(self.Submitted(self.text, self.editing))
+
+    def begin_edit(self, turn_index: int, text: str) -> None:
+        """Edit question ``turn_index``: its text here; Enter asks it on a new branch."""
+        self.editing = turn_index
+        self.text = text
+        self.move_cursor(self.document.end)
+        self.border_title = (
+            f"editing turn {turn_index}: Enter asks it on a new branch · Esc cancels"
+        )
+
+    def end_edit(self, *, clear: bool = False) -> None:
+        if self.editing is None:
+            return
+        self.editing = None
+        self.border_title = None
+        if clear:
+            self.clear()
 
     def consume(self, sent: str) -> None:
         """Take a sent message out of the input, keeping what was typed after its Enter
@@ -105,6 +126,9 @@ class ChatInput(KeysFirst, TextArea):
         self.recalled = text
 
     def key_first(self, event: events.Key) -> bool:
+        if event.key == "escape" and self.editing is not None:
+            self.end_edit(clear=True)
+            return True
         if event.key in ("up", "down") and (not self.text or self.text == self.recalled):
             self.post_message(self.Recall(-1 if event.key == "up" else 1))
             return True

@@ -31,6 +31,7 @@ from mcpctl_tui.chat.errors import ChatError
 from mcpctl_tui.chat.events import ChatEvent, TurnStarted
 from mcpctl_tui.ui import memory
 from mcpctl_tui.ui.backend import ChatBackend
+from mcpctl_tui.ui.chat.front import PanelFront
 from mcpctl_tui.ui.chat.input import ChatInput
 from mcpctl_tui.ui.chat.reply import Reply, ReplyEnd, live_turns
 from mcpctl_tui.ui.chat.stream import CoalescingMarkdownStream
@@ -72,6 +73,7 @@ class ChatPanel(Vertical):
         self.reply: Reply | None = None  # the reply streaming now
         self._prompts: list[str] | None = None  # the open thread's questions, newest first
         self._recall_at = -1  # which of them the message box shows (-1: none)
+        self._branched = False  # the reply streaming began a branch
 
     def compose(self) -> ComposeResult:
         yield Static("", id="thread-title")
@@ -136,9 +138,12 @@ class ChatPanel(Vertical):
         self._forget_reply_stats()
         await self.chat.show_empty(NEW_THREAD)
 
-    async def show_thread(self, thread_id: int, *, at_turn: int | None = None) -> bool:
+    async def show_thread(
+        self, thread_id: int, *, at_turn: int | None = None, on_branch: bool = False
+    ) -> bool:
         """Show the newest turns of ``thread_id``, or with ``at_turn`` the window around
-        that turn, picked; False (and said) if it cannot be read."""
+        that turn, picked (on another branch: that branch is shown); False (and said) if
+        it cannot be read."""
         around: list[TurnRow] | None = None
         try:
             window = await self.data.thread_window(thread_id, WINDOW)
@@ -157,6 +162,18 @@ class ChatPanel(Vertical):
             older = bool(around) and around[0].turn_index > 0
             await self.chat.show(around[:PAGE], has_older=older, has_newer=len(around) > PAGE)
         found = next((t for t in self.chat.turns if t.turn_index == at_turn), None)
+        if at_turn is not None and found is None and not on_branch:
+            # Not in the window around it: the turn is on another branch. Shown, it
+            # becomes the current path (for every reader: a write, refused read-only).
+            try:
+                await self.data.show_turn(thread_id, at_turn)
+            except NotFound as exc:
+                say(self, str(exc), severity="warning")
+                return True
+            except StoreError as exc:
+                say(self, f"turn {at_turn} is on another branch: {exc}", severity="warning")
+                return True
+            return await self.show_thread(thread_id, at_turn=at_turn, on_branch=True)
         if found is not None:
             self.chat.release_anchor()
             self.chat.call_after_refresh(self.chat.select, found)
@@ -178,8 +195,13 @@ class ChatPanel(Vertical):
         if tid is None or self.state.deleted or self.chat.has_newer:
             return  # (a window away from the end gets newer turns as it slides down)
         first = self.chat.sync_from()
+        # The last stored turn shown is read too: not on the path any more, a branch was
+        # chosen elsewhere (another operator, a `chat --edit`), and the thread is read afresh.
+        probe = self.chat.last_stored_before(first)
         try:
-            rows = await self.data.turns_from(tid, first, SYNC_LIMIT + 1)
+            rows = await self.data.turns_from(
+                tid, first if probe is None else probe, SYNC_LIMIT + 2
+            )
         except NotFound:
             if tid == self.state.thread_id:
                 self.state = replace(self.state, deleted=True)
@@ -187,6 +209,12 @@ class ChatPanel(Vertical):
             return
         if tid != self.state.thread_id:
             return
+        if probe is not None:
+            if not rows or rows[0].turn_index != probe:
+                if not self.streaming:
+                    await self.show_thread(tid)
+                return
+            rows = rows[1:]
         if len(rows) > SYNC_LIMIT and not self.streaming:  # far behind: read it afresh
             await self.show_thread(tid)
             return
@@ -245,7 +273,7 @@ class ChatPanel(Vertical):
             say(self, str(exc), severity="error")
             return
         if isinstance(command, commands.SendText):
-            await self.send(command.text, typed=event.text)
+            await self.send(command.text, typed=event.text, edit_turn=event.edit_turn)
             return
         try:
             done = await self._run_command(command)
@@ -269,9 +297,18 @@ class ChatPanel(Vertical):
         self._recall_at = max(at, -1)
         self.chat_input.recall(self._prompts[at] if at >= 0 else "")
 
-    async def send(self, text: str | None, *, typed: str | None = None) -> None:
-        """Send ``text`` (None: answer the last message again) and stream the reply.
-        ``typed``: the line as it stands in the message box, taken out once sent."""
+    async def send(
+        self,
+        text: str | None,
+        *,
+        typed: str | None = None,
+        edit_turn: int | None = None,
+        at_turn: int | None = None,
+    ) -> None:
+        """Send ``text`` (None: answer a question again) and stream the reply.
+        ``typed``: the line as it stands in the message box, taken out once sent.
+        A branch starts with ``edit_turn`` (``text`` asked in place of that question) or
+        ``at_turn`` (that reply answered again; None: the last question's)."""
         agent = self.state.agent
         if agent is None:
             self.notify("add an agent first (Ctrl+P → New agent)", severity="warning")
@@ -289,16 +326,20 @@ class ChatPanel(Vertical):
         thread_id = self.state.thread_id
         if text is None and thread_id is None:
             return
-        if self.chat.has_newer and thread_id is not None:
+        branch_at = edit_turn if edit_turn is not None else at_turn
+        if branch_at is not None and thread_id is not None:
+            await self.chat.drop_from(branch_at)  # the turns that leave the path
+        elif self.chat.has_newer and thread_id is not None:
             await self.show_thread(thread_id)  # a send goes at the end: show it
         if text is not None:
             self.chat_input.consume(typed if typed is not None else text)
+            self.chat_input.end_edit()
             self._prompts = None  # the question sent is the newest now
         self.chat.anchor()  # sending brings the operator back to the bottom
         asked = UserTurn(None, text=text) if text is not None else None
         if asked is not None:
             await self.chat.add(asked)
-        else:
+        elif at_turn is None:
             await self.chat.drop_after_last_user()
         turn = AssistantTurn(None, personality=self.state.personality_label)
         await self.chat.add(turn)
@@ -310,7 +351,10 @@ class ChatPanel(Vertical):
             if text is None:
                 assert thread_id is not None
                 return self.backend.regenerate(
-                    thread_id, personality=settings.personality, overrides=settings.overrides
+                    thread_id,
+                    personality=settings.personality,
+                    overrides=settings.overrides,
+                    at_turn=at_turn,
                 )
             return self.backend.send(
                 agent.id,
@@ -318,15 +362,48 @@ class ChatPanel(Vertical):
                 thread_id=thread_id,
                 personality=settings.personality,
                 overrides=settings.overrides,
+                edit_turn=edit_turn,
             )
 
         self.run_reply(self.reply, events, typed if typed is not None else text)
 
     async def regenerate(self) -> None:
+        """Answer again the reply chosen in the chat (while the chat has focus), else the
+        last question; the reply answered stays, on its own branch."""
         if self.state.thread_id is None or self.chat.last_assistant() is None:
             self.notify("nothing to regenerate", severity="warning")
             return
-        await self.send(None)
+        chosen = self.chat.selected if self.chat.has_focus else None
+        if isinstance(chosen, AssistantTurn) and chosen.row is not None:
+            await self.send(None, at_turn=chosen.row.turn_index)
+        else:
+            await self.send(None)
+
+    @on(ChatView.BranchStep)
+    def _branch_step(self, event: ChatView.BranchStep) -> None:
+        if self.state.thread_id is None:
+            return
+        if self.streaming:
+            self.notify("a reply is streaming: switch branches once it ends", severity="warning")
+            return
+        self.step_branch(self.state.thread_id, event.turn_index, event.step)
+
+    @work(group="thread", exclusive=True, exit_on_error=False)
+    async def step_branch(self, thread_id: int, turn_index: int, step: int) -> None:
+        try:
+            shown = await self.data.step_branch(thread_id, turn_index, step)
+        except StoreError as exc:
+            say(self, str(exc), severity="error")
+            return
+        if shown is None:
+            self.app.bell()  # the first (last) branch already
+            return
+        await self.show_thread(thread_id, at_turn=shown)
+
+    @on(ChatView.EditTurn)
+    def _edit_turn(self, event: ChatView.EditTurn) -> None:
+        self.chat_input.begin_edit(event.turn_index, event.text)
+        self.chat_input.focus()
 
     def cancel(self) -> None:
         if self.streaming:
@@ -365,6 +442,7 @@ class ChatPanel(Vertical):
     def reply_started(self, started: TurnStarted) -> None:
         title = started.thread_title if started.new_thread else self.state.title
         self.state = self.state.in_thread(started.thread_id, title)
+        self._branched = bool(started.replaced_message_ids)
         if started.new_thread:  # listed (and highlighted) now, not when a slow reply ends
             self.post_message(self.ThreadsChanged())
 
@@ -379,9 +457,10 @@ class ChatPanel(Vertical):
             # Nothing typed is lost: the engine refused it before storing anything, or
             # the publisher never answered. A reply that came in part was delivered.
             self.chat_input.restore(sent)
-        if not end.began:
-            # The chat as stored: the user turn shown was never written, and a
-            # regenerate took the reply it would replace off the screen.
+        branched, self._branched = self._branched, False
+        if not end.began or (branched and not self.chat.has_newer):
+            # The chat as stored: the user turn shown was never written, and a branch
+            # took turns off the screen; a reply that began a branch shows its ‹i/n›.
             if self.state.thread_id is None:
                 await self.start_new_thread()
             else:
@@ -404,44 +483,6 @@ class ChatPanel(Vertical):
             case commands.SendText():  # a message: the caller sends it
                 return False
             case _:
-                said = await commands.run(command, _PanelFront(self))
+                said = await commands.run(command, PanelFront(self))
                 say(self, said.text, severity="warning" if said.warning else "information")
         return True
-
-
-class _PanelFront:
-    """The chat panel's session as the slash commands work on it."""
-
-    def __init__(self, panel: ChatPanel) -> None:
-        self.panel = panel
-
-    @property
-    def settings(self) -> commands.SessionSettings:
-        return self.panel.state.settings
-
-    @settings.setter
-    def settings(self, value: commands.SessionSettings) -> None:
-        self.panel.state = replace(self.panel.state, settings=value)
-
-    @property
-    def thread_id(self) -> int | None:
-        return self.panel.state.thread_id
-
-    @property
-    def save_target(self) -> ChatBackend:
-        return self.panel.backend
-
-    async def agent(self) -> commands.AgentRef:
-        state = self.panel.state
-        if state.agent is None:
-            raise commands.CommandError("add an agent first (Ctrl+P → New agent)")
-        return commands.AgentRef(
-            state.agent.id, state.agent.name, state.personality_label, state.personalities
-        )
-
-    async def new_thread(self) -> None:
-        await self.panel.start_new_thread()
-
-    async def thread_renamed(self, title: str) -> None:
-        self.panel.state = replace(self.panel.state, title=title)
-        self.panel.post_message(ChatPanel.ThreadsChanged())

@@ -71,6 +71,14 @@ class Turn(Vertical):
         return self.row.content if self.row else ""
 
 
+def branch_mark(row: TurnRow | None) -> Content:
+    """``‹2/3›`` on a turn that is one of several after the same turn (a branch point):
+    ``[`` and ``]`` on the chosen turn switch among them."""
+    if row is None or row.branches < 2:
+        return Content("")
+    return Content.styled(f"  ‹{row.branch}/{row.branches}›", "bold $accent")
+
+
 class UserTurn(Turn):
     def __init__(self, row: TurnRow | None, text: str | None = None) -> None:
         super().__init__(row)
@@ -78,7 +86,8 @@ class UserTurn(Turn):
         self.add_class("-user")
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.styled("you", "bold"), classes="turn-header")
+        header = Content.assemble(Content.styled("you", "bold"), branch_mark(self.row))
+        yield Static(header, classes="turn-header")
         yield Static(literal(self.text), classes="turn-body")
 
     def plain_text(self) -> str:
@@ -99,7 +108,9 @@ class ToolTurn(Turn):
             yield Static(literal(self.row.content), classes="tool-body")
 
 
-def _marks(status: MessageStatus, model: str | None, personality: str | None) -> Content:
+def _marks(
+    status: MessageStatus, model: str | None, personality: str | None, row: TurnRow | None
+) -> Content:
     parts: list[Content | str | tuple[str, str]] = [Content.styled("assistant", "bold")]
     if model:
         parts += [(" · ", "dim"), literal(model, "dim")]
@@ -111,7 +122,7 @@ def _marks(status: MessageStatus, model: str | None, personality: str | None) ->
         parts += ["  ", Content.styled(" error ", "reverse $error")]
     elif status == MessageStatus.PENDING:
         parts += ["  ", Content.styled("…", "dim")]
-    return Content.assemble(*parts)
+    return Content.assemble(*parts, branch_mark(row))
 
 
 class AssistantTurn(Turn):
@@ -132,7 +143,7 @@ class AssistantTurn(Turn):
         self.markdown = ReplyMarkdown(row.content if row else "")
         self._error = Static("", classes="turn-error")
         self._header = Static(
-            _marks(self.status, self.model, self.personality), classes="turn-header"
+            _marks(self.status, self.model, self.personality, row), classes="turn-header"
         )
         self._tools = Vertical(classes="tool-calls")
         self._set_status_class()
@@ -184,7 +195,7 @@ class AssistantTurn(Turn):
         """Mark the live turn. No class change: toggling a class on the turn restyles
         every widget of a long reply (seconds); an inline border colour costs nothing."""
         self.status = status
-        self._header.update(_marks(status, self.model, self.personality))
+        self._header.update(_marks(status, self.model, self.personality, self.row))
         var = {MessageStatus.CANCELLED: "warning", MessageStatus.ERROR: "error"}.get(status)
         if var is not None:
             color = Color.parse(self.app.theme_variables.get(var, "red"))

@@ -76,6 +76,23 @@ class ChatView(TurnChoice, VerticalScroll, can_focus=True):
             tooltip="jump to the thread's first turn",
         ),
         Binding("end,G", "last_turn", "Last turn", show=False, tooltip="back to the newest turn"),
+        Binding(
+            "left_square_bracket",
+            "branch(-1)",
+            "Branch ‹",
+            key_display="[",
+            tooltip="the chosen turn's previous branch (a turn marked ‹i/n›)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "branch(1)",
+            "Branch ›",
+            key_display="]",
+            tooltip="the chosen turn's next branch",
+        ),
+        Binding(
+            "e", "edit_turn", "Edit", tooltip="edit the chosen question: asked on a new branch"
+        ),
     ]
 
     class NeedOlder(Message):
@@ -382,9 +399,26 @@ class ChatView(TurnChoice, VerticalScroll, can_focus=True):
                 self.post_message(self.NeedNewer(last, self.generation))
 
     async def drop_after_last_user(self) -> None:
-        """Regenerate replaces the turns after the last user turn."""
+        """Regenerate answers the last question again: what followed it leaves the path."""
         turns = self.turns
         last_user = max((i for i, t in enumerate(turns) if isinstance(t, UserTurn)), default=-1)
         stale = turns[last_user + 1 :]
         if stale:
             await self.remove_children(stale)
+
+    async def drop_from(self, turn_index: int) -> None:
+        """A branch starts beside turn ``turn_index``: it and what followed it leave the
+        path (and the screen), newer turns not mounted too."""
+        stale = [t for t in self.turns if t.turn_index is None or t.turn_index >= turn_index]
+        if stale:
+            await self.remove_children(stale)
+        self.has_newer = False
+
+    def last_stored_before(self, turn_index: int) -> int | None:
+        """The last stored turn shown before ``turn_index``: a sync checks it is still on
+        the path (a branch chosen elsewhere takes it off)."""
+        return max(
+            (t.turn_index for t in self.turns if t.row is not None and t.turn_index is not None
+             and t.turn_index < turn_index),
+            default=None,
+        )  # fmt: skip

@@ -31,6 +31,8 @@ _KEY_NAMES = {
     "down": "Down",
     "colon": ":",
     "slash": "/",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
 }
 
 

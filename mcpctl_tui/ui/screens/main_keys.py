@@ -11,7 +11,12 @@ from mcpctl_tui.ui.screens.search import SEARCH_HELP
 MAIN_KEYS: list[BindingType] = [
     Binding("escape", "cancel_reply", "Cancel reply", tooltip="cancel the reply (what came stays)"),
     Binding("ctrl+n", "new_thread", "New thread", tooltip="start a new thread"),
-    Binding("ctrl+r", "regenerate", "Regenerate", tooltip="answer the last message again"),
+    Binding(
+        "ctrl+r",
+        "regenerate",
+        "Regenerate",
+        tooltip="answer the last message again (in the chat: the chosen reply), on a branch",
+    ),
     Binding("f2", "rename_thread", "Rename thread", show=False, tooltip="rename the thread"),
     Binding(
         "alt+up",
