@@ -235,7 +235,7 @@ class ChatMessage(Base):
     __tablename__ = "chat_message"
     __table_args__ = (
         UniqueConstraint("thread_id", "turn_index", name="uq_chat_message_thread_id_turn_index"),
-        Index("ix_chat_message_thread_parent", "thread_id", "parent_index"),
+        Index("ix_chat_message_thread_parent", "thread_id", "parent_index", "turn_index"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,12 +20,13 @@ Rules kept here:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.store.models import Agent, AgentUsage, Llm, ReplyUsage
@@ -160,19 +161,13 @@ def _sum_if(cond: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnEleme
     return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
 
 
-async def tally_by(
-    s: AsyncSession,
+def tally_query(
     by: By,
     *,
     since: datetime | None = None,
-    thread_ids: Sequence[int] | Select[Any] | None = None,
-) -> dict[Any, Tally]:
-    """Every reply's usage summed by agent name, LLM name (None: not known), UTC day
-    ("2026-12-01") or thread id. ``since`` counts whole UTC days: from the start of its
-    day (the running sums' grain); ``thread_ids`` narrows to those threads.
-
-    Read from the running sums (``agent_usage``; ``reply_usage`` by thread), never from
-    the turns themselves."""
+    thread_ids: Sequence[int] | Select[Any] | BindParameter[Any] | None = None,
+) -> Select[Any]:
+    """``tally_by``'s statement: per key and currency, the sums and the priced cost."""
     _R: Any = ReplyUsage if by == "thread" else AgentUsage
     # The agent's name; the LLM's ('' not known: None below); the day; the thread.
     key: Any = Agent.name if by == "agent" else getattr(_R, f"{by}_id" if by == "thread" else by)
@@ -202,8 +197,35 @@ async def tally_by(
         if by != "thread":
             raise ValueError("thread_ids narrows the sums by thread only")
         q = q.where(_R.thread_id.in_(thread_ids))
+    return q
+
+
+@functools.cache
+def _threads_page_query() -> Select[Any]:
+    return tally_query("thread", thread_ids=bindparam("ids", expanding=True))
+
+
+async def tally_by(
+    s: AsyncSession,
+    by: By,
+    *,
+    since: datetime | None = None,
+    thread_ids: Sequence[int] | Select[Any] | None = None,
+) -> dict[Any, Tally]:
+    """Every reply's usage summed by agent name, LLM name (None: not known), UTC day
+    ("2026-12-01") or thread id. ``since`` counts whole UTC days: from the start of its
+    day (the running sums' grain); ``thread_ids`` narrows to those threads.
+
+    Read from the running sums (``agent_usage``; ``reply_usage`` by thread), never from
+    the turns themselves."""
     out: dict[Any, Tally] = {}
-    for k, cur, n, inp, outp, unknown, amount, unpriced, priced in await s.execute(q):
+    params: dict[str, Any] = {}
+    if by == "thread" and since is None and isinstance(thread_ids, Sequence):
+        q = _threads_page_query()  # a thread list's page: built once, ids bound
+        params["ids"] = list(thread_ids)
+    else:
+        q = tally_query(by, since=since, thread_ids=thread_ids)
+    for k, cur, n, inp, outp, unknown, amount, unpriced, priced in await s.execute(q, params):
         if not n:
             continue
         costs = ((cur or DEFAULT_CURRENCY, float(amount)),) if priced else ()

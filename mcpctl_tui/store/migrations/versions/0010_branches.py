@@ -15,7 +15,8 @@
   and what the next request sends). The windows the UI reads are then plain index reads
   of ``(thread_id, turn_index)`` with a filter, as before; a branch switch rewrites the
   flags of the turns that leave or join the path (store/branches.py keeps the rule).
-- ``ix_chat_message_thread_parent``: a turn's children (its branches) by one index read.
+- ``ix_chat_message_thread_parent`` (thread_id, parent_index, turn_index): a turn's children
+  (its branches) and its place among them, each by one index read.
 
 Backfill: every stored thread becomes a single path: a turn's parent is the turn before
 it, every turn on the path.
@@ -55,7 +56,9 @@ def upgrade() -> None:
     op.execute(_BACKFILL_PARENT)
     if pg:
         op.execute("ALTER TABLE chat_message ENABLE TRIGGER USER")
-    op.create_index("ix_chat_message_thread_parent", "chat_message", ["thread_id", "parent_index"])
+    op.create_index(
+        "ix_chat_message_thread_parent", "chat_message", ["thread_id", "parent_index", "turn_index"]
+    )
 
 
 def downgrade() -> None:
