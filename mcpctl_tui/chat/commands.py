@@ -12,6 +12,9 @@ The rules:
     else text; ``-`` in KEY becomes ``_``); ``/set KEY`` and ``/unset KEY`` unset it;
     ``/set`` alone shows the session's parameters;
   - ``/system TEXT`` replaces the system prompt for the session; ``/system`` restores it;
+  - ``/llm NAME`` asks that LLM instead of the agent's from the next turn (a regenerate
+    too: the same question tried on another LLM before re-pinning); ``/llm`` alone goes
+    back to the agent's. The name is checked when a message is sent;
   - ``/personality NAME`` uses that personality from the next turn (``none``: none);
     ``/personality`` alone lists the agent's personalities;
   - ``/clear`` (or ``/new``) starts a new thread;
@@ -69,6 +72,11 @@ class SetSystem:
 
 
 @dataclass(frozen=True, slots=True)
+class SetLlm:
+    name: str | None  # None: the agent's own LLM again
+
+
+@dataclass(frozen=True, slots=True)
 class ChoosePersonality:
     name: str  # NO_PERSONALITY for ``none``
 
@@ -109,6 +117,7 @@ Command = (
     | UnsetParam
     | ShowParams
     | SetSystem
+    | SetLlm
     | ChoosePersonality
     | ListPersonalities
     | NewThread
@@ -136,6 +145,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("/unset", "KEY", "unset a parameter of this session"),
     CommandSpec("/system", "[TEXT]", "replace the system prompt (no TEXT: the agent's again)"),
+    CommandSpec(
+        "/llm",
+        "[NAME]",
+        "ask this LLM instead of the agent's from the next turn (no NAME: the agent's again)",
+    ),
     CommandSpec(
         "/personality",
         "[NAME]",
@@ -217,6 +231,8 @@ def parse(line: str) -> Command:
             return UnsetParam(param_key(rest))
         case "/system":
             return SetSystem(rest or None)
+        case "/llm":
+            return SetLlm(rest or None)
         case "/personality":
             if not rest:
                 return ListPersonalities()
@@ -255,7 +271,7 @@ def _shown(params: Mapping[str, Any]) -> str:
 
 
 def apply_setting(
-    settings: SessionSettings, cmd: SetParam | UnsetParam | ShowParams | SetSystem
+    settings: SessionSettings, cmd: SetParam | UnsetParam | ShowParams | SetSystem | SetLlm
 ) -> tuple[SessionSettings, str]:
     """The settings after ``cmd``, and what to tell the operator. A parameter no request
     can carry (a literal secret, NaN) raises ``InvalidParam`` and changes nothing."""
@@ -276,6 +292,9 @@ def apply_setting(
                 else "agent's system prompt restored"
             )
             return replace(settings, overrides=replace(settings.overrides, system=text)), said
+        case SetLlm(name=name):
+            said = f"LLM: {name} for this session" if name else "LLM: the agent's again"
+            return replace(settings, overrides=replace(settings.overrides, llm=name)), said
 
 
 def personality_label(choice: str | None, default: str | None) -> str:
@@ -386,7 +405,7 @@ async def run(command: Command, front: ChatFront) -> Said:
     or ``Quit``, which each front end does its own way); what to tell the operator.
     A refusal raises ``ChatError`` or ``StoreError`` and changes nothing."""
     match command:
-        case SetParam() | UnsetParam() | ShowParams() | SetSystem():
+        case SetParam() | UnsetParam() | ShowParams() | SetSystem() | SetLlm():
             front.settings, said = apply_setting(front.settings, command)
             return Said(said)
         case ListPersonalities():

@@ -90,11 +90,13 @@ def _finite(value: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ChatOverrides:
-    """Per-call changes: a system replacement, a system append, parameter overrides."""
+    """Per-call changes: a system replacement, a system append, parameter overrides, and
+    another LLM (by name) than the agent's, to try a question on it before re-pinning."""
 
     system: str | None = None
     system_append: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    llm: str | None = None
 
     def with_params(self, **params: Any) -> ChatOverrides:
         return replace(self, params={**self.params, **params})
@@ -206,7 +208,7 @@ async def _prepare(
     personality: str | None,
     overrides: ChatOverrides | None,
 ) -> ChatContext:
-    rows = await load_chat_rows(s, agent, thread, personality)
+    rows = await load_chat_rows(s, agent, thread, personality, overrides.llm if overrides else None)
     if rows.personality_missing:
         assert personality is not None
         names = await personality_names(s, rows.agent.id)

@@ -339,6 +339,7 @@ def build_overrides(
     seed: int | None,
     stop: tuple[str, ...],
     extra: tuple[str, ...],
+    llm: str | None = None,
 ) -> ChatOverrides:
     if system is not None and system_file is not None:
         raise click.UsageError("--system and --system-file cannot be used together")
@@ -366,7 +367,7 @@ def build_overrides(
         check_params(params)
     except ChatError as exc:
         raise click.UsageError(str(exc)) from None
-    return ChatOverrides(system=system, system_append=system_append, params=params)
+    return ChatOverrides(system=system, system_append=system_append, params=params, llm=llm)
 
 
 @main.command("chat")
@@ -386,6 +387,11 @@ def build_overrides(
     " (the old one is kept; 'history --tree' shows both).",
 )
 @click.option("--personality", metavar="NAME", help="Use this personality of the agent.")
+@click.option(
+    "--llm",
+    metavar="NAME",
+    help="Ask this LLM instead of the agent's (to try it before re-pinning the agent).",
+)
 @click.option("--system", metavar="TEXT", help="Replace the agent's system prompt for this call.")
 @click.option(
     "--system-file",
@@ -415,6 +421,7 @@ def chat_command(
     thread_id: int | None,
     edit_turn: int | None,
     personality: str | None,
+    llm: str | None,
     system: str | None,
     system_file: Path | None,
     system_append: str | None,
@@ -437,8 +444,9 @@ def chat_command(
     if edit_turn is not None and (thread_id is None or message is None):
         raise click.UsageError("--edit needs --thread and -m (the thread and the new question)")
     overrides = build_overrides(
-        system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra
-    )
+        system, system_file, system_append, temperature, top_p, top_k, max_tokens, seed, stop, extra,
+        llm,
+    )  # fmt: skip
     sess = Session(
         agent=agent,
         thread_id=thread_id,

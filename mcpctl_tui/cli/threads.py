@@ -140,6 +140,7 @@ def _message_doc(m: Turn) -> dict[str, Any]:
         "toolCallId": m.tool_call_id,
         "personality": m.personality,
         "model": m.model,
+        "llm": m.llm,
         "usage": m.usage,
     }
     doc.update({k: v for k, v in optional.items() if v})

@@ -94,7 +94,11 @@ class ChatRows:
 
 
 async def load_chat_rows(
-    s: AsyncSession, agent: int | str, thread_id: int | None, personality: str | None = None
+    s: AsyncSession,
+    agent: int | str,
+    thread_id: int | None,
+    personality: str | None = None,
+    llm: str | None = None,
 ) -> ChatRows:
     """Everything ``prepare_context`` reads, in two round trips (one without a thread):
 
@@ -105,9 +109,15 @@ async def load_chat_rows(
        agent's personalities: the agent's own, its project's, and any prompt bound to one
        of its personalities (global and foreign-scoped ones reach it only that way);
     2. the turns of the thread's current path, in order.
+
+    ``llm`` (a name) reads that LLM instead of the agent's (``NotFound`` when none has it).
     """
-    q = _context_query(isinstance(agent, int), personality is not None, thread_id is not None)
+    q = _context_query(
+        isinstance(agent, int), personality is not None, thread_id is not None, llm is not None
+    )
     params: dict[str, Any] = {"agent": agent}
+    if llm is not None:
+        params["llm"] = llm
     if personality is not None:
         params["personality"] = personality
     if thread_id is not None:
@@ -119,7 +129,9 @@ async def load_chat_rows(
         raise NotFound("agent", agent)
     first: tuple[Any, ...] = tuple(rows[0])
     agent_row: Agent = first[0]
-    llm_row: Llm = first[1]
+    llm_row: Llm | None = first[1]
+    if llm_row is None:  # only an LLM asked for by name can be missing
+        raise NotFound("llm", llm)
     chosen: Personality | None = first[2]
     thread: ChatThread | None = first[6] if len(first) > 6 else None
     last_index: int | None = first[7] if len(first) > 7 else None
@@ -154,7 +166,9 @@ _HISTORY_QUERY = (
 
 
 @functools.cache
-def _context_query(agent_by_id: bool, personality_by_name: bool, with_thread: bool) -> Executable:
+def _context_query(
+    agent_by_id: bool, personality_by_name: bool, with_thread: bool, llm_by_name: bool = False
+) -> Executable:
     agent_cond = Agent.id == bindparam("agent") if agent_by_id else Agent.name == bindparam("agent")
     if personality_by_name:
         chosen_on = and_(
@@ -172,10 +186,15 @@ def _context_query(agent_by_id: bool, personality_by_name: bool, with_thread: bo
         PersonalityPrompt.personality_id.in_(agents_personalities)
     )
     binding = aliased(PersonalityPrompt)
+    q = select(
+        Agent, Llm, Personality, Prompt, binding.personality_id, binding.priority
+    ).select_from(Agent)
+    if llm_by_name:  # another LLM than the agent's, to try: it may not exist (outer join)
+        q = q.outerjoin(Llm, Llm.name == bindparam("llm"))
+    else:
+        q = q.join(Llm, Llm.id == Agent.llm_id)
     q = (
-        select(Agent, Llm, Personality, Prompt, binding.personality_id, binding.priority)
-        .join(Llm, Llm.id == Agent.llm_id)
-        .outerjoin(Personality, chosen_on)
+        q.outerjoin(Personality, chosen_on)
         .outerjoin(
             Prompt,
             or_(

@@ -40,11 +40,12 @@ def _identity(state: ChatState, *, model: bool, override_values: bool) -> Conten
     a = state.agent
     assert a is not None
     llm = f"{a.llm_name}/{a.llm_model}" if model and a.llm_model else a.llm_name
+    tried = state.settings.overrides.llm  # /llm: another LLM for this session
     overrides = state.settings.params
     parts = [
         literal(a.name, "bold"),
         literal(state.personality_label, "italic"),
-        literal(llm),
+        literal(llm) if tried is None else literal(f"{tried} (/llm)", "$warning"),
         Content.styled(
             f"{a.kind.value}/{a.status.value}",
             STATUS_STYLE[a.status] if a.kind == LlmKind.VIRTUAL else "dim",

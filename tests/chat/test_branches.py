@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mcpctl_tui.chat.context import ChatOverrides
 from mcpctl_tui.chat.errors import UnknownPersonality
 from mcpctl_tui.chat.events import ChatEvent, TurnStarted
 from mcpctl_tui.chat.service import ChatService
@@ -178,3 +179,22 @@ async def test_a_branch_switch_waits_for_the_thread_lock(store: Store) -> None:
     finally:
         await other.close()
     assert [i for i, _ in await _path(store, tid)] == [0, 1]
+
+
+async def test_a_question_answered_again_by_another_llm(store: Store) -> None:
+    """/llm (ChatOverrides.llm): the same question tried on another LLM, beside the
+    first answer; the reply records which LLM gave it; an unknown name writes nothing."""
+    async with LlmServer(_replies("from A")) as one, LlmServer(_replies("from B")) as two:
+        await _agent(store, one.url)
+        await add_llm(store, "other", type="openai", url=two.url, model="gpt-other")
+        async with ChatService(store) as svc:
+            tid = (await svc.run_one_inference("a", "Q")).thread_id
+            with pytest.raises(NotFound, match="llm nosuch"):
+                await _collect(svc.regenerate(tid, overrides=ChatOverrides(llm="nosuch")))
+            await _collect(svc.regenerate(tid, at_turn=1, overrides=ChatOverrides(llm="other")))
+        assert _sent(two, 0) == ["Q"] and len(one.requests) == 1
+    tree = await _tree(store, tid)
+    assert [(t.content, t.llm, t.model, t.on_path) for t in tree[1:]] == [
+        ("from A", "oa", "gpt-test", False),
+        ("from B", "other", "gpt-other", True),
+    ]

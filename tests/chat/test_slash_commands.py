@@ -21,6 +21,7 @@ from mcpctl_tui.chat.commands import (
     Save,
     SendText,
     SessionSettings,
+    SetLlm,
     SetParam,
     SetSystem,
     ShowParams,
@@ -57,6 +58,8 @@ def test_parse() -> None:
     assert parse("/set top-p") == UnsetParam("top_p")
     assert parse("/set") == ShowParams()
     assert parse("/system") == SetSystem(None)
+    assert parse("/llm  gpt-eu ") == SetLlm("gpt-eu")
+    assert parse("/llm") == SetLlm(None)
     assert parse("/personality none") == ChoosePersonality(NO_PERSONALITY)
     assert parse("/personality") == ListPersonalities()
     assert parse("/new") == NewThread() == parse("/clear")
@@ -72,7 +75,7 @@ def test_parse() -> None:
 
 def test_help_lists_every_command_from_the_table() -> None:
     usages = [usage for usage, _ in help_rows()]
-    for word in ("/set", "/unset", "/system", "/personality", "/clear", "/save", "/help"):
+    for word in ("/set", "/unset", "/system", "/llm", "/personality", "/clear", "/save", "/help"):
         assert any(u.startswith(word) for u in usages), word
     assert any("//" in u for u in usages)  # how to send a line that starts with /
 

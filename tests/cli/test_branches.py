@@ -71,3 +71,17 @@ async def test_edit_refusals_leave_the_thread_as_it_was(store: Store, db_url: st
     both = await run_cli(db_url, "history", t, "--tree", "--last", "1")
     assert both.code == 2 and "--last and --tree do not go together" in both.err
     assert (await run_cli(db_url, "history", t, "--tree", "-o", "json")).out == before
+
+
+async def test_chat_with_another_llm_than_the_agents(store: Store, db_url: str) -> None:
+    await add_llm_agent(store, llm="first", agent="a")
+    await add_llm_agent(store, llm="second", agent="b")
+    first = await run_cli(db_url, "chat", "a", "-m", "Q")
+    t = first.err.split()[1]
+    tried = await run_cli(db_url, "chat", "a", "--thread", t, "--llm", "second", "-m", "again")
+    assert tried.code == 0, tried.err
+    docs = json.loads((await run_cli(db_url, "history", t, "-o", "json")).out)
+    assert [d.get("llm") for d in docs] == [None, "first", None, "second"]
+    missing = await run_cli(db_url, "chat", "a", "--thread", t, "--llm", "nosuch", "-m", "x")
+    assert missing.code == 1 and missing.err == "Error: llm nosuch not found\n"
+    assert len(json.loads((await run_cli(db_url, "history", t, "-o", "json")).out)) == 4

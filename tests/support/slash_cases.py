@@ -85,6 +85,18 @@ CASES = [
         lambda o: o.settings.overrides.system is None,
     ),
     SlashCase(
+        "llm",
+        ["/llm gpt-eu"],
+        "LLM: gpt-eu for this session",
+        lambda o: o.settings.overrides.llm == "gpt-eu",
+    ),
+    SlashCase(
+        "llm-restored",
+        ["/llm gpt-eu", "/llm"],
+        "LLM: the agent's again",
+        lambda o: o.settings.overrides.llm is None,
+    ),
+    SlashCase(
         "personality",
         ["/personality teacher"],
         "personality: teacher",

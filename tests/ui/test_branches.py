@@ -164,3 +164,24 @@ async def test_a_search_hit_on_another_branch_shows_that_branch(tmp_path: Path) 
             assert chosen is not None and chosen.plain_text() == "the needle"
             await pilot.pause()
         assert await _path(store, thread.id) == ["question", "the needle"]
+
+
+async def test_slash_llm_then_regenerate_tries_another_llm(tmp_path: Path) -> None:
+    async with temp_store(tmp_path) as store:
+        await add_llm_agent(store, llm="first", agent="a")
+        await add_llm_agent(store, llm="second", agent="b")
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="a"))
+        async with running(app) as pilot:
+            await enter_text(app, pilot, "Q")
+            await _settled(app, pilot)
+            await enter_text(app, pilot, "/llm second")
+            await wait_for(
+                lambda: "second (/llm)" in str(app.main.panel.query_one("#status").render())
+            )
+            await pilot.press("ctrl+r")
+            await wait_for(lambda: _shown(app) == [("Q", ""), ("reply", "2/2")])
+            await _settled(app, pilot)
+            tid = app.main.state.thread_id
+            assert tid is not None
+        async with store.session() as s:
+            assert [t.llm for t in await all_messages(s, tid)] == [None, "second"]
