@@ -99,26 +99,29 @@ async def test_edit_regenerate_and_switch_from_the_keyboard(tmp_path: Path) -> N
             assert len(app.main.panel.chat.turns) == 2
 
 
+async def _two_answers(store: Store, first: str = "first answer") -> tuple[int, int]:
+    """Agent ``a`` and a thread of one question answered twice, the second answer on
+    the path (``‹2/2›``); the agent's and the thread's ids."""
+    agent = await add_llm_agent(store, agent="a")
+    turns: list[dict[str, Any]] = [
+        {"role": "user", "content": "question"},
+        {"role": "assistant", "content": first, "on_path": False},
+        {"role": "assistant", "content": "second answer", "parent_index": 0},
+    ]
+    return agent.id, (await add_thread(store, agent.id, turns, title="two answers")).id
+
+
 async def test_a_branch_chosen_elsewhere_is_followed(tmp_path: Path) -> None:
     async with temp_store(tmp_path) as store:
-        agent = await add_llm_agent(store, agent="a")
-        turns: list[dict[str, Any]] = [
-            {"role": "user", "content": "question"},
-            {"role": "assistant", "content": "first answer"},
-            {"role": "assistant", "content": "second answer", "parent_index": 0},
-        ]
-        thread = await add_thread(store, agent.id, turns, title="two answers")
-        async with store.transaction() as s:  # the seed's turn 1 is off the path
-            await lock_thread(s, thread.id)
-            await step_branch(s, thread.id, 1, 1)
-        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="a", thread_id=thread.id))
+        _, tid = await _two_answers(store)
+        app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="a", thread_id=tid))
         async with running(app) as pilot:
             await wait_for(lambda: _shown(app) == [("question", ""), ("reply", "2/2")])
             other = await open_store(store.url)  # another process's connection
             try:
                 async with other.transaction() as s:
-                    await lock_thread(s, thread.id)
-                    assert await step_branch(s, thread.id, 2, -1) == 1
+                    await lock_thread(s, tid)
+                    assert await step_branch(s, tid, 2, -1) == 1
             finally:
                 await other.close()
             await wait_for(lambda: _shown(app) == [("question", ""), ("reply", "1/2")], 5)
@@ -128,14 +131,8 @@ async def test_a_branch_chosen_elsewhere_is_followed(tmp_path: Path) -> None:
 
 async def test_read_only_refuses_a_switch(tmp_path: Path) -> None:
     async with temp_store(tmp_path) as store:
-        agent = await add_llm_agent(store, agent="a")
-        turns: list[dict[str, Any]] = [
-            {"role": "user", "content": "question"},
-            {"role": "assistant", "content": "first answer", "on_path": False},
-            {"role": "assistant", "content": "second answer", "parent_index": 0},
-        ]
-        thread = await add_thread(store, agent.id, turns, title="two answers")
-        start = StartAt(agent="a", thread_id=thread.id)
+        _, tid = await _two_answers(store)
+        start = StartAt(agent="a", thread_id=tid)
         app = McpctlApp(store, clock=fixed_clock, start=start, readonly=True)
         async with running(app) as pilot:
             await wait_for(lambda: _shown(app) == [("question", ""), ("reply", "2/2")])
@@ -143,27 +140,21 @@ async def test_read_only_refuses_a_switch(tmp_path: Path) -> None:
             await pilot.press("left_square_bracket")
             await wait_for(lambda: notified(app, "switching branches"))
             assert _shown(app)[1] == ("reply", "2/2")
-        assert await _path(store, thread.id) == ["question", "second answer"]
+        assert await _path(store, tid) == ["question", "second answer"]
 
 
 async def test_a_search_hit_on_another_branch_shows_that_branch(tmp_path: Path) -> None:
     async with temp_store(tmp_path) as store:
-        agent = await add_llm_agent(store, agent="a")
-        turns: list[dict[str, Any]] = [
-            {"role": "user", "content": "question"},
-            {"role": "assistant", "content": "the needle", "on_path": False},
-            {"role": "assistant", "content": "second answer", "parent_index": 0},
-        ]
-        thread = await add_thread(store, agent.id, turns, title="two answers")
+        agent_id, tid = await _two_answers(store, "the needle")
         app = McpctlApp(store, clock=fixed_clock, start=StartAt(agent="a"))
         async with running(app) as pilot:
-            app.main.jump_to_thread(agent.id, thread.id, at_turn=1)
+            app.main.jump_to_thread(agent_id, tid, at_turn=1)
             await wait_for(lambda: _shown(app) == [("question", ""), ("reply", "1/2")])
             await wait_for(lambda: app.main.panel.chat.selected is not None)
             chosen = app.main.panel.chat.selected
             assert chosen is not None and chosen.plain_text() == "the needle"
             await pilot.pause()
-        assert await _path(store, thread.id) == ["question", "the needle"]
+        assert await _path(store, tid) == ["question", "the needle"]
 
 
 async def test_slash_llm_then_regenerate_tries_another_llm(tmp_path: Path) -> None:

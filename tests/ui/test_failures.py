@@ -105,8 +105,17 @@ async def test_error_pages_and_retry_after_read_plainly_and_regenerate_recovers(
             assert turn.plain_text() == "back again"
             assert app.focused is app.main.panel.chat_input
         async with store.session() as s:
-            rows = (await s.execute(select(ChatMessage.role, ChatMessage.content))).all()
-        assert [tuple(r) for r in rows] == [("user", "are you up?"), ("assistant", "back again")]
+            q = select(
+                ChatMessage.role, ChatMessage.content, ChatMessage.status, ChatMessage.on_path
+            )
+            rows = (await s.execute(q.order_by(ChatMessage.turn_index))).all()
+        # The path: the question once, the reply; the two failed replies kept beside it.
+        assert [tuple(r) for r in rows] == [
+            ("user", "are you up?", MessageStatus.COMPLETE, True),
+            ("assistant", "", MessageStatus.ERROR, False),
+            ("assistant", "", MessageStatus.ERROR, False),
+            ("assistant", "back again", MessageStatus.COMPLETE, True),
+        ]
 
 
 async def test_an_error_turn_reads_the_same_live_and_after_a_restart(tmp_path: Path) -> None:
