@@ -114,6 +114,14 @@ def _columns(kind: Kind) -> list[tuple[str, Any]]:
             ("PERSONALITIES", fact("personalities")),
             ("THREADS", fact("threads")),
         ]
+    if kind is Kind.MCPSERVER:
+        return [
+            ("NAME", doc("name")),
+            ("PROJECT", doc("project")),
+            ("TRANSPORT", doc("transport")),
+            ("COMMAND / URL", fact("where")),
+            ("DESCRIPTION", doc("description")),
+        ]
     if kind is Kind.PROMPT:
         return [
             ("NAME", doc("name")),
@@ -139,8 +147,8 @@ def render_table(kind: Kind, items: Sequence[Exported]) -> str:
 def _check_filters(kind: Kind, agent: str | None, project: str | None) -> None:
     if agent is not None and kind not in (Kind.PROMPT, Kind.PERSONALITY):
         raise click.UsageError("--agent applies to prompts and personalities only")
-    if project is not None and kind is not Kind.PROMPT:
-        raise click.UsageError("--project applies to prompts only")
+    if project is not None and kind not in (Kind.PROMPT, Kind.MCPSERVER):
+        raise click.UsageError("--project applies to prompts and mcpservers only")
     if agent is not None and project is not None:
         raise click.UsageError("give --agent or --project, not both")
 
@@ -164,7 +172,7 @@ def _kind(text: str) -> Kind:
     help="yaml re-applies with 'apply -f' to the same state.",
 )
 @click.option("--agent", metavar="NAME", help="Prompts/personalities of this agent only.")
-@click.option("--project", metavar="NAME", help="Prompts of this project only.")
+@click.option("--project", metavar="NAME", help="Prompts/mcpservers of this project only.")
 @click.pass_obj
 def get_cmd(
     state: CliState,
@@ -212,7 +220,7 @@ def get_cmd(
 @click.argument("kind_text", metavar="KIND")
 @click.argument("name")
 @click.option("--agent", metavar="NAME", help="The agent a prompt or personality belongs to.")
-@click.option("--project", metavar="NAME", help="The project a prompt belongs to.")
+@click.option("--project", metavar="NAME", help="The project a prompt or mcpserver belongs to.")
 @click.pass_obj
 def delete_cmd(
     state: CliState, kind_text: str, name: str, agent: str | None, project: str | None

@@ -27,6 +27,7 @@ from mcpctl_tui.store.models import (
     ChatMessage,
     ChatThread,
     Llm,
+    McpServer,
     Personality,
     PersonalityPrompt,
     Project,
@@ -64,14 +65,18 @@ class AgentCascade:
 
 @dataclass(frozen=True, slots=True)
 class ProjectCascade:
-    """A project takes its prompts with it; its agents stay, without a project."""
+    """A project takes its prompts and MCP servers with it; its agents stay, without a
+    project."""
 
     prompts: int
     agents_detached: int
+    mcp_servers: int = 0
 
     def __str__(self) -> str:
+        servers = f", {_plural(self.mcp_servers, 'MCP server')}" if self.mcp_servers else ""
         return (
-            f"{_plural(self.prompts, 'prompt')}, {_plural(self.agents_detached, 'agent')} detached"
+            f"{_plural(self.prompts, 'prompt')}{servers},"
+            f" {_plural(self.agents_detached, 'agent')} detached"
         )
 
 
@@ -99,8 +104,8 @@ class PromptCascade:
         return _plural(self.bindings, "personality binding")
 
 
-_Row = TypeVar("_Row", Llm, Agent, Project, Personality, Prompt, ChatThread)
-_Named = TypeVar("_Named", Llm, Agent, Project, Personality, Prompt)
+_Row = TypeVar("_Row", Llm, Agent, Project, Personality, Prompt, ChatThread, McpServer)
+_Named = TypeVar("_Named", Llm, Agent, Project, Personality, Prompt, McpServer)
 
 
 async def _count(s: AsyncSession, *where: ColumnElement[bool]) -> int:
@@ -206,11 +211,13 @@ async def delete_agent(
 
 
 async def delete_project(s: AsyncSession, project_id: int) -> ProjectCascade:
-    """Delete a project: its prompts go (CASCADE), its agents stay without one (SET NULL)."""
+    """Delete a project: its prompts and MCP servers go (CASCADE), its agents stay
+    without one (SET NULL)."""
     project = await get_row(s, Project, "project", project_id)
     cascade = ProjectCascade(
         prompts=await _count(s, Prompt.project_id == project_id),
         agents_detached=await _count(s, Agent.project_id == project_id),
+        mcp_servers=await _count(s, McpServer.project_id == project_id),
     )
     await _delete(s, "project", project)
     return cascade
@@ -243,6 +250,11 @@ async def delete_prompt(s: AsyncSession, prompt_id: int) -> PromptCascade:
     bindings = await _count(s, PersonalityPrompt.prompt_id == prompt_id)
     await _delete(s, "prompt", prompt)
     return PromptCascade(bindings=bindings)
+
+
+async def delete_mcpserver(s: AsyncSession, server_id: int) -> None:
+    """Delete an MCP server of a project (agents naming its tools then have none of it)."""
+    await _delete(s, "mcpserver", await get_row(s, McpServer, "mcpserver", server_id))
 
 
 async def delete_thread(s: AsyncSession, thread_id: int) -> int:

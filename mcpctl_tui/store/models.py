@@ -122,6 +122,34 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class McpServer(Base):
+    """An MCP server of a project: its agents may use its tools (``extras.tools``).
+
+    ``stdio``: ``command`` (argv) run in ``cwd``; ``http``: streamable HTTP at ``url``.
+    ``env`` and ``headers`` map names to key references (``env:VAR``, ``keyring:…``),
+    never to the values themselves: they are resolved only when the server is started.
+    """
+
+    __tablename__ = "mcp_server"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_mcp_server_project_id_name"),
+        CheckConstraint("transport IN ('stdio', 'http')", name="transport"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    transport: Mapped[str] = mapped_column(String(8))
+    command: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    env: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cwd: Mapped[str | None] = mapped_column(String(1000))
+    url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Agent(_Lifecycle, Base):
     __tablename__ = "agent"
     __table_args__ = (

@@ -30,6 +30,7 @@ from mcpctl_tui.store.manifest.documents import (
     Document,
     Kind,
     LlmDoc,
+    McpServerDoc,
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
@@ -41,6 +42,7 @@ from mcpctl_tui.store.models import (
     ChatThread,
     InferenceTask,
     Llm,
+    McpServer,
     Personality,
     PersonalityPrompt,
     Project,
@@ -151,6 +153,13 @@ async def lines(s: AsyncSession, view: str, *, heartbeat_timeout: float) -> list
             }
         elif isinstance(doc, PromptDoc):
             values |= {"scope": facts["scope"], "priority": doc.priority, "content": doc.content}
+        elif isinstance(doc, McpServerDoc):
+            values |= {
+                "project": doc.project,
+                "transport": doc.transport,
+                "where": facts["where"],
+                "description": doc.description,
+            }
         elif isinstance(doc, PersonalityDoc):
             values |= {
                 "agent": doc.agent,
@@ -288,9 +297,18 @@ async def describe(s: AsyncSession, line: Line) -> Usage:
         pid = select(Project.id).where(Project.name == doc.name).scalar_subquery()
         agents = select(Agent.name).where(Agent.project_id == pid).order_by(Agent.name)
         prompts = select(Prompt.name).where(Prompt.project_id == pid).order_by(Prompt.name)
+        servers = select(McpServer.name).where(McpServer.project_id == pid)
         usage.groups.extend(
-            [("agents", await _names(s, agents)), ("prompts", await _names(s, prompts))]
+            [
+                ("agents", await _names(s, agents)),
+                ("prompts", await _names(s, prompts)),
+                ("mcp servers", await _names(s, servers.order_by(McpServer.name))),
+            ]
         )
+    elif isinstance(doc, McpServerDoc):  # the agents that may use its tools: its project's
+        pid = select(Project.id).where(Project.name == doc.project).scalar_subquery()
+        agents = select(Agent.name).where(Agent.project_id == pid).order_by(Agent.name)
+        usage.groups.append(("agents of its project", await _names(s, agents)))
     elif isinstance(doc, AgentDoc):
         aid = await _agent_id(s, doc.name)
         pers = select(Personality.name).where(Personality.agent_id == aid)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mcpctl_tui.store.manifest import ManifestError, parse_manifest
 from mcpctl_tui.store.manifest.documents import Kind
-from mcpctl_tui.store.manifest.schema import has_control
+from mcpctl_tui.store.manifest.fields import has_control
 
 FIELDS = [
     "name", "type", "model", "url", "apiKeyRef", "tier", "description", "llm", "project",

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from mcpctl_tui.store.changes import Change, watch
 from mcpctl_tui.store.engine import Store, open_store
 from mcpctl_tui.store.liveness import deadline, heard_within, is_live, live_until, row_is_live
+from mcpctl_tui.store.manifest import apply_manifest
 from mcpctl_tui.store.models import Llm
 from mcpctl_tui.store.types import LlmKind, LlmStatus, utcnow
 from tests.support.seed import add_agent, add_llm, add_project, add_thread
@@ -59,6 +60,17 @@ async def test_a_write_elsewhere_arrives_as_a_change(store: Store, writer: Store
             assert change.touches("project") and not change.touches("agent")
             assert not change.touches_thread(1)
         assert await _quiet(changes, 0.3) is None
+
+
+async def test_an_mcp_server_written_elsewhere_arrives(store: Store, writer: Store) -> None:
+    await add_project(store, "p1")
+    text = "kind: mcpserver\nname: fs\nproject: p1\ntransport: stdio\ncommand: [x]\n"
+    async with watch(store, poll_interval=POLL) as changes:
+        await apply_manifest(writer, [(None, text)])
+        change = await _next(changes)
+        assert change.touches("mcp_server")
+        if not store.is_sqlite:
+            assert change.tables == frozenset({"mcp_server"})
 
 
 async def test_thread_writes_name_their_thread(store: Store, writer: Store) -> None:

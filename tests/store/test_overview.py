@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from mcpctl_tui.store.demo import seed_demo
 from mcpctl_tui.store.engine import Store
+from mcpctl_tui.store.manifest import apply_manifest
 from mcpctl_tui.store.models import InferenceTask, TaskStatus
 from mcpctl_tui.store.overview import Line, describe, lines
 from mcpctl_tui.store.types import LlmKind, utcnow
@@ -112,10 +113,16 @@ async def test_describe_what_uses_each_kind(store: Store) -> None:
             return dict((await describe(s, line)).groups)
 
     assert await uses("llms", "echo-local") == {"agents": ["ops", "writer"]}
+    await apply_manifest(
+        store,
+        [(None, "kind: mcpserver\nname: fs\nproject: platform\ntransport: stdio\ncommand: [x]")],
+    )
     assert await uses("projects", "platform") == {
         "agents": ["ops", "writer"],
         "prompts": ["house-style"],
+        "mcp servers": ["fs"],
     }
+    assert await uses("mcpservers", "fs") == {"agents of its project": ["ops", "writer"]}
     ops = await uses("agents", "ops")
     assert ops["personalities"] == ["oncall", "teacher"]
     assert ops["prompts (its own)"] == ["terse"]

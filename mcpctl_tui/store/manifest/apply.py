@@ -39,6 +39,7 @@ from mcpctl_tui.store.manifest.documents import (
     LlmDoc,
     Located,
     ManifestError,
+    McpServerDoc,
     PersonalityDoc,
     Problem,
     ProjectDoc,
@@ -49,14 +50,22 @@ from mcpctl_tui.store.manifest.documents import (
 from mcpctl_tui.store.manifest.lookup import ManifestIndex, pick_bound_prompt
 from mcpctl_tui.store.manifest.parse import parse_manifest
 from mcpctl_tui.store.manifest.schema import refuse, validate
-from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
+from mcpctl_tui.store.models import (
+    Agent,
+    Llm,
+    McpServer,
+    Personality,
+    PersonalityPrompt,
+    Project,
+    Prompt,
+)
 from mcpctl_tui.store.types import LlmKind
 
 # pg_advisory_xact_lock key for apply ("mcpctlmf" as a bigint; migrations use "mcpctlmg").
 PG_APPLY_LOCK_KEY = int.from_bytes(b"mcpctlmf", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-D = TypeVar("D", LlmDoc, ProjectDoc, AgentDoc, PromptDoc, PersonalityDoc)
+D = TypeVar("D", LlmDoc, ProjectDoc, AgentDoc, PromptDoc, PersonalityDoc, McpServerDoc)
 
 
 class Outcome(StrEnum):
@@ -128,6 +137,25 @@ class _Apply:
             loc, row, Project, {"name": d.name}, {"description": d.description}
         )
         self.ix.projects[d.name] = row
+        return outcome
+
+    def mcpserver(self, loc: Located, d: McpServerDoc) -> Outcome:
+        project = self.ix.project(loc, d.project)
+        key = (project.id, d.name)
+        values = {
+            "transport": d.transport,
+            "command": list(d.command),
+            "env": dict(d.env),
+            "cwd": d.cwd,
+            "url": d.url,
+            "headers": dict(d.headers),
+            "description": d.description,
+        }
+        row = self.ix.mcpservers.get(key)
+        outcome, row = self.upsert(
+            loc, row, McpServer, {"name": d.name, "project_id": project.id}, values
+        )
+        self.ix.mcpservers[key] = row
         return outcome
 
     def llm(self, loc: Located, d: LlmDoc) -> Outcome:
@@ -299,6 +327,9 @@ async def apply_documents(
     # One flush per phase: the next phase needs the ids of the rows this one created.
     for pos, loc, project in each(ProjectDoc):
         outcomes[pos] = run.project(loc, project)
+    await s.flush()  # an MCP server needs its project's id
+    for pos, loc, server in each(McpServerDoc):
+        outcomes[pos] = run.mcpserver(loc, server)
     notes: dict[int, str] = {}
     for pos, loc, llm in each(LlmDoc):
         if llm.virtual:

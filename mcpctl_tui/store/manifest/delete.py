@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
@@ -21,6 +22,7 @@ from mcpctl_tui.store.catalog import (
 from mcpctl_tui.store.deletes import (
     delete_agent,
     delete_llm,
+    delete_mcpserver,
     delete_personality,
     delete_project,
     delete_prompt,
@@ -28,7 +30,7 @@ from mcpctl_tui.store.deletes import (
 from mcpctl_tui.store.errors import Invalid, NotFound
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
-from mcpctl_tui.store.models import Agent, Project
+from mcpctl_tui.store.models import Agent, McpServer, Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ async def delete_named(
     """Delete one object named as on the command line, in the caller's transaction.
 
     A personality is named with its ``agent`` (optional when the name is unique); a
-    prompt with its ``agent`` or ``project``, or neither for the global one. Raises
+    prompt with its ``agent`` or ``project``, or neither for the global one; an MCP server
+    with its ``project`` (optional when the name is unique). Raises
     NotFound, InUse (an llm still used by agents), or Invalid (an ambiguous name, a
     virtual row whose provider session is live within ``heartbeat_timeout``; an
     inactive virtual row may be deleted).
@@ -74,7 +77,26 @@ async def delete_named(
         return Deleted(f"agent/{name}", str(cascade))
     if kind is Kind.PERSONALITY:
         return await _delete_personality(s, name, agent)
+    if kind is Kind.MCPSERVER:
+        return await _delete_mcpserver(s, name, project)
     return await _delete_prompt(s, name, agent, project)
+
+
+async def _delete_mcpserver(s: AsyncSession, name: str, project: str | None) -> Deleted:
+    q = select(McpServer.id, Project.name).join(Project, Project.id == McpServer.project_id)
+    q = q.where(McpServer.name == name)
+    if project is not None:
+        await _need_project(s, project)
+        q = q.where(Project.name == project)
+    found = (await s.execute(q.order_by(Project.name))).all()
+    if not found:
+        raise NotFound("mcpserver", name if project is None else f"{name} of project {project}")
+    if len(found) > 1:
+        projects = ", ".join(p for _id, p in found)
+        raise Invalid(f"mcpserver {name} exists in projects {projects}; choose one with --project")
+    ((server_id, owner),) = found
+    await delete_mcpserver(s, server_id)
+    return Deleted(f"mcpserver/{name} (project {owner})")
 
 
 async def _need_agent(s: AsyncSession, name: str) -> Agent:

@@ -1,6 +1,6 @@
 """Manifest documents: the typed dataclasses a manifest is read into, and its problems.
 
-One dataclass per kind (llm, project, agent, prompt, personality), fields named as the
+One dataclass per kind (llm, project, agent, prompt, personality, mcpserver), fields named as the
 rows' attributes. A document is the WHOLE object: an optional field left out is reset to
 its default on apply, which is what makes ``get -o yaml`` output re-apply to the same
 state. References to other objects are by name (an agent's ``llm``, a prompt's
@@ -32,6 +32,7 @@ class Kind(StrEnum):
     AGENT = "agent"
     PROMPT = "prompt"
     PERSONALITY = "personality"
+    MCPSERVER = "mcpserver"
 
     @property
     def plural(self) -> str:
@@ -43,6 +44,7 @@ _KIND_ALIASES: dict[str, Kind] = {
     **{k.plural: k for k in Kind},
     "proj": Kind.PROJECT,
     "personas": Kind.PERSONALITY,
+    "mcp": Kind.MCPSERVER,
 }
 
 
@@ -136,7 +138,25 @@ class PersonalityDoc:
     prompts: tuple[BindingDoc, ...] = ()
 
 
-Document = LlmDoc | ProjectDoc | AgentDoc | PromptDoc | PersonalityDoc
+@dataclass(frozen=True, slots=True)
+class McpServerDoc:
+    """An MCP server of a project (named uniquely within it): ``stdio`` runs ``command``
+    in ``cwd`` with ``env``; ``http`` speaks streamable HTTP to ``url`` with ``headers``.
+    ``env`` and ``headers`` map names to key references, never to values."""
+
+    KIND: ClassVar[Kind] = Kind.MCPSERVER
+    name: str
+    project: str
+    transport: str
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+Document = LlmDoc | ProjectDoc | AgentDoc | PromptDoc | PersonalityDoc | McpServerDoc
 
 
 def identity(doc: Document) -> tuple[Kind, str, str]:
@@ -148,6 +168,8 @@ def identity(doc: Document) -> tuple[Kind, str, str]:
         )
     elif isinstance(doc, PersonalityDoc):
         scope = f"agent {doc.agent}"
+    elif isinstance(doc, McpServerDoc):
+        scope = f"project {doc.project}"
     return doc.KIND, doc.name, scope
 
 

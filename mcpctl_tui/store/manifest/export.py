@@ -25,6 +25,7 @@ from mcpctl_tui.store.manifest.documents import (
     Document,
     Kind,
     LlmDoc,
+    McpServerDoc,
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
@@ -36,6 +37,7 @@ from mcpctl_tui.store.models import (
     Agent,
     ChatThread,
     Llm,
+    McpServer,
     Personality,
     PersonalityPrompt,
     Project,
@@ -113,6 +115,35 @@ async def _projects(s: AsyncSession, name: str | None) -> list[Exported]:
             {"agents": agents.get(p.id, 0), "prompts": prompts.get(p.id, 0)},
         )
         for p in projects
+    ]
+
+
+async def _mcpservers(s: AsyncSession, name: str | None, project: str | None) -> list[Exported]:
+    q = (
+        select(McpServer, Project.name)
+        .join(Project, Project.id == McpServer.project_id)
+        .order_by(Project.name, McpServer.name)
+    )
+    if name is not None:
+        q = q.where(McpServer.name == name)
+    if project is not None:
+        q = q.where(Project.name == project)
+    return [
+        Exported(
+            McpServerDoc(
+                name=m.name,
+                project=project_name,
+                transport=m.transport,
+                command=list(m.command or []),
+                env={k: shown_key_ref(v) or "" for k, v in (m.env or {}).items()},
+                cwd=m.cwd,
+                url=m.url,
+                headers={k: shown_key_ref(v) or "" for k, v in (m.headers or {}).items()},
+                description=m.description,
+            ),
+            {"where": m.url or " ".join(m.command or [])},
+        )
+        for m, project_name in (await s.execute(q)).all()
     ]
 
 
@@ -263,7 +294,7 @@ async def get_objects(
     """Objects of ``kind`` (one name, or all), as documents plus display facts.
 
     ``agent`` filters prompts (agent-direct ones) and personalities; ``project`` filters
-    prompts. A named agent/project filter that does not exist, or a ``name`` that
+    prompts and MCP servers. A named agent/project filter that does not exist, or a ``name`` that
     matches nothing, raises NotFound.
     """
     if agent is not None and await get_agent_by_name(s, agent) is None:
@@ -278,6 +309,8 @@ async def get_objects(
         found = await _agents(s, name)
     elif kind is Kind.PROMPT:
         found = await _prompts(s, name, agent, project)
+    elif kind is Kind.MCPSERVER:
+        found = await _mcpservers(s, name, project)
     else:
         found = await _personalities(s, name, agent)
     if name is not None and not found:

@@ -20,13 +20,22 @@ from mcpctl_tui.store.manifest.documents import (
     AgentDoc,
     LlmDoc,
     Located,
+    McpServerDoc,
     ProjectDoc,
     PromptDoc,
 )
 from mcpctl_tui.store.manifest.schema import refuse
-from mcpctl_tui.store.models import Agent, Llm, Personality, PersonalityPrompt, Project, Prompt
+from mcpctl_tui.store.models import (
+    Agent,
+    Llm,
+    McpServer,
+    Personality,
+    PersonalityPrompt,
+    Project,
+    Prompt,
+)
 
-M = TypeVar("M", Llm, Project, Agent, Prompt, Personality)
+M = TypeVar("M", Llm, Project, Agent, Prompt, Personality, McpServer)
 
 
 def pick_bound_prompt(
@@ -81,6 +90,7 @@ class ManifestIndex:
         self.prompts: dict[str, list[Prompt]] = {}
         self.personalities: dict[tuple[int, str], Personality] = {}
         self.bindings: dict[int, list[PersonalityPrompt]] = {}
+        self.mcpservers: dict[tuple[int, str], McpServer] = {}  # by (project id, name)
 
     async def load(self, docs: Sequence[Located]) -> None:
         llms: set[str] = set()
@@ -88,6 +98,7 @@ class ManifestIndex:
         agents: set[str] = set()
         prompts: set[str] = set()
         personalities: set[str] = set()
+        servers: set[str] = set()
         for loc in docs:
             d = loc.doc
             if isinstance(d, LlmDoc):
@@ -103,6 +114,9 @@ class ManifestIndex:
                 prompts.add(d.name)
                 agents.update([d.agent] if d.agent else [])
                 projects.update([d.project] if d.project else [])
+            elif isinstance(d, McpServerDoc):
+                servers.add(d.name)
+                projects.add(d.project)
             else:
                 personalities.add(d.name)
                 agents.add(d.agent)
@@ -116,6 +130,8 @@ class ManifestIndex:
         self.agents = {r.name: r for r in await _rows_named(s, Agent, Agent.name, agents)}
         for p in await prompts_named(s, prompts):
             self.prompts.setdefault(p.name, []).append(p)
+        for server in await _rows_named(s, McpServer, McpServer.name, servers):
+            self.mcpservers[(server.project_id, server.name)] = server
         agent_ids = {a.id for a in self.agents.values()}
         for pers in await _rows_named(s, Personality, Personality.name, personalities):
             if pers.agent_id in agent_ids:

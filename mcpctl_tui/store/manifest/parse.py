@@ -27,7 +27,8 @@ from mcpctl_tui.store.manifest.documents import (
     label,
     line_of,
 )
-from mcpctl_tui.store.manifest.schema import BadField, document_from, has_control
+from mcpctl_tui.store.manifest.fields import BadField, has_control
+from mcpctl_tui.store.manifest.schema import document_from
 
 # libyaml's parser when PyYAML was built with it (about 5x faster); same marks and errors.
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """What each kind of document may hold, field by field, read and written by one table.
 
-Each kind has a tuple of ``_Field`` (camelCase key as written in YAML, dataclass
+Each kind has a tuple of ``Field`` (camelCase key as written in YAML, dataclass
 attribute, check, required); ``document_from`` reads a parsed YAML mapping through it and
 ``to_mapping`` writes a document back through it (``kind`` first, camelCase keys, fields
 equal to their default left out, so the output stays short and re-applies unchanged).
@@ -22,10 +22,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
-
-from sqlalchemy import String
 
 from mcpctl_tui.secrets import KeyRefError, find_secret_key, validate_key_ref
 from mcpctl_tui.store.manifest.documents import (
@@ -36,188 +33,56 @@ from mcpctl_tui.store.manifest.documents import (
     LlmDoc,
     Located,
     ManifestError,
+    McpServerDoc,
     PersonalityDoc,
     Problem,
     ProjectDoc,
     PromptDoc,
     label,
 )
-from mcpctl_tui.store.models import Agent, Llm, Personality, Project, Prompt
+from mcpctl_tui.store.manifest.fields import (
+    BadField,
+    Field,
+    bool_field,
+    column_length,
+    int_field,
+    json_object,
+    key_ref,
+    name_field,
+    optional,
+    text_field,
+    type_name,
+)
+from mcpctl_tui.store.models import Agent, Llm, McpServer, Personality, Project, Prompt
 from mcpctl_tui.store.types import Prices
-
-
-class BadField(Exception):
-    """A field is wrong; the message never contains the field's value.
-
-    ``path`` is the field's path from the document (``prompts[1].priority``), for its line.
-    """
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
-
-
-def _column_length(model: type[Any], column: str) -> int | None:
-    col_type = model.__table__.c[column].type
-    return col_type.length if isinstance(col_type, String) else None
-
-
-def _text(max_len: int | None = None) -> Callable[[object], str]:
-    def check(value: object) -> str:
-        if not isinstance(value, str):
-            raise BadField(f"must be a string, not {_type_name(value)}")
-        if max_len is not None and len(value) > max_len:
-            raise BadField(f"is longer than {max_len} characters")
-        return value
-
-    return check
-
-
-def _optional(check: Callable[[object], Any]) -> Callable[[object], Any]:
-    def opt(value: object) -> Any:
-        return None if value is None else check(value)
-
-    return opt
-
-
-_BIDI = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
-
-
-def has_control(text: str) -> bool:
-    """C0, DEL, C1 or a bidi embedding/override/isolate control: a name is shown in
-    tables and messages, where they would rewrite the terminal or the order the name
-    reads in (the set chat/sanitize.py takes out of model output)."""
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI for c in text)
-
-
-def _name(max_len: int | None) -> Callable[[object], str]:
-    base = _text(max_len)
-
-    def check(value: object) -> str:
-        text = base(value)
-        if not text:
-            raise BadField("must not be empty")
-        if has_control(text):
-            raise BadField("must not contain control characters")
-        if text != text.strip():
-            raise BadField("must not start or end with whitespace")
-        return text
-
-    return check
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadField(f"must be an integer, not {_type_name(value)}")
-    if not -(2**31) <= value < 2**31:
-        raise BadField("is out of range")
-    return value
-
-
-def _bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise BadField(f"must be true or false, not {_type_name(value)}")
-    return value
-
-
-def _key_ref(value: object) -> str | None:
-    text = _text(_column_length(Llm, "api_key_ref"))(value)
-    if text == "":  # an empty reference is no reference
-        return None
-    try:
-        return validate_key_ref(text)
-    except KeyRefError:  # never echo the value: it may be the key itself
-        raise BadField(
-            "must be a key reference such as env:NAME or keyring:SERVICE/USER "
-            "(literal keys are refused)"
-        ) from None
-
-
-_MAX_JSON_DEPTH = 32
-
-
-def _json_value(value: object, path: str, depth: int, seen: frozenset[int]) -> Any:
-    """Plain JSON data only (YAML dates, sets, aliases that loop … are refused)."""
-    if depth > _MAX_JSON_DEPTH:
-        raise BadField(f"{path}: nested deeper than {_MAX_JSON_DEPTH} levels", path)
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise BadField(f"{path}: must be a finite number", path)
-        return value
-    if isinstance(value, list | dict):
-        if id(value) in seen:
-            raise BadField(f"{path}: refers to itself", path)
-        inner = seen | {id(value)}
-        if isinstance(value, list):
-            return [_json_value(v, f"{path}[{i}]", depth + 1, inner) for i, v in enumerate(value)]
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise BadField(f"{path}: keys must be strings, not {_type_name(k)}", path)
-            out[k] = _json_value(v, f"{path}.{k}", depth + 1, inner)
-        return out
-    raise BadField(
-        f"{path}: {_type_name(value)} is not plain JSON data (quote it as a string)", path
-    )
-
-
-def _json_object(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadField(f"must be a mapping, not {_type_name(value)}")
-    result: dict[str, Any] = _json_value(value, "", 0, frozenset())
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    key: str  # camelCase, as written in YAML
-    attr: str  # the dataclass attribute
-    check: Callable[[object], Any]
-    required: bool = False
-
 
 # Read-only markers ``get`` writes on a provider's rows; ``apply`` skips such documents.
 _VIRTUAL_FIELDS = (
-    _Field("virtual", "virtual", _bool),
-    _Field("providerSession", "provider_session", _optional(_text())),
+    Field("virtual", "virtual", bool_field),
+    Field("providerSession", "provider_session", optional(text_field())),
 )
 _CURRENCY = re.compile(r"[A-Za-z]{1,8}")
 
 
 def _price(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadField(f"must be a number, not {_type_name(value)}")
+        raise BadField(f"must be a number, not {type_name(value)}")
     if not math.isfinite(value) or value < 0:
         raise BadField("must be a finite number, zero or more")
     return float(value)
 
 
 def _currency(value: object) -> str:
-    text = _text(None)(value)
+    text = text_field(None)(value)
     if not _CURRENCY.fullmatch(text):
         raise BadField("must be a currency code of letters, such as USD or EUR")
     return text.upper()
 
 
 _PRICE_FIELDS = (
-    _Field("input", "input", _price, required=True),
-    _Field("output", "output", _price, required=True),
-    _Field("currency", "currency", _currency),
+    Field("input", "input", _price, required=True),
+    Field("output", "output", _price, required=True),
+    Field("currency", "currency", _currency),
 )
 
 
@@ -227,7 +92,7 @@ def _prices(value: object) -> Prices | None:
     if not isinstance(value, dict):
         raise BadField(
             f"must be a mapping of input, output (per million tokens) and currency, "
-            f"not {_type_name(value)}"
+            f"not {type_name(value)}"
         )
     try:
         return Prices(**_fields(value, _PRICE_FIELDS))
@@ -236,57 +101,57 @@ def _prices(value: object) -> Prices | None:
 
 
 _LLM_FIELDS = (
-    _Field("name", "name", _name(_column_length(Llm, "name")), required=True),
-    _Field("type", "type", _name(_column_length(Llm, "type")), required=True),
-    _Field("model", "model", _text(_column_length(Llm, "model"))),
-    _Field("url", "url", _text(_column_length(Llm, "url"))),
-    _Field("apiKeyRef", "api_key_ref", _optional(_key_ref)),
-    _Field("tier", "tier", _optional(_text(_column_length(Llm, "tier")))),
-    _Field("description", "description", _text()),
-    _Field("prices", "prices", _prices),
+    Field("name", "name", name_field(column_length(Llm, "name")), required=True),
+    Field("type", "type", name_field(column_length(Llm, "type")), required=True),
+    Field("model", "model", text_field(column_length(Llm, "model"))),
+    Field("url", "url", text_field(column_length(Llm, "url"))),
+    Field("apiKeyRef", "api_key_ref", optional(key_ref)),
+    Field("tier", "tier", optional(text_field(column_length(Llm, "tier")))),
+    Field("description", "description", text_field()),
+    Field("prices", "prices", _prices),
     *_VIRTUAL_FIELDS,
 )
 _PROJECT_FIELDS = (
-    _Field("name", "name", _name(_column_length(Project, "name")), required=True),
-    _Field("description", "description", _text()),
+    Field("name", "name", name_field(column_length(Project, "name")), required=True),
+    Field("description", "description", text_field()),
 )
-_AGENT_NAME = _name(_column_length(Agent, "name"))
-_PROJECT_NAME = _name(_column_length(Project, "name"))
+_AGENT_NAME = name_field(column_length(Agent, "name"))
+_PROJECT_NAME = name_field(column_length(Project, "name"))
 _AGENT_FIELDS = (
-    _Field("name", "name", _AGENT_NAME, required=True),
-    _Field("llm", "llm", _name(_column_length(Llm, "name")), required=True),
-    _Field("project", "project", _optional(_PROJECT_NAME)),
-    _Field("description", "description", _text()),
-    _Field("systemPrompt", "system_prompt", _text()),
-    _Field("defaultParams", "default_params", _json_object),
-    _Field("extras", "extras", _json_object),
-    _Field(
+    Field("name", "name", _AGENT_NAME, required=True),
+    Field("llm", "llm", name_field(column_length(Llm, "name")), required=True),
+    Field("project", "project", optional(_PROJECT_NAME)),
+    Field("description", "description", text_field()),
+    Field("systemPrompt", "system_prompt", text_field()),
+    Field("defaultParams", "default_params", json_object),
+    Field("extras", "extras", json_object),
+    Field(
         "defaultPersonality",
         "default_personality",
-        _optional(_name(_column_length(Personality, "name"))),
+        optional(name_field(column_length(Personality, "name"))),
     ),
     *_VIRTUAL_FIELDS,
 )
-_PROMPT_NAME = _name(_column_length(Prompt, "name"))
+_PROMPT_NAME = name_field(column_length(Prompt, "name"))
 _PROMPT_FIELDS = (
-    _Field("name", "name", _PROMPT_NAME, required=True),
-    _Field("content", "content", _text(), required=True),
-    _Field("priority", "priority", _int),
-    _Field("project", "project", _optional(_PROJECT_NAME)),
-    _Field("agent", "agent", _optional(_AGENT_NAME)),
+    Field("name", "name", _PROMPT_NAME, required=True),
+    Field("content", "content", text_field(), required=True),
+    Field("priority", "priority", int_field),
+    Field("project", "project", optional(_PROJECT_NAME)),
+    Field("agent", "agent", optional(_AGENT_NAME)),
 )
 _BINDING_FIELDS = (
-    _Field("name", "name", _PROMPT_NAME, required=True),
-    _Field("priority", "priority", _optional(_int)),
-    _Field("agent", "agent", _optional(_AGENT_NAME)),
-    _Field("project", "project", _optional(_PROJECT_NAME)),
-    _Field("global", "global_", _bool),
+    Field("name", "name", _PROMPT_NAME, required=True),
+    Field("priority", "priority", optional(int_field)),
+    Field("agent", "agent", optional(_AGENT_NAME)),
+    Field("project", "project", optional(_PROJECT_NAME)),
+    Field("global", "global_", bool_field),
 )
 
 
 def _bindings(value: object) -> tuple[BindingDoc, ...]:
     if not isinstance(value, list):
-        raise BadField(f"must be a list of {{name, priority}} mappings, not {_type_name(value)}")
+        raise BadField(f"must be a list of {{name, priority}} mappings, not {type_name(value)}")
     out: list[BindingDoc] = []
     seen: set[tuple[str, str | None, str | None, bool]] = set()
     for i, item in enumerate(value):
@@ -294,7 +159,7 @@ def _bindings(value: object) -> tuple[BindingDoc, ...]:
             item = {"name": item}
         if not isinstance(item, dict):
             raise BadField(
-                f"[{i}] must be a mapping with name and priority, not {_type_name(item)}",
+                f"[{i}] must be a mapping with name and priority, not {type_name(item)}",
                 f"[{i}]",
             )
         try:
@@ -313,23 +178,99 @@ def _bindings(value: object) -> tuple[BindingDoc, ...]:
 
 
 _PERSONALITY_FIELDS = (
-    _Field("name", "name", _name(_column_length(Personality, "name")), required=True),
-    _Field("agent", "agent", _AGENT_NAME, required=True),
-    _Field("description", "description", _text()),
-    _Field("priority", "priority", _int),
-    _Field("prompts", "prompts", _bindings),
+    Field("name", "name", name_field(column_length(Personality, "name")), required=True),
+    Field("agent", "agent", _AGENT_NAME, required=True),
+    Field("description", "description", text_field()),
+    Field("priority", "priority", int_field),
+    Field("prompts", "prompts", _bindings),
 )
 
-_SCHEMAS: dict[Kind, tuple[type[Any], tuple[_Field, ...]]] = {
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token
+
+
+def _argv(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise BadField(
+            f"must be a list of strings (the program and its arguments), not {type_name(value)}"
+        )
+    if value and not value[0].strip():
+        raise BadField("[0] (the program) must not be empty", "[0]")
+    for i, arg in enumerate(value):
+        if "\0" in arg:
+            raise BadField(f"[{i}] must not contain NUL", f"[{i}]")
+    return list(value)
+
+
+def _refs(names: re.Pattern[str], a_name: str) -> Callable[[object], dict[str, str]]:
+    """A mapping of names to key references (``env:NAME``, ``keyring:…``): values never."""
+
+    def check(value: object) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise BadField(f"must be a mapping of names to key references ({a_name} each)")
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not names.fullmatch(k):
+                raise BadField(f"has a key that is not {a_name}", "")
+            try:
+                ref = key_ref(v)
+            except BadField as exc:
+                raise BadField(f".{k} {exc}", f".{k}") from None
+            if ref is None:
+                raise BadField(f".{k} must be a key reference, not empty", f".{k}")
+            out[k] = ref
+        return out
+
+    return check
+
+
+def _transport(value: object) -> str:
+    if value not in ("stdio", "http"):
+        raise BadField("must be stdio or http")
+    return str(value)
+
+
+_MCPSERVER_FIELDS = (
+    Field("name", "name", name_field(column_length(McpServer, "name")), required=True),
+    Field("project", "project", _PROJECT_NAME, required=True),
+    Field("transport", "transport", _transport, required=True),
+    Field("command", "command", _argv),
+    Field("env", "env", _refs(_ENV_NAME, "an environment variable name")),
+    Field("cwd", "cwd", optional(text_field(column_length(McpServer, "cwd")))),
+    Field("url", "url", text_field(column_length(McpServer, "url"))),
+    Field("headers", "headers", _refs(_HEADER_NAME, "an HTTP header name")),
+    Field("description", "description", text_field()),
+)
+# Set per transport; the fields of the other transport must be left out.
+_TRANSPORT_FIELDS = {"stdio": ("command", "env", "cwd"), "http": ("url", "headers")}
+
+
+def _check_mcpserver(doc: McpServerDoc) -> None:
+    for transport, names in _TRANSPORT_FIELDS.items():
+        if transport == doc.transport:
+            continue
+        for name in names:
+            if getattr(doc, name):
+                raise BadField(f"{name} is for transport {transport}, not {doc.transport}", name)
+    if doc.transport == "stdio" and not doc.command:
+        raise BadField(
+            "a stdio server needs its command (the program and its arguments)", "command"
+        )
+    if doc.transport == "http" and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", doc.url):
+        raise BadField("an http server needs its url: http(s)://host[:port]/path", "url")
+
+
+_SCHEMAS: dict[Kind, tuple[type[Any], tuple[Field, ...]]] = {
     Kind.LLM: (LlmDoc, _LLM_FIELDS),
     Kind.PROJECT: (ProjectDoc, _PROJECT_FIELDS),
     Kind.AGENT: (AgentDoc, _AGENT_FIELDS),
     Kind.PROMPT: (PromptDoc, _PROMPT_FIELDS),
     Kind.PERSONALITY: (PersonalityDoc, _PERSONALITY_FIELDS),
+    Kind.MCPSERVER: (McpServerDoc, _MCPSERVER_FIELDS),
 }
 
 
-def _fields(raw: dict[Any, Any], fields: tuple[_Field, ...]) -> dict[str, Any]:
+def _fields(raw: dict[Any, Any], fields: tuple[Field, ...]) -> dict[str, Any]:
     known = {f.key: f for f in fields}
     for key in raw:
         if key not in known:
@@ -386,8 +327,11 @@ def shown_key_ref(ref: str | None) -> str | None:
 def document_from(raw: object) -> Document:
     """One parsed YAML value -> a typed document; raises BadField."""
     if not isinstance(raw, dict):
-        raise BadField(f"must be a mapping with a kind, not {_type_name(raw)}")
-    secret = find_secret_key(raw)
+        raise BadField(f"must be a mapping with a kind, not {type_name(raw)}")
+    # An MCP server's env and headers are checked as references, name by name (an
+    # ``Authorization`` header is expected there, as a reference).
+    refs = ("env", "headers") if raw.get("kind") == Kind.MCPSERVER.value else ()
+    secret = find_secret_key({k: v for k, v in raw.items() if k not in refs})
     if secret is not None:
         raise BadField(
             f"field {secret!r} holds a literal secret, which is refused; give a reference in "
@@ -398,7 +342,7 @@ def document_from(raw: object) -> Document:
     if kind_text is None:
         raise BadField("missing field 'kind'")
     if not isinstance(kind_text, str):
-        raise BadField(f"kind must be a string, not {_type_name(kind_text)}", "kind")
+        raise BadField(f"kind must be a string, not {type_name(kind_text)}", "kind")
     try:  # the kind's own name only, not an alias such as ``llms``
         kind = Kind(kind_text.lower())
     except ValueError:
@@ -411,6 +355,8 @@ def document_from(raw: object) -> Document:
     doc: Document = cls(**_fields(body, fields))
     if isinstance(doc, PromptDoc) and doc.project is not None and doc.agent is not None:
         raise BadField("a prompt belongs to a project or to an agent, not both", "agent")
+    if isinstance(doc, McpServerDoc):
+        _check_mcpserver(doc)
     return doc
 
 
@@ -435,7 +381,7 @@ def _defaults(cls: type[Any]) -> dict[str, Any]:
     return out
 
 
-def _mapping(obj: Any, fields: tuple[_Field, ...], head: dict[str, Any]) -> dict[str, Any]:
+def _mapping(obj: Any, fields: tuple[Field, ...], head: dict[str, Any]) -> dict[str, Any]:
     defaults = _defaults(type(obj))
     out = dict(head)
     for f in fields:

@@ -91,6 +91,18 @@ VIEWS: tuple[View, ...] = (
         Kind.PERSONALITY,
     ),
     View(
+        "mcpservers",
+        ("mcpserver", "mcp", "servers"),
+        _cols(
+            ("name", "NAME"),
+            ("project", "PROJECT"),
+            ("transport", "TRANSPORT"),
+            ("where", "COMMAND / URL"),
+            ("description", "DESCRIPTION"),
+        ),
+        Kind.MCPSERVER,
+    ),
+    View(
         "threads",
         ("thread", "th"),
         _cols(

@@ -20,6 +20,7 @@ from mcpctl_tui.store.manifest.documents import (
     Document,
     Kind,
     LlmDoc,
+    McpServerDoc,
     PersonalityDoc,
     ProjectDoc,
     PromptDoc,
@@ -129,6 +130,8 @@ def values_of(doc: Document | None, kind: Kind) -> dict[str, Any]:
             else "global"
         )
         return {"name": doc.name, "scope": scope, "priority": doc.priority, "content": doc.content}
+    if isinstance(doc, McpServerDoc):
+        raise ValueError("an MCP server has no form: edit its YAML (e in :mcpservers)")
     return {
         "name": doc.name,
         "agent": doc.agent,
