@@ -43,7 +43,7 @@ def test_every_kind_parses_into_its_typed_document() -> None:
         description="Answers questions",
         system_prompt="You are helpful.\nBe brief.\n",
         default_params={"temperature": 0.2, "max_tokens": 512},
-        extras={"tools": ["search"]},
+        extras={"labels": ["search"]},
         default_personality="terse",
     )
     assert docs[3].doc == PromptDoc(

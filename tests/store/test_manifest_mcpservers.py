@@ -12,6 +12,7 @@ from mcpctl_tui.store.errors import Invalid, NotFound
 from mcpctl_tui.store.manifest import Kind, ManifestError, apply_manifest, dump_yaml, get_objects
 from mcpctl_tui.store.manifest.delete import delete_named
 from mcpctl_tui.store.models import McpServer
+from mcpctl_tui.store.tool_rules import Policy, policy_for, tool_rules
 
 SERVERS = """\
 kind: project
@@ -144,3 +145,51 @@ async def test_delete_by_name_and_project_and_with_the_project(store: Store) -> 
     assert str(gone) == "project/ops deleted (0 prompts, 2 MCP servers, 0 agents detached)"
     async with store.session() as s:
         assert (await s.execute(select(func.count()).select_from(McpServer))).scalar() == 0
+
+
+AGENT = """\
+kind: llm
+name: echo
+type: echo
+---
+kind: agent
+name: helper
+llm: echo
+project: ops
+extras:
+  tools: {tools}
+"""
+
+
+async def test_an_agents_tools_name_servers_of_its_project(store: Store) -> None:
+    await _apply(store, SERVERS)
+    good = '[fs/read_file, {tool: "search/*", policy: auto}, {tool: fs/rm, policy: deny}]'
+    assert "agent/helper created" in await _apply(store, AGENT.format(tools=good))
+    async with store.session() as s:
+        (agent,) = await get_objects(s, Kind.AGENT, "helper")
+    assert agent.doc.extras["tools"][1] == {"tool": "search/*", "policy": "auto"}
+    for tools, reason in [
+        ("fs", "extras.tools must be a list of server/tool entries"),
+        ("[fs]", "extras.tools[0] must name server/tool or server/*"),
+        ("[{tool: fs/x, policy: sometimes}]", "extras.tools[0].policy must be ask, auto or deny"),
+        ("[fs/x, fs/x]", "extras.tools[1] names fs/x twice"),
+        ("[web/x]", "extras.tools[0]: project 'ops' has no MCP server 'web'"),
+        ("[{tool: fs/x, when: never}]", "extras.tools[0] has unknown field 'when'"),
+    ]:
+        with pytest.raises(ManifestError) as caught:
+            await _apply(store, AGENT.format(tools=tools))
+        assert reason in str(caught.value), tools
+    homeless = AGENT.format(tools="[fs/x]").replace("project: ops\n", "")
+    with pytest.raises(ManifestError, match="an agent without a project has no MCP tools"):
+        await _apply(store, homeless)
+
+
+def test_the_most_specific_rule_decides() -> None:
+    rules = tool_rules({"tools": ["fs/*", {"tool": "fs/rm", "policy": "deny"}, "web/get"]})
+    assert [r.name for r in rules] == ["fs/*", "fs/rm", "web/get"]
+    assert policy_for(rules, "fs", "read") is Policy.ASK
+    assert policy_for(rules, "fs", "rm") is Policy.DENY
+    assert policy_for(rules, "web", "get") is Policy.ASK
+    assert policy_for(rules, "web", "post") is None  # not on the list: not allowed
+    assert policy_for(rules, "other", "get") is None
+    assert tool_rules({}) == [] and tool_rules(None) == []

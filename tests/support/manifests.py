@@ -29,7 +29,7 @@ systemPrompt: |
   You are helpful.
   Be brief.
 defaultParams: {temperature: 0.2, max_tokens: 512}
-extras: {tools: [search]}
+extras: {labels: [search]}
 defaultPersonality: terse
 ---
 kind: prompt

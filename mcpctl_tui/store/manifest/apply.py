@@ -195,9 +195,11 @@ class _Apply:
         return outcome
 
     def agent(self, loc: Located, d: AgentDoc) -> Outcome:
+        project_id = self.ix.project(loc, d.project).id if d.project is not None else None
+        self.ix.check_tools(loc, d, project_id)
         values = {
             "llm_id": self.ix.llm(loc, d.llm).id,
-            "project_id": self.ix.project(loc, d.project).id if d.project is not None else None,
+            "project_id": project_id,
             "description": d.description,
             "system_prompt": d.system_prompt,
             "default_params": d.default_params,

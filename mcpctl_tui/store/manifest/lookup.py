@@ -34,6 +34,7 @@ from mcpctl_tui.store.models import (
     Project,
     Prompt,
 )
+from mcpctl_tui.store.tool_rules import BadToolRule, tool_rules
 
 M = TypeVar("M", Llm, Project, Agent, Prompt, Personality, McpServer)
 
@@ -77,6 +78,15 @@ async def _rows_named(
     return rows
 
 
+def _tool_servers(d: AgentDoc) -> set[str]:
+    """The servers an agent's ``extras.tools`` names (none if it cannot be read: apply
+    refuses it then, naming the entry)."""
+    try:
+        return {r.server for r in tool_rules(d.extras)}
+    except BadToolRule:
+        return set()
+
+
 class ManifestIndex:
     """The rows a manifest names, read up front with one query per table (per 500 names)
     and kept current as apply creates rows, so each document costs no lookup queries and
@@ -107,6 +117,7 @@ class ManifestIndex:
                 projects.add(d.name)
             elif isinstance(d, AgentDoc):
                 agents.add(d.name)
+                servers.update(_tool_servers(d))
                 llms.add(d.llm)
                 projects.update([d.project] if d.project else [])
                 personalities.update([d.default_personality] if d.default_personality else [])
@@ -170,6 +181,24 @@ class ManifestIndex:
                 path,
             )
         return row
+
+    def check_tools(self, loc: Located, d: AgentDoc, project_id: int | None) -> None:
+        """An agent's ``extras.tools`` reads (store/tool_rules.py) and names servers of
+        its own project; refused naming the entry otherwise."""
+        try:
+            rules = tool_rules(d.extras)
+        except BadToolRule as exc:
+            sep = "" if exc.path else " "
+            refuse(loc, f"extras.tools{sep}{exc}", f"extras.tools{exc.path}")
+        if rules and project_id is None:
+            refuse(loc, "extras.tools: an agent without a project has no MCP tools", "extras")
+        for i, rule in enumerate(rules):
+            if (project_id, rule.server) not in self.mcpservers:
+                refuse(
+                    loc,
+                    f"extras.tools[{i}]: project {d.project!r} has no MCP server {rule.server!r}",
+                    f"extras.tools[{i}]",
+                )
 
     def prompt(self, name: str, agent_id: int | None, project_id: int | None) -> Prompt | None:
         for p in self.prompts.get(name, []):

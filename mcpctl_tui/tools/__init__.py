@@ -1,0 +1,1 @@
+"""Tools an agent can call: MCP servers (``mcp_session``)."""
