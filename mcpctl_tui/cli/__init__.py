@@ -43,6 +43,7 @@ _VERBS = {
     "history": "threads",
     "search": "search",
     "usage": "usage",
+    "mcp": "mcp",
     "provider": "provider",
     "gc": "gc",
     "db": "db",

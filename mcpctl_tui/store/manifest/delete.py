@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpctl_tui.config import DEFAULT_HEARTBEAT_TIMEOUT
 from mcpctl_tui.store.agents import get_agent_by_name
 from mcpctl_tui.store.catalog import (
+    find_mcpserver,
     get_llm_by_name,
     get_personality_by_name,
     get_project_by_name,
@@ -30,7 +30,7 @@ from mcpctl_tui.store.deletes import (
 from mcpctl_tui.store.errors import Invalid, NotFound
 from mcpctl_tui.store.manifest.documents import Kind
 from mcpctl_tui.store.manifest.export import get_objects
-from mcpctl_tui.store.models import Agent, McpServer, Project
+from mcpctl_tui.store.models import Agent, Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +83,8 @@ async def delete_named(
 
 
 async def _delete_mcpserver(s: AsyncSession, name: str, project: str | None) -> Deleted:
-    q = select(McpServer.id, Project.name).join(Project, Project.id == McpServer.project_id)
-    q = q.where(McpServer.name == name)
-    if project is not None:
-        await _need_project(s, project)
-        q = q.where(Project.name == project)
-    found = (await s.execute(q.order_by(Project.name))).all()
-    if not found:
-        raise NotFound("mcpserver", name if project is None else f"{name} of project {project}")
-    if len(found) > 1:
-        projects = ", ".join(p for _id, p in found)
-        raise Invalid(f"mcpserver {name} exists in projects {projects}; choose one with --project")
-    ((server_id, owner),) = found
-    await delete_mcpserver(s, server_id)
+    server, owner = await find_mcpserver(s, name, project)
+    await delete_mcpserver(s, server.id)
     return Deleted(f"mcpserver/{name} (project {owner})")
 
 
