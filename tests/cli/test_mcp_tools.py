@@ -1,11 +1,16 @@
 """``mcp tools NAME``: a stored server really started (stdio) or reached (HTTP) and its
-tools listed; what cannot start, resolve or answer is one line and exit 1."""
+tools listed; what cannot start, resolve or answer is one line and exit 1.
+
+On SQLite only: the store's part (``find_mcpserver``, the manifest kind) is tested on
+both backends in tests/store; here the processes are what costs (seconds per backend)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.support import REPO_ROOT
 from tests.support.cli_runs import run_cli
@@ -29,6 +34,11 @@ project: ops
 transport: stdio
 command: [nosuch-mcp-command]
 """
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'mcp.db'}"
 
 
 async def _applied(db_url: str, tmp_path: Path, text: str) -> None:

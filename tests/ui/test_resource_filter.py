@@ -46,6 +46,7 @@ def test_every_view_resolves_by_name_alias_and_any_case() -> None:
         "projects",
         "prompts",
         "personalities",
+        "mcpservers",
         "threads",
         "providers",
         "search",
